@@ -1,0 +1,205 @@
+"""`llmwatch`: run the worker, replay traffic, try the demo, see what is happening."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from llmwatch.config import load_settings
+
+app = typer.Typer(
+    help="llmwatch: monitors LLM calls in production. Apps put one event per call on Kafka; "
+    "the worker embeds, stores and checks them.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="Database schema: create or upgrade it.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The published JSON Schemas of the event contract.",
+                          no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(schemas_app, name="schemas")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
+) -> None:
+    """Consume events from Kafka: validate, dead-letter, embed, store, hand on to detectors.
+
+    Runs until Ctrl-C or SIGTERM. Reads LLMWATCH_* variables and llmwatch.toml.
+    """
+    from llmwatch.streams.app import run_worker
+
+    run_worker(load_settings(), loglevel=loglevel)
+
+
+@app.command()
+def simulate(
+    events: Annotated[int, typer.Option(help="LLM calls to produce.")] = 1000,
+    rate: Annotated[float, typer.Option(help="Calls per second; 0 = as fast as possible.")] = 50,
+    shift_at: Annotated[float | None, typer.Option(
+        help="Start a topic shift after this fraction of the stream (e.g. 0.5).")] = None,
+    shift_topic: Annotated[str, typer.Option(
+        help="chatterbot-corpus topic mixed in by the shift (money, computers, health, ...).")
+    ] = "money",
+    shift_fraction: Annotated[float, typer.Option(
+        help="Share of calls from the shift topic once the shift started.")] = 0.3,
+    malformed: Annotated[int, typer.Option(
+        help="Deliberately malformed messages to mix in (they go to the dead-letter topic).")
+    ] = 0,
+    feedback_rate: Annotated[float, typer.Option(
+        help="Share of calls that get a thumbs up/down.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed replays the same stream.")
+    ] = 7,
+) -> None:
+    """Replay realistic traffic (real chitchat conversations) into Kafka."""
+    from llmwatch.simulate import send
+    from llmwatch.streams.topics import ensure_topics
+
+    settings = load_settings()
+    plan = _plan(events, shift_at, shift_topic, shift_fraction, malformed, feedback_rate, seed)
+    ensure_topics(settings)
+    report = send(plan, topic=settings.topics.events,
+                  kafka_options=settings.kafka.kafka_python_options(), rate=rate)
+    console.print(
+        f"produced {report.produced} messages to [bold]{settings.topics.events}[/]: "
+        f"{report.llm_calls} calls ({report.shifted} shifted to '{shift_topic}'), "
+        f"{report.feedback} feedback, {report.malformed} malformed; {report.failed} failed"
+    )
+
+
+@app.command()
+def demo(
+    events: Annotated[int, typer.Option(help="LLM calls in the simulated stream.")] = 600,
+    rate: Annotated[float, typer.Option(help="Calls per second; 0 = as fast as possible.")] = 200,
+    shift_topic: Annotated[str, typer.Option(help="Topic mixed in half-way.")] = "money",
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its database and logs.")
+    ] = Path(".llmwatch/demo"),
+) -> None:
+    """Everything on this machine: a local Apache Kafka, a worker, a shifted stream.
+
+    Ends by printing what was produced, processed, stored and dead-lettered, and where to look.
+    """
+    from llmwatch.demo import run_demo
+
+    sys.exit(run_demo(events=events, rate=rate, shift_topic=shift_topic, workdir=workdir,
+                      console=console))
+
+
+@app.command()
+def status() -> None:
+    """What is stored, what is on the topics, and what was dead-lettered."""
+    from llmwatch.status import collect, render
+
+    render(collect(load_settings()), console)
+
+
+@app.command()
+def kafka(
+    port: Annotated[int, typer.Option(help="Loopback port for clients.")] = 9092,
+    data_dir: Annotated[Path, typer.Option(help="Where the broker keeps its log.")
+    ] = Path(".llmwatch/kafka"),
+) -> None:
+    """Run a local single-node Apache Kafka (KRaft) for development, until Ctrl-C."""
+    import time
+
+    from llmwatch.local.kafka import KAFKA_VERSION, LocalKafka
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    broker = LocalKafka(port=port, data_dir=data_dir.resolve())
+    with console.status(f"starting Apache Kafka {KAFKA_VERSION} ..."):
+        broker.start()
+    console.print(f"Kafka is up at [bold]{broker.bootstrap}[/] (log: {broker.log_file}); "
+                  "Ctrl-C stops it.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        broker.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the tables or migrate them to the newest schema (safe to run again)."""
+    from llmwatch.storage import Store, upgrade
+
+    store = Store(load_settings().storage.url)
+    upgrade(store.engine)
+    console.print(f"database at {store.engine.url.render_as_string(hide_password=True)} "
+                  "is up to date")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    check: Annotated[bool, typer.Option(
+        help="Only check that the files match the models; exit 1 if not.")] = False,
+) -> None:
+    """Write schemas/json/*.schema.json from the pydantic models."""
+    from llmwatch.schemas.export import JSON_DIR, export, published_schemas, render
+
+    if check:
+        stale = [name for name, doc in published_schemas().items()
+                 if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != render(doc)]
+        if stale:
+            err.print(f"out of date: {', '.join(stale)}; run `llmwatch schemas export`")
+            raise typer.Exit(1)
+        console.print("JSON Schemas match the models")
+        return
+    for path in export():
+        console.print(f"wrote {path}")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the effective configuration (secrets hidden) and where it came from."""
+    from llmwatch.config import config_file
+
+    settings = load_settings()
+    source = config_file()
+    console.print(f"# file: {source if source else 'none (defaults + LLMWATCH_* variables)'}")
+    console.print_json(settings.model_dump_json())
+
+
+def _plan(events: int, shift_at: float | None, shift_topic: str, shift_fraction: float,
+          malformed: int, feedback_rate: float, seed: int):  # type: ignore[no-untyped-def]
+    from llmwatch.simulate import TrafficPlan
+
+    try:
+        return TrafficPlan(events=events, shift_at=shift_at, shift_topic=shift_topic,
+                           shift_fraction=shift_fraction, malformed=malformed,
+                           feedback_rate=feedback_rate, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # kafka-python is chatty at WARNING
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - a clear last word instead of a traceback
+        if not _is_user_facing(exc):
+            raise
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+
+
+def _is_user_facing(exc: Exception) -> bool:
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from llmwatch.local.kafka import KafkaUnavailable
+    from llmwatch.local.postgres import PostgresUnavailable
+
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
+        exc.args = (f"{exc}: no Kafka broker answers at the configured address; start one "
+                    "(`llmwatch kafka`, `docker compose up`) or set "
+                    "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS",)
+        return True
+    return isinstance(exc, KafkaUnavailable | PostgresUnavailable | FileNotFoundError)

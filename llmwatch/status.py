@@ -1,0 +1,78 @@
+"""`llmwatch status`: counts from the database and the topics, and recent dead letters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from llmwatch.config import Settings
+from llmwatch.storage import Counts, Store
+
+
+@dataclass
+class Status:
+    storage_url: str
+    counts: Counts | None = None
+    storage_error: str | None = None
+    topic_messages: dict[str, int] = field(default_factory=dict)
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    kafka_error: str | None = None
+
+
+def collect(settings: Settings) -> Status:
+    store = Store(settings.storage.url)
+    status = Status(store.engine.url.render_as_string(hide_password=True))
+    try:
+        status.counts = store.counts()
+    except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
+        status.storage_error = _first_line(exc) + " (run `llmwatch db upgrade`?)"
+    finally:
+        store.dispose()
+    try:
+        from llmwatch.streams.topics import end_offsets, read_dead_letters
+
+        t = settings.topics
+        for topic in (t.events, t.deadletter, t.enriched, t.findings):
+            status.topic_messages[topic] = end_offsets(settings, topic)
+        if status.topic_messages[t.deadletter]:
+            status.dead_letter_reasons = Counter(
+                _short(d.reason) for d in read_dead_letters(settings)
+            )
+    except Exception as exc:  # noqa: BLE001
+        status.kafka_error = f"{_first_line(exc)} at {settings.kafka.bootstrap_servers}"
+    return status
+
+
+def render(status: Status, console: Console) -> None:
+    table = Table(title="llmwatch status", show_header=True)
+    table.add_column("where")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    if status.counts is not None:
+        c = status.counts
+        for what, n in [("LLM calls stored", c.events), ("embeddings stored", c.embeddings),
+                        ("feedback stored", c.feedback), ("findings", c.findings)]:
+            table.add_row("database", what, str(n))
+    else:
+        table.add_row("database", f"[red]{status.storage_error}[/]", "-")
+    if status.kafka_error:
+        table.add_row("kafka", f"[red]unreachable: {status.kafka_error}[/]", "-")
+    for topic, n in status.topic_messages.items():
+        table.add_row("kafka", f"messages on {topic}", str(n))
+    console.print(table)
+    console.print(f"database: {status.storage_url}")
+    if status.dead_letter_reasons:
+        console.print("dead letters by reason:")
+        for reason, n in status.dead_letter_reasons.most_common(10):
+            console.print(f"  {n:>5}  {reason}")
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def _short(reason: str, limit: int = 110) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"

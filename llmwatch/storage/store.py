@@ -1,0 +1,179 @@
+"""Reads and idempotent writes. At-least-once delivery replays events; event_id (and
+feedback_id) are primary keys and every insert is ON CONFLICT DO NOTHING, so a replay never
+adds a row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase
+
+from llmwatch.schemas import FeedbackEvent
+from llmwatch.schemas.embedded import EmbeddedEvent
+
+from . import vectors
+from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Counts:
+    events: int
+    embeddings: int
+    feedback: int
+    findings: int
+
+
+class Store:
+    """The one adapter to the database."""
+
+    def __init__(self, url: str, *, embedding_model: str = "all-MiniLM-L6-v2") -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.embedding_model = embedding_model
+
+    def save_events(self, batch: Sequence[EmbeddedEvent], *, now: datetime | None = None) -> int:
+        """Store events and their embeddings in one transaction; returns how many were new."""
+        stored_at = now or datetime.now(UTC)
+        event_rows = [_event_row(e, stored_at) for e in batch]
+        vector_rows = [self._embedding_row(e) for e in batch]
+        with self.engine.begin() as conn:
+            new = _insert_ignoring_duplicates(conn, EventRow, event_rows, "event_id")
+            _insert_ignoring_duplicates(conn, EmbeddingRow, vector_rows, "event_id")
+        return new
+
+    def save_feedback(self, batch: Sequence[FeedbackEvent], *, now: datetime | None = None) -> int:
+        stored_at = now or datetime.now(UTC)
+        rows = [_feedback_row(f, stored_at) for f in batch]
+        with self.engine.begin() as conn:
+            return _insert_ignoring_duplicates(conn, FeedbackRow, rows, "feedback_id")
+
+    def counts(self) -> Counts:
+        with self.engine.connect() as conn:
+            def n(table: type[DeclarativeBase]) -> int:
+                return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+            return Counts(n(EventRow), n(EmbeddingRow), n(FeedbackRow), n(FindingRow))
+
+    def event_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(EventRow.event_id)).scalars())
+
+    def load_vectors(
+        self, event_ids: Iterable[str]
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """Prompt and response embeddings by event_id (the drift detectors' reference samples)."""
+        ids = list(event_ids)
+        out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                rows = conn.execute(select(EmbeddingRow).where(EmbeddingRow.event_id.in_(chunk)))
+                for row in rows:
+                    prompt = vectors.from_bytes(row.prompt_vector, row.dim)
+                    response = (
+                        None if row.response_vector is None
+                        else vectors.from_bytes(row.response_vector, row.dim)
+                    )
+                    out[row.event_id] = (prompt, response)
+        return out
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _embedding_row(self, e: EmbeddedEvent) -> dict[str, Any]:
+        return {
+            "event_id": e.event.event_id,
+            "model_name": self.embedding_model,
+            "dim": int(e.prompt_vector.shape[0]),
+            "prompt_vector": vectors.to_bytes(e.prompt_vector),
+            "response_vector": (
+                None if e.response_vector is None else vectors.to_bytes(e.response_vector)
+            ),
+        }
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (status) never block the worker
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _insert_ignoring_duplicates(
+    conn: Any, table: type[DeclarativeBase], rows: list[dict[str, Any]], key: str
+) -> int:
+    if not rows:
+        return 0
+    dialect = conn.dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise ValueError(f"unsupported database '{dialect}': use SQLite or PostgreSQL")
+    new = 0
+    for start in range(0, len(rows), _CHUNK):
+        stmt = (
+            insert(table)
+            .values(rows[start : start + _CHUNK])
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(table.__table__.c[key])  # only the rows actually inserted
+        )
+        new += len(conn.execute(stmt).all())
+    return new
+
+
+def _event_row(e: EmbeddedEvent, stored_at: datetime) -> dict[str, Any]:
+    ev = e.event
+    return {
+        "event_id": ev.event_id,
+        "timestamp": ev.timestamp,
+        "app": ev.app,
+        "model": ev.model,
+        "model_version": ev.model_version,
+        "prompt_version": ev.prompt_version,
+        "prompt_text": ev.prompt_text,
+        "prompt_messages": (
+            None if isinstance(ev.prompt, str) else [m.model_dump() for m in ev.prompt]
+        ),
+        "response_text": ev.response,
+        "latency_ms": ev.latency_ms,
+        "input_tokens": ev.input_tokens,
+        "output_tokens": ev.output_tokens,
+        "cost_usd": ev.cost_usd,
+        "finish_reason": ev.finish_reason,
+        "error": ev.error,
+        "user_hash": ev.user_hash,
+        "session_hash": ev.session_hash,
+        "tags": list(ev.tags),
+        "metadata": dict(ev.metadata),
+        "source_partition": e.source.partition if e.source else None,
+        "source_offset": e.source.offset if e.source else None,
+        "stored_at": stored_at,
+    }
+
+
+def _feedback_row(f: FeedbackEvent, stored_at: datetime) -> dict[str, Any]:
+    return {
+        "feedback_id": f.feedback_id,
+        "event_id": f.event_id,
+        "timestamp": f.timestamp,
+        "thumbs": f.thumbs,
+        "score": f.score,
+        "comment": f.comment,
+        "user_hash": f.user_hash,
+        "stored_at": stored_at,
+    }

@@ -1,0 +1,134 @@
+"""The event contract, version 1: one `LLMEvent` per LLM call, one `FeedbackEvent` per verdict.
+
+Both travel on the same Kafka topic and are told apart by `kind`. The JSON Schema files in
+`schemas/json/` are generated from these models (`llmwatch schemas export`) and a test keeps
+them equal, so producers in any language can validate against the files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+SCHEMA_VERSION = 1
+
+HashedId = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-f]{16,128}$",
+        description="A salted hash (lower-case hex), never the raw id: see llmwatch.sdk.hash_id.",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+MetadataValue = str | int | float | bool | None
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class ChatMessage(_Contract):
+    """One message of a chat prompt, as OpenAI-style APIs take them."""
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str = Field(max_length=200_000)
+
+
+class LLMEvent(_Contract):
+    """One call to a language model, as the calling app saw it."""
+
+    kind: Literal["llm_call"] = "llm_call"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(
+        min_length=1, max_length=128, description="Unique per call; the idempotency key."
+    )
+    timestamp: AwareDatetime = Field(description="When the call started (ISO 8601, with zone).")
+    app: Name = Field(description="The feature or service making the call, e.g. 'support-bot'.")
+    model: Name = Field(description="Model family as requested, e.g. 'gpt-4o' or 'llama-3-8b'.")
+    model_version: str | None = Field(
+        default=None, max_length=200, description="Exact model build or snapshot, if known."
+    )
+    prompt_version: str | None = Field(
+        default=None, max_length=200, description="Version of the app's prompt template."
+    )
+    prompt: str | list[ChatMessage] = Field(
+        description="The prompt as plain text or as chat messages."
+    )
+    response: str | None = Field(
+        default=None, max_length=200_000, description="The model's answer; null on error."
+    )
+    latency_ms: float | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0)
+    finish_reason: str | None = Field(
+        default=None, max_length=64, description="'stop', 'length', 'content_filter', ..."
+    )
+    error: str | None = Field(
+        default=None, max_length=2_000, description="Error type or message if the call failed."
+    )
+    user_hash: HashedId | None = None
+    session_hash: HashedId | None = None
+    tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=100)
+
+    @model_validator(mode="after")
+    def _prompt_not_empty(self) -> LLMEvent:
+        if isinstance(self.prompt, str) and not self.prompt.strip():
+            raise ValueError("prompt is empty")
+        if isinstance(self.prompt, list) and not self.prompt:
+            raise ValueError("prompt has no messages")
+        return self
+
+    @property
+    def prompt_text(self) -> str:
+        """The text the user asked: the last user message of a chat, or the plain prompt."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        user_turns = [m.content for m in self.prompt if m.role == "user"]
+        return user_turns[-1] if user_turns else self.prompt[-1].content
+
+    @property
+    def response_text(self) -> str:
+        return self.response or ""
+
+    @property
+    def partition_key(self) -> bytes:
+        """Kafka key: one app/model's events stay on one partition, in order."""
+        return f"{self.app}/{self.model}".encode()
+
+
+class FeedbackEvent(_Contract):
+    """A user's verdict on an earlier call, referenced by its event_id."""
+
+    kind: Literal["feedback"] = "feedback"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    feedback_id: str = Field(min_length=1, max_length=128, description="Unique per verdict.")
+    event_id: str = Field(
+        min_length=1, max_length=128, description="The LLMEvent this is about."
+    )
+    timestamp: AwareDatetime
+    thumbs: Literal["up", "down"] | None = None
+    score: float | None = Field(default=None, ge=0, le=1, description="0 = worst, 1 = best.")
+    comment: str | None = Field(default=None, max_length=10_000)
+    user_hash: HashedId | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FeedbackEvent:
+        if self.thumbs is None and self.score is None and not self.comment:
+            raise ValueError("feedback needs at least one of thumbs, score or comment")
+        return self
+
+    @property
+    def partition_key(self) -> bytes:
+        return f"feedback/{self.event_id}".encode()
+
+
+Event = Annotated[LLMEvent | FeedbackEvent, Field(discriminator="kind")]
+EVENT_ADAPTER: TypeAdapter[LLMEvent | FeedbackEvent] = TypeAdapter(Event)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

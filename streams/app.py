@@ -1,0 +1,163 @@
+"""The faust worker: the edge where Kafka meets the domain.
+
+ingest agent: raw events topic → (batch of up to `embedding.batch_size`, or whatever arrived
+within `embedding.batch_wait_s`) → `process_batch` in a worker thread (embedding is CPU-bound;
+a blocked event loop misses heartbeats) → dead letters to the dead-letter topic → stored
+events with their embeddings to the enriched topic, for the detector stages.
+
+Offsets are committed only after a batch is processed and the producer flushed, and storage
+is idempotent, so a crash replays work and never duplicates or loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.types import EventT
+from llmwatch.schemas.embedded import to_wire
+
+from llmwatch.config import KafkaSettings, Settings
+from llmwatch.embedding import Embedder, load_model
+from llmwatch.storage import Store, upgrade
+
+from .pipeline import BatchOutcome, RawMessage, process_batch
+from .topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.worker.app_id,
+        broker=[f"kafka://{b}" for b in settings.kafka.bootstrap_servers.split(",")],
+        broker_credentials=faust_credentials(settings.kafka),
+        value_serializer="raw",
+        key_serializer="raw",
+        datadir=str(settings.worker.data_dir),
+        web_enabled=settings.worker.web_port is not None,
+        web_port=settings.worker.web_port or 6066,
+        topic_partitions=settings.topics.partitions,
+        topic_replication_factor=settings.topics.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_session_timeout=settings.worker.session_timeout_s,
+    )
+    topics = settings.topics
+    raw = app.topic(topics.events, value_type=bytes, key_type=bytes)
+    deadletter = app.topic(topics.deadletter, value_type=bytes, key_type=bytes)
+    enriched = app.topic(topics.enriched, value_type=bytes, key_type=bytes)
+    runtime = _Runtime(settings)
+
+    @app.task(on_leader=False)
+    async def prepare() -> None:
+        await asyncio.get_running_loop().run_in_executor(runtime.executor, runtime.warm_up)
+
+    @app.agent(raw)
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        emb = settings.embedding
+        async for batch in stream.take_events(emb.batch_size, within=emb.batch_wait_s):
+            outcome = await runtime.process(_raw_messages(batch))
+            for letter in outcome.dead_letters:
+                key = f"{letter.source_topic}/{letter.source_partition}".encode()
+                await deadletter.send(key=key, value=letter.model_dump_json().encode())
+            for item in outcome.embedded:
+                await enriched.send(key=item.event.partition_key, value=to_wire(item))
+            runtime.report(outcome)
+
+    app.llmwatch_runtime = runtime  # type: ignore[attr-defined]
+    return app
+
+
+class _Runtime:
+    """The worker's heavy resources: model and database, used from one worker thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
+        self._embedder: Embedder | None = None
+        self._store: Store | None = None
+        self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
+
+    def warm_up(self) -> None:
+        """Load the model, migrate the database and create topics (runs in the executor)."""
+        if self._embedder is not None:
+            return
+        emb = self.settings.embedding
+        ensure_topics(self.settings)
+        store = Store(self.settings.storage.url)
+        upgrade(store.engine)
+        self._store = store
+        self._embedder = Embedder(
+            load_model(emb.model_path, emb.device), batch_size=emb.batch_size
+        )
+        log.info("llmwatch worker ready: model dim=%d, storage=%s", self._embedder.dim,
+                 store.engine.url.render_as_string(hide_password=True))
+
+    def run_batch(self, messages: Sequence[RawMessage]) -> BatchOutcome:
+        self.warm_up()
+        assert self._embedder is not None and self._store is not None
+        return process_batch(
+            messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC)
+        )
+
+    async def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.run_batch, messages)
+
+    def report(self, outcome: BatchOutcome) -> None:
+        self.totals["events"] += len(outcome.embedded)
+        self.totals["new_events"] += outcome.new_events
+        self.totals["feedback"] += outcome.new_feedback
+        self.totals["dead_letters"] += len(outcome.dead_letters)
+        log.info(
+            "batch: %d calls (%d new), %d feedback, %d dead-lettered; totals %s",
+            len(outcome.embedded), outcome.new_events, outcome.new_feedback,
+            len(outcome.dead_letters), self.totals,
+        )
+
+
+def _raw_messages(batch: Sequence[EventT[Any]]) -> list[RawMessage]:
+    return [
+        RawMessage(e.message.topic, e.message.partition, e.message.offset,
+                   e.message.key, e.message.value)
+        for e in batch
+    ]
+
+
+def faust_credentials(kafka: KafkaSettings) -> Any:
+    """SASL/SSL settings in faust's terms (None for PLAINTEXT)."""
+    protocol = kafka.security_protocol
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
+        )
+        if kafka.ssl_certfile:
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run the worker until SIGINT/SIGTERM (blocking)."""
+    from faust.worker import Worker
+
+    app = build_app(settings)
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
