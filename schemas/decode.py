@@ -26,9 +26,11 @@ def decode_event(raw: bytes | None) -> LLMEvent | FeedbackEvent | Rejected:
     if len(raw) > MAX_EVENT_BYTES:
         return Rejected(f"message is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Rejected(f"not UTF-8: {exc}")
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         return Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     if not isinstance(data, dict):

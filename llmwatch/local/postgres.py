@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -58,31 +59,40 @@ class LocalPostgres:
 
     def start(self, timeout_s: float = 60.0) -> LocalPostgres:
         bindir = server_bindir()
-        data = self.dir / "data"
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                   "--no-sync", "-E", "UTF8"])
-        log = (self.dir / "server.log").open("ab")
-        self._proc = subprocess.Popen(
-            self._wrap([str(bindir / "postgres"), "-D", str(data), "-p", str(self.port),
-                        "-h", "127.0.0.1", "-k", str(self.dir), "-c", "fsync=off"]),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self._wait_ready(bindir, timeout_s)
+        self._run([str(bindir / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres",
+                   "--auth=trust", "--no-sync", "-E", "UTF8"])
+        self.resume(timeout_s)
         self._run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
                    "-U", "postgres", self.database])
         return self
 
-    def close(self) -> None:
+    def pause(self) -> None:
+        """Stop the server, keeping its data (an outage); `resume` brings it back."""
         if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()  # SIGTERM: "smart" shutdown
+            # "fast" shutdown; to the process group, since runuser does not pass signals on
+            os.killpg(self._proc.pid, signal.SIGINT)
             try:
                 self._proc.wait(30)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
+                os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
         self._proc = None
+
+    def resume(self, timeout_s: float = 60.0) -> None:
+        bindir = server_bindir()
+        log = (self.dir / "server.log").open("ab")
+        self._proc = subprocess.Popen(
+            self._wrap([str(bindir / "postgres"), "-D", str(self.dir / "data"),
+                        "-p", str(self.port), "-h", "127.0.0.1", "-k", str(self.dir),
+                        "-c", "fsync=off"]),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_ready(bindir, timeout_s)
+
+    def close(self) -> None:
+        self.pause()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> LocalPostgres:

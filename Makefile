@@ -1,0 +1,20 @@
+# The two commands of the README, and their set-up.
+.PHONY: setup demo test lint bench clean
+
+VENV ?= .venv
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/llmwatch demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -ra
+
+bench: setup
+	$(VENV)/bin/python bench/pipeline_throughput.py
+
+clean:
+	rm -rf .llmwatch .pytest_cache

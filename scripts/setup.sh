@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of everything llmwatch's demo and tests need on this
+# machine: Java + Maven (to run Apache Kafka from Maven Central's jars), PostgreSQL's server
+# binaries, a Python virtualenv with llmwatch installed, and the Kafka jars.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# --- system packages -------------------------------------------------------------------
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Debian starts a system-wide cluster on install; llmwatch runs its own, so leave it be.
+
+# --- Python ----------------------------------------------------------------------------
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "llmwatch needs Python >= 3.11"'
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.llmwatch-installed"
+want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing llmwatch and its dependencies (PyTorch is large; pip's cache serves repeats)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+
+# --- Apache Kafka jars -----------------------------------------------------------------
+say "resolving Apache Kafka's jars (cached after the first time)"
+"$VENV/bin/python" -c 'from llmwatch.local.kafka import ensure_jars; print("kafka jars:", ensure_jars())'
+say "set-up complete"

@@ -1,0 +1,80 @@
+"""Real parts for the tests: an Apache Kafka broker and a PostgreSQL server, each started once
+per session on a free loopback port and stopped after. Nothing here is mocked or skipped: if
+a real part cannot start, the tests that need it error with the reason."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from llmwatch.config import Settings
+from llmwatch.embedding import Embedder, load_model
+from llmwatch.local.kafka import LocalKafka
+from llmwatch.local.postgres import LocalPostgres
+from llmwatch.storage import Store, upgrade
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[LocalKafka]:
+    with LocalKafka(partitions=3) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder(load_model(), batch_size=32)
+
+
+@pytest.fixture
+def postgres_url(postgres: LocalPostgres) -> str:
+    """A new, empty database on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = f"host=127.0.0.1 port={postgres.port} user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:{postgres.port}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'llmwatch.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    upgrade(s.engine)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings pointing at a broker and database, with topics unique to the test."""
+
+    def make(bootstrap: str, db: str, **sections: dict[str, object]) -> Settings:
+        suffix = uuid.uuid4().hex[:8]
+        return Settings.model_validate({
+            "kafka": {"bootstrap_servers": bootstrap},
+            "storage": {"url": db},
+            "topics": {"events": f"ev-{suffix}", "deadletter": f"dl-{suffix}",
+                       "enriched": f"en-{suffix}", "findings": f"fi-{suffix}",
+                       "partitions": 3},
+            "worker": {"app_id": f"llmwatch-test-{suffix}", "data_dir": str(tmp_path / "w"),
+                       "session_timeout_s": 10},
+            **sections,
+        })
+
+    return make

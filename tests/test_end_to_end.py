@@ -1,0 +1,100 @@
+"""The whole spine on real parts: Apache Kafka → faust worker process → PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from factories import consume, make_event
+from kafka import KafkaProducer
+from llmwatch.schemas import DeadLetter
+from llmwatch.streams.topics import ensure_topics
+
+from llmwatch.config import Settings
+from llmwatch.local.kafka import LocalKafka
+from llmwatch.storage import Store, upgrade
+
+N = 300
+
+
+def worker_env(s: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
+        "LLMWATCH_STORAGE__URL": s.storage.url,
+        "LLMWATCH_TOPICS__EVENTS": s.topics.events,
+        "LLMWATCH_TOPICS__DEADLETTER": s.topics.deadletter,
+        "LLMWATCH_TOPICS__ENRICHED": s.topics.enriched,
+        "LLMWATCH_TOPICS__FINDINGS": s.topics.findings,
+        "LLMWATCH_WORKER__APP_ID": s.worker.app_id,
+        "LLMWATCH_WORKER__DATA_DIR": str(s.worker.data_dir),
+        "LLMWATCH_WORKER__SESSION_TIMEOUT_S": str(s.worker.session_timeout_s),
+        "LLMWATCH_EMBEDDING__BATCH_SIZE": "32",
+    }
+
+
+def start_worker(s: Settings, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=worker_env(s),
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def wait_for(condition: Callable[[], bool], what: str, log: Path, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
+
+
+def test_n_events_become_n_rows_across_a_worker_crash(
+    kafka: LocalKafka, postgres_url: str, settings_for, tmp_path: Path  # noqa: ANN001
+) -> None:
+    s = settings_for(kafka.bootstrap, postgres_url)
+    ensure_topics(s)
+    store = Store(s.storage.url)
+    upgrade(store.engine)
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+    payloads = [(e.partition_key, e.model_dump_json().encode())
+                for e in (make_event(i, prompt=f"question number {i}") for i in range(N))]
+    for key, value in payloads[: N // 2]:
+        producer.send(s.topics.events, key=key, value=value)
+    producer.flush()
+    log = tmp_path / "worker.log"
+
+    first = start_worker(s, log)
+    wait_for(lambda: store.counts().events >= 40, "the first worker to store some events", log)
+    first.send_signal(signal.SIGKILL)  # a crash: no graceful commit
+    first.wait()
+    stored_before_crash = store.counts().events
+    assert 0 < stored_before_crash < N
+
+    for key, value in payloads[N // 2:]:
+        producer.send(s.topics.events, key=key, value=value)
+    malformed = b'{"kind": "llm_call", "event_id": "bad-1", "app": "support-bot"}'
+    meta = producer.send(s.topics.events, key=b"support-bot/gpt-test", value=malformed).get(30)
+    producer.close()
+
+    second = start_worker(s, log)
+    try:
+        wait_for(lambda: store.counts().events >= N, "all events to be stored", log)
+        letters = consume(kafka.bootstrap, s.topics.deadletter, expect=1, timeout_s=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(60)
+    assert sorted(store.event_ids()) == sorted(f"evt-{i:06d}" for i in range(N))
+    assert store.counts().events == N and store.counts().embeddings == N
+    assert len(letters) == 1
+    letter = DeadLetter.model_validate_json(letters[0].value)
+    assert letter.original_value() == malformed
+    assert (letter.source_partition, letter.source_offset) == (meta.partition, meta.offset)
+    assert "timestamp: Field required" in letter.reason and letter.stage == "decode"
+    enriched = consume(kafka.bootstrap, s.topics.enriched, expect=N, timeout_s=60)
+    assert {r.key for r in enriched} == {b"support-bot/gpt-test"}
+    assert len({r.value for r in enriched}) >= N  # every stored event handed on
+    store.dispose()

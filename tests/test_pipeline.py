@@ -1,0 +1,50 @@
+"""process_batch, the ingest agent's one domain function, on a real model and database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from factories import make_event
+from llmwatch.schemas.embedded import from_wire, to_wire
+from llmwatch.streams.pipeline import RawMessage, process_batch
+
+from llmwatch.embedding import Embedder
+from llmwatch.storage import Store
+
+NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def msg(offset: int, value: bytes | None, key: bytes | None = b"app/model") -> RawMessage:
+    return RawMessage("llmwatch.events", 2, offset, key, value)
+
+
+def test_valid_invalid_and_feedback_each_go_their_way(embedder: Embedder, store: Store) -> None:
+    feedback = (b'{"kind":"feedback","feedback_id":"fb-1","event_id":"evt-000001",'
+                b'"timestamp":"2026-11-01T12:00:05Z","thumbs":"down"}')
+    batch = [msg(10, make_event(1).model_dump_json().encode()), msg(11, b"{broken", b"k"),
+             msg(12, feedback), msg(13, make_event(2).model_dump_json().encode())]
+    out = process_batch(batch, embedder=embedder, store=store, now=NOW)
+    assert (out.new_events, out.new_feedback, len(out.dead_letters)) == (2, 1, 1)
+    letter = out.dead_letters[0]
+    assert letter.reason.startswith("not JSON")
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        "llmwatch.events", 2, 11)
+    assert letter.original_value() == b"{broken" and letter.rejected_at == NOW
+    assert [e.source.offset for e in out.embedded if e.source] == [10, 13]
+    assert store.counts().events == 2
+
+
+def test_a_replayed_batch_adds_nothing(embedder: Embedder, store: Store) -> None:
+    batch = [msg(i, make_event(i).model_dump_json().encode()) for i in range(6)]
+    first = process_batch(batch, embedder=embedder, store=store, now=NOW)
+    again = process_batch(batch, embedder=embedder, store=store, now=NOW)
+    assert (first.new_events, again.new_events) == (6, 0)
+    assert len(again.embedded) == 6  # still handed on: detectors see at-least-once too
+    assert store.counts().events == 6
+
+
+def test_enriched_wire_format_round_trips(embedder: Embedder) -> None:
+    item = embedder.embed_events([make_event(5)])[0]
+    back = from_wire(to_wire(item))
+    assert back.event == item.event
+    assert back.prompt_vector.tobytes() == item.prompt_vector.tobytes()

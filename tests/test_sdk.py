@@ -1,0 +1,90 @@
+"""The producer SDK against a real Apache Kafka broker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+
+from factories import consume, make_event
+from kafka import KafkaConsumer
+
+from llmwatch.local.kafka import LocalKafka, free_port
+from llmwatch.sdk import Monitor
+
+
+def topic() -> str:
+    return f"sdk-{uuid.uuid4().hex[:8]}"
+
+
+def test_emitted_events_arrive_keyed_and_in_order(kafka: LocalKafka) -> None:
+    name = topic()
+    monitor = Monitor(kafka.bootstrap, topic=name)
+    for i in range(60):
+        assert monitor.emit(make_event(i, model="gpt-a" if i % 2 else "gpt-b"))
+    assert monitor.emit(app="support-bot", model="gpt-a", prompt="fields only", response="ok")
+    assert monitor.feedback("evt-000001", thumbs="down", comment="wrong answer")
+    monitor.close()
+    stats = monitor.stats()
+    assert (stats.accepted, stats.sent, stats.queued, stats.failed) == (62, 62, 0, 0)
+    records = consume(kafka.bootstrap, name, expect=62)
+    assert len(records) == 62
+    by_key: dict[bytes, list[str]] = {}
+    for r in records:
+        by_key.setdefault(r.key, []).append(json.loads(r.value)["event_id"])
+    assert by_key[b"support-bot/gpt-a"][:30] == [f"evt-{i:06d}" for i in range(1, 60, 2)]
+    assert by_key[b"support-bot/gpt-b"] == [f"evt-{i:06d}" for i in range(0, 60, 2)]
+    assert by_key[b"feedback/evt-000001"] == ["evt-000001"]
+
+
+def test_invalid_events_are_refused_and_counted_not_raised(kafka: LocalKafka) -> None:
+    monitor = Monitor(kafka.bootstrap, topic=topic())
+    assert monitor.emit(app="a", model="m", prompt="") is False
+    assert monitor.emit(app="a", model="m", prompt="hi", latency_ms=-1) is False
+    assert monitor.emit(app="a", prompt="no model") is False
+    assert monitor.feedback("evt-1") is False  # says nothing
+    monitor.close()
+    assert monitor.stats().dropped_invalid == 4 and monitor.stats().sent == 0
+
+
+def test_a_dead_broker_never_blocks_the_app_and_drops_are_reported() -> None:
+    monitor = Monitor(f"127.0.0.1:{free_port()}", topic=topic(), max_buffer=50)
+    started = time.monotonic()
+    results = [monitor.emit(make_event(i)) for i in range(80)]
+    assert time.monotonic() - started < 1.0  # 80 emits, no waiting on Kafka
+    assert results.count(True) == 50 and results.count(False) == 30
+    stats = monitor.stats()
+    assert (stats.accepted, stats.dropped_full, stats.sent) == (50, 30, 0)
+    monitor.close(timeout_s=0.5)
+    assert monitor.stats().dropped_full == 80  # the 50 queued could not be sent either
+
+
+def test_events_queued_while_kafka_is_down_are_sent_when_it_comes_up() -> None:
+    port = free_port()
+    monitor = Monitor(f"127.0.0.1:{port}", topic="late")
+    for i in range(20):
+        assert monitor.emit(make_event(i))
+    with LocalKafka(port=port) as broker:
+        assert monitor.flush(timeout_s=90)
+        assert monitor.stats().sent == 20
+        assert len(consume(broker.bootstrap, "late", expect=20)) == 20
+        monitor.close()
+
+
+def test_pending_events_are_flushed_when_the_app_exits(kafka: LocalKafka) -> None:
+    name = topic()
+    script = (
+        "from llmwatch.sdk import Monitor\n"
+        f"m = Monitor({kafka.bootstrap!r}, topic={name!r})\n"
+        "for i in range(200):\n"
+        "    m.emit(app='batch-job', model='m', prompt=f'question {i}', event_id=f'x{i}')\n"
+        # no close(): the atexit hook must flush
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    consumer = KafkaConsumer(name, bootstrap_servers=kafka.bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    ids = {json.loads(r.value)["event_id"] for r in consumer}
+    consumer.close()
+    assert ids == {f"x{i}" for i in range(200)}
