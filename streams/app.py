@@ -21,10 +21,10 @@ from typing import Any
 
 import faust
 from faust.types import EventT
-from llmwatch.schemas.embedded import to_wire
 
 from llmwatch.config import KafkaSettings, Settings
 from llmwatch.embedding import Embedder, load_model
+from llmwatch.schemas.embedded import to_wire
 from llmwatch.storage import Store, upgrade
 
 from .pipeline import BatchOutcome, RawMessage, process_batch
@@ -95,7 +95,7 @@ class _Runtime:
         upgrade(store.engine)
         self._store = store
         self._embedder = Embedder(
-            load_model(emb.model_path, emb.device), batch_size=emb.batch_size
+            load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
         )
         log.info("llmwatch worker ready: model dim=%d, storage=%s", self._embedder.dim,
                  store.engine.url.render_as_string(hide_password=True))

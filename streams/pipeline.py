@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from llmwatch.embedding import Embedder
 from llmwatch.schemas import DeadLetter, FeedbackEvent, LLMEvent, Rejected, decode_event
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
-
-from llmwatch.embedding import Embedder
 from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
 

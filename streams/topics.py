@@ -7,9 +7,9 @@ import logging
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
-from llmwatch.schemas import DeadLetter
 
 from llmwatch.config import Settings
+from llmwatch.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 

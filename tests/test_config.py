@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llmwatch.streams.app import faust_credentials
 
 from llmwatch.config import Settings, load_settings
+from llmwatch.streams.app import faust_credentials
 
 
 def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from factories import consume, make_event
 from kafka import KafkaProducer
-from llmwatch.schemas import DeadLetter
-from llmwatch.streams.topics import ensure_topics
 
 from llmwatch.config import Settings
 from llmwatch.local.kafka import LocalKafka
+from llmwatch.schemas import DeadLetter
 from llmwatch.storage import Store, upgrade
+from llmwatch.streams.topics import ensure_topics
 
 N = 300
 

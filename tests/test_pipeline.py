@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from factories import make_event
-from llmwatch.schemas.embedded import from_wire, to_wire
-from llmwatch.streams.pipeline import RawMessage, process_batch
 
 from llmwatch.embedding import Embedder
+from llmwatch.schemas.embedded import from_wire, to_wire
 from llmwatch.storage import Store
+from llmwatch.streams.pipeline import RawMessage, process_batch
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

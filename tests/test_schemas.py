@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 from factories import make_event
+from pydantic import ValidationError
+
 from llmwatch.schemas import (
     ChatMessage,
     FeedbackEvent,
@@ -18,7 +20,6 @@ from llmwatch.schemas import (
     hash_id,
 )
 from llmwatch.schemas.export import JSON_DIR, published_schemas, render
-from pydantic import ValidationError
 
 
 def test_published_json_schemas_equal_the_models() -> None:

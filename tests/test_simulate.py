@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from llmwatch.schemas import LLMEvent, decode_event
 
+from llmwatch.schemas import LLMEvent, decode_event
 from llmwatch.simulate import TrafficPlan, chatterbot_pairs, chitchat_pairs, traffic
 
 

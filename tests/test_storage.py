@@ -10,11 +10,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from factories import make_event
-from llmwatch.schemas import FeedbackEvent
-from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
+from llmwatch.schemas import FeedbackEvent
+from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
 
