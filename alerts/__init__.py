@@ -1,0 +1,1 @@
+"""Alerting: findings → deduplicated Slack alerts and retraining tickets (issue #5)."""

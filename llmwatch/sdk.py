@@ -62,6 +62,8 @@ class Monitor:
         if bootstrap_servers:
             self._kafka = self._kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})
         self.topic = topic or settings.topics.events
+        salt = settings.sdk.id_salt
+        self._id_salt = salt.get_secret_value() if salt else None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_buffer or settings.sdk.max_buffer)
         self._producer_options = producer_options or {}
         self._lock = threading.Lock()
@@ -79,9 +81,14 @@ class Monitor:
     def emit(self, event: LLMEvent | FeedbackEvent | None = None, **fields: Any) -> bool:
         """Queue one event (an LLMEvent, a FeedbackEvent, or LLMEvent fields as keywords).
 
-        Missing event_id and timestamp are filled in. Returns False if the event was dropped.
+        Missing event_id and timestamp are filled in. Raw `user_id=` and `session_id=` are
+        hashed with LLMWATCH_SDK__ID_SALT before they leave the app. Returns False if the
+        event was dropped.
         """
         try:
+            for raw, hashed in (("user_id", "user_hash"), ("session_id", "session_hash")):
+                if raw in fields:
+                    fields[hashed] = self._hash(str(fields.pop(raw)))
             if event is None:
                 fields.setdefault("event_id", str(uuid.uuid4()))
                 fields.setdefault("timestamp", datetime.now(UTC))
@@ -118,6 +125,12 @@ class Monitor:
             log.warning("llmwatch: feedback dropped, it is invalid: %s", exc)
             return False
         return self.emit(event)
+
+    def _hash(self, raw: str) -> str:
+        if not self._id_salt:
+            raise ValueError("user_id/session_id need LLMWATCH_SDK__ID_SALT to hash them; "
+                             "or pass user_hash/session_hash yourself")
+        return hash_id(raw, self._id_salt)
 
     def stats(self) -> MonitorStats:
         with self._lock:

@@ -1,0 +1,1 @@
+"""The faust worker and the plain functions its agents call."""

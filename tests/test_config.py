@@ -57,3 +57,10 @@ def test_sasl_ssl_settings_reach_both_kafka_clients(tmp_path: Path) -> None:
     assert (creds.username, creds.password, str(creds.mechanism.value)) == (
         "svc", "hunter2", "SCRAM-SHA-512")
     assert "hunter2" not in s.model_dump_json()  # secrets never printed
+
+
+def test_every_setting_is_documented() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    for section, field in Settings.model_fields.items():
+        for name in field.annotation.model_fields:  # type: ignore[union-attr]
+            assert f"`LLMWATCH_{section.upper()}__{name.upper()}`" in doc, (section, name)

@@ -12,7 +12,7 @@ from factories import consume, make_event
 from kafka import KafkaConsumer
 
 from llmwatch.local.kafka import LocalKafka, free_port
-from llmwatch.sdk import Monitor
+from llmwatch.sdk import Monitor, hash_id
 
 
 def topic() -> str:
@@ -37,6 +37,24 @@ def test_emitted_events_arrive_keyed_and_in_order(kafka: LocalKafka) -> None:
     assert by_key[b"support-bot/gpt-a"][:30] == [f"evt-{i:06d}" for i in range(1, 60, 2)]
     assert by_key[b"support-bot/gpt-b"] == [f"evt-{i:06d}" for i in range(0, 60, 2)]
     assert by_key[b"feedback/evt-000001"] == ["evt-000001"]
+
+
+def test_raw_user_ids_are_hashed_before_they_leave(kafka: LocalKafka,
+                                                    monkeypatch) -> None:  # noqa: ANN001
+    name = topic()
+    unsalted = Monitor(kafka.bootstrap, topic=name)
+    assert unsalted.emit(app="a", model="m", prompt="hi", user_id="alice@example.com") is False
+    unsalted.close()
+    monkeypatch.setenv("LLMWATCH_SDK__ID_SALT", "pepper")
+    monitor = Monitor(kafka.bootstrap, topic=name)
+    assert monitor.emit(app="a", model="m", prompt="hi", user_id="alice@example.com",
+                        session_id="s-1")
+    monitor.close()
+    [record] = consume(kafka.bootstrap, name, expect=1)
+    assert b"alice" not in record.value
+    body = json.loads(record.value)
+    assert body["user_hash"] == hash_id("alice@example.com", "pepper")
+    assert body["session_hash"] == hash_id("s-1", "pepper")
 
 
 def test_invalid_events_are_refused_and_counted_not_raised(kafka: LocalKafka) -> None:
@@ -76,7 +94,7 @@ def test_events_queued_while_kafka_is_down_are_sent_when_it_comes_up() -> None:
 def test_pending_events_are_flushed_when_the_app_exits(kafka: LocalKafka) -> None:
     name = topic()
     script = (
-        "from llmwatch.sdk import Monitor\n"
+        "from llmwatch.sdk import Monitor, hash_id\n"
         f"m = Monitor({kafka.bootstrap!r}, topic={name!r})\n"
         "for i in range(200):\n"
         "    m.emit(app='batch-job', model='m', prompt=f'question {i}', event_id=f'x{i}')\n"
