@@ -15,7 +15,7 @@ class DeadLetter(BaseModel):
 
     kind: str = "dead_letter"
     reason: str
-    stage: str = Field(description="Where it was rejected: 'decode', 'embed', ...")
+    stage: str = Field(description="Where it was rejected: 'decode' (invalid) or 'store'.")
     source_topic: str
     source_partition: int
     source_offset: int

@@ -1,8 +1,14 @@
 """What the ingest agent does with one batch of raw messages. Plain, synchronous, faust-free:
-decode → dead-letter the invalid → embed the calls in one batch → store idempotently."""
+decode → dead-letter the invalid → embed the calls in one batch → store idempotently.
+
+A database outage is waited out (`until_stored`). Any other failure of a batch is retried
+message by message, and only the messages that still fail are dead-lettered, with the error:
+one poisonous message never holds up or drops the rest.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +18,8 @@ from llmwatch.schemas import DeadLetter, FeedbackEvent, LLMEvent, Rejected, deco
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,34 +35,72 @@ class RawMessage:
         return SourcePosition(self.topic, self.partition, self.offset)
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchOutcome:
     embedded: list[EmbeddedEvent] = field(default_factory=list)
     new_events: int = 0
     new_feedback: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
+    def add(self, other: BatchOutcome) -> None:
+        self.embedded.extend(other.embedded)
+        self.new_events += other.new_events
+        self.new_feedback += other.new_feedback
+        self.dead_letters.extend(other.dead_letters)
+
+
+Call = tuple[RawMessage, LLMEvent]
+Feedback = tuple[RawMessage, FeedbackEvent]
+
 
 def process_batch(
     messages: Sequence[RawMessage], *, embedder: Embedder, store: Store, now: datetime
 ) -> BatchOutcome:
-    calls: list[tuple[RawMessage, LLMEvent]] = []
-    feedback: list[FeedbackEvent] = []
-    dead: list[DeadLetter] = []
+    calls: list[Call] = []
+    feedback: list[Feedback] = []
+    outcome = BatchOutcome()
     for msg in messages:
         decoded = decode_event(msg.value)
         if isinstance(decoded, Rejected):
-            dead.append(dead_letter(msg, decoded.reason, "decode", now))
+            outcome.dead_letters.append(dead_letter(msg, decoded.reason, "decode", now))
         elif isinstance(decoded, LLMEvent):
             calls.append((msg, decoded))
         else:
-            feedback.append(decoded)
+            feedback.append((msg, decoded))
+    try:
+        outcome.add(_embed_and_store(calls, feedback, embedder, store, now))
+    except Exception:  # not an outage (those are waited out): some message cannot be stored
+        log.exception("batch failed; retrying its %d messages one by one",
+                      len(calls) + len(feedback))
+        outcome.add(_one_by_one(calls, feedback, embedder, store, now))
+    return outcome
+
+
+def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
+                     store: Store, now: datetime) -> BatchOutcome:
     embedded = embedder.embed_events(
         [event for _, event in calls], [msg.position for msg, _ in calls]
     )
+    verdicts = [fb for _, fb in feedback]
     new_events = until_stored(lambda: store.save_events(embedded, now=now))
-    new_feedback = until_stored(lambda: store.save_feedback(feedback, now=now))
-    return BatchOutcome(embedded, new_events, new_feedback, dead)
+    new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=now))
+    return BatchOutcome(embedded, new_events, new_feedback)
+
+
+def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
+                store: Store, now: datetime) -> BatchOutcome:
+    """Store what can be stored; dead-letter each message that cannot, with the error."""
+    total = BatchOutcome()
+    singles: list[tuple[RawMessage, list[Call], list[Feedback]]] = [
+        *((msg, [(msg, ev)], []) for msg, ev in calls),
+        *((msg, [], [(msg, fb)]) for msg, fb in feedback),
+    ]
+    for msg, one_call, one_feedback in singles:
+        try:
+            total.add(_embed_and_store(one_call, one_feedback, embedder, store, now))
+        except Exception as exc:  # noqa: BLE001 - becomes the dead letter's reason
+            total.dead_letters.append(dead_letter(msg, _error(exc), "store", now))
+    return total
 
 
 def dead_letter(msg: RawMessage, reason: str, stage: str, now: datetime) -> DeadLetter:
@@ -62,3 +108,8 @@ def dead_letter(msg: RawMessage, reason: str, stage: str, now: datetime) -> Dead
         reason=reason, stage=stage, topic=msg.topic, partition=msg.partition,
         offset=msg.offset, key=msg.key, value=msg.value, now=now,
     )
+
+
+def _error(exc: Exception) -> str:
+    first = (str(exc).splitlines() or [""])[0]
+    return f"cannot be stored: {type(exc).__name__}: {first}"[:1000]

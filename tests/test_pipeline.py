@@ -48,3 +48,24 @@ def test_enriched_wire_format_round_trips(embedder: Embedder) -> None:
     back = from_wire(to_wire(item))
     assert back.event == item.event
     assert back.prompt_vector.tobytes() == item.prompt_vector.tobytes()
+
+
+def test_one_unstorable_message_is_dead_lettered_and_the_rest_stored(
+    embedder: Embedder, postgres_url: str
+) -> None:
+    from llmwatch.storage import upgrade
+
+    store = Store(postgres_url)
+    upgrade(store.engine)
+    # JSON allows U+0000 in strings; PostgreSQL text columns do not.
+    poison = make_event(2, prompt="null byte \u0000 inside").model_dump_json().encode()
+    batch = [msg(1, make_event(1).model_dump_json().encode()), msg(2, poison),
+             msg(3, make_event(3).model_dump_json().encode())]
+    out = process_batch(batch, embedder=embedder, store=store, now=NOW)
+    assert sorted(store.event_ids()) == ["evt-000001", "evt-000003"]
+    assert out.new_events == 2 and [e.event.event_id for e in out.embedded] == [
+        "evt-000001", "evt-000003"]
+    [letter] = out.dead_letters
+    assert (letter.stage, letter.source_offset) == ("store", 2)
+    assert "NUL" in letter.reason and letter.original_value() == poison
+    store.dispose()
