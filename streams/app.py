@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from faust.types import EventT
@@ -26,11 +27,13 @@ from llmwatch.config import KafkaSettings, Settings
 from llmwatch.embedding import Embedder, load_model
 from llmwatch.schemas.embedded import to_wire
 from llmwatch.storage import Store, upgrade
+from llmwatch.storage.retry import until_stored
 
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
 
 log = logging.getLogger(__name__)
+EXIT_FATAL = 70  # EX_SOFTWARE
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -57,13 +60,19 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.task(on_leader=False)
     async def prepare() -> None:
-        await asyncio.get_running_loop().run_in_executor(runtime.executor, runtime.warm_up)
+        try:
+            await asyncio.get_running_loop().run_in_executor(runtime.executor, runtime.warm_up)
+        except Exception as exc:  # noqa: BLE001
+            _exit_for_restart(exc)
 
     @app.agent(raw)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         emb = settings.embedding
         async for batch in stream.take_events(emb.batch_size, within=emb.batch_wait_s):
-            outcome = await runtime.process(_raw_messages(batch))
+            try:
+                outcome = await runtime.process(_raw_messages(batch))
+            except Exception as exc:  # noqa: BLE001
+                _exit_for_restart(exc)
             for letter in outcome.dead_letters:
                 key = f"{letter.source_topic}/{letter.source_partition}".encode()
                 await deadletter.send(key=key, value=letter.model_dump_json().encode())
@@ -92,7 +101,7 @@ class _Runtime:
         emb = self.settings.embedding
         ensure_topics(self.settings)
         store = Store(self.settings.storage.url)
-        upgrade(store.engine)
+        until_stored(lambda: upgrade(store.engine))  # a database still starting is waited for
         self._store = store
         self._embedder = Embedder(
             load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
@@ -121,6 +130,18 @@ class _Runtime:
             len(outcome.embedded), outcome.new_events, outcome.new_feedback,
             len(outcome.dead_letters), self.totals,
         )
+
+
+def _exit_for_restart(exc: Exception) -> NoReturn:
+    """Crash-only: exit without committing, so a restarted worker replays the batch.
+
+    (A crashed faust agent would be restarted in-process with its batch unacknowledged,
+    stalling commits silently; a visible exit that the supervisor restarts is better.)
+    """
+    log.critical("llmwatch worker cannot go on, exiting (the batch will be replayed): %s: %s",
+                 type(exc).__name__, exc, exc_info=exc)
+    logging.shutdown()
+    os._exit(EXIT_FATAL)
 
 
 def _raw_messages(batch: Sequence[EventT[Any]]) -> list[RawMessage]:

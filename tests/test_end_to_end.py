@@ -98,3 +98,16 @@ def test_n_events_become_n_rows_across_a_worker_crash(
     assert {r.key for r in enriched} == {b"support-bot/gpt-test"}
     assert len({r.value for r in enriched}) >= N  # every stored event handed on
     store.dispose()
+
+
+def test_a_worker_that_cannot_work_exits_and_says_why(
+    kafka: LocalKafka, settings_for, tmp_path: Path  # noqa: ANN001
+) -> None:
+    s = settings_for(kafka.bootstrap, f"sqlite:///{tmp_path / 'w.db'}")
+    env = {**worker_env(s), "LLMWATCH_EMBEDDING__MODEL_PATH": str(tmp_path / "no-model")}
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
+                              stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    assert worker.wait(120) == 70
+    text = log.read_text()
+    assert "embedding model not found" in text and "LLMWATCH_EMBEDDING__MODEL_PATH" in text
