@@ -1,0 +1,52 @@
+"""Embedded real prompts for the drift benchmarks, cached on disk after the first run.
+
+Baseline: distinct chitchat-dataset turns; shift: distinct prompts of one chatterbot-corpus
+topic. Embedding ~6,000 texts takes a minute or two on 2 CPU cores; later runs load the cache
+(`~/.cache/llmwatch/bench`, or LLMWATCH_BENCH_CACHE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from llmwatch.embedding import Embedder, load_model
+from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
+
+
+@dataclass(frozen=True)
+class Corpus:
+    baseline_texts: list[str]
+    baseline: np.ndarray  # float32, one row per text, L2-normalised
+    shift_texts: list[str]
+    shift: np.ndarray
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "llmwatch" / "bench"
+    return Path(os.environ.get("LLMWATCH_BENCH_CACHE", default))
+
+
+def load_corpus(topic: str = "coding", n_baseline: int = 6000, seed: int = 0) -> Corpus:
+    rng = random.Random(seed)
+    distinct = sorted({p for p, _ in chitchat_pairs() if len(p.split()) >= 3})
+    baseline_texts = rng.sample(distinct, n_baseline)
+    shift_texts = sorted({p for p, _ in chatterbot_pairs(topic)})
+    return Corpus(baseline_texts, _embed_cached(baseline_texts), shift_texts,
+                  _embed_cached(shift_texts))
+
+
+def _embed_cached(texts: list[str]) -> np.ndarray:
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache_dir() / f"emb-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = Embedder(load_model()).encode(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors

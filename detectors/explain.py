@@ -1,0 +1,192 @@
+"""Explained drift: which topics of the reference grew, shrank, or are new in a window.
+
+The reference prompt embeddings are clustered once (k-means on the unit sphere); each cluster
+gets a label of its most distinctive terms. A window's events are assigned to the nearest
+reference cluster, or counted as *new* when they are farther from every cluster than 98 % of
+the reference was. Clusters whose share moved significantly (two-proportion z-test, BH across
+clusters) and by at least `min_change` are reported, with three redacted example prompts,
+so an alert reads "new: questions about 'stock, market, money' 0 % → 19 %".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from .fdr import benjamini_hochberg
+from .redact import redact
+
+_WORD = re.compile(r"[a-z][a-z']{2,}")
+_STOP = frozenset("""
+the and for you your are was were have has had not but what with that this they them their
+there then than from about would could should will just like can cant can't don't dont
+i'm im it's its yes yeah okay well too very really much more some any all one get got how
+who why when where which also out our ours his her hers him she he we us me my mine did does
+doing done been being into onto over under again here only own same such both each few most
+other off very now say said know think good lol haha oh hey hi hello thanks thank sure
+""".split())
+NEW = -1
+
+
+@dataclass(frozen=True)
+class ClusterModel:
+    centroids: np.ndarray  # (k, d), unit length
+    reference_share: np.ndarray  # (k,)
+    new_rate: float  # share of reference events outside every cluster (≈ 2 %)
+    min_similarity: float  # below this cosine similarity to every centroid: "new"
+    labels: list[str]
+    reference_terms: dict[str, int]  # document frequency of terms in reference prompts
+    reference_docs: int
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "centroids": self.centroids.tolist(), "reference_share": self.reference_share.tolist(),
+            "new_rate": self.new_rate, "min_similarity": self.min_similarity,
+            "labels": self.labels, "reference_terms": self.reference_terms,
+            "reference_docs": self.reference_docs,
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> ClusterModel:
+        d = json.loads(text)
+        return cls(np.asarray(d["centroids"]), np.asarray(d["reference_share"]),
+                   d["new_rate"], d["min_similarity"], d["labels"], d["reference_terms"],
+                   d["reference_docs"])
+
+
+@dataclass(frozen=True)
+class ClusterShift:
+    kind: Literal["new", "grew", "shrank"]
+    label: str
+    reference_share: float
+    current_share: float
+    examples: list[str]
+
+    def sentence(self) -> str:
+        move = f"{self.reference_share:.0%} → {self.current_share:.0%}"
+        return f"{self.kind}: prompts about '{self.label}' {move}"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    shifts: list[ClusterShift]
+
+    @property
+    def summary(self) -> str:
+        if not self.shifts:
+            return "no topic grew, shrank or appeared beyond chance"
+        return "; ".join(s.sentence() for s in self.shifts[:3])
+
+
+def fit_clusters(embeddings: np.ndarray, texts: Sequence[str], *, k: int = 8,
+                 seed: int = 0) -> ClusterModel:
+    from sklearn.cluster import KMeans
+
+    x = _unit(np.asarray(embeddings, dtype=np.float64))
+    if len(x) != len(texts):
+        raise ValueError("one text per embedding is needed")
+    k = max(2, min(k, len(x) // 20))
+    km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
+    centroids = _unit(km.cluster_centers_)
+    best = (x @ centroids.T).max(axis=1)
+    min_similarity = float(np.quantile(best, 0.02))
+    docs = [_terms(t) for t in texts]
+    ref_df = Counter(term for d in docs for term in d)
+    labels = [
+        _label([docs[i] for i in np.flatnonzero(km.labels_ == c)], ref_df, len(docs))
+        for c in range(k)
+    ]
+    share = np.bincount(km.labels_, minlength=k) / len(x)
+    return ClusterModel(centroids, share, float(np.mean(best < min_similarity)),
+                        min_similarity, labels, dict(ref_df), len(docs))
+
+
+def assign(model: ClusterModel, embeddings: np.ndarray) -> np.ndarray:
+    """Nearest reference cluster of each embedding, or NEW (-1)."""
+    sims = _unit(np.asarray(embeddings, dtype=np.float64)) @ model.centroids.T
+    nearest = sims.argmax(axis=1)
+    return np.where(sims.max(axis=1) < model.min_similarity, NEW, nearest)
+
+
+def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *,
+            reference_size: int, min_change: float = 0.03, alpha: float = 0.01) -> Explanation:
+    x = np.asarray(embeddings, dtype=np.float64)
+    clusters = assign(model, x)
+    m = len(clusters)
+    candidates: list[tuple[float, ClusterShift]] = []
+    p_values: list[float] = []
+    new_idx = np.flatnonzero(clusters == NEW)
+    new_share = len(new_idx) / m
+    p_values.append(float(stats.binomtest(len(new_idx), m, max(model.new_rate, 1e-3),
+                                          alternative="greater").pvalue))
+    label = _label([_terms(texts[i]) for i in new_idx], model.reference_terms,
+                   model.reference_docs) if len(new_idx) else ""
+    candidates.append((new_share - model.new_rate, ClusterShift(
+        "new", label, model.new_rate, new_share, _examples(x, texts, new_idx))))
+    for c, ref_share in enumerate(model.reference_share):
+        idx = np.flatnonzero(clusters == c)
+        cur_share = len(idx) / m
+        p_values.append(_two_proportion_p(ref_share, reference_size, cur_share, m))
+        kind: Literal["grew", "shrank"] = "grew" if cur_share > ref_share else "shrank"
+        candidates.append((cur_share - ref_share, ClusterShift(
+            kind, model.labels[c], float(ref_share), cur_share, _examples(x, texts, idx))))
+    significant = benjamini_hochberg(p_values, q=alpha)
+    shifts = [shift for (change, shift), sig in zip(candidates, significant, strict=True)
+              if sig and abs(change) >= min_change and (shift.kind != "new" or change > 0)]
+    shifts.sort(key=lambda s: -abs(s.current_share - s.reference_share))
+    return Explanation(shifts)
+
+
+def _two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    sd = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return 1.0 if sd == 0 else float(2 * stats.norm.sf(abs(p1 - p2) / sd))
+
+
+def _examples(x: np.ndarray, texts: Sequence[str], idx: np.ndarray, n: int = 3) -> list[str]:
+    """Up to n distinct prompts closest to the group's centre, redacted and shortened."""
+    if len(idx) == 0:
+        return []
+    centre = _unit(x[idx].mean(axis=0, keepdims=True))[0]
+    order = idx[np.argsort(-(_unit(x[idx]) @ centre))]
+    out: list[str] = []
+    for i in order:
+        text = redact(" ".join(texts[i].split()))
+        text = text if len(text) <= 160 else text[:159] + "…"
+        if text not in out:
+            out.append(text)
+        if len(out) == n:
+            break
+    return out
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _label(docs: Sequence[set[str]], background: dict[str, int] | Counter[str],
+           background_docs: int, n_terms: int = 3) -> str:
+    """The group's most distinctive terms: log-odds of document frequency vs background."""
+    if not docs:
+        return ""
+    df = Counter(term for d in docs for term in d)
+    min_count = 2 if len(docs) >= 10 else 1
+    scores = {
+        term: np.log((count + 0.5) / len(docs)) - np.log(
+            (background.get(term, 0) + 0.5) / max(background_docs, 1))
+        for term, count in df.items() if count >= min_count
+    }
+    ranked = sorted(scores, key=lambda t: (-scores[t] * np.sqrt(df[t]), t))
+    return ", ".join(ranked[:n_terms])
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
