@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from llmwatch.schemas import LLMEvent
 
 SEGMENT_FIELDS = ("app", "model", "model_version", "prompt_version")
+ANY = "*"  # a field the configuration does not segment by
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class Segment:
     def key(self) -> str:
         return "/".join(v or "-" for v in (self.app, self.model, self.model_version,
                                            self.prompt_version))
+
+    def fields(self) -> dict[str, str | None]:
+        """The fields this segment constrains (ANY fields are left out)."""
+        values = {f: getattr(self, f) for f in SEGMENT_FIELDS}
+        return {f: v for f, v in values.items() if v != ANY}
 
     @property
     def lineage(self) -> str:
@@ -41,7 +47,5 @@ def segment_of(event: LLMEvent, by: Sequence[str] = SEGMENT_FIELDS) -> Segment:
     unknown = set(by) - set(SEGMENT_FIELDS)
     if unknown:
         raise ValueError(f"cannot segment by {sorted(unknown)}; choose from {SEGMENT_FIELDS}")
-    values = {f: getattr(event, f) if f in by else None for f in SEGMENT_FIELDS}
-    values["app"] = values["app"] or "*"
-    values["model"] = values["model"] or "*"
+    values = {f: getattr(event, f) if f in by else ANY for f in SEGMENT_FIELDS}
     return Segment(**values)

@@ -77,7 +77,7 @@ def simulate(
 
 @app.command()
 def demo(
-    events: Annotated[int, typer.Option(help="LLM calls in the simulated stream.")] = 600,
+    events: Annotated[int, typer.Option(help="LLM calls in the simulated stream.")] = 1200,
     rate: Annotated[float, typer.Option(help="Calls per second; 0 = as fast as possible.")] = 200,
     shift_topic: Annotated[str, typer.Option(help="Topic mixed in half-way.")] = "money",
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its database and logs.")

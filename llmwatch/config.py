@@ -9,6 +9,7 @@ See docs/configuration.md for the reference.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +101,50 @@ class WorkerSettings(BaseModel):
     session_timeout_s: float = Field(60.0, gt=0)
 
 
+class DriftSettings(BaseModel):
+    enabled: bool = Field(True, description="Run the drift stage in the worker.")
+    segment_by: list[Literal["app", "model", "model_version", "prompt_version"]] = Field(
+        ["app", "model", "model_version", "prompt_version"],
+        description="Fields that define a segment (each segment has its own baseline).",
+    )
+    reference_size: int = Field(
+        1000, ge=50, description="Events in a segment's reference sample (its first N events)."
+    )
+    reference_from: datetime | None = Field(
+        None, description="With reference_to: the reference is the segment's events in this "
+        "time range instead of its first N.")
+    reference_to: datetime | None = None
+    reference_model_version: str | None = Field(
+        None, description="Compare every version of an app/model with this model_version's "
+        "reference (default: each version with its own).")
+    window_size: int = Field(1000, ge=20, description="Events per evaluated window.")
+    window_max_age_s: float | None = Field(
+        None, gt=0, description="Also close a window when its oldest event is this old "
+        "(time-based windows), if it has at least min_window events.")
+    min_window: int = Field(100, ge=20, description="Smallest window a time-based close tests.")
+    method: Literal["centroid", "mmd", "classifier"] = Field(
+        "centroid", description="Embedding drift test (see detectors/embedding_drift.py).")
+    fdr_q: float = Field(
+        0.05, gt=0, lt=1, description="False-discovery rate across all tests of a round.")
+    embedding_min_effect: float = Field(
+        0.0, ge=0, description="Least centroid cosine distance that counts as drift.")
+    critical_effect: float = Field(
+        0.1, ge=0, description="Centroid cosine distance from which drift is critical.")
+    numeric_effect: Literal["wasserstein", "psi", "ks"] = "wasserstein"
+    numeric_min_effect: float = Field(0.1, ge=0, description="Least numeric effect that counts.")
+    categorical_min_effect: float = Field(
+        0.1, ge=0, description="Least Jensen-Shannon distance of categories that counts.")
+    clusters: int = Field(8, ge=2, le=50, description="Topic clusters of the reference.")
+    online: bool = Field(True, description="Run the calibrated online detector too.")
+    online_window: int = Field(200, ge=20, description="Online detector's sliding window.")
+    online_check_every: int = Field(25, ge=1, description="Events between online checks.")
+    false_alarm_every_s: float = Field(
+        7 * 86400, gt=0, description="Online detector: expected time between false alarms "
+        "at the segment's traffic (measured on its reference).")
+    default_events_per_s: float = Field(
+        1.0, gt=0, description="Traffic assumed when the reference's timestamps cannot tell.")
+
+
 class SDKSettings(BaseModel):
     max_buffer: int = Field(10_000, ge=1, description="Events held while Kafka is slow or down.")
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
@@ -117,6 +162,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     worker: WorkerSettings = WorkerSettings()
+    drift: DriftSettings = DriftSettings()
     sdk: SDKSettings = SDKSettings()
 
     @classmethod

@@ -23,6 +23,8 @@ from llmwatch.streams.topics import end_offsets, ensure_topics, read_dead_letter
 
 MALFORMED = 3
 WAIT_S = 600
+REFERENCE = 400
+WINDOW = 200
 
 
 def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
@@ -39,6 +41,8 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         "LLMWATCH_STORAGE__URL": f"sqlite:///{db}",
         "LLMWATCH_WORKER__DATA_DIR": str((workdir / "worker").resolve()),
         "LLMWATCH_WORKER__APP_ID": "llmwatch-demo",
+        "LLMWATCH_DRIFT__REFERENCE_SIZE": str(REFERENCE),
+        "LLMWATCH_DRIFT__WINDOW_SIZE": str(WINDOW),
     }
     settings = Settings.model_validate(_nested(env))
     worker_log = (workdir / "worker.log").resolve()
@@ -53,7 +57,10 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         report = send(plan, topic=settings.topics.events,
                       kafka_options=settings.kafka.kafka_python_options(), rate=rate)
         done = _wait_until_processed(settings, report, worker, worker_log, console)
+        windows = max((report.llm_calls - REFERENCE) // WINDOW, 0)
+        done = done and _wait_for_drift_windows(settings, plan, windows, console)
         _summary(settings, report, shift_topic, console, db, worker_log)
+        _drift_summary(settings, console)
         return 0 if done else 1
     finally:
         if worker is not None:
@@ -103,6 +110,57 @@ def _wait_until_processed(settings: Settings, report: SendReport,
             time.sleep(0.5)
     console.print(f"[red]not everything was processed within {WAIT_S}s[/]; see {worker_log}")
     return False
+
+
+def _wait_for_drift_windows(settings: Settings, plan: TrafficPlan, windows: int,
+                            console: Console) -> bool:
+    from llmwatch.detectors.segments import Segment
+    from llmwatch.storage.drift_repo import DriftRepository
+
+    repo = DriftRepository(Store(settings.storage.url))
+    key = Segment(plan.app, plan.model, plan.model_version, plan.prompt_version).key
+    deadline = time.monotonic() + WAIT_S
+    with console.status(f"drift stage: waiting for {windows} windows of {WINDOW} events ..."):
+        while time.monotonic() < deadline:
+            cursor = repo.cursor(key)
+            if cursor is not None and cursor.windows >= windows:
+                return True
+            time.sleep(0.5)
+    console.print("[red]the drift stage did not evaluate every window in time[/]")
+    return False
+
+
+def _drift_summary(settings: Settings, console: Console) -> None:
+    from llmwatch.storage.drift_repo import DriftRepository
+
+    rows = list(reversed(DriftRepository(Store(settings.storage.url)).findings(limit=1000)))
+    fired = [r for r in rows if r.fired]
+    console.print(f"\n[bold]drift[/] (reference: first {REFERENCE} calls; windows of {WINDOW}; "
+                  f"{len(rows)} tests, {len(fired)} fired; false-discovery rate ≤ "
+                  f"{settings.drift.fdr_q:.0%} per round)")
+    windows = [r for r in rows if r.detector == "embedding_drift"
+               and r.metric == "prompt_embedding"]
+    for n, w in enumerate(windows, start=1):
+        first = REFERENCE + (n - 1) * WINDOW
+        moved = sorted({r.metric for r in fired if r.window_end == w.window_end
+                        and r.detector != "online_drift" and r.metric != "prompt_embedding"})
+        if w.fired:
+            q = w.details.get("q_value", w.p_value)
+            console.print(f"  calls {first}–{first + WINDOW}: [red]{w.severity}[/] prompt drift "
+                          f"(centroid distance {w.effect_size:.3f}, q = {q:.1e}): "
+                          f"{w.explanation}")
+            for shift in w.details.get("shifts", [])[:1]:
+                examples = "; ".join(f'"{e}"' for e in shift["examples"])
+                console.print(f"      e.g. {examples}")
+        else:
+            console.print(f"  calls {first}–{first + WINDOW}: [green]no prompt drift[/] "
+                          f"(p = {w.p_value:.2f})")
+        if moved:
+            console.print(f"      also moved: {', '.join(moved)}")
+    for r in (r for r in fired if r.detector == "online_drift"):
+        days = r.details.get("false_alarm_every_s", 0) / 86400
+        console.print(f"  online detector (calibrated to one false alarm per {days:.0f} days at "
+                      f"this traffic) fired: {r.explanation}")
 
 
 def _summary(settings: Settings, report: SendReport, shift_topic: str, console: Console,

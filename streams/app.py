@@ -24,11 +24,13 @@ import faust
 from faust.types import EventT
 
 from llmwatch.config import KafkaSettings, Settings
+from llmwatch.detectors.findings import Finding
 from llmwatch.embedding import Embedder, load_model
-from llmwatch.schemas.embedded import to_wire
+from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
 from llmwatch.storage import Store, upgrade
 from llmwatch.storage.retry import until_stored
 
+from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
 
@@ -56,6 +58,7 @@ def build_app(settings: Settings) -> faust.App:
     raw = app.topic(topics.events, value_type=bytes, key_type=bytes)
     deadletter = app.topic(topics.deadletter, value_type=bytes, key_type=bytes)
     enriched = app.topic(topics.enriched, value_type=bytes, key_type=bytes)
+    findings = app.topic(topics.findings, value_type=bytes, key_type=bytes)
     runtime = _Runtime(settings)
 
     @app.task(on_leader=False)
@@ -80,6 +83,19 @@ def build_app(settings: Settings) -> faust.App:
                 await enriched.send(key=item.event.partition_key, value=to_wire(item))
             runtime.report(outcome)
 
+    if settings.drift.enabled:
+
+        @app.agent(enriched)
+        async def drift(stream: faust.StreamT[bytes]) -> None:
+            async for batch in stream.take_events(256, within=1.0):
+                try:
+                    found = await runtime.detect_drift([from_wire(e.message.value)
+                                                        for e in batch])
+                except Exception as exc:  # noqa: BLE001
+                    _exit_for_restart(exc)
+                for finding in found:
+                    await findings.send(key=finding.segment.encode(), value=finding.to_json())
+
     app.llmwatch_runtime = runtime  # type: ignore[attr-defined]
     return app
 
@@ -92,6 +108,7 @@ class _Runtime:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
         self._embedder: Embedder | None = None
         self._store: Store | None = None
+        self._drift: DriftStage | None = None
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
 
     def warm_up(self) -> None:
@@ -103,6 +120,7 @@ class _Runtime:
         store = Store(self.settings.storage.url)
         until_stored(lambda: upgrade(store.engine))  # a database still starting is waited for
         self._store = store
+        self._drift = DriftStage(store, self.settings.drift)
         self._embedder = Embedder(
             load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
         )
@@ -119,6 +137,21 @@ class _Runtime:
     async def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.run_batch, messages)
+
+    def run_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
+        self.warm_up()
+        assert self._drift is not None
+        found = self._drift.process(batch, datetime.now(UTC))
+        fired = [f for f in found if f.fired]
+        if fired:
+            log.warning("drift: %s", "; ".join(
+                f"{f.segment} {f.metric} ({f.severity}): {f.explanation or f.method}"
+                for f in fired))
+        return found
+
+    async def detect_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.run_drift, batch)
 
     def report(self, outcome: BatchOutcome) -> None:
         self.totals["events"] += len(outcome.embedded)

@@ -94,6 +94,9 @@ class FindingRow(Base):
     detector: Mapped[str] = mapped_column(String(100))
     segment: Mapped[str] = mapped_column(String(800), index=True)
     metric: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str | None] = mapped_column(String(100))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    explanation: Mapped[str | None] = mapped_column(Text)
     fired: Mapped[bool]
     statistic: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
@@ -103,3 +106,33 @@ class FindingRow(Base):
     window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DriftBaselineRow(Base):
+    """A segment's fitted reference (tests' states, clusters, online calibration)."""
+
+    __tablename__ = "drift_baselines"
+
+    segment: Mapped[str] = mapped_column(String(800), primary_key=True)
+    lineage: Mapped[str] = mapped_column(String(401), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    reference_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reference_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_event_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DriftCursorRow(Base):
+    """How far a segment's windows have been evaluated (and where its online window starts)."""
+
+    __tablename__ = "drift_cursors"
+
+    segment: Mapped[str] = mapped_column(String(800), primary_key=True)
+    last_stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_event_id: Mapped[str] = mapped_column(String(128))
+    windows: Mapped[int] = mapped_column(Integer)
+    online_from_stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    online_from_event_id: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,181 @@
+"""What the drift stage reads and writes: segment samples, baselines, cursors, findings.
+
+Events of a segment are ordered by (stored_at, event_id), which is stable under replays
+(a replayed event is not stored again). Windows are consecutive runs of that order after the
+segment's cursor; the cursor moves in the same transaction that stores the window's findings,
+so a restart neither skips nor repeats a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from llmwatch.detectors.drift_monitor import (
+    Baseline,
+    EventRecord,
+    baseline_from_bytes,
+    baseline_to_bytes,
+)
+from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.segments import Segment
+
+from . import vectors
+from .store import Store
+from .tables import DriftBaselineRow, DriftCursorRow, EmbeddingRow, EventRow, FindingRow
+
+Position = tuple[datetime, str]  # (stored_at, event_id)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    segment: str
+    position: Position
+    windows: int
+    online_from: Position | None
+
+
+class DriftRepository:
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    # -- events ------------------------------------------------------------------------
+    def count_after(self, segment: Segment, after: Position | None) -> int:
+        stmt = select(func.count()).select_from(EventRow).where(*_filters(segment, after))
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def records(self, segment: Segment, *, after: Position | None = None, limit: int | None = None,
+                newest: bool = False) -> tuple[list[EventRecord], Position | None]:
+        """Events with embeddings in order (or the newest `limit`, still returned in order)."""
+        order = (EventRow.stored_at, EventRow.event_id)
+        stmt = (
+            select(EventRow, EmbeddingRow)
+            .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
+            .where(*_filters(segment, after))
+            .order_by(*(c.desc() for c in order) if newest else order)
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            rows = list(session.execute(stmt).tuples())
+        if newest:
+            rows.reverse()
+        records = [_record(event, emb) for event, emb in rows]
+        last = (rows[-1][0].stored_at, rows[-1][0].event_id) if rows else None
+        return records, last
+
+    def oldest_timestamp_after(self, segment: Segment, after: Position | None) -> datetime | None:
+        stmt = select(func.min(EventRow.timestamp)).where(*_filters(segment, after))
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    # -- baselines ---------------------------------------------------------------------
+    def baseline(self, segment: str) -> tuple[Baseline, Position] | None:
+        with Session(self.engine) as session:
+            row = session.get(DriftBaselineRow, segment)
+            if row is None:
+                return None
+            return baseline_from_bytes(row.state), (_aware(row.last_stored_at), row.last_event_id)
+
+    def predecessor(self, lineage: str, segment: str) -> Baseline | None:
+        """The newest other baseline of the same app and model: the previous version."""
+        stmt = (select(DriftBaselineRow).where(DriftBaselineRow.lineage == lineage,
+                                               DriftBaselineRow.segment != segment)
+                .order_by(DriftBaselineRow.created_at.desc()).limit(1))
+        with Session(self.engine) as session:
+            row = session.execute(stmt).scalar_one_or_none()
+            return None if row is None else baseline_from_bytes(row.state)
+
+    def save_baseline(self, segment: Segment, baseline: Baseline, last: Position,
+                      findings: Sequence[Finding], now: datetime) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.merge(DriftBaselineRow(
+                segment=segment.key, lineage=segment.lineage, size=baseline.size,
+                reference_start=baseline.start, reference_end=baseline.end,
+                last_stored_at=last[0], last_event_id=last[1],
+                state=baseline_to_bytes(baseline), created_at=now,
+            ))
+            session.merge(DriftCursorRow(
+                segment=segment.key, last_stored_at=last[0], last_event_id=last[1], windows=0,
+                online_from_stored_at=last[0], online_from_event_id=last[1], updated_at=now,
+            ))
+            session.add_all(_finding_row(f, now) for f in findings)
+
+    # -- cursors and findings ----------------------------------------------------------
+    def cursor(self, segment: str) -> Cursor | None:
+        with Session(self.engine) as session:
+            row = session.get(DriftCursorRow, segment)
+            if row is None:
+                return None
+            online = None
+            if row.online_from_stored_at is not None and row.online_from_event_id is not None:
+                online = (_aware(row.online_from_stored_at), row.online_from_event_id)
+            return Cursor(row.segment, (_aware(row.last_stored_at), row.last_event_id),
+                          row.windows, online)
+
+    def save_round(self, cursors: Sequence[Cursor], findings: Sequence[Finding],
+                   now: datetime) -> None:
+        """Findings and the cursors that produced them, in one transaction."""
+        with Session(self.engine) as session, session.begin():
+            for c in cursors:
+                session.merge(DriftCursorRow(
+                    segment=c.segment, last_stored_at=c.position[0], last_event_id=c.position[1],
+                    windows=c.windows,
+                    online_from_stored_at=c.online_from[0] if c.online_from else None,
+                    online_from_event_id=c.online_from[1] if c.online_from else None,
+                    updated_at=now,
+                ))
+            session.add_all(_finding_row(f, now) for f in findings)
+
+    def findings(self, *, fired_only: bool = False, limit: int = 100) -> list[FindingRow]:
+        stmt = select(FindingRow).order_by(FindingRow.id.desc()).limit(limit)
+        if fired_only:
+            stmt = stmt.where(FindingRow.fired.is_(True))
+        with Session(self.engine) as session:
+            return list(session.execute(stmt).scalars())
+
+
+def _filters(segment: Segment, after: Position | None) -> list[Any]:
+    columns = {"app": EventRow.app, "model": EventRow.model,
+               "model_version": EventRow.model_version, "prompt_version": EventRow.prompt_version}
+    out: list[Any] = [columns[f].is_not_distinct_from(v) for f, v in segment.fields().items()]
+    if after is not None:
+        out.append(or_(EventRow.stored_at > after[0],
+                       and_(EventRow.stored_at == after[0], EventRow.event_id > after[1])))
+    return out
+
+
+def _record(event: EventRow, emb: EmbeddingRow) -> EventRecord:
+    return EventRecord(
+        timestamp=_aware(event.timestamp), prompt_text=event.prompt_text,
+        response_text=event.response_text, latency_ms=event.latency_ms,
+        input_tokens=event.input_tokens, output_tokens=event.output_tokens,
+        cost_usd=event.cost_usd, finish_reason=event.finish_reason,
+        prompt_vector=vectors.from_bytes(emb.prompt_vector, emb.dim),
+        response_vector=(None if emb.response_vector is None
+                         else vectors.from_bytes(emb.response_vector, emb.dim)),
+    )
+
+
+def _finding_row(f: Finding, now: datetime) -> FindingRow:
+    return FindingRow(
+        detector=f.detector, segment=f.segment, metric=f.metric, method=f.method,
+        severity=f.severity, explanation=f.explanation, fired=f.fired,
+        statistic=f.statistic, threshold=f.threshold, p_value=f.p_value,
+        effect_size=f.effect_size, window_start=f.window.start, window_end=f.window.end,
+        details={**f.details, "window": asdict(f.window) | {
+            "start": f.window.start.isoformat() if f.window.start else None,
+            "end": f.window.end.isoformat() if f.window.end else None}},
+        created_at=now,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything here is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+

@@ -1,0 +1,209 @@
+"""The drift stage: stored events in, findings out. Synchronous and faust-free; the worker
+calls `DriftStage.process` off the event loop for each batch from the enriched topic.
+
+Per segment: the first `reference_size` events (or a time range) become its baseline, kept in
+the database across restarts; a new model or prompt version's baseline is first compared
+with its predecessor's ("version_change"). Then every `window_size` stored events form a
+window tested against the baseline (embedding drift explained by topic clusters, numeric
+and categorical drift), with false-discovery control across the whole round; and the online
+detector checks every micro-batch, calibrated to one false alarm per `false_alarm_every_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from llmwatch.config import DriftSettings
+from llmwatch.detectors.drift_monitor import (
+    Baseline,
+    DriftConfig,
+    EventSample,
+    decide,
+    evaluate_window,
+    fit_baseline,
+)
+from llmwatch.detectors.explain import explain
+from llmwatch.detectors.findings import Finding, Window
+from llmwatch.detectors.online import OnlineCentroidDetector, OnlineState
+from llmwatch.detectors.segments import Segment, segment_of
+from llmwatch.schemas.embedded import EmbeddedEvent
+from llmwatch.storage import Store
+from llmwatch.storage.drift_repo import Cursor, DriftRepository, Position
+
+log = logging.getLogger(__name__)
+
+
+def drift_config(s: DriftSettings) -> DriftConfig:
+    return DriftConfig(
+        method=s.method, fdr_q=s.fdr_q, embedding_min_effect=s.embedding_min_effect,
+        critical_effect=s.critical_effect, numeric_effect=s.numeric_effect,
+        numeric_min_effect=s.numeric_min_effect, categorical_min_effect=s.categorical_min_effect,
+        clusters=s.clusters,
+        online=OnlineCentroidDetector(window=s.online_window, check_every=s.online_check_every,
+                                      expected_run_length=max(2 * s.online_window, 1000)),
+    )
+
+
+class DriftStage:
+    def __init__(self, store: Store, settings: DriftSettings) -> None:
+        self.repo = DriftRepository(store)
+        self.settings = settings
+        self.config = drift_config(settings)
+        self._baselines: dict[str, Baseline] = {}
+        self._online: dict[str, OnlineState] = {}
+
+    def process(self, batch: Sequence[EmbeddedEvent], now: datetime) -> list[Finding]:
+        by_segment: dict[Segment, list[EmbeddedEvent]] = {}
+        for item in batch:
+            by_segment.setdefault(segment_of(item.event, self.settings.segment_by), []).append(item)
+        candidates: list[Finding] = []
+        decided: list[Finding] = []
+        cursors: list[Cursor] = []
+        for segment, items in by_segment.items():
+            baseline = self._baseline(segment, items, now)
+            if baseline is None:
+                continue
+            cursor = self.repo.cursor(segment.key)
+            if cursor is None:
+                continue
+            if self.settings.online:
+                cursor, alarms = self._online_step(segment, baseline, items, cursor)
+                decided.extend(alarms)
+            cursor, found = self._windows(segment, self._comparison(segment, baseline), cursor)
+            candidates.extend(found)
+            cursors.append(cursor)
+        findings = decide(candidates, self.config) + decided
+        if cursors or findings:
+            self.repo.save_round(cursors, findings, now)
+        return findings
+
+    # -- baselines -------------------------------------------------------------------------
+    def _baseline(self, segment: Segment, items: Sequence[EmbeddedEvent],
+                  now: datetime) -> Baseline | None:
+        if segment.key in self._baselines:
+            return self._baselines[segment.key]
+        stored = self.repo.baseline(segment.key)
+        if stored is not None:
+            self._baselines[segment.key] = stored[0]
+            return stored[0]
+        records, last = self._reference_records(segment, items)
+        if not records or last is None:
+            return None
+        sample = EventSample.of(records)
+        online = self._online_detector(sample)
+        baseline = fit_baseline(segment.key, sample, self.config, online=online)
+        version = self._version_change(segment, sample)
+        self.repo.save_baseline(segment, baseline, last, version, now)
+        self._baselines[segment.key] = baseline
+        log.info("baseline of %s: %d events; online detector calibrated to one false alarm "
+                 "per %d events", segment.key, baseline.size, online.expected_run_length)
+        return baseline
+
+    def _reference_records(self, segment: Segment, items: Sequence[EmbeddedEvent]
+                           ) -> tuple[list, Position | None]:  # type: ignore[type-arg]
+        s = self.settings
+        if s.reference_from is not None and s.reference_to is not None:
+            if max(i.event.timestamp for i in items) < s.reference_to:
+                return [], None  # the reference period is not over yet
+            records, last = self.repo.records(segment, limit=20 * s.reference_size)
+            in_range = [r for r in records if s.reference_from <= r.timestamp < s.reference_to]
+            return (in_range, last) if len(in_range) >= 50 else ([], None)
+        if self.repo.count_after(segment, None) < s.reference_size:
+            return [], None
+        return self.repo.records(segment, limit=s.reference_size)
+
+    def _online_detector(self, sample: EventSample) -> OnlineCentroidDetector:
+        s = self.settings
+        rate = s.default_events_per_s
+        if sample.start and sample.end and sample.end > sample.start:
+            rate = sample.size / (sample.end - sample.start).total_seconds()
+        ert = max(2 * s.online_window, round(rate * s.false_alarm_every_s))
+        return replace(self.config.online, expected_run_length=ert)
+
+    def _version_change(self, segment: Segment, sample: EventSample) -> list[Finding]:
+        """A new version's reference against its predecessor's: 'same traffic, new model'."""
+        previous = self.repo.predecessor(segment.lineage, segment.key)
+        if previous is None:
+            return []
+        found = evaluate_window(previous, sample, self.config, detector="version_change")
+        found = [replace(f, segment=segment.key,
+                         details={**f.details, "compared_with": previous.segment}) for f in found]
+        return decide(found, self.config)
+
+    def _comparison(self, segment: Segment, own: Baseline) -> Baseline:
+        chosen = self.settings.reference_model_version
+        if not chosen or segment.model_version == chosen:
+            return own
+        other = Segment(segment.app, segment.model, chosen, segment.prompt_version)
+        return self._baselines.get(other.key) or own
+
+    # -- windows -----------------------------------------------------------------------------
+    def _windows(self, segment: Segment, baseline: Baseline,
+                 cursor: Cursor) -> tuple[Cursor, list[Finding]]:
+        s = self.settings
+        found: list[Finding] = []
+        while True:
+            waiting = self.repo.count_after(segment, cursor.position)
+            if waiting >= s.window_size:
+                size = s.window_size
+            elif waiting >= s.min_window and self._window_too_old(segment, cursor):
+                size = waiting
+            else:
+                return cursor, found
+            records, last = self.repo.records(segment, after=cursor.position, limit=size)
+            assert last is not None
+            found.extend(evaluate_window(baseline, EventSample.of(records), self.config))
+            cursor = replace(cursor, position=last, windows=cursor.windows + 1)
+
+    def _window_too_old(self, segment: Segment, cursor: Cursor) -> bool:
+        max_age = self.settings.window_max_age_s
+        if max_age is None:
+            return False
+        oldest = self.repo.oldest_timestamp_after(segment, cursor.position)
+        newest, _ = self.repo.records(segment, after=cursor.position, limit=1, newest=True)
+        if oldest is None or not newest:
+            return False
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=newest[0].timestamp.tzinfo)
+        return newest[0].timestamp - oldest >= timedelta(seconds=max_age)
+
+    # -- online ------------------------------------------------------------------------------
+    def _online_step(self, segment: Segment, baseline: Baseline, items: Sequence[EmbeddedEvent],
+                     cursor: Cursor) -> tuple[Cursor, list[Finding]]:
+        detector = replace(self.config.online,
+                           expected_run_length=baseline.online.expected_run_length)
+        state = self._online.get(segment.key)
+        if state is None:  # first touch since start: rebuild the window from storage
+            state = detector.initial_state(baseline.online)
+            records, _ = self.repo.records(segment, after=cursor.online_from,
+                                           limit=detector.window, newest=True)
+            vectors = [r.prompt_vector for r in records]
+        else:
+            vectors = [i.prompt_vector for i in items]
+        alarms = []
+        if vectors:
+            import numpy as np
+
+            state, alarms = detector.step(state, np.stack(vectors))
+        self._online[segment.key] = state
+        findings = []
+        for alarm in alarms:
+            records, last = self.repo.records(segment, limit=detector.window, newest=True)
+            sample = EventSample.of(records)
+            why = explain(baseline.clusters, sample.prompt_vectors, sample.prompt_texts,
+                          reference_size=baseline.size)
+            rate = baseline.events_per_second or self.settings.default_events_per_s
+            findings.append(Finding(
+                detector="online_drift", segment=segment.key, metric="prompt_embedding",
+                method=detector.name, fired=True, statistic=alarm.statistic,
+                threshold=alarm.threshold, p_value=None, effect_size=alarm.effect_size,
+                window=Window(sample.start, sample.end, baseline.size, sample.size),
+                severity="warning", explanation=why.summary,
+                details={"expected_run_length_events": detector.expected_run_length,
+                         "false_alarm_every_s": detector.expected_run_length / rate,
+                         "shifts": [vars(s) for s in why.shifts]},
+            ))
+            cursor = replace(cursor, online_from=last)
+        return cursor, findings
