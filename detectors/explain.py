@@ -140,7 +140,7 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
     significant = benjamini_hochberg(p_values, q=alpha)
     shifts = [shift for (change, shift), sig in zip(candidates, significant, strict=True)
               if sig and abs(change) >= min_change and (shift.kind != "new" or change > 0)]
-    shifts.sort(key=lambda s: -abs(s.current_share - s.reference_share))
+    shifts.sort(key=lambda s: (s.kind != "new", -abs(s.current_share - s.reference_share)))
     return Explanation(shifts)
 
 
