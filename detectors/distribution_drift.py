@@ -63,8 +63,8 @@ class NumericDrift:
         if self.effect == "ks":
             value = float(ks.statistic)
         elif self.effect == "psi":
-            edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
-            edges[0], edges[-1] = -np.inf, np.inf
+            deciles = np.quantile(ref, np.linspace(0.1, 0.9, 9))
+            edges = np.unique(np.concatenate([[-np.inf], deciles, [np.inf]]))
             value = psi(_shares(ref, edges), _shares(cur, edges))
         else:
             iqr = float(np.subtract(*np.percentile(ref, [75, 25]))) or float(np.std(ref)) or 1.0

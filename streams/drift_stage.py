@@ -62,8 +62,9 @@ class DriftStage:
         candidates: list[Finding] = []
         decided: list[Finding] = []
         cursors: list[Cursor] = []
+        version_changes: list[Finding] = []
         for segment, items in by_segment.items():
-            baseline = self._baseline(segment, items, now)
+            baseline = self._baseline(segment, items, now, version_changes)
             if baseline is None:
                 continue
             cursor = self.repo.cursor(segment.key)
@@ -78,11 +79,11 @@ class DriftStage:
         findings = decide(candidates, self.config) + decided
         if cursors or findings:
             self.repo.save_round(cursors, findings, now)
-        return findings
+        return version_changes + findings  # version changes were stored with their baseline
 
     # -- baselines -------------------------------------------------------------------------
-    def _baseline(self, segment: Segment, items: Sequence[EmbeddedEvent],
-                  now: datetime) -> Baseline | None:
+    def _baseline(self, segment: Segment, items: Sequence[EmbeddedEvent], now: datetime,
+                  version_changes: list[Finding]) -> Baseline | None:
         if segment.key in self._baselines:
             return self._baselines[segment.key]
         stored = self.repo.baseline(segment.key)
@@ -97,6 +98,7 @@ class DriftStage:
         baseline = fit_baseline(segment.key, sample, self.config, online=online)
         version = self._version_change(segment, sample)
         self.repo.save_baseline(segment, baseline, last, version, now)
+        version_changes.extend(version)
         self._baselines[segment.key] = baseline
         log.info("baseline of %s: %d events; online detector calibrated to one false alarm "
                  "per %d events", segment.key, baseline.size, online.expected_run_length)

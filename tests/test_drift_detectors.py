@@ -67,6 +67,20 @@ class TestEmbeddingDriftConformance:
             make_test(method).fit(sample(5, 1))
 
 
+@pytest.mark.parametrize("method", EMBEDDING_METHODS)
+def test_a_constant_reference_is_handled(method: str) -> None:
+    test = make_test(method)
+    constant = np.tile(sample(1, 9), (50, 1))
+    assert not test.test(test.fit(constant), constant).drifted
+    assert test.test(test.fit(constant), sample(50, 3, shift=1.0)).drifted
+
+
+@pytest.mark.parametrize("effect", ["wasserstein", "psi", "ks"])
+def test_constant_numeric_metrics_are_handled(effect: str) -> None:
+    r = NumericDrift(effect).test([5.0] * 100, [5.0] * 100)  # type: ignore[arg-type]
+    assert not r.large_enough and r.p_value == pytest.approx(1.0)
+
+
 def test_unknown_method_names_the_choices() -> None:
     with pytest.raises(ValueError, match=r"unknown embedding drift method 'nope'.*centroid"):
         make_test("nope")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +36,8 @@ def worker_env(s: Settings) -> dict[str, str]:
         "LLMWATCH_WORKER__DATA_DIR": str(s.worker.data_dir),
         "LLMWATCH_WORKER__SESSION_TIMEOUT_S": str(s.worker.session_timeout_s),
         "LLMWATCH_EMBEDDING__BATCH_SIZE": "32",
+        "LLMWATCH_DRIFT__REFERENCE_SIZE": "100",
+        "LLMWATCH_DRIFT__WINDOW_SIZE": "100",
     }
 
 
@@ -97,6 +100,12 @@ def test_n_events_become_n_rows_across_a_worker_crash(
     enriched = consume(kafka.bootstrap, s.topics.enriched, expect=N, timeout_s=60)
     assert {r.key for r in enriched} == {b"support-bot/gpt-test"}
     assert len({r.value for r in enriched}) >= N  # every stored event handed on
+    # the drift stage: reference = first 100 calls, then windows of 100 → 2 windows
+    found = [json.loads(r.value) for r in consume(kafka.bootstrap, s.topics.findings,
+                                                  expect=20, timeout_s=120)]
+    windows = [f for f in found
+               if f["detector"] == "embedding_drift" and f["metric"] == "prompt_embedding"]
+    assert len(windows) == 2 and all(w["window"]["n_current"] == 100 for w in windows)
     store.dispose()
 
 

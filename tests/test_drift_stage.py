@@ -1,0 +1,116 @@
+"""The drift stage on a real database (SQLite and PostgreSQL): baselines, windows, restarts,
+version changes, and findings that say what moved."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import numpy as np
+from factories import make_event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from llmwatch.config import DriftSettings
+from llmwatch.detectors.findings import Finding
+from llmwatch.schemas.embedded import EmbeddedEvent
+from llmwatch.storage import Store
+from llmwatch.storage.tables import DriftBaselineRow, FindingRow
+from llmwatch.streams.drift_stage import DriftStage
+
+D = 32
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+TOPICS = {
+    "chat": ["what movie did you watch", "favourite food to cook", "how was your weekend",
+             "any plans for the holidays", "do you like hiking"],
+    "money": ["how do I invest in the stock market", "what is a good interest rate",
+              "stock market tips for money"],
+}
+SETTINGS = DriftSettings(reference_size=200, window_size=100, online_window=50,
+                         online_check_every=10, clusters=3)
+
+
+class Traffic:
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.centres = {name: self.rng.normal(size=D) for name in TOPICS}
+        self.ids = count()
+
+    def batch(self, n: int, money_share: float = 0.0, version: str = "v1") -> list[EmbeddedEvent]:
+        out = []
+        for _ in range(n):
+            i = next(self.ids)
+            topic = "money" if self.rng.random() < money_share else "chat"
+            v = self.centres[topic] + 0.8 * self.rng.normal(size=D)
+            v = (v / np.linalg.norm(v)).astype(np.float32)
+            text = TOPICS[topic][i % len(TOPICS[topic])]
+            event = make_event(i, prompt=text, model_version=version,
+                               timestamp=T0 + timedelta(seconds=i))
+            out.append(EmbeddedEvent(event, v, v))
+        return out
+
+
+def feed(stage: DriftStage, store: Store, batches: list[list[EmbeddedEvent]]) -> list[Finding]:
+    found: list[Finding] = []
+    for b in batches:
+        store.save_events(b)
+        found += stage.process(b, now=datetime.now(UTC))
+    return found
+
+
+def prompt_findings(found: list[Finding]) -> list[Finding]:
+    return [f for f in found if f.detector == "embedding_drift" and f.metric == "prompt_embedding"]
+
+
+def test_baseline_windows_restart_and_version_change(store: Store) -> None:
+    traffic = Traffic()
+    stage = DriftStage(store, SETTINGS)
+    before = feed(stage, store, [traffic.batch(50) for _ in range(4)])
+    assert before == []  # the reference (200 events) is being collected: nothing to say yet
+    with Session(store.engine) as s:
+        created = s.execute(select(DriftBaselineRow.created_at)).scalar_one()
+
+    clean = prompt_findings(feed(stage, store, [traffic.batch(50), traffic.batch(50)]))
+    assert len(clean) == 1 and not clean[0].fired  # one window of 100, no drift
+    assert clean[0].window.n_current == 100 and clean[0].window.n_reference == 200
+
+    found = feed(stage, store, [traffic.batch(50, money_share=0.4) for _ in range(2)])
+    [drift] = prompt_findings(found)
+    assert drift.fired and drift.severity in ("warning", "critical")
+    assert "new: prompts about" in drift.explanation and "stock" in drift.explanation
+    assert drift.p_value is not None and drift.p_value < 1e-6
+    assert drift.details["fdr_q"] == 0.05 and drift.details["tests_in_round"] >= 5
+    assert any(f.detector == "online_drift" and f.fired for f in found)
+
+    restarted = DriftStage(store, SETTINGS)  # a new worker: state comes from the database
+    again = prompt_findings(feed(restarted, store, [traffic.batch(100, money_share=0.4)]))
+    assert len(again) == 1 and again[0].fired  # the next window, not a repeat of old ones
+    with Session(store.engine) as s:
+        assert s.execute(select(DriftBaselineRow.created_at)).scalar_one() == created
+        windows = s.execute(select(FindingRow).where(
+            FindingRow.detector == "embedding_drift",
+            FindingRow.metric == "prompt_embedding")).scalars().all()
+    assert len(windows) == 3
+
+    v2 = [traffic.batch(100, 0.5, "v2"), traffic.batch(100, 0.5, "v2")]
+    version = feed(restarted, store, v2)
+    changes = [f for f in version if f.detector == "version_change"
+               and f.metric == "prompt_embedding"]
+    assert len(changes) == 1 and changes[0].fired
+    assert changes[0].segment == "support-bot/gpt-test/v2/v1"
+    assert changes[0].details["compared_with"] == "support-bot/gpt-test/v1/v1"
+    assert "stock" in changes[0].explanation
+
+
+def test_findings_are_stored_with_their_evidence(store: Store) -> None:
+    traffic = Traffic()
+    stage = DriftStage(store, SETTINGS)
+    feed(stage, store, [traffic.batch(100) for _ in range(2)] + [traffic.batch(100, 0.5)])
+    with Session(store.engine) as s:
+        row = s.execute(select(FindingRow).where(
+            FindingRow.fired.is_(True), FindingRow.metric == "prompt_embedding",
+            FindingRow.detector == "embedding_drift")).scalar_one()
+    assert row.method == "centroid" and row.threshold is not None and row.p_value is not None
+    assert row.statistic > row.threshold
+    assert row.window_start is not None and row.window_end is not None
+    assert row.details["shifts"][0]["examples"] and "q_value" in row.details
