@@ -6,7 +6,7 @@ with the threshold actually used. Registered by name: `method = "centroid"` in c
 
 - centroid (default): squared distance between the window's and the reference's mean
   embedding. Under no drift it is a Gaussian quadratic form whose law follows from the
-  reference covariance's eigenvalues (computed once, at fit); its tail is approximated by
+  reference covariance's spectrum (power sums, computed once at fit); its tail is given by
   Liu, Tang & Zhang's 4-moment χ² (2009). A test then costs two means, and its p-values are
   continuous (needed for false-discovery control). Effect size: the cosine distance between
   the two centroids, which people read easily.
@@ -50,8 +50,9 @@ def _check_alpha(alpha: float) -> None:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
 
 
-def _check_sample(x: np.ndarray, what: str, min_rows: int = 10) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+def _check_sample(x: np.ndarray, what: str, min_rows: int = 10,
+                  dtype: type = np.float64) -> np.ndarray:
+    x = np.asarray(x, dtype=dtype)
     if x.ndim != 2 or x.shape[0] < min_rows:
         raise ValueError(f"{what} must be a 2-d array with at least {min_rows} rows, "
                          f"got shape {x.shape}")
@@ -70,13 +71,13 @@ class CentroidTest:
             raise ValueError("min_effect is a cosine distance, at least 0")
 
     def fit(self, reference: np.ndarray) -> State:
-        ref = _check_sample(reference, "reference")
-        return {"mean": ref.mean(axis=0), "n": np.array(ref.shape[0]),
+        ref = _check_sample(reference, "reference", dtype=np.float32)
+        return {"mean": ref.mean(axis=0, dtype=np.float64), "n": np.array(ref.shape[0]),
                 "cumulants": _null_cumulants(ref)}
 
     def test(self, state: State, current: np.ndarray) -> TestResult:
-        cur = _check_sample(current, "current", min_rows=2)
-        ref_mean, cur_mean = state["mean"], cur.mean(axis=0)
+        cur = _check_sample(current, "current", min_rows=2, dtype=np.float32)
+        ref_mean, cur_mean = state["mean"], cur.mean(axis=0, dtype=np.float64)
         statistic = float(np.sum((cur_mean - ref_mean) ** 2))
         null = _QuadraticFormNull(state["cumulants"], 1 / int(state["n"]) + 1 / cur.shape[0])
         p_value = null.sf(statistic)
@@ -88,21 +89,30 @@ class CentroidTest:
 def _null_cumulants(ref: np.ndarray) -> np.ndarray:
     """tr(Σ^k), k = 1..4, for the null law of ||mean difference||² (a Gaussian quadratic form).
 
-    From the reference's covariance eigenvalues, their spread shrunk so that tr(Σ²) equals
-    its unbiased estimate (sample eigenvalues spread too wide and make the test conservative).
+    From power sums of the reference covariance's eigenvalues (traces of S, S², S³, S⁴; no
+    eigendecomposition), their spread shrunk around the mean so that tr(Σ²) equals its
+    unbiased estimate: sample eigenvalues spread too wide and make the test conservative.
     """
     n, d = ref.shape
-    centred = ref - ref.mean(axis=0)
-    small = centred.T @ centred if d <= n else centred @ centred.T
-    eig = np.clip(np.linalg.eigvalsh(small), 0, None) / (n - 1)
-    eig = np.concatenate([eig, np.zeros(max(d - eig.size, 0))])[:d]
-    trace, trace_s2 = eig.sum(), float(np.sum(eig**2))
-    trace2 = (n - 1) ** 2 / ((n + 1) * (n - 2)) * (trace_s2 - trace**2 / (n - 1))
-    mean_eig = trace / d
-    spread = float(np.sum((eig - mean_eig) ** 2))
-    shrink = np.sqrt(max(trace2 - d * mean_eig**2, 0.0) / spread) if spread > 0 else 0.0
-    eig = mean_eig + shrink * (eig - mean_eig)
-    return np.array([np.sum(eig**k) for k in (1, 2, 3, 4)])
+    centred = ref - ref.mean(axis=0)  # float32 products: 2× faster than float64
+    s = (centred.T @ centred if d <= n else centred @ centred.T) / np.float32(n - 1)
+    s2 = s @ s
+    p1 = float(np.trace(s, dtype=np.float64))
+    p2 = float(np.sum(s * s, dtype=np.float64))
+    p3 = float(np.sum(s2 * s, dtype=np.float64))
+    p4 = float(np.sum(s2 * s2, dtype=np.float64))
+    mu = p1 / d
+    m2 = p2 - d * mu**2  # central power sums Σ(λ − μ)^j of the eigenvalues
+    m3 = p3 - 3 * mu * p2 + 3 * mu**2 * p1 - d * mu**3
+    m4 = p4 - 4 * mu * p3 + 6 * mu**2 * p2 - 4 * mu**3 * p1 + d * mu**4
+    trace2 = (n - 1) ** 2 / ((n + 1) * (n - 2)) * (p2 - p1**2 / (n - 1))  # unbiased tr(Σ²)
+    a = np.sqrt(max(trace2 - d * mu**2, 0.0) / m2) if m2 > 0 else 0.0
+    return np.array([
+        d * mu,
+        d * mu**2 + a**2 * m2,
+        d * mu**3 + 3 * mu * a**2 * m2 + a**3 * m3,
+        d * mu**4 + 6 * mu**2 * a**2 * m2 + 4 * mu * a**3 * m3 + a**4 * m4,
+    ])
 
 
 class _QuadraticFormNull:
@@ -110,7 +120,8 @@ class _QuadraticFormNull:
 
     def __init__(self, cumulants: np.ndarray, scale: float) -> None:
         c1, c2, c3, c4 = (float(cumulants[k]) * scale ** (k + 1) for k in range(4))
-        self.degenerate = c2 <= 1e-30  # a constant reference: any movement is drift
+        # a (numerically) constant reference: any movement is drift
+        self.degenerate = float(cumulants[0]) <= 1e-9 or c2 <= 0
         if self.degenerate:
             return
         s1, s2 = c3 / c2**1.5, c4 / c2**2

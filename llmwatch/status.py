@@ -20,6 +20,7 @@ class Status:
     topic_messages: dict[str, int] = field(default_factory=dict)
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
     kafka_error: str | None = None
+    recent_findings: list[str] = field(default_factory=list)
 
 
 def collect(settings: Settings) -> Status:
@@ -27,6 +28,7 @@ def collect(settings: Settings) -> Status:
     status = Status(store.engine.url.render_as_string(hide_password=True))
     try:
         status.counts = store.counts()
+        status.recent_findings = _recent_findings(store)
     except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
         status.storage_error = _first_line(exc) + " (run `llmwatch db upgrade`?)"
     finally:
@@ -64,10 +66,22 @@ def render(status: Status, console: Console) -> None:
         table.add_row("kafka", f"messages on {topic}", str(n))
     console.print(table)
     console.print(f"database: {status.storage_url}")
+    if status.recent_findings:
+        console.print("latest fired findings:")
+        for line in status.recent_findings:
+            console.print(f"  {line}")
     if status.dead_letter_reasons:
         console.print("dead letters by reason:")
         for reason, n in status.dead_letter_reasons.most_common(10):
             console.print(f"  {n:>5}  {reason}")
+
+
+def _recent_findings(store: Store, limit: int = 5) -> list[str]:
+    from llmwatch.storage.drift_repo import DriftRepository
+
+    rows = DriftRepository(store).findings(fired_only=True, limit=limit)
+    return [f"{r.created_at:%Y-%m-%d %H:%M} {r.severity} {r.detector} {r.metric} "
+            f"[{r.segment}] {_short(r.explanation or '', 80)}" for r in rows]
 
 
 def _first_line(exc: Exception) -> str:
