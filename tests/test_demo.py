@@ -1,0 +1,24 @@
+"""The demo, as a user runs it: everything on this machine, end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "llmwatch", "demo", "--workdir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    text = out.stdout
+    assert "✓ counts add up" in text and "dead-lettered" in text
+    assert "calls 400–600: no prompt drift" in text  # quiet before the shift
+    shifted = [line for line in text.splitlines() if "calls 600–800" in line]
+    assert shifted and "prompt drift" in shifted[0] and "no prompt drift" not in shifted[0]
+    assert "new: prompts about" in shifted[0]
+    assert any(term in shifted[0] for term in ("stock", "money", "market", "dollar"))
+    assert "online detector (calibrated to one false alarm per 7 days" in text
