@@ -1,0 +1,225 @@
+"""Per-event quality checks, cheap enough for 100 % of traffic.
+
+Each check is a pure function of the event and the embeddings the spine already computed;
+the only model cost is embedding the exemplar lists once (`ExemplarIndex.build`). Exemplars,
+markers and the toxicity lexicon are data files in `detectors/data/`; thresholds are
+configuration (`QualityConfig`). Every check returns a `QualityScore` (score in 0..1, a flag,
+and for PII the spans), stored per event and rolled up into windowed rates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from llmwatch.schemas import LLMEvent
+
+from .language import guess_language
+from .pii import PiiSpan, find_pii
+
+CHECKS = ("refusal", "injection", "pii_prompt", "pii_response", "toxicity", "relevance",
+          "empty", "truncated", "repetition", "invalid_json", "language_mismatch",
+          "error", "latency_slo", "cost_budget")
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    name: str
+    score: float  # 0 = fine, 1 = certainly a problem
+    flagged: bool
+    spans: tuple[PiiSpan, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    refusal_threshold: float = 0.5
+    refusal_similarity: float = 0.62  # cosine similarity to a refusal exemplar that flags
+    injection_threshold: float = 0.5
+    injection_similarity: float = 0.6
+    toxicity_threshold: float = 0.5
+    toxicity_severity: int = 2  # lexicon severity that flags on its own
+    relevance_min_similarity: float = 0.05  # prompt–response cosine below this: off-topic
+    repetition_threshold: float = 0.5  # share of repeated 4-grams that is a loop
+    latency_slo_ms: float = 10_000
+    cost_budget_usd: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("refusal_threshold", "injection_threshold", "toxicity_threshold",
+                     "repetition_threshold"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1]")
+        if self.latency_slo_ms <= 0 or self.cost_budget_usd <= 0:
+            raise ValueError("latency_slo_ms and cost_budget_usd must be positive")
+
+
+def data_lines(name: str) -> list[str]:
+    text = resources.files("llmwatch.detectors").joinpath("data", name).read_text("utf-8")
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+@dataclass(frozen=True)
+class ExemplarIndex:
+    """The exemplar lists, embedded: (k, d) unit vectors each."""
+
+    refusal: np.ndarray
+    injection: np.ndarray
+    refusal_patterns: tuple[re.Pattern[str], ...]
+    injection_patterns: tuple[re.Pattern[str], ...]
+    toxicity_lexicon: dict[str, int]
+
+    @classmethod
+    def build(cls, embed: Callable[[Sequence[str]], np.ndarray]) -> ExemplarIndex:
+        lexicon = {}
+        for line in data_lines("toxicity_lexicon.tsv"):
+            term, severity = line.rsplit("\t", 1)
+            lexicon[term.strip().lower()] = int(severity)
+        return cls(
+            refusal=embed(data_lines("refusal_exemplars.txt")),
+            injection=embed(data_lines("injection_exemplars.txt")),
+            refusal_patterns=tuple(re.compile(p, re.I)
+                                   for p in data_lines("refusal_markers.txt")),
+            injection_patterns=tuple(re.compile(p, re.I)
+                                     for p in data_lines("injection_markers.txt")),
+            toxicity_lexicon=lexicon,
+        )
+
+
+def score_event(event: LLMEvent, prompt_vector: np.ndarray, response_vector: np.ndarray | None,
+                index: ExemplarIndex, config: QualityConfig) -> dict[str, QualityScore]:
+    """Every check of one event, by name."""
+    response = event.response_text
+    scores = [
+        refusal(response, response_vector, index, config),
+        injection(event.prompt_text, prompt_vector, index, config),
+        pii("pii_prompt", event.prompt_text),
+        pii("pii_response", response),
+        toxicity(response, index, config),
+        relevance(prompt_vector, response_vector, config),
+        *degenerate(event, config),
+        *operational(event, config),
+    ]
+    return {s.name: s for s in scores}
+
+
+def refusal(response: str, vector: np.ndarray | None, index: ExemplarIndex,
+            config: QualityConfig) -> QualityScore:
+    head = response[:300].replace("’", "'")
+    marker = next((p.pattern for p in index.refusal_patterns if p.search(head)), None)
+    similarity = _max_similarity(vector, index.refusal)
+    score = max(0.9 if marker else 0.0,
+                _ramp(similarity, config.refusal_similarity - 0.1, config.refusal_similarity))
+    return QualityScore("refusal", score, score >= config.refusal_threshold,
+                        details={"marker": marker, "similarity": round(similarity, 4)})
+
+
+def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
+              config: QualityConfig) -> QualityScore:
+    pattern = next((p.pattern for p in index.injection_patterns if p.search(prompt)), None)
+    similarity = _max_similarity(vector, index.injection)
+    score = max(0.9 if pattern else 0.0,
+                _ramp(similarity, config.injection_similarity - 0.1, config.injection_similarity))
+    return QualityScore("injection", score, score >= config.injection_threshold,
+                        details={"pattern": pattern, "similarity": round(similarity, 4)})
+
+
+def pii(name: str, text: str) -> QualityScore:
+    spans = tuple(find_pii(text))
+    return QualityScore(name, 1.0 if spans else 0.0, bool(spans), spans,
+                        details={"kinds": sorted({s.kind for s in spans})})
+
+
+_WORDS = re.compile(r"[a-z']+")
+
+
+def toxicity(response: str, index: ExemplarIndex, config: QualityConfig) -> QualityScore:
+    text = " " + " ".join(_WORDS.findall(response.lower())) + " "
+    hits = {term: sev for term, sev in index.toxicity_lexicon.items() if f" {term} " in text}
+    severity = max(hits.values(), default=0)
+    score = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
+    flagged = severity >= config.toxicity_severity or score >= config.toxicity_threshold
+    return QualityScore("toxicity", score, flagged,
+                        details={"terms": sorted(hits), "severity": severity})
+
+
+def relevance(prompt_vector: np.ndarray, response_vector: np.ndarray | None,
+              config: QualityConfig) -> QualityScore:
+    if response_vector is None:
+        return QualityScore("relevance", 0.0, False, details={"similarity": None})
+    similarity = float(np.dot(prompt_vector, response_vector))
+    score = _ramp(-similarity, -config.relevance_min_similarity - 0.1,
+                  -config.relevance_min_similarity)
+    return QualityScore("relevance", score, similarity < config.relevance_min_similarity,
+                        details={"similarity": round(similarity, 4)})
+
+
+def degenerate(event: LLMEvent, config: QualityConfig) -> list[QualityScore]:
+    response = event.response_text
+    empty = not response.strip() and event.error is None
+    truncated = (event.finish_reason or "").lower() in ("length", "max_tokens")
+    loop = _repetition(response)
+    wants_json = "json" in event.prompt_text.lower() or event.metadata.get("response_format") in (
+        "json", "json_object")
+    bad_json = wants_json and bool(response.strip()) and not _is_json(response)
+    prompt_lang, response_lang = guess_language(event.prompt_text), guess_language(response)
+    mismatch = "und" not in (prompt_lang, response_lang) and prompt_lang != response_lang
+    return [
+        QualityScore("empty", float(empty), empty),
+        QualityScore("truncated", float(truncated), truncated,
+                     details={"finish_reason": event.finish_reason}),
+        QualityScore("repetition", loop, loop >= config.repetition_threshold),
+        QualityScore("invalid_json", float(bad_json), bad_json, details={"asked": wants_json}),
+        QualityScore("language_mismatch", float(mismatch), mismatch,
+                     details={"prompt": prompt_lang, "response": response_lang}),
+    ]
+
+
+def operational(event: LLMEvent, config: QualityConfig) -> list[QualityScore]:
+    slow = event.latency_ms is not None and event.latency_ms > config.latency_slo_ms
+    costly = event.cost_usd is not None and event.cost_usd > config.cost_budget_usd
+    return [
+        QualityScore("error", float(event.error is not None), event.error is not None,
+                     details={"error": event.error}),
+        QualityScore("latency_slo", float(slow), slow,
+                     details={"latency_ms": event.latency_ms, "slo_ms": config.latency_slo_ms}),
+        QualityScore("cost_budget", float(costly), costly,
+                     details={"cost_usd": event.cost_usd, "budget": config.cost_budget_usd}),
+    ]
+
+
+def _repetition(text: str, n: int = 4) -> float:
+    words = text.lower().split()
+    if len(words) < 4 * n:
+        return 0.0
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return 1 - len(set(grams)) / len(grams)
+
+
+def _is_json(text: str) -> bool:
+    body = text.strip()
+    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", body, re.S)
+    try:
+        json.loads(fenced.group(1) if fenced else body)
+        return True
+    except ValueError:
+        return False
+
+
+def _max_similarity(vector: np.ndarray | None, exemplars: np.ndarray) -> float:
+    if vector is None or exemplars.size == 0:
+        return 0.0
+    return float(np.max(exemplars @ vector))
+
+
+def _ramp(x: float, low: float, high: float) -> float:
+    """0 below low, 0.5 at high, rising to 1 beyond (a soft threshold)."""
+    if x <= low:
+        return 0.0
+    return float(min(1.0, 0.5 * (x - low) / (high - low)))
