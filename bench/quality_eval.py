@@ -32,9 +32,9 @@ from quality_data import (  # noqa: E402
     toxicity_set,
 )
 
-from llmwatch.embedding import Embedder, load_model  # noqa: E402
 from llmwatch.detectors import quality  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, score_event  # noqa: E402
+from llmwatch.embedding import Embedder, load_model  # noqa: E402
 from llmwatch.schemas import LLMEvent  # noqa: E402
 
 TARGETS = {"refusal": (0.9, 0.8), "injection": (0.9, 0.8), "pii": (0.9, 0.8)}

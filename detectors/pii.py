@@ -81,7 +81,8 @@ _RULES: list[tuple[str, re.Pattern[str], object]] = [
 def find_pii(text: str) -> list[PiiSpan]:
     """Non-overlapping spans, earlier rules first (a card number is not also a phone).
 
-    >>> [(s.kind, "4111 1111 1111 1111 x"[s.start:s.end]) for s in find_pii("4111 1111 1111 1111 x")]
+    >>> text = "card 4111 1111 1111 1111, thanks"
+    >>> [(s.kind, text[s.start:s.end]) for s in find_pii(text)]
     [('CARD', '4111 1111 1111 1111')]
     >>> find_pii("order 1234 5678 9012 3456 shipped")  # fails the Luhn check
     []

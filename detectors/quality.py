@@ -92,6 +92,16 @@ class ExemplarIndex:
         )
 
 
+@dataclass(frozen=True)
+class QualityScorer:
+    index: ExemplarIndex
+    config: QualityConfig = QualityConfig()
+
+    def score(self, event: LLMEvent, prompt_vector: np.ndarray,
+              response_vector: np.ndarray | None) -> dict[str, QualityScore]:
+        return score_event(event, prompt_vector, response_vector, self.index, self.config)
+
+
 def score_event(event: LLMEvent, prompt_vector: np.ndarray, response_vector: np.ndarray | None,
                 index: ExemplarIndex, config: QualityConfig) -> dict[str, QualityScore]:
     """Every check of one event, by name."""

@@ -145,6 +145,24 @@ class DriftSettings(BaseModel):
         1.0, gt=0, description="Traffic assumed when the reference's timestamps cannot tell.")
 
 
+class QualitySettings(BaseModel):
+    refusal_threshold: float = Field(0.5, gt=0, le=1, description="Refusal score that flags.")
+    refusal_similarity: float = Field(
+        0.62, description="Cosine similarity to a refusal exemplar that scores 0.5.")
+    injection_threshold: float = Field(0.5, gt=0, le=1, description="Injection score that flags.")
+    injection_similarity: float = Field(
+        0.6, description="Cosine similarity to an attack exemplar that scores 0.5.")
+    toxicity_threshold: float = Field(0.5, gt=0, le=1, description="Toxicity score that flags.")
+    toxicity_severity: int = Field(
+        2, ge=1, le=3, description="Lexicon severity (1 mild … 3 severe) that flags alone.")
+    relevance_min_similarity: float = Field(
+        0.05, description="Prompt–response cosine similarity below which an answer is off-topic.")
+    repetition_threshold: float = Field(
+        0.5, gt=0, le=1, description="Share of repeated 4-grams that counts as a loop.")
+    latency_slo_ms: float = Field(10_000, gt=0, description="Latency SLO per call.")
+    cost_budget_usd: float = Field(0.05, gt=0, description="Cost budget per call.")
+
+
 class SDKSettings(BaseModel):
     max_buffer: int = Field(10_000, ge=1, description="Events held while Kafka is slow or down.")
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
@@ -163,6 +181,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     worker: WorkerSettings = WorkerSettings()
     drift: DriftSettings = DriftSettings()
+    quality: QualitySettings = QualitySettings()
     sdk: SDKSettings = SDKSettings()
 
     @classmethod

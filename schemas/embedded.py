@@ -26,6 +26,7 @@ class EmbeddedEvent:
     prompt_vector: np.ndarray  # float32, shape (dim,), L2-normalised
     response_vector: np.ndarray | None  # None when the call has no response
     source: SourcePosition | None = None
+    quality: dict[str, tuple[float, bool]] | None = None  # check → (score, flagged)
 
 
 def to_wire(e: EmbeddedEvent) -> bytes:
@@ -35,6 +36,7 @@ def to_wire(e: EmbeddedEvent) -> bytes:
         "prompt_vector": _vec_b64(e.prompt_vector),
         "response_vector": None if e.response_vector is None else _vec_b64(e.response_vector),
         "source": None if e.source is None else vars(e.source),
+        "quality": e.quality,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -47,6 +49,7 @@ def from_wire(data: bytes) -> EmbeddedEvent:
         prompt_vector=_vec(doc["prompt_vector"]),
         response_vector=None if doc["response_vector"] is None else _vec(doc["response_vector"]),
         source=None if source is None else SourcePosition(**source),
+        quality={k: (float(v[0]), bool(v[1])) for k, v in (doc.get("quality") or {}).items()},
     )
 
 

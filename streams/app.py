@@ -23,8 +23,9 @@ from typing import Any, NoReturn
 import faust
 from faust.types import EventT
 
-from llmwatch.config import KafkaSettings, Settings
+from llmwatch.config import KafkaSettings, QualitySettings, Settings
 from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
 from llmwatch.embedding import Embedder, load_model
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
 from llmwatch.storage import Store, upgrade
@@ -109,6 +110,7 @@ class _Runtime:
         self._embedder: Embedder | None = None
         self._store: Store | None = None
         self._drift: DriftStage | None = None
+        self._scorer: QualityScorer | None = None
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
 
     def warm_up(self) -> None:
@@ -124,6 +126,8 @@ class _Runtime:
         self._embedder = Embedder(
             load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
         )
+        self._scorer = QualityScorer(ExemplarIndex.build(self._embedder.encode),
+                                     quality_config(self.settings.quality))
         log.info("llmwatch worker ready: model dim=%d, storage=%s", self._embedder.dim,
                  store.engine.url.render_as_string(hide_password=True))
 
@@ -131,7 +135,8 @@ class _Runtime:
         self.warm_up()
         assert self._embedder is not None and self._store is not None
         return process_batch(
-            messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC)
+            messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC),
+            scorer=self._scorer,
         )
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
@@ -183,6 +188,10 @@ def _raw_messages(batch: Sequence[EventT[Any]]) -> list[RawMessage]:
                    e.message.key, e.message.value)
         for e in batch
     ]
+
+
+def quality_config(s: QualitySettings) -> QualityConfig:
+    return QualityConfig(**s.model_dump())
 
 
 def faust_credentials(kafka: KafkaSettings) -> Any:

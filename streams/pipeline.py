@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from llmwatch.detectors.quality import QualityScorer
 from llmwatch.embedding import Embedder
 from llmwatch.schemas import DeadLetter, FeedbackEvent, LLMEvent, Rejected, decode_event
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
@@ -54,7 +55,8 @@ Feedback = tuple[RawMessage, FeedbackEvent]
 
 
 def process_batch(
-    messages: Sequence[RawMessage], *, embedder: Embedder, store: Store, now: datetime
+    messages: Sequence[RawMessage], *, embedder: Embedder, store: Store, now: datetime,
+    scorer: QualityScorer | None = None,
 ) -> BatchOutcome:
     calls: list[Call] = []
     feedback: list[Feedback] = []
@@ -68,27 +70,35 @@ def process_batch(
         else:
             feedback.append((msg, decoded))
     try:
-        outcome.add(_embed_and_store(calls, feedback, embedder, store, now))
+        outcome.add(_embed_and_store(calls, feedback, embedder, store, now, scorer))
     except Exception:  # not an outage (those are waited out): some message cannot be stored
         log.exception("batch failed; retrying its %d messages one by one",
                       len(calls) + len(feedback))
-        outcome.add(_one_by_one(calls, feedback, embedder, store, now))
+        outcome.add(_one_by_one(calls, feedback, embedder, store, now, scorer))
     return outcome
 
 
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
-                     store: Store, now: datetime) -> BatchOutcome:
+                     store: Store, now: datetime,
+                     scorer: QualityScorer | None = None) -> BatchOutcome:
     embedded = embedder.embed_events(
         [event for _, event in calls], [msg.position for msg, _ in calls]
     )
+    scores = {}
+    if scorer is not None:
+        scores = {e.event.event_id: scorer.score(e.event, e.prompt_vector, e.response_vector)
+                  for e in embedded}
+        embedded = [replace(e, quality={k: (s.score, s.flagged)
+                                        for k, s in scores[e.event.event_id].items()})
+                    for e in embedded]
     verdicts = [fb for _, fb in feedback]
-    new_events = until_stored(lambda: store.save_events(embedded, now=now))
+    new_events = until_stored(lambda: store.save_events(embedded, now=now, quality=scores))
     new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=now))
     return BatchOutcome(embedded, new_events, new_feedback)
 
 
 def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
-                store: Store, now: datetime) -> BatchOutcome:
+                store: Store, now: datetime, scorer: QualityScorer | None) -> BatchOutcome:
     """Store what can be stored; dead-letter each message that cannot, with the error."""
     total = BatchOutcome()
     singles: list[tuple[RawMessage, list[Call], list[Feedback]]] = [
@@ -97,7 +107,7 @@ def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: E
     ]
     for msg, one_call, one_feedback in singles:
         try:
-            total.add(_embed_and_store(one_call, one_feedback, embedder, store, now))
+            total.add(_embed_and_store(one_call, one_feedback, embedder, store, now, scorer))
         except Exception as exc:  # noqa: BLE001 - becomes the dead letter's reason
             total.dead_letters.append(dead_letter(msg, _error(exc), "store", now))
     return total

@@ -4,7 +4,7 @@ adds a row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,11 +14,12 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
+from llmwatch.detectors.quality import QualityScore
 from llmwatch.schemas import FeedbackEvent
 from llmwatch.schemas.embedded import EmbeddedEvent
 
 from . import vectors
-from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow
+from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow, QualityScoreRow
 
 _CHUNK = 500
 
@@ -39,15 +40,32 @@ class Store:
         self.engine = make_engine(url)
         self.embedding_model = embedding_model
 
-    def save_events(self, batch: Sequence[EmbeddedEvent], *, now: datetime | None = None) -> int:
-        """Store events and their embeddings in one transaction; returns how many were new."""
+    def save_events(self, batch: Sequence[EmbeddedEvent], *, now: datetime | None = None,
+                    quality: Mapping[str, Mapping[str, QualityScore]] | None = None) -> int:
+        """Store events, embeddings and quality scores in one transaction; returns how many
+        events were new."""
         stored_at = now or datetime.now(UTC)
         event_rows = [_event_row(e, stored_at) for e in batch]
         vector_rows = [self._embedding_row(e) for e in batch]
+        score_rows = [_score_row(event_id, s) for event_id, scores in (quality or {}).items()
+                      for s in scores.values()]
         with self.engine.begin() as conn:
             new = _insert_ignoring_duplicates(conn, EventRow, event_rows, "event_id")
             _insert_ignoring_duplicates(conn, EmbeddingRow, vector_rows, "event_id")
+            _insert_ignoring_duplicates(conn, QualityScoreRow, score_rows, "event_id", "name")
         return new
+
+    def event(self, event_id: str) -> tuple[EventRow, list[QualityScoreRow]] | None:
+        """One stored event with its quality scores (`llmwatch event ID`)."""
+        from sqlalchemy.orm import Session
+
+        with Session(self.engine) as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                return None
+            scores = session.execute(select(QualityScoreRow).where(
+                QualityScoreRow.event_id == event_id).order_by(QualityScoreRow.name)).scalars()
+            return row, list(scores)
 
     def save_feedback(self, batch: Sequence[FeedbackEvent], *, now: datetime | None = None) -> int:
         stored_at = now or datetime.now(UTC)
@@ -116,7 +134,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _insert_ignoring_duplicates(
-    conn: Any, table: type[DeclarativeBase], rows: list[dict[str, Any]], key: str
+    conn: Any, table: type[DeclarativeBase], rows: list[dict[str, Any]], *keys: str
 ) -> int:
     if not rows:
         return 0
@@ -129,8 +147,8 @@ def _insert_ignoring_duplicates(
         stmt = (
             insert(table)
             .values(rows[start : start + _CHUNK])
-            .on_conflict_do_nothing(index_elements=[key])
-            .returning(table.__table__.c[key])  # only the rows actually inserted
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(table.__table__.c[keys[0]])  # only the rows actually inserted
         )
         new += len(conn.execute(stmt).all())
     return new
@@ -164,6 +182,14 @@ def _event_row(e: EmbeddedEvent, stored_at: datetime) -> dict[str, Any]:
         "source_offset": e.source.offset if e.source else None,
         "stored_at": stored_at,
     }
+
+
+def _score_row(event_id: str, s: QualityScore) -> dict[str, Any]:
+    details = dict(s.details)
+    if s.spans:
+        details["spans"] = [[span.kind, span.start, span.end] for span in s.spans]
+    return {"event_id": event_id, "name": s.name, "score": float(s.score),
+            "flagged": bool(s.flagged), "details": details}
 
 
 def _feedback_row(f: FeedbackEvent, stored_at: datetime) -> dict[str, Any]:

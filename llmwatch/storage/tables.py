@@ -136,3 +136,17 @@ class DriftCursorRow(Base):
     online_from_stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     online_from_event_id: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QualityScoreRow(Base):
+    """One quality check of one event (refusal, injection, pii_response, ...)."""
+
+    __tablename__ = "quality_scores"
+
+    event_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
