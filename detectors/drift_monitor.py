@@ -43,6 +43,8 @@ class EventRecord:
     finish_reason: str | None
     prompt_vector: np.ndarray
     response_vector: np.ndarray | None
+    flags: dict[str, bool] = field(default_factory=dict)  # quality check → flagged
+    negative_feedback: bool | None = None  # None: no feedback on this call
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class EventSample:
     categorical: dict[str, list[str]]
     start: datetime | None
     end: datetime | None
+    rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # (flagged, checked)
 
     @property
     def size(self) -> int:
@@ -84,7 +87,23 @@ class EventSample:
             },
             start=min(r.timestamp for r in records),
             end=max(r.timestamp for r in records),
+            rates=_rates(records),
         )
+
+
+def _rates(records: Sequence[EventRecord]) -> dict[str, tuple[int, int]]:
+    """Flagged and checked counts per quality check, and the negative-feedback rate."""
+    counts: dict[str, list[int]] = {}
+    for r in records:
+        for name, flagged in r.flags.items():
+            c = counts.setdefault(name, [0, 0])
+            c[0] += int(flagged)
+            c[1] += 1
+        if r.negative_feedback is not None:
+            c = counts.setdefault("negative_feedback", [0, 0])
+            c[0] += int(r.negative_feedback)
+            c[1] += 1
+    return {name: (c[0], c[1]) for name, c in counts.items()}
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,8 @@ class DriftConfig:
     categorical_min_effect: float = 0.1
     clusters: int = 8
     min_numeric_values: int = 30
+    min_rate_sample: int = 100  # checked events needed on both sides to compare a rate
+    rate_min_change: float = 0.02  # least absolute change of a rate that counts
     online: OnlineCentroidDetector = field(default_factory=OnlineCentroidDetector)
     seed: int = 0
 
@@ -121,6 +142,7 @@ class Baseline:
     online: Calibration
     numeric: dict[str, np.ndarray]
     categorical: dict[str, list[str]]
+    rates: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float | None:
@@ -140,7 +162,7 @@ def fit_baseline(segment: str, sample: EventSample, config: DriftConfig,
         clusters=fit_clusters(sample.prompt_vectors, sample.prompt_texts, k=config.clusters,
                               seed=config.seed),
         online=(online or config.online).calibrate(sample.prompt_vectors),
-        numeric=sample.numeric, categorical=sample.categorical,
+        numeric=sample.numeric, categorical=sample.categorical, rates=sample.rates,
     )
 
 
@@ -179,6 +201,35 @@ def evaluate_window(baseline: Baseline, window: EventSample, config: DriftConfig
         r = categorical.test(baseline.categorical[metric], window.categorical[metric])
         out.append(_distribution_finding(baseline, metric, r, span,
                                          detector="categorical_drift"))
+    out.extend(rate_findings(baseline, window, config, span))
+    return out
+
+
+def rate_findings(baseline: Baseline, window: EventSample, config: DriftConfig,
+                  span: Window) -> list[Finding]:
+    """Each quality rate (refusal, PII leak, negative feedback, ...) against the baseline's, by
+    a two-proportion z-test; only with enough checked events on both sides."""
+    from scipy import stats
+
+    out = []
+    for name, (k_cur, n_cur) in sorted(window.rates.items()):
+        k_ref, n_ref = baseline.rates.get(name, (0, 0))
+        if min(n_ref, n_cur) < config.min_rate_sample:
+            continue
+        p_ref, p_cur = k_ref / n_ref, k_cur / n_cur
+        pooled = (k_ref + k_cur) / (n_ref + n_cur)
+        sd = np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
+        p_value = 1.0 if sd == 0 else float(2 * stats.norm.sf(abs(p_cur - p_ref) / sd))
+        out.append(Finding(
+            detector="quality_rate", segment=baseline.segment, metric=f"{name}_rate",
+            method="two_proportion_z", fired=False, statistic=p_cur,
+            threshold=p_ref + config.rate_min_change, p_value=p_value,
+            effect_size=abs(p_cur - p_ref), window=span,
+            explanation=f"{name.replace('_', ' ')} rate {p_ref:.1%} → {p_cur:.1%}",
+            details={"min_effect": config.rate_min_change, "reference_rate": p_ref,
+                     "current_rate": p_cur, "reference_checked": n_ref,
+                     "current_checked": n_cur},
+        ))
     return out
 
 
@@ -225,7 +276,7 @@ def baseline_to_bytes(b: Baseline) -> bytes:
         "segment": b.segment, "size": b.size,
         "start": b.start.isoformat() if b.start else None,
         "end": b.end.isoformat() if b.end else None,
-        "categorical": b.categorical, "clusters": b.clusters.to_json(),
+        "categorical": b.categorical, "clusters": b.clusters.to_json(), "rates": b.rates,
         "online": [b.online.threshold, b.online.expected_run_length,
                    b.online.simulated_run_length],
     }
@@ -253,4 +304,5 @@ def baseline_from_bytes(data: bytes) -> Baseline:
         clusters=ClusterModel.from_json(meta["clusters"]),
         online=Calibration(online["mean"], online["basis"], threshold, int(ert), simulated),
         numeric=group("numeric"), categorical=meta["categorical"],
+        rates={k: (int(v[0]), int(v[1])) for k, v in meta.get("rates", {}).items()},
     )

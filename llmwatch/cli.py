@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from llmwatch.config import load_settings
 
@@ -123,6 +124,33 @@ def kafka(
             time.sleep(3600)
     except KeyboardInterrupt:
         broker.stop()
+
+
+@app.command()
+def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored call.")]) -> None:
+    """Show one stored call with its quality scores (PII shown redacted)."""
+    from llmwatch.detectors.pii import redact
+    from llmwatch.storage import Store
+
+    found = Store(load_settings().storage.url).event(event_id)
+    if found is None:
+        err.print(f"no stored event '{event_id}'; `llmwatch status` shows what is stored")
+        raise typer.Exit(1)
+    row, scores = found
+    console.print(f"[bold]{row.event_id}[/] {row.timestamp:%Y-%m-%d %H:%M:%S} "
+                  f"{row.app} / {row.model} {row.model_version or ''} {row.prompt_version or ''}")
+    console.print(f"prompt:   {redact(row.prompt_text)[:500]}", markup=False)
+    console.print(f"response: {redact(row.response_text or '')[:500]}", markup=False)
+    console.print(f"latency {row.latency_ms} ms, tokens {row.input_tokens}/{row.output_tokens}, "
+                  f"cost {row.cost_usd}, finish {row.finish_reason}, error {row.error}")
+    table = Table(title="quality checks")
+    for column in ("check", "score", "flagged", "details"):
+        table.add_column(column)
+    for s in scores:
+        shown = {k: v for k, v in s.details.items() if v not in (None, [], {})}
+        table.add_row(s.name, f"{s.score:.2f}", "[red]yes[/]" if s.flagged else "no",
+                      str(shown)[:80])
+    console.print(table)
 
 
 @db_app.command("upgrade")

@@ -60,6 +60,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         windows = max((report.llm_calls - REFERENCE) // WINDOW, 0)
         done = done and _wait_for_drift_windows(settings, plan, windows, console)
         _summary(settings, report, shift_topic, console, db, worker_log)
+        _quality_summary(settings, console)
         _drift_summary(settings, console)
         return 0 if done else 1
     finally:
@@ -128,6 +129,23 @@ def _wait_for_drift_windows(settings: Settings, plan: TrafficPlan, windows: int,
             time.sleep(0.5)
     console.print("[red]the drift stage did not evaluate every window in time[/]")
     return False
+
+
+def _quality_summary(settings: Settings, console: Console) -> None:
+    from sqlalchemy import func, select
+
+    from llmwatch.storage.tables import QualityScoreRow
+
+    store = Store(settings.storage.url)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(QualityScoreRow.name, func.count(), QualityScoreRow.event_id)
+            .where(QualityScoreRow.flagged.is_(True)).group_by(QualityScoreRow.name)).all()
+    flagged = ", ".join(f"{name} {n}" for name, n, _ in sorted(rows, key=lambda r: -r[1]))
+    console.print(f"\n[bold]quality[/] (every call checked): flagged {flagged or 'nothing'}")
+    if rows:
+        console.print(f"  see one: llmwatch event {rows[0][2]}  "
+                      f"(with LLMWATCH_STORAGE__URL={settings.storage.url})")
 
 
 def _drift_summary(settings: Settings, console: Console) -> None:

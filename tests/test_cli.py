@@ -11,7 +11,7 @@ import pytest
 
 from llmwatch.local.kafka import LocalKafka, free_port
 
-COMMANDS = ["worker", "simulate", "demo", "status", "kafka", "config", "db", "schemas"]
+COMMANDS = ["worker", "simulate", "demo", "status", "event", "kafka", "config", "db", "schemas"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None

@@ -114,3 +114,27 @@ def test_findings_are_stored_with_their_evidence(store: Store) -> None:
     assert row.statistic > row.threshold
     assert row.window_start is not None and row.window_end is not None
     assert row.details["shifts"][0]["examples"] and "q_value" in row.details
+
+
+def test_a_jump_in_a_quality_rate_is_a_finding(store: Store) -> None:
+    from llmwatch.detectors.quality import QualityScore
+
+    traffic = Traffic()
+    stage = DriftStage(store, DriftSettings(reference_size=200, window_size=200,
+                                            online=False, clusters=3))
+    rng = np.random.default_rng(1)
+
+    def feed_with_refusals(n: int, rate: float) -> list[Finding]:
+        batch = traffic.batch(n)
+        scores = {e.event.event_id: {"refusal": QualityScore(
+            "refusal", 1.0, bool(rng.random() < rate))} for e in batch}
+        store.save_events(batch, quality=scores)
+        return stage.process(batch, now=datetime.now(UTC))
+
+    feed_with_refusals(200, 0.02)  # the baseline: 2 % refusals
+    quiet = [f for f in feed_with_refusals(200, 0.02) if f.detector == "quality_rate"]
+    assert len(quiet) == 1 and not quiet[0].fired
+    [jump] = [f for f in feed_with_refusals(200, 0.15) if f.detector == "quality_rate"]
+    assert jump.fired and jump.metric == "refusal_rate"
+    assert jump.details["reference_rate"] < 0.05 < 0.1 < jump.details["current_rate"]
+    assert "refusal rate" in jump.explanation

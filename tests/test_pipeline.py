@@ -69,3 +69,25 @@ def test_one_unstorable_message_is_dead_lettered_and_the_rest_stored(
     assert (letter.stage, letter.source_offset) == ("store", 2)
     assert "NUL" in letter.reason and letter.original_value() == poison
     store.dispose()
+
+
+def test_every_call_is_scored_and_the_scores_are_stored(embedder: Embedder,
+                                                        store: Store) -> None:
+    from llmwatch.detectors.quality import ExemplarIndex, QualityScorer
+
+    scorer = QualityScorer(ExemplarIndex.build(embedder.encode))
+    leak = make_event(1, prompt="What is my card number?",
+                      response="Your card is 4111 1111 1111 1111.")
+    refusal = make_event(2, response="I'm sorry, but I can't help with that.")
+    batch = [msg(1, leak.model_dump_json().encode()), msg(2, refusal.model_dump_json().encode())]
+    out = process_batch(batch, embedder=embedder, store=store, now=NOW, scorer=scorer)
+    assert out.embedded[0].quality and out.embedded[0].quality["pii_response"][1] is True
+    row, scores = store.event("evt-000001")  # type: ignore[misc]
+    by_name = {s.name: s for s in scores}
+    assert by_name["pii_response"].flagged and by_name["pii_response"].details["spans"] == [
+        ["CARD", 13, 32]]
+    assert not by_name["refusal"].flagged
+    _, scores2 = store.event("evt-000002")  # type: ignore[misc]
+    assert {s.name: s.flagged for s in scores2}["refusal"]
+    process_batch(batch, embedder=embedder, store=store, now=NOW, scorer=scorer)  # replay
+    assert len(store.event("evt-000001")[1]) == len(scores)  # type: ignore[index]

@@ -27,7 +27,15 @@ from llmwatch.detectors.segments import Segment
 
 from . import vectors
 from .store import Store
-from .tables import DriftBaselineRow, DriftCursorRow, EmbeddingRow, EventRow, FindingRow
+from .tables import (
+    DriftBaselineRow,
+    DriftCursorRow,
+    EmbeddingRow,
+    EventRow,
+    FeedbackRow,
+    FindingRow,
+    QualityScoreRow,
+)
 
 Position = tuple[datetime, str]  # (stored_at, event_id)
 
@@ -65,9 +73,31 @@ class DriftRepository:
             rows = list(session.execute(stmt).tuples())
         if newest:
             rows.reverse()
-        records = [_record(event, emb) for event, emb in rows]
+        ids = [event.event_id for event, _ in rows]
+        flags, negative = self._flags_and_feedback(ids)
+        records = [_record(event, emb, flags.get(event.event_id, {}),
+                           negative.get(event.event_id)) for event, emb in rows]
         last = (rows[-1][0].stored_at, rows[-1][0].event_id) if rows else None
         return records, last
+
+    def _flags_and_feedback(self, ids: list[str]
+                            ) -> tuple[dict[str, dict[str, bool]], dict[str, bool]]:
+        flags: dict[str, dict[str, bool]] = {}
+        negative: dict[str, bool] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for event_id, name, flagged in conn.execute(
+                        select(QualityScoreRow.event_id, QualityScoreRow.name,
+                               QualityScoreRow.flagged)
+                        .where(QualityScoreRow.event_id.in_(chunk))):
+                    flags.setdefault(event_id, {})[name] = bool(flagged)
+                for event_id, thumbs, score in conn.execute(
+                        select(FeedbackRow.event_id, FeedbackRow.thumbs, FeedbackRow.score)
+                        .where(FeedbackRow.event_id.in_(chunk))):
+                    bad = thumbs == "down" or (score is not None and score < 0.5)
+                    negative[event_id] = negative.get(event_id, False) or bad
+        return flags, negative
 
     def oldest_timestamp_after(self, segment: Segment, after: Position | None) -> datetime | None:
         stmt = select(func.min(EventRow.timestamp)).where(*_filters(segment, after))
@@ -150,7 +180,8 @@ def _filters(segment: Segment, after: Position | None) -> list[Any]:
     return out
 
 
-def _record(event: EventRow, emb: EmbeddingRow) -> EventRecord:
+def _record(event: EventRow, emb: EmbeddingRow, flags: dict[str, bool],
+            negative_feedback: bool | None) -> EventRecord:
     return EventRecord(
         timestamp=_aware(event.timestamp), prompt_text=event.prompt_text,
         response_text=event.response_text, latency_ms=event.latency_ms,
@@ -159,6 +190,7 @@ def _record(event: EventRow, emb: EmbeddingRow) -> EventRecord:
         prompt_vector=vectors.from_bytes(emb.prompt_vector, emb.dim),
         response_vector=(None if emb.response_vector is None
                          else vectors.from_bytes(emb.response_vector, emb.dim)),
+        flags=flags, negative_feedback=negative_feedback,
     )
 
 
