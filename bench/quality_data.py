@@ -210,7 +210,8 @@ def pii_set(rng: random.Random, per_template: int = 10) -> list[Example]:
         fields = re.findall(r"{{(\w+)}}", template)
         for _ in range(per_template):
             person = rng.choice(people)
-            text = re.sub(r"{{(\w+)}}", lambda m: value(m.group(1), person), template)
+            text = re.sub(r"{{(\w+)}}", lambda m: value(m.group(1), person),
+                          template.replace("\\n", "\n"))  # the file writes newlines as \n
             out.append(Example(text, "", bool(TARGETS & set(fields))))
     keys = ["sk-" + "".join(rng.choice("abcdefghijkLMNOP0123456789") for _ in range(40)),
             "xoxb-" + "".join(rng.choice("0123456789") for _ in range(12)) + "-abcDEF123456",
