@@ -42,7 +42,7 @@ class QualityConfig:
     refusal_threshold: float = 0.5
     refusal_similarity: float = 0.62  # cosine similarity to a refusal exemplar that flags
     injection_threshold: float = 0.5
-    injection_similarity: float = 0.6
+    injection_similarity: float = 0.5
     toxicity_threshold: float = 0.5
     toxicity_severity: int = 2  # lexicon severity that flags on its own
     relevance_min_similarity: float = 0.05  # prompt–response cosine below this: off-topic

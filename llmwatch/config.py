@@ -151,7 +151,7 @@ class QualitySettings(BaseModel):
         0.62, description="Cosine similarity to a refusal exemplar that scores 0.5.")
     injection_threshold: float = Field(0.5, gt=0, le=1, description="Injection score that flags.")
     injection_similarity: float = Field(
-        0.6, description="Cosine similarity to an attack exemplar that scores 0.5.")
+        0.5, description="Cosine similarity to an attack exemplar that scores 0.5.")
     toxicity_threshold: float = Field(0.5, gt=0, le=1, description="Toxicity score that flags.")
     toxicity_severity: int = Field(
         2, ge=1, le=3, description="Lexicon severity (1 mild … 3 severe) that flags alone.")
