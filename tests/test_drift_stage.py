@@ -138,3 +138,27 @@ def test_a_jump_in_a_quality_rate_is_a_finding(store: Store) -> None:
     assert jump.fired and jump.metric == "refusal_rate"
     assert jump.details["reference_rate"] < 0.05 < 0.1 < jump.details["current_rate"]
     assert "refusal rate" in jump.explanation
+
+
+def test_negative_feedback_rate_is_joined_to_its_calls(store: Store) -> None:
+    from llmwatch.schemas import FeedbackEvent
+
+    traffic = Traffic()
+    stage = DriftStage(store, DriftSettings(reference_size=200, window_size=200,
+                                            online=False, clusters=3))
+    rng = np.random.default_rng(2)
+
+    def feed_with_feedback(n: int, down_rate: float) -> list[Finding]:
+        batch = traffic.batch(n)
+        store.save_events(batch)
+        store.save_feedback([FeedbackEvent(
+            feedback_id=f"fb-{e.event.event_id}", event_id=e.event.event_id,
+            timestamp=e.event.timestamp, thumbs="down" if rng.random() < down_rate else "up")
+            for e in batch])
+        return stage.process(batch, now=datetime.now(UTC))
+
+    feed_with_feedback(200, 0.05)
+    [quiet] = [f for f in feed_with_feedback(200, 0.05) if f.metric == "negative_feedback_rate"]
+    assert not quiet.fired and quiet.details["current_checked"] == 200
+    [worse] = [f for f in feed_with_feedback(200, 0.3) if f.metric == "negative_feedback_rate"]
+    assert worse.fired and worse.details["current_rate"] > 0.2
