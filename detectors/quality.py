@@ -121,22 +121,27 @@ def score_event(event: LLMEvent, prompt_vector: np.ndarray, response_vector: np.
 
 def refusal(response: str, vector: np.ndarray | None, index: ExemplarIndex,
             config: QualityConfig) -> QualityScore:
-    head = response[:300].replace("’", "'")
-    marker = next((p.pattern for p in index.refusal_patterns if p.search(head)), None)
-    similarity = _max_similarity(vector, index.refusal)
-    score = max(0.9 if marker else 0.0,
-                _ramp(similarity, config.refusal_similarity - 0.1, config.refusal_similarity))
-    return QualityScore("refusal", score, score >= config.refusal_threshold,
-                        details={"marker": marker, "similarity": round(similarity, 4)})
+    return _patterns_or_exemplars(
+        "refusal", response[:300].replace("’", "'"), vector, index.refusal_patterns,
+        index.refusal, config.refusal_similarity, config.refusal_threshold)
 
 
 def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
               config: QualityConfig) -> QualityScore:
-    pattern = next((p.pattern for p in index.injection_patterns if p.search(prompt)), None)
-    similarity = _max_similarity(vector, index.injection)
+    return _patterns_or_exemplars(
+        "injection", prompt, vector, index.injection_patterns, index.injection,
+        config.injection_similarity, config.injection_threshold)
+
+
+def _patterns_or_exemplars(name: str, text: str, vector: np.ndarray | None,
+                           patterns: Sequence[re.Pattern[str]], exemplars: np.ndarray,
+                           similarity_at_half: float, threshold: float) -> QualityScore:
+    """0.9 when a pattern matches; else a soft ramp of the similarity to the exemplars."""
+    pattern = next((p.pattern for p in patterns if p.search(text)), None)
+    similarity = _max_similarity(vector, exemplars)
     score = max(0.9 if pattern else 0.0,
-                _ramp(similarity, config.injection_similarity - 0.1, config.injection_similarity))
-    return QualityScore("injection", score, score >= config.injection_threshold,
+                _ramp(similarity, similarity_at_half - 0.1, similarity_at_half))
+    return QualityScore(name, score, score >= threshold,
                         details={"pattern": pattern, "similarity": round(similarity, 4)})
 
 
