@@ -1,0 +1,107 @@
+"""The alert decision, table by table, with a fixed clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from llmwatch.alerts.decision import (
+    Alert,
+    AlertState,
+    Context,
+    Policy,
+    Silence,
+    decide,
+    decide_round,
+    fingerprint,
+)
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+POLICY = Policy(cooldown=30 * MIN, repeat_every=240 * MIN, min_sample=100)
+SEGMENT = "support-bot/gpt-4o/2024-08/v7"
+
+
+def alert(firing: bool = True, severity: str = "warning", metric: str = "prompt_embedding",
+          sample: int = 1000, segment: str = SEGMENT) -> Alert:
+    return Alert(fingerprint("embedding_drift", segment, metric), "embedding_drift", segment,
+                 metric, severity, firing, sample, "new: prompts about 'refund' 4% → 19%")
+
+
+FIRING_NOTIFIED = AlertState("firing", since=T0, last_notified=T0, notifications=1,
+                             segment=SEGMENT, severity="warning")
+
+
+@pytest.mark.parametrize("name, a, state, now, action", [
+    ("new alert fires", alert(), AlertState(), T0, "fire"),
+    ("suppressed inside the cooldown", alert(), FIRING_NOTIFIED, T0 + 10 * MIN, "none"),
+    ("no repeat before repeat_every", alert(), FIRING_NOTIFIED, T0 + 60 * MIN, "none"),
+    ("repeats after repeat_every", alert(), FIRING_NOTIFIED, T0 + 241 * MIN, "repeat"),
+    ("resolves once", alert(firing=False), FIRING_NOTIFIED, T0 + 5 * MIN, "resolve"),
+    ("quiet after resolving", alert(firing=False),
+     replace(FIRING_NOTIFIED, status="resolved"), T0 + 6 * MIN, "none"),
+    ("too few samples", alert(sample=40), AlertState(), T0, "none"),
+    ("not firing, never fired", alert(firing=False), AlertState(), T0, "none"),
+    ("fires again after a resolution", alert(),
+     replace(FIRING_NOTIFIED, status="resolved"), T0 + 20 * MIN, "fire"),
+])
+def test_decision_table(name: str, a: Alert, state: AlertState, now: datetime,
+                        action: str) -> None:
+    assert decide(a, state, now, POLICY).action == action, name
+
+
+def test_state_after_fire_and_repeat() -> None:
+    first = decide(alert(), AlertState(), T0, POLICY)
+    assert first.state.status == "firing" and first.state.since == T0
+    assert first.state.notifications == 1
+    again = decide(alert(), first.state, T0 + 241 * MIN, POLICY)
+    assert again.action == "repeat" and again.state.notifications == 2
+    assert again.state.since == T0  # still the same incident
+
+
+def test_inhibited_by_a_critical_on_the_segment() -> None:
+    context = Context(critical_segments=frozenset({SEGMENT}))
+    assert decide(alert(severity="warning"), AlertState(), T0, POLICY, context).action == "none"
+    assert decide(alert(severity="critical"), AlertState(), T0, POLICY, context).action == "fire"
+    other = alert(segment="other/app/-/-")
+    assert decide(other, AlertState(), T0, POLICY, context).action == "fire"
+
+
+def test_silence_mutes_inside_its_window_only() -> None:
+    silence = Silence(T0, T0 + 60 * MIN, segment="support-bot/*", reason="model rollout")
+    policy = replace(POLICY, silences=(silence,))
+    muted = decide(alert(), AlertState(), T0 + 5 * MIN, policy)
+    assert muted.action == "none" and "model rollout" in muted.reason
+    assert muted.state.status == "firing"  # the truth is still tracked
+    after = decide(alert(), muted.state, T0 + 61 * MIN, policy)
+    assert after.action == "fire"  # never notified yet: it fires when the silence ends
+    quiet = decide(alert(firing=False), muted.state, T0 + 10 * MIN, policy)
+    assert quiet.action == "none"  # it fired and resolved unseen: nothing to recover from
+
+
+def test_a_round_groups_by_segment_and_inhibits_warnings() -> None:
+    crit = alert(severity="critical")
+    warn = alert(metric="latency_ms")
+    elsewhere = alert(segment="search-bot/claude/-/-", metric="refusal_rate")
+    groups, states = decide_round([crit, warn, elsewhere], {}, T0, POLICY)
+    by_segment = {g.segment: g for g in groups}
+    assert set(by_segment) == {SEGMENT, "search-bot/claude/-/-"}
+    assert [a.metric for a, _ in by_segment[SEGMENT].decisions] == ["prompt_embedding"]
+    assert by_segment[SEGMENT].severity == "critical"
+    assert states[warn.fingerprint].status == "firing"  # inhibited, not forgotten
+    later, _ = decide_round([warn], states, T0 + 300 * MIN, POLICY)
+    assert later == []  # the critical is still firing (from its state): still inhibited
+
+
+def test_fingerprint_is_stable_and_distinct() -> None:
+    assert fingerprint("d", "s", "m") == fingerprint("d", "s", "m")
+    assert fingerprint("d", "s", "m") != fingerprint("d", "s", "m2")
+
+
+def test_bad_policy_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="repeat_every"):
+        Policy(repeat_every=timedelta(0))
+    with pytest.raises(ValueError, match="min_sample"):
+        Policy(min_sample=0)
