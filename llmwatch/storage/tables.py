@@ -150,3 +150,37 @@ class QualityScoreRow(Base):
     score: Mapped[float] = mapped_column(Float)
     flagged: Mapped[bool]
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AlertStateRow(Base):
+    """Where each alert (by fingerprint) is in its lifecycle."""
+
+    __tablename__ = "alert_states"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_notified: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notifications: Mapped[int] = mapped_column(Integer)
+    segment: Mapped[str] = mapped_column(String(800))
+    severity: Mapped[str] = mapped_column(String(16))
+
+
+class AlertOutboxRow(Base):
+    """A notice to deliver. Written in the transaction that decided it; delivered after."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    slack_ts: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

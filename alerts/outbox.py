@@ -1,0 +1,181 @@
+"""The outbox: notices are written with the decision, delivered after — never lost, never
+doubled.
+
+`enqueue` stores the decided notices and the alerts' new states in one transaction (a dedupe
+key per notice makes a replayed round harmless). `deliver` claims due notices one at a time
+with an atomic compare-and-set (so two workers never send the same one), posts each with
+slack-sdk carrying its outbox id as message metadata, and marks it sent. A notice that was
+attempted before (a crash after posting, before marking) is first looked up in the channel's
+history by that metadata, and only posted if Slack does not have it. Rate limits (429 with
+Retry-After, in seconds or as an HTTP date), server errors and connection errors postpone the
+notice with back-off; they never drop it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
+
+from llmwatch.storage.tables import AlertOutboxRow, AlertStateRow
+
+from .decision import AlertState
+
+log = logging.getLogger(__name__)
+METADATA_EVENT = "llmwatch_alert"
+
+
+@dataclass(frozen=True)
+class Notice:
+    dedupe_key: str
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def load_states(engine: Engine) -> dict[str, AlertState]:
+    with Session(engine) as s:
+        return {r.fingerprint: AlertState(r.status, _utc(r.since), _utc(r.last_notified),  # type: ignore[arg-type]
+                                          r.notifications, r.segment, r.severity)
+                for r in s.execute(select(AlertStateRow)).scalars()}
+
+
+def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertState],
+            now: datetime) -> int:
+    """Store notices and states together; returns how many notices were new."""
+    new = 0
+    with Session(engine) as s, s.begin():
+        for fp, st in states.items():
+            s.merge(AlertStateRow(fingerprint=fp, status=st.status, since=st.since,
+                                  last_notified=st.last_notified,
+                                  notifications=st.notifications, segment=st.segment,
+                                  severity=st.severity))
+        for n in notices:
+            exists = s.execute(select(AlertOutboxRow.id).where(
+                AlertOutboxRow.dedupe_key == n.dedupe_key)).first()
+            if exists:
+                continue
+            s.add(AlertOutboxRow(dedupe_key=n.dedupe_key, channel=n.channel, text=n.text,
+                                 blocks=n.blocks, status="pending", attempts=0,
+                                 next_attempt_at=now, created_at=now))
+            new += 1
+    return new
+
+
+def deliver(engine: Engine, client: Any, *, worker: str = "w", now: Callable[[], datetime]
+            = lambda: datetime.now(UTC), lease: timedelta = timedelta(seconds=60),
+            limit: int = 50) -> int:
+    """Deliver due notices; returns how many were confirmed sent in this call."""
+    from slack_sdk.errors import SlackApiError
+
+    sent = 0
+    for row_id in _due(engine, now(), limit):
+        if not _claim(engine, row_id, now(), lease):
+            continue  # another worker has it
+        with Session(engine) as s:
+            row = s.get(AlertOutboxRow, row_id)
+            assert row is not None
+            channel, text, blocks, attempts = row.channel, row.text, row.blocks, row.attempts
+        _update(engine, row_id, attempts=attempts + 1)  # from now on it may have been posted
+        try:
+            ts = _already_posted(client, channel, row_id) if attempts > 0 else None
+            if ts is None:
+                response = client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks,
+                    metadata={"event_type": METADATA_EVENT,
+                              "event_payload": {"outbox_id": row_id}})
+                ts = response["ts"]
+        except SlackApiError as exc:
+            _postpone(engine, row_id, attempts + 1, now(), exc.response.status_code,
+                      exc.response.headers, str(exc.response.get("error", exc)))
+            continue
+        except OSError as exc:  # connection refused, reset, timeout
+            _postpone(engine, row_id, attempts + 1, now(), None, {}, f"connection: {exc}")
+            continue
+        _update(engine, row_id, status="sent", slack_ts=ts, sent_at=now(), claimed_until=None,
+                last_error=None)
+        sent += 1
+    return sent
+
+
+def pending(engine: Engine) -> int:
+    with Session(engine) as s:
+        return len(s.execute(select(AlertOutboxRow.id).where(
+            AlertOutboxRow.status == "pending")).all())
+
+
+def retry_after(headers: Any, now: datetime) -> timedelta | None:
+    """Slack's Retry-After: whole seconds, or an HTTP date."""
+    value = None
+    for key in ("Retry-After", "retry-after"):
+        got = headers.get(key) if hasattr(headers, "get") else None
+        if got:
+            value = got[0] if isinstance(got, list) else got
+            break
+    if value is None:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when - now, timedelta(0))
+
+
+def _already_posted(client: Any, channel: str, row_id: int) -> str | None:
+    history = client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
+    for message in history.get("messages", []):
+        meta = message.get("metadata") or {}
+        if (meta.get("event_type") == METADATA_EVENT
+                and meta.get("event_payload", {}).get("outbox_id") == row_id):
+            return str(message.get("ts"))
+    return None
+
+
+def _due(engine: Engine, now: datetime, limit: int) -> list[int]:
+    with Session(engine) as s:
+        return list(s.execute(
+            select(AlertOutboxRow.id)
+            .where(AlertOutboxRow.status == "pending", AlertOutboxRow.next_attempt_at <= now)
+            .order_by(AlertOutboxRow.id).limit(limit)).scalars())
+
+
+def _claim(engine: Engine, row_id: int, now: datetime, lease: timedelta) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(AlertOutboxRow)
+            .where(AlertOutboxRow.id == row_id, AlertOutboxRow.status == "pending",
+                   or_(AlertOutboxRow.claimed_until.is_(None),
+                       AlertOutboxRow.claimed_until < now))
+            .values(claimed_until=now + lease))
+        return result.rowcount == 1
+
+
+def _postpone(engine: Engine, row_id: int, attempts: int, now: datetime, status: int | None,
+              headers: Any, error: str) -> None:
+    wait = retry_after(headers, now) if status == 429 else None
+    if wait is None:
+        wait = timedelta(seconds=min(2 ** attempts, 300))
+    log.warning("alert %d not delivered (%s); next try in %ss", row_id, error,
+                wait.total_seconds())
+    _update(engine, row_id, next_attempt_at=now + wait, claimed_until=None,
+            last_error=f"{status or ''} {error}".strip())
+
+
+def _update(engine: Engine, row_id: int, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(AlertOutboxRow).where(AlertOutboxRow.id == row_id).values(**values))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,49 @@
+"""A group of alert notices as one Slack message (Block Kit), and the channel it goes to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .decision import Group
+
+EMOJI = {"fire": ":rotating_light:", "repeat": ":repeat:", "resolve": ":white_check_mark:"}
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Severity decides the channel."""
+
+    channels: Mapping[str, str]  # severity → channel
+    default: str = "#llm-alerts"
+
+    def channel(self, severity: str) -> str:
+        return self.channels.get(severity, self.default)
+
+
+def render(group: Group, examples: Mapping[str, list[str]] | None = None
+           ) -> tuple[str, list[dict[str, Any]]]:
+    """Plain-text fallback and Block Kit blocks. Examples must already be PII-redacted."""
+    lines = []
+    blocks: list[dict[str, Any]] = [{
+        "type": "header",
+        "text": {"type": "plain_text", "text": f"{group.severity.upper()}: {group.segment}"[:150]},
+    }]
+    for alert, decision in group.decisions:
+        verb = {"fire": "firing", "repeat": "still firing", "resolve": "resolved"}[decision.action]
+        since = decision.state.since
+        line = (f"{EMOJI[decision.action]} *{alert.detector} · {alert.metric}* {verb}"
+                f"{f' since {since:%Y-%m-%d %H:%M} UTC' if since else ''}: {alert.summary}")
+        lines.append(line)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}})
+        shown = (examples or {}).get(alert.fingerprint, [])[:3]
+        if shown and decision.action != "resolve":
+            blocks.append({"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "e.g. " + " · ".join(f"“{e[:140]}”" for e in shown)}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f"inspect: `llmwatch status` · silence: `llmwatch alerts silence --segment "
+        f"'{group.segment}' --for 2h`")}]})
+    text = f"[{group.severity}] {group.segment}: " + " | ".join(
+        f"{a.metric} {d.action}" for a, d in group.decisions)
+    return text, blocks

@@ -1,0 +1,109 @@
+"""A real local HTTP server that speaks the part of Slack's Web API llmwatch uses:
+chat.postMessage and conversations.history, with injectable faults (429 with Retry-After,
+500, a response lost after the message was stored, and being down)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+TOKEN = "xoxb-test-token"
+
+
+class SlackAPI:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.faults: deque[tuple[str, str]] = deque()  # ("429", retry_after) | ("500", "") | ("lose", "")
+        self.lock = threading.Lock()
+        self.calls = 0
+        self._server: ThreadingHTTPServer | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def start(self) -> SlackAPI:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle(parse_qs(urlparse(self.path).query))
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    body = json.loads(raw or "{}")
+                else:
+                    body = {k: v[0] for k, v in parse_qs(raw).items()}
+                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+                self._handle({**query, **body})
+
+            def _handle(self, args: dict[str, Any]) -> None:
+                args = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
+                        for k, v in args.items()}
+                method = urlparse(self.path).path.removeprefix("/api/")
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._send(200, {"ok": False, "error": "invalid_auth"})
+                with api.lock:
+                    api.calls += 1
+                    fault = api.faults.popleft() if api.faults and method == "chat.postMessage" \
+                        else None
+                if fault and fault[0] == "429":
+                    return self._send(429, {"ok": False, "error": "ratelimited"},
+                                      {"Retry-After": fault[1]})
+                if fault and fault[0] == "500":
+                    return self._send(500, {"ok": False, "error": "internal_error"})
+                if method == "chat.postMessage":
+                    with api.lock:
+                        ts = f"{time.time():.6f}{len(api.messages):04d}"
+                        api.messages.append({"ts": ts, "channel": args.get("channel"),
+                                             "text": args.get("text"),
+                                             "blocks": args.get("blocks"),
+                                             "metadata": args.get("metadata")})
+                    if fault and fault[0] == "lose":
+                        self.close_connection = True  # stored, but the reply never arrives
+                        self.connection.close()
+                        return None
+                    return self._send(200, {"ok": True, "channel": args.get("channel"),
+                                            "ts": ts})
+                if method == "conversations.history":
+                    with api.lock:
+                        found = [m for m in reversed(api.messages)
+                                 if m["channel"] == args.get("channel")]
+                    if str(args.get("include_all_metadata")).lower() not in ("true", "1"):
+                        found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+                    return self._send(200, {"ok": True, "messages": found, "has_more": False})
+                return self._send(200, {"ok": False, "error": "unknown_method"})
+
+            def _send(self, status: int, body: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
