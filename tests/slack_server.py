@@ -18,7 +18,8 @@ TOKEN = "xoxb-test-token"
 class SlackAPI:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
-        self.faults: deque[tuple[str, str]] = deque()  # ("429", retry_after) | ("500", "") | ("lose", "")
+        # ("429", retry_after) | ("500", "") | ("lose", ""): consumed by chat.postMessage calls
+        self.faults: deque[tuple[str, str]] = deque()
         self.lock = threading.Lock()
         self.calls = 0
         self._server: ThreadingHTTPServer | None = None
