@@ -105,3 +105,24 @@ def test_bad_policy_is_a_clear_error() -> None:
         Policy(repeat_every=timedelta(0))
     with pytest.raises(ValueError, match="min_sample"):
         Policy(min_sample=0)
+
+
+def test_a_new_alert_on_a_just_notified_segment_waits_for_the_group_interval() -> None:
+    first, states = decide_round([alert()], {}, T0, POLICY)
+    assert len(first) == 1
+    late = alert(metric="language")
+    held, states = decide_round([late], states, T0 + 2 * MIN, POLICY)
+    assert held == [] and states[late.fingerprint].status == "firing"
+    released, _ = decide_round([late], states, T0 + 6 * MIN, POLICY)
+    assert [a.metric for g in released for a, _ in g.decisions] == ["language"]
+
+
+def test_online_and_window_prompt_drift_are_one_alert() -> None:
+    from llmwatch.detectors.findings import Finding, Window
+
+    def finding(detector: str) -> Finding:
+        return Finding(detector, SEGMENT, "prompt_embedding", "m", True, 1.0, 0.5, None, 0.2,
+                       Window(None, None, 1000, 1000), "warning")
+
+    assert Alert.of(finding("online_drift")).fingerprint == Alert.of(
+        finding("embedding_drift")).fingerprint
