@@ -163,6 +163,24 @@ class QualitySettings(BaseModel):
     cost_budget_usd: float = Field(0.05, gt=0, description="Cost budget per call.")
 
 
+class AlertSettings(BaseModel):
+    enabled: bool = Field(True, description="Turn findings into alerts (written to the outbox).")
+    slack_token: SecretStr | None = Field(
+        None, description="Slack bot token (xoxb-…); unset = alerts wait in the outbox.")
+    slack_base_url: str | None = Field(
+        None, description="Slack Web API base URL (default: slack-sdk's); for tests/proxies.")
+    channel: str = Field("#llm-alerts", description="Channel for warnings.")
+    critical_channel: str = Field("#llm-oncall", description="Channel for critical alerts.")
+    cooldown_s: float = Field(
+        1800, ge=0, description="Least time between two notices of one alert.")
+    repeat_every_s: float = Field(
+        4 * 3600, gt=0, description="Remind while an alert keeps firing.")
+    group_interval_s: float = Field(
+        300, ge=0, description="New alerts of a just-notified segment wait this long.")
+    min_sample: int = Field(100, ge=1, description="Findings on fewer events never notify.")
+    deliver_every_s: float = Field(5, gt=0, description="How often the worker sends the outbox.")
+
+
 class SDKSettings(BaseModel):
     max_buffer: int = Field(10_000, ge=1, description="Events held while Kafka is slow or down.")
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
@@ -182,6 +200,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
+    alerts: AlertSettings = AlertSettings()
     sdk: SDKSettings = SDKSettings()
 
     @classmethod

@@ -62,6 +62,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         _summary(settings, report, shift_topic, console, db, worker_log)
         _quality_summary(settings, console)
         _drift_summary(settings, console)
+        _alert_summary(settings, console)
         return 0 if done else 1
     finally:
         if worker is not None:
@@ -146,6 +147,23 @@ def _quality_summary(settings: Settings, console: Console) -> None:
     if rows:
         console.print(f"  see one: llmwatch event {rows[0][2]}  "
                       f"(with LLMWATCH_STORAGE__URL={settings.storage.url})")
+
+
+def _alert_summary(settings: Settings, console: Console) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage.tables import AlertOutboxRow, AlertStateRow
+
+    store = Store(settings.storage.url)
+    with Session(store.engine) as s:
+        notices = list(s.execute(select(AlertOutboxRow).order_by(AlertOutboxRow.id)).scalars())
+        firing = s.execute(select(AlertStateRow).where(AlertStateRow.status == "firing")).all()
+    console.print(f"\n[bold]alerts[/]: {len(notices)} Slack message(s) in the outbox for "
+                  f"{len(firing)} firing alert(s) (grouped per segment; repeats held by the "
+                  "cooldown; no Slack token in the demo, so they wait in table alert_outbox)")
+    for n in notices:
+        console.print(f"  → {n.channel}: {n.text}", markup=False)
 
 
 def _drift_summary(settings: Settings, console: Console) -> None:

@@ -31,6 +31,7 @@ from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
 from llmwatch.storage import Store, upgrade
 from llmwatch.storage.retry import until_stored
 
+from .alert_stage import AlertStage
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
@@ -84,6 +85,16 @@ def build_app(settings: Settings) -> faust.App:
                 await enriched.send(key=item.event.partition_key, value=to_wire(item))
             runtime.report(outcome)
 
+    if settings.alerts.enabled:
+
+        @app.timer(settings.alerts.deliver_every_s)
+        async def deliver_alerts() -> None:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(runtime.executor, runtime.deliver_alerts)
+            except Exception as exc:  # noqa: BLE001
+                _exit_for_restart(exc)
+
     if settings.drift.enabled:
 
         @app.agent(enriched)
@@ -111,6 +122,7 @@ class _Runtime:
         self._store: Store | None = None
         self._drift: DriftStage | None = None
         self._scorer: QualityScorer | None = None
+        self._alerts: AlertStage | None = None
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
 
     def warm_up(self) -> None:
@@ -123,6 +135,7 @@ class _Runtime:
         until_stored(lambda: upgrade(store.engine))  # a database still starting is waited for
         self._store = store
         self._drift = DriftStage(store, self.settings.drift)
+        self._alerts = AlertStage(store, self.settings.alerts)
         self._embedder = Embedder(
             load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
         )
@@ -146,13 +159,20 @@ class _Runtime:
     def run_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         self.warm_up()
         assert self._drift is not None
-        found = self._drift.process(batch, datetime.now(UTC))
+        now = datetime.now(UTC)
+        found = self._drift.process(batch, now)
+        if self._alerts is not None and self.settings.alerts.enabled and found:
+            self._alerts.process(found, now)
         fired = [f for f in found if f.fired]
         if fired:
             log.warning("drift: %s", "; ".join(
                 f"{f.segment} {f.metric} ({f.severity}): {f.explanation or f.method}"
                 for f in fired))
         return found
+
+    def deliver_alerts(self) -> int:
+        self.warm_up()
+        return self._alerts.deliver() if self._alerts is not None else 0
 
     async def detect_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         loop = asyncio.get_running_loop()

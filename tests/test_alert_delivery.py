@@ -104,3 +104,26 @@ def test_states_are_stored_with_the_notices(store: Store) -> None:
                        severity="critical")
     enqueue(store.engine, notices(1), {"fp0": state}, T0)
     assert load_states(store.engine) == {"fp0": state}
+
+
+def test_a_shifted_stream_gives_one_message_per_segment(store: Store, slack: SlackAPI) -> None:
+    """Drift windows → alert stage → outbox → Slack: several firing windows, one message."""
+    from test_drift_stage import Traffic, feed
+
+    from llmwatch.config import AlertSettings, DriftSettings
+    from llmwatch.streams.alert_stage import AlertStage
+    from llmwatch.streams.drift_stage import DriftStage
+
+    traffic = Traffic()
+    drift = DriftStage(store, DriftSettings(reference_size=200, window_size=100, clusters=3,
+                                            online=False))
+    alerts = AlertStage(store, AlertSettings(slack_token=TOKEN, slack_base_url=slack.base_url))
+    feed(drift, store, [traffic.batch(100) for _ in range(2)])  # the baseline
+    for _ in range(4):  # four shifted windows within minutes
+        found = feed(drift, store, [traffic.batch(100, money_share=0.5)])
+        alerts.process(found, datetime.now(UTC))
+    assert alerts.deliver() == 1
+    [message] = slack.messages
+    assert message["channel"] == "#llm-oncall"  # critical
+    assert "prompt_embedding fire" in message["text"]
+    assert any("stock" in str(b) for b in message["blocks"])

@@ -1,0 +1,61 @@
+"""Findings → alert decisions → the outbox; and the outbox → Slack. Faust-free edges."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from llmwatch.alerts.decision import Alert, Policy, decide_round
+from llmwatch.alerts.outbox import Notice, deliver, enqueue, load_states
+from llmwatch.alerts.slack_message import Routing, render
+from llmwatch.config import AlertSettings
+from llmwatch.detectors.findings import Finding
+from llmwatch.storage import Store
+
+
+class AlertStage:
+    def __init__(self, store: Store, settings: AlertSettings) -> None:
+        self.engine = store.engine
+        self.settings = settings
+        self.policy = Policy(cooldown=timedelta(seconds=settings.cooldown_s),
+                             repeat_every=timedelta(seconds=settings.repeat_every_s),
+                             group_interval=timedelta(seconds=settings.group_interval_s),
+                             min_sample=settings.min_sample)
+        self.routing = Routing({"critical": settings.critical_channel}, settings.channel)
+
+    def process(self, findings: Sequence[Finding], now: datetime) -> list[Notice]:
+        alerts = [Alert.of(f) for f in findings]
+        if not alerts:
+            return []
+        examples = {Alert.of(f).fingerprint: [e for s in f.details.get("shifts", [])[:1]
+                                              for e in s.get("examples", [])]
+                    for f in findings}
+        groups, states = decide_round(alerts, load_states(self.engine), now, self.policy)
+        notices = []
+        for group in groups:
+            text, blocks = render(group, examples)
+            key = "|".join(sorted(f"{a.fingerprint}:{d.action}:{d.state.notifications}"
+                                  for a, d in group.decisions))
+            notices.append(Notice(hashlib.sha256(key.encode()).hexdigest()[:40],
+                                  self.routing.channel(group.severity), text, blocks))
+        enqueue(self.engine, notices, states, now)
+        return notices
+
+    def deliver(self) -> int:
+        """Send what is due, if Slack is configured; otherwise notices wait in the outbox."""
+        if self.settings.slack_token is None:
+            return 0
+        return deliver(self.engine, self._client())
+
+    def _client(self) -> Any:
+        from slack_sdk import WebClient
+
+        token = self.settings.slack_token
+        assert token is not None
+        options: dict[str, Any] = {"token": token.get_secret_value(), "timeout": 10,
+                                   "retry_handlers": []}
+        if self.settings.slack_base_url:
+            options["base_url"] = self.settings.slack_base_url
+        return WebClient(**options)
