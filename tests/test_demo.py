@@ -22,3 +22,4 @@ def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> Non
     assert "new: prompts about" in shifted[0]
     assert any(term in shifted[0] for term in ("stock", "money", "market", "dollar"))
     assert "online detector (calibrated to one false alarm per 7 days" in text
+    assert "alerts: 1 Slack message(s) in the outbox" in text  # one alert, not one per window
