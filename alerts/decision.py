@@ -66,6 +66,7 @@ class AlertState:
     notifications: int = 0
     segment: str = ""
     severity: str = "info"
+    streak: int = 0  # consecutive rounds (windows) in which it was firing
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class Decision:
 
 def decide(alert: Alert, state: AlertState, now: datetime, policy: Policy,
            context: Context = Context()) -> Decision:
-    if alert.firing and alert.sample_size < policy.min_sample:
+    if alert.firing and alert.sample_size < policy.min_sample:  # state untouched, streak too
         return Decision("none", f"only {alert.sample_size} events (< {policy.min_sample})", state)
     truth = _follow(alert, state, now)
     silence = next((s for s in policy.silences if s.matches(alert, now)), None)
@@ -154,12 +155,12 @@ def _follow(alert: Alert, state: AlertState, now: datetime) -> AlertState:
     """The state the alert is in, notices aside."""
     if alert.firing:
         if state.status == "firing":
-            return replace(state, severity=alert.severity)
+            return replace(state, severity=alert.severity, streak=state.streak + 1)
         return AlertState("firing", since=now, last_notified=None, notifications=0,
-                          segment=alert.segment, severity=alert.severity)
+                          segment=alert.segment, severity=alert.severity, streak=1)
     if state.status == "firing":
-        return replace(state, status="resolved")
-    return state
+        return replace(state, status="resolved", streak=0)
+    return replace(state, streak=0)
 
 
 def _notified(state: AlertState, now: datetime) -> AlertState:

@@ -42,7 +42,7 @@ class Notice:
 def load_states(engine: Engine) -> dict[str, AlertState]:
     with Session(engine) as s:
         return {r.fingerprint: AlertState(r.status, _utc(r.since), _utc(r.last_notified),  # type: ignore[arg-type]
-                                          r.notifications, r.segment, r.severity)
+                                          r.notifications, r.segment, r.severity, r.streak)
                 for r in s.execute(select(AlertStateRow)).scalars()}
 
 
@@ -55,7 +55,7 @@ def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertSt
             s.merge(AlertStateRow(fingerprint=fp, status=st.status, since=st.since,
                                   last_notified=st.last_notified,
                                   notifications=st.notifications, segment=st.segment,
-                                  severity=st.severity))
+                                  severity=st.severity, streak=st.streak))
         for n in notices:
             exists = s.execute(select(AlertOutboxRow.id).where(
                 AlertOutboxRow.dedupe_key == n.dedupe_key)).first()

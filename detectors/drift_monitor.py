@@ -45,6 +45,8 @@ class EventRecord:
     response_vector: np.ndarray | None
     flags: dict[str, bool] = field(default_factory=dict)  # quality check → flagged
     negative_feedback: bool | None = None  # None: no feedback on this call
+    event_id: str = ""
+    prompt_messages: list[dict[str, str]] | None = None  # the chat, when it was one
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ class Segment:
         return "/".join(v or "-" for v in (self.app, self.model, self.model_version,
                                            self.prompt_version))
 
+    @classmethod
+    def from_key(cls, key: str) -> Segment:
+        parts = [None if p == "-" else p for p in key.split("/")]
+        if len(parts) != 4 or parts[0] is None or parts[1] is None:
+            raise ValueError(f"not a segment key: {key!r}")
+        return cls(parts[0], parts[1], parts[2], parts[3])
+
     def fields(self) -> dict[str, str | None]:
         """The fields this segment constrains (ANY fields are left out)."""
         values = {f: getattr(self, f) for f in SEGMENT_FIELDS}

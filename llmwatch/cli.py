@@ -22,6 +22,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema: create or upgrade it.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The published JSON Schemas of the event contract.",
                           no_args_is_help=True)
+tickets_app = typer.Typer(help="Retraining tickets: list, show, export a ticket's dataset.",
+                          no_args_is_help=True)
+app.add_typer(tickets_app, name="tickets")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 console = Console()
@@ -151,6 +154,63 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
         table.add_row(s.name, f"{s.score:.2f}", "[red]yes[/]" if s.flagged else "no",
                       str(shown)[:80])
     console.print(table)
+
+
+@tickets_app.command("list")
+def tickets_list() -> None:
+    """Open and closed retraining tickets, newest first."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import TicketRow
+
+    with Session(Store(load_settings().storage.url).engine) as s:
+        rows = s.execute(select(TicketRow).order_by(TicketRow.updated_at.desc())).scalars().all()
+    if not rows:
+        console.print("no tickets yet: they open when an alert keeps firing "
+                      "(LLMWATCH_ALERTS__TICKET_AFTER_WINDOWS windows in a row)")
+        return
+    table = Table(title="retraining tickets")
+    for column in ("id", "status", "windows", "examples", "title", "suggested action"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r.id), r.status, str(r.windows), str(r.examples), r.title, r.action)
+    console.print(table)
+
+
+@tickets_app.command("show")
+def tickets_show(ticket_id: Annotated[int, typer.Argument(help="The ticket's id.")]) -> None:
+    """A ticket's evidence, as JSON."""
+    row = _ticket(ticket_id)
+    console.print(f"[bold]#{row.id} {row.title}[/] ({row.status}); action: {row.action}")
+    console.print_json(data=row.evidence)
+
+
+@tickets_app.command("export")
+def tickets_export(
+    ticket_id: Annotated[int, typer.Argument(help="The ticket's id.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the JSONL.")],
+) -> None:
+    """Write a ticket's fine-tuning dataset (chat JSONL, PII-redacted) to a file."""
+    row = _ticket(ticket_id)
+    output.write_text(row.dataset + ("\n" if row.dataset else ""), encoding="utf-8")
+    console.print(f"wrote {row.examples} examples to {output}; review the assistant turns "
+                  "before training: they are the model's current answers")
+
+
+def _ticket(ticket_id: int):  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import TicketRow
+
+    with Session(Store(load_settings().storage.url).engine) as s:
+        row = s.get(TicketRow, ticket_id)
+    if row is None:
+        err.print(f"no ticket {ticket_id}; `llmwatch tickets list` shows them")
+        raise typer.Exit(1)
+    return row
 
 
 @db_app.command("upgrade")

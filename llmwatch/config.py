@@ -179,6 +179,9 @@ class AlertSettings(BaseModel):
         300, ge=0, description="New alerts of a just-notified segment wait this long.")
     min_sample: int = Field(100, ge=1, description="Findings on fewer events never notify.")
     deliver_every_s: float = Field(5, gt=0, description="How often the worker sends the outbox.")
+    ticket_after_windows: int = Field(
+        3, ge=1, description="Open a retraining ticket when an alert fires this many windows "
+        "in a row.")
 
 
 class SDKSettings(BaseModel):

@@ -10,14 +10,18 @@ from typing import Any
 from llmwatch.alerts.decision import Alert, Policy, decide_round
 from llmwatch.alerts.outbox import Notice, deliver, enqueue, load_states
 from llmwatch.alerts.slack_message import Routing, render
+from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
 from llmwatch.storage import Store
 
+from .ticket_stage import TicketStage
+
 
 class AlertStage:
-    def __init__(self, store: Store, settings: AlertSettings) -> None:
+    def __init__(self, store: Store, settings: AlertSettings, *, window: int = 1000) -> None:
         self.engine = store.engine
+        self.tickets = TicketStage(store, TicketPolicy(settings.ticket_after_windows), window)
         self.settings = settings
         self.policy = Policy(cooldown=timedelta(seconds=settings.cooldown_s),
                              repeat_every=timedelta(seconds=settings.repeat_every_s),
@@ -41,6 +45,7 @@ class AlertStage:
             notices.append(Notice(hashlib.sha256(key.encode()).hexdigest()[:40],
                                   self.routing.channel(group.severity), text, blocks))
         enqueue(self.engine, notices, states, now)
+        self.opened = self.tickets.process(findings, states, now)
         return notices
 
     def deliver(self) -> int:

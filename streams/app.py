@@ -135,7 +135,8 @@ class _Runtime:
         until_stored(lambda: upgrade(store.engine))  # a database still starting is waited for
         self._store = store
         self._drift = DriftStage(store, self.settings.drift)
-        self._alerts = AlertStage(store, self.settings.alerts)
+        self._alerts = AlertStage(store, self.settings.alerts,
+                                  window=self.settings.drift.window_size)
         self._embedder = Embedder(
             load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
         )

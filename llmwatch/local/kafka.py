@@ -56,9 +56,19 @@ def ensure_jars(home: Path | None = None) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports (held open together while chosen, so never equal)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class LocalKafka:
@@ -66,8 +76,9 @@ class LocalKafka:
 
     def __init__(self, *, port: int | None = None, data_dir: Path | None = None,
                  partitions: int = 6, heap_mb: int = 512) -> None:
-        self.port = port or free_port()
-        self.controller_port = free_port()
+        ports = free_ports(2)
+        self.port = port or ports[0]
+        self.controller_port = ports[1] if ports[1] != self.port else ports[0]
         self._own_dir = data_dir is None
         self.dir = data_dir or Path(tempfile.mkdtemp(prefix="llmwatch-kafka-"))
         self.dir.mkdir(parents=True, exist_ok=True)

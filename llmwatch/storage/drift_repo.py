@@ -190,7 +190,8 @@ def _record(event: EventRow, emb: EmbeddingRow, flags: dict[str, bool],
         prompt_vector=vectors.from_bytes(emb.prompt_vector, emb.dim),
         response_vector=(None if emb.response_vector is None
                          else vectors.from_bytes(emb.response_vector, emb.dim)),
-        flags=flags, negative_feedback=negative_feedback,
+        flags=flags, negative_feedback=negative_feedback, event_id=event.event_id,
+        prompt_messages=event.prompt_messages,
     )
 
 

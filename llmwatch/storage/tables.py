@@ -164,6 +164,7 @@ class AlertStateRow(Base):
     notifications: Mapped[int] = mapped_column(Integer)
     segment: Mapped[str] = mapped_column(String(800))
     severity: Mapped[str] = mapped_column(String(16))
+    streak: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AlertOutboxRow(Base):
@@ -184,3 +185,24 @@ class AlertOutboxRow(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TicketRow(Base):
+    """A retraining ticket: one per alert fingerprint, updated while the problem persists."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    title: Mapped[str] = mapped_column(String(300))
+    segment: Mapped[str] = mapped_column(String(800))
+    detector: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dataset: Mapped[str] = mapped_column(Text)  # chat fine-tuning JSONL
+    examples: Mapped[int] = mapped_column(Integer)
+    windows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,103 @@
+"""Open or update retraining tickets for alerts that keep firing (database edge)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from llmwatch.alerts.decision import Alert, AlertState
+from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open, suggested_action
+from llmwatch.detectors.explain import NEW, assign
+from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.segments import Segment
+from llmwatch.storage import Store
+from llmwatch.storage.drift_repo import DriftRepository
+from llmwatch.storage.tables import TicketRow
+
+DRIFT = ("embedding_drift", "online_drift", "version_change")
+
+
+class TicketStage:
+    def __init__(self, store: Store, policy: TicketPolicy, window: int) -> None:
+        self.engine = store.engine
+        self.repo = DriftRepository(store)
+        self.policy = policy
+        self.window = window
+
+    def process(self, findings: Sequence[Finding], states: dict[str, AlertState],
+                now: datetime) -> list[TicketRow]:
+        touched = []
+        for finding in findings:
+            alert = Alert.of(finding)
+            state = states.get(alert.fingerprint)
+            if state is None or not should_open(alert, state.streak, self.policy):
+                continue
+            touched.append(self._open_or_update(alert, finding, state, now))
+        return touched
+
+    def _open_or_update(self, alert: Alert, f: Finding, state: AlertState,
+                        now: datetime) -> TicketRow:
+        examples, new_topic = self._examples(f)
+        lines = dataset(examples, self.policy.max_examples)
+        segment = Segment.from_key(f.segment)
+        evidence: dict[str, Any] = {
+            "segment": f.segment, "app": segment.app, "model": segment.model,
+            "model_version": segment.model_version, "prompt_version": segment.prompt_version,
+            "detector": f.detector, "metric": f.metric, "method": f.method,
+            "statistic": f.statistic, "threshold": f.threshold, "p_value": f.p_value,
+            "effect_size": f.effect_size, "severity": f.severity,
+            "window": {"start": _iso(f.window.start), "end": _iso(f.window.end),
+                       "events": f.window.n_current, "reference_events": f.window.n_reference},
+            "explanation": f.explanation, "shifts": f.details.get("shifts", []),
+            "firing_since": _iso(state.since), "consecutive_windows": state.streak,
+            "example_event_ids": [e.event_id for e in examples[:20]],
+        }
+        title = f"Retrain/fix {segment.app} on {segment.model}: {f.metric} ({f.detector})"
+        with Session(self.engine) as s, s.begin():
+            row = s.execute(select(TicketRow).where(
+                TicketRow.fingerprint == alert.fingerprint)).scalar_one_or_none()
+            if row is None:
+                row = TicketRow(fingerprint=alert.fingerprint, created_at=now)
+                s.add(row)
+            row.status, row.title, row.segment = "open", title[:300], f.segment
+            row.detector, row.metric = f.detector, f.metric
+            row.action = suggested_action(f.detector, f.metric, new_topic)
+            row.evidence, row.dataset, row.examples = evidence, "\n".join(lines), len(lines)
+            row.windows, row.updated_at = state.streak, now
+        return row
+
+    def _examples(self, f: Finding) -> tuple[list[Example], bool]:
+        segment = Segment.from_key(f.segment)
+        records, _ = self.repo.records(segment, limit=self.window, newest=True)
+        new_topic = any(s.get("kind") == "new" for s in f.details.get("shifts", []))
+        chosen: list[tuple[Any, str]] = []
+        if f.detector in DRIFT and f.metric == "prompt_embedding" and records:
+            stored = self.repo.baseline(f.segment)
+            if stored is not None:
+                clusters = stored[0].clusters
+                grown = {s["label"] for s in f.details.get("shifts", []) if s["kind"] == "grew"}
+                import numpy as np
+
+                ids = assign(clusters, np.stack([r.prompt_vector for r in records]))
+                for r, c in zip(records, ids, strict=True):
+                    label = "new" if c == NEW else clusters.labels[c]
+                    if c == NEW or label in grown:
+                        chosen.append((r, label))
+        elif f.metric.endswith("_rate"):
+            check = f.metric.removesuffix("_rate")
+            chosen = [(r, check) for r in records
+                      if r.flags.get(check) or (check == "negative_feedback"
+                                                and r.negative_feedback)]
+        else:
+            chosen = [(r, f.metric) for r in records]
+        return [Example(r.event_id, r.prompt_messages or [{"role": "user",
+                                                           "content": r.prompt_text}],
+                        r.response_text or "", label) for r, label in chosen], new_topic
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
