@@ -164,6 +164,26 @@ def _alert_summary(settings: Settings, console: Console) -> None:
                   "cooldown; no Slack token in the demo, so they wait in table alert_outbox)")
     for n in notices:
         console.print(f"  → {n.channel}: {n.text}", markup=False)
+    _ticket_summary(store, console)
+
+
+def _ticket_summary(store: Store, console: Console) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.alerts.tickets import validate_line
+    from llmwatch.storage.tables import TicketRow
+
+    with Session(store.engine) as s:
+        tickets = list(s.execute(select(TicketRow)).scalars())
+    console.print(f"\n[bold]retraining tickets[/]: {len(tickets)}")
+    for t in tickets:
+        lines = t.dataset.splitlines()
+        for line in lines:
+            validate_line(line)
+        console.print(f"  #{t.id} {t.title} — {t.windows} windows in a row; action: {t.action}; "
+                      f"dataset: {len(lines)} chat examples, every line valid "
+                      f"(llmwatch tickets export {t.id} -o ticket-{t.id}.jsonl)", markup=False)
 
 
 def _drift_summary(settings: Settings, console: Console) -> None:

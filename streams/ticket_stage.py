@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from llmwatch.alerts.decision import Alert, AlertState
+from llmwatch.alerts.decision import Alert, AlertState, fingerprint
 from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open, suggested_action
 from llmwatch.detectors.explain import NEW, assign
 from llmwatch.detectors.findings import Finding
@@ -30,16 +30,26 @@ class TicketStage:
 
     def process(self, findings: Sequence[Finding], states: dict[str, AlertState],
                 now: datetime) -> list[TicketRow]:
-        touched = []
-        for finding in findings:
+        """One ticket per segment and problem: embedding drift (prompt or response, window or
+        online) is one problem, each quality rate another. Numeric and categorical drift are
+        symptoms without a dataset to act on: they are evidence, not tickets."""
+        touched, done = [], set()
+        ordered = sorted(findings, key=lambda f: f.metric != "prompt_embedding")
+        for finding in ordered:
+            if finding.detector not in (*DRIFT, "quality_rate"):
+                continue
+            problem = "drift" if finding.detector in DRIFT else finding.metric
+            key = fingerprint("ticket", finding.segment, problem)
             alert = Alert.of(finding)
             state = states.get(alert.fingerprint)
-            if state is None or not should_open(alert, state.streak, self.policy):
+            if key in done or state is None or not should_open(alert, state.streak,
+                                                                   self.policy):
                 continue
-            touched.append(self._open_or_update(alert, finding, state, now))
+            done.add(key)
+            touched.append(self._open_or_update(key, finding, state, now))
         return touched
 
-    def _open_or_update(self, alert: Alert, f: Finding, state: AlertState,
+    def _open_or_update(self, key: str, f: Finding, state: AlertState,
                         now: datetime) -> TicketRow:
         examples, new_topic = self._examples(f)
         lines = dataset(examples, self.policy.max_examples)
@@ -59,9 +69,9 @@ class TicketStage:
         title = f"Retrain/fix {segment.app} on {segment.model}: {f.metric} ({f.detector})"
         with Session(self.engine) as s, s.begin():
             row = s.execute(select(TicketRow).where(
-                TicketRow.fingerprint == alert.fingerprint)).scalar_one_or_none()
+                TicketRow.fingerprint == key)).scalar_one_or_none()
             if row is None:
-                row = TicketRow(fingerprint=alert.fingerprint, created_at=now)
+                row = TicketRow(fingerprint=key, created_at=now)
                 s.add(row)
             row.status, row.title, row.segment = "open", title[:300], f.segment
             row.detector, row.metric = f.detector, f.metric
