@@ -40,6 +40,7 @@ class Alert:
     firing: bool
     sample_size: int
     summary: str
+    evidence: str = ""  # how sure: statistic vs threshold, p/q, the calibrated false-alarm rate
 
     @classmethod
     def of(cls, finding: Finding) -> Alert:
@@ -51,7 +52,26 @@ class Alert:
             severity=finding.severity, firing=finding.fired,
             sample_size=finding.window.n_current,
             summary=finding.explanation or f"{finding.metric}: {finding.method}",
+            evidence=evidence(finding),
         )
+
+
+def evidence(f: Finding) -> str:
+    """One line saying how sure the finding is, in the finding's own terms."""
+    parts = [f"{f.method} statistic {f.statistic:.4g} vs threshold {f.threshold:.4g}"]
+    if f.effect_size is not None:
+        parts.append(f"effect {f.effect_size:.3g}")
+    if f.p_value is not None:
+        q = f.details.get("q_value")
+        fdr = f.details.get("fdr_q")
+        parts.append(f"p={f.p_value:.1e}" + (f", q={q:.1e} (false-discovery rate ≤ {fdr:.0%} "
+                                              f"over {f.details.get('tests_in_round')} tests)"
+                                              if q is not None and fdr else ""))
+    every = f.details.get("false_alarm_every_s")
+    if every:
+        parts.append(f"calibrated to one false alarm per {every / 86400:.1f} days")
+    parts.append(f"window of {f.window.n_current} calls vs {f.window.n_reference} in the reference")
+    return "; ".join(parts)
 
 
 def fingerprint(detector: str, segment: str, metric: str) -> str:

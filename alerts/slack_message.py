@@ -37,13 +37,16 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
                 f"{f' since {since:%Y-%m-%d %H:%M} UTC' if since else ''}: {alert.summary}")
         lines.append(line)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}})
+        if alert.evidence and decision.action != "resolve":
+            blocks.append({"type": "context", "elements": [
+                {"type": "mrkdwn", "text": f"how sure: {alert.evidence}"[:2900]}]})
         shown = (examples or {}).get(alert.fingerprint, [])[:3]
         if shown and decision.action != "resolve":
             blocks.append({"type": "context", "elements": [
                 {"type": "mrkdwn", "text": "e.g. " + " · ".join(f"“{e[:140]}”" for e in shown)}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f"inspect: `llmwatch status` · silence: `llmwatch alerts silence --segment "
-        f"'{group.segment}' --for 2h`")}]})
+        "inspect: `llmwatch status` · alerts: `llmwatch alerts` · tickets: "
+        "`llmwatch tickets list` (one opens if it keeps firing)")}]})
     text = f"[{group.severity}] {group.segment}: " + " | ".join(
         f"{a.metric} {d.action}" for a, d in group.decisions)
     return text, blocks

@@ -156,6 +156,33 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
     console.print(table)
 
 
+@app.command()
+def alerts() -> None:
+    """Alerts by state (firing first), and what waits in the outbox for Slack."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.alerts.outbox import pending
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import AlertStateRow
+
+    store = Store(load_settings().storage.url)
+    with Session(store.engine) as s:
+        rows = s.execute(select(AlertStateRow)).scalars().all()
+    table = Table(title="alerts")
+    for column in ("status", "severity", "segment", "since", "notices", "windows in a row"):
+        table.add_column(column)
+    for r in sorted(rows, key=lambda r: (r.status != "firing", r.segment)):
+        table.add_row(r.status, r.severity, r.segment,
+                      f"{r.since:%Y-%m-%d %H:%M}" if r.since else "-", str(r.notifications),
+                      str(r.streak))
+    console.print(table)
+    waiting = pending(store.engine)
+    console.print(f"{waiting} notice(s) waiting in the outbox"
+                  + ("" if not waiting or load_settings().alerts.slack_token else
+                     " (set LLMWATCH_ALERTS__SLACK_TOKEN to deliver them)"))
+
+
 @tickets_app.command("list")
 def tickets_list() -> None:
     """Open and closed retraining tickets, newest first."""

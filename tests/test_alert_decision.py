@@ -126,3 +126,20 @@ def test_online_and_window_prompt_drift_are_one_alert() -> None:
 
     assert Alert.of(finding("online_drift")).fingerprint == Alert.of(
         finding("embedding_drift")).fingerprint
+
+
+def test_the_message_says_what_where_since_and_how_sure() -> None:
+    from llmwatch.alerts.slack_message import render
+    from llmwatch.detectors.findings import Finding, Window
+
+    finding = Finding("embedding_drift", SEGMENT, "prompt_embedding", "centroid", True, 0.031,
+                      0.004, 1e-20, 0.35, Window(T0, T0, 1000, 1000), "critical",
+                      "new: prompts about 'refund, order' 4% → 19%",
+                      {"q_value": 2e-19, "fdr_q": 0.05, "tests_in_round": 40})
+    groups, _ = decide_round([Alert.of(finding)], {}, T0, POLICY)
+    text, blocks = render(groups[0], {Alert.of(finding).fingerprint: ["my order 123 <x>"]})
+    shown = str(blocks)
+    assert SEGMENT in shown and "refund" in shown and "since 2026-11-28 03:00" in shown
+    assert "statistic 0.031 vs threshold 0.004" in shown and "q=2.0e-19" in shown
+    assert "false-discovery rate ≤ 5% over 40 tests" in shown and "my order 123" in shown
+    assert "llmwatch tickets list" in shown and text.startswith("[critical]")

@@ -11,8 +11,8 @@ import pytest
 
 from llmwatch.local.kafka import LocalKafka, free_port
 
-COMMANDS = ["worker", "simulate", "demo", "status", "event", "tickets", "kafka", "config", "db",
-            "schemas"]
+COMMANDS = ["worker", "simulate", "demo", "status", "event", "alerts", "tickets", "kafka",
+            "config", "db", "schemas"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
