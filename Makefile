@@ -14,7 +14,10 @@ test: setup
 	$(VENV)/bin/python -m pytest -ra
 
 bench: setup
+	$(VENV)/bin/pip install -q -e ".[bench]"
 	$(VENV)/bin/python bench/pipeline_throughput.py
+	$(VENV)/bin/python bench/drift_eval.py
+	$(VENV)/bin/python bench/quality_eval.py
 
 clean:
 	rm -rf .llmwatch .pytest_cache
