@@ -3,10 +3,10 @@ doubled.
 
 `enqueue` stores the decided notices and the alerts' new states in one transaction (a dedupe
 key per notice makes a replayed round harmless). `deliver` claims due notices one at a time
-with an atomic compare-and-set (so two workers never send the same one), posts each with
-slack-sdk carrying its outbox id as message metadata, and marks it sent. A notice that was
-attempted before (a crash after posting, before marking) is first looked up in the channel's
-history by that metadata, and only posted if Slack does not have it. Rate limits (429 with
+with an atomic compare-and-set (so two workers never send the same one), sends each through
+its sink (alerts/sinks.py) and marks it sent. A notice that was attempted before (a crash
+after sending, before marking) is first checked with the sink (Slack: the channel's history,
+by the outbox id in the message metadata), and only sent if it did not arrive. Rate limits (429 with
 Retry-After, in seconds or as an HTTP date), server errors and connection errors postpone the
 notice with back-off; they never drop it.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from llmwatch.storage.tables import AlertOutboxRow, AlertStateRow
 
 from .decision import AlertState
+from .sinks import DeliveryError, OutgoingNotice, Sink
 
 log = logging.getLogger(__name__)
-METADATA_EVENT = "llmwatch_alert"
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Notice:
     channel: str
     text: str
     blocks: list[dict[str, Any]]
+    sink: str = "slack"
+    payload: dict[str, Any] | None = None
 
 
 def load_states(engine: Engine) -> dict[str, AlertState]:
@@ -62,43 +64,40 @@ def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertSt
             if exists:
                 continue
             s.add(AlertOutboxRow(dedupe_key=n.dedupe_key, channel=n.channel, text=n.text,
-                                 blocks=n.blocks, status="pending", attempts=0,
-                                 next_attempt_at=now, created_at=now))
+                                 blocks=n.blocks, sink=n.sink, payload=n.payload,
+                                 status="pending", attempts=0, next_attempt_at=now,
+                                 created_at=now))
             new += 1
     return new
 
 
-def deliver(engine: Engine, client: Any, *, worker: str = "w", now: Callable[[], datetime]
-            = lambda: datetime.now(UTC), lease: timedelta = timedelta(seconds=60),
-            limit: int = 50) -> int:
-    """Deliver due notices; returns how many were confirmed sent in this call."""
-    from slack_sdk.errors import SlackApiError
+def deliver(engine: Engine, sinks: Mapping[str, Sink], *, worker: str = "w",
+            now: Callable[[], datetime] = lambda: datetime.now(UTC),
+            lease: timedelta = timedelta(seconds=60), limit: int = 50) -> int:
+    """Deliver due notices through their sinks; returns how many were confirmed sent.
 
+    Notices for a sink that is not configured stay pending (configure it, and they go)."""
     sent = 0
-    for row_id in _due(engine, now(), limit):
+    for row_id in _due(engine, now(), limit, list(sinks)):
         if not _claim(engine, row_id, now(), lease):
             continue  # another worker has it
         with Session(engine) as s:
             row = s.get(AlertOutboxRow, row_id)
             assert row is not None
-            channel, text, blocks, attempts = row.channel, row.text, row.blocks, row.attempts
-        _update(engine, row_id, attempts=attempts + 1)  # from now on it may have been posted
+            sink, attempts = sinks[row.sink], row.attempts
+            notice = OutgoingNotice(row_id, row.channel, row.text, row.blocks, row.payload)
+        _update(engine, row_id, attempts=attempts + 1)  # from now on it may have been sent
         try:
-            ts = _already_posted(client, channel, row_id) if attempts > 0 else None
-            if ts is None:
-                response = client.chat_postMessage(
-                    channel=channel, text=text, blocks=blocks,
-                    metadata={"event_type": METADATA_EVENT,
-                              "event_payload": {"outbox_id": row_id}})
-                ts = response["ts"]
-        except SlackApiError as exc:
-            _postpone(engine, row_id, attempts + 1, now(), exc.response.status_code,
-                      exc.response.headers, str(exc.response.get("error", exc)))
+            ref = sink.already_sent(notice) if attempts > 0 else None
+            if ref is None:
+                ref = sink.send(notice)
+        except DeliveryError as exc:
+            _postpone(engine, row_id, attempts + 1, now(), exc.status, exc.headers, str(exc))
             continue
-        except OSError as exc:  # connection refused, reset, timeout
+        except OSError as exc:  # connection refused, reset, timeout, lost reply
             _postpone(engine, row_id, attempts + 1, now(), None, {}, f"connection: {exc}")
             continue
-        _update(engine, row_id, status="sent", slack_ts=ts, sent_at=now(), claimed_until=None,
+        _update(engine, row_id, status="sent", slack_ts=ref, sent_at=now(), claimed_until=None,
                 last_error=None)
         sent += 1
     return sent
@@ -130,21 +129,12 @@ def retry_after(headers: Any, now: datetime) -> timedelta | None:
     return max(when - now, timedelta(0))
 
 
-def _already_posted(client: Any, channel: str, row_id: int) -> str | None:
-    history = client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
-    for message in history.get("messages", []):
-        meta = message.get("metadata") or {}
-        if (meta.get("event_type") == METADATA_EVENT
-                and meta.get("event_payload", {}).get("outbox_id") == row_id):
-            return str(message.get("ts"))
-    return None
-
-
-def _due(engine: Engine, now: datetime, limit: int) -> list[int]:
+def _due(engine: Engine, now: datetime, limit: int, sinks: list[str]) -> list[int]:
     with Session(engine) as s:
         return list(s.execute(
             select(AlertOutboxRow.id)
-            .where(AlertOutboxRow.status == "pending", AlertOutboxRow.next_attempt_at <= now)
+            .where(AlertOutboxRow.status == "pending", AlertOutboxRow.next_attempt_at <= now,
+                   AlertOutboxRow.sink.in_(sinks))
             .order_by(AlertOutboxRow.id).limit(limit)).scalars())
 
 

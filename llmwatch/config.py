@@ -179,6 +179,12 @@ class AlertSettings(BaseModel):
         300, ge=0, description="New alerts of a just-notified segment wait this long.")
     min_sample: int = Field(100, ge=1, description="Findings on fewer events never notify.")
     deliver_every_s: float = Field(5, gt=0, description="How often the worker sends the outbox.")
+    webhook_url: str | None = Field(None, description="Also POST each message here (JSON).")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key that signs webhook bodies (X-Llmwatch-Signature).")
+    pagerduty_routing_key: SecretStr | None = Field(
+        None, description="Send critical alerts to PagerDuty Events v2 with this key.")
+    pagerduty_url: str | None = Field(None, description="Events API URL (default: PagerDuty's).")
     ticket_after_windows: int = Field(
         3, ge=1, description="Open a retraining ticket when an alert fires this many windows "
         "in a row.")

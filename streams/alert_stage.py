@@ -9,6 +9,14 @@ from typing import Any
 
 from llmwatch.alerts.decision import Alert, Policy, decide_round
 from llmwatch.alerts.outbox import Notice, deliver, enqueue, load_states
+from llmwatch.alerts.sinks import (
+    PAGERDUTY_URL,
+    PagerDutySink,
+    Sink,
+    SlackSink,
+    WebhookSink,
+    pagerduty_event,
+)
 from llmwatch.alerts.slack_message import Routing, render
 from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
@@ -42,17 +50,39 @@ class AlertStage:
             text, blocks = render(group, examples)
             key = "|".join(sorted(f"{a.fingerprint}:{d.action}:{d.state.notifications}"
                                   for a, d in group.decisions))
-            notices.append(Notice(hashlib.sha256(key.encode()).hexdigest()[:40],
-                                  self.routing.channel(group.severity), text, blocks))
+            digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+            channel = self.routing.channel(group.severity)
+            notices.append(Notice(digest, channel, text, blocks))
+            alert_docs = [{"fingerprint": a.fingerprint, "detector": a.detector,
+                           "segment": a.segment, "metric": a.metric, "severity": a.severity,
+                           "action": d.action, "summary": a.summary, "evidence": a.evidence}
+                          for a, d in group.decisions]
+            if self.settings.webhook_url:
+                notices.append(Notice(f"{digest}:webhook", channel, text, blocks, "webhook",
+                                      {"alerts": alert_docs}))
+            if self.settings.pagerduty_routing_key:
+                key_ = self.settings.pagerduty_routing_key.get_secret_value()
+                for a, d in group.decisions:
+                    if a.severity == "critical" or d.action == "resolve":
+                        notices.append(Notice(
+                            f"{digest}:pd:{a.fingerprint}", channel, text, [], "pagerduty",
+                            pagerduty_event(key_, d.action, a.fingerprint, a.summary,
+                                            a.segment, a.severity, {"evidence": a.evidence})))
         enqueue(self.engine, notices, states, now)
         self.opened = self.tickets.process(findings, states, now)
         return notices
 
     def deliver(self) -> int:
-        """Send what is due, if Slack is configured; otherwise notices wait in the outbox."""
-        if self.settings.slack_token is None:
-            return 0
-        return deliver(self.engine, self._client())
+        """Send what is due through the configured sinks; the rest waits in the outbox."""
+        s = self.settings
+        sinks: dict[str, Sink] = {}
+        if s.slack_token is not None:
+            sinks["slack"] = SlackSink(self._client())
+        if s.webhook_url and s.webhook_secret is not None:
+            sinks["webhook"] = WebhookSink(s.webhook_url, s.webhook_secret.get_secret_value())
+        if s.pagerduty_routing_key is not None:
+            sinks["pagerduty"] = PagerDutySink(s.pagerduty_url or PAGERDUTY_URL)
+        return deliver(self.engine, sinks) if sinks else 0
 
     def _client(self) -> Any:
         from slack_sdk import WebClient

@@ -12,6 +12,7 @@ from slack_server import TOKEN, SlackAPI
 
 from llmwatch.alerts.decision import AlertState
 from llmwatch.alerts.outbox import Notice, deliver, enqueue, load_states, pending, retry_after
+from llmwatch.alerts.sinks import SlackSink
 from llmwatch.storage import Store
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -39,6 +40,10 @@ def client(api: SlackAPI) -> WebClient:
     return WebClient(token=TOKEN, base_url=api.base_url, timeout=5, retry_handlers=[])
 
 
+def sinks(api: SlackAPI) -> dict[str, SlackSink]:
+    return {"slack": SlackSink(client(api))}
+
+
 def notices(n: int) -> list[Notice]:
     return [Notice(f"fp{i}:fire:1", "#llm-alerts", f"alert {i}",
                    [{"type": "section", "text": {"type": "mrkdwn", "text": f"alert {i}"}}])
@@ -57,18 +62,18 @@ def test_outage_rate_limits_and_a_lost_reply_deliver_each_notice_exactly_once(
     assert enqueue(store.engine, notices(5), {}, clock()) == 0  # a replayed round adds nothing
     slack.faults.extend([("429", "7"), ("500", ""), ("lose", "")])
     for _ in range(3):
-        deliver(store.engine, client(slack), now=clock)
+        deliver(store.engine, sinks(slack), now=clock)
     assert pending(store.engine) < 5
     port = slack.port
     slack.stop()  # Slack is down
     clock.advance(30)
-    assert deliver(store.engine, client(slack), now=clock) == 0
+    assert deliver(store.engine, sinks(slack), now=clock) == 0
     assert pending(store.engine) > 0  # delayed, not dropped
     slack.port = port
     slack.start()
     for _ in range(10):  # "after recovery", with a fresh client as after a worker restart
         clock.advance(600)
-        deliver(store.engine, client(slack), now=clock)
+        deliver(store.engine, sinks(slack), now=clock)
     assert pending(store.engine) == 0
     assert delivered_ids(slack) == [1, 2, 3, 4, 5]  # each exactly once, the lost reply too
 
@@ -77,11 +82,11 @@ def test_retry_after_is_honoured_in_seconds_and_http_date(store: Store, slack: S
     clock = Clock()
     enqueue(store.engine, notices(1), {}, clock())
     slack.faults.append(("429", "120"))
-    deliver(store.engine, client(slack), now=clock)
+    deliver(store.engine, sinks(slack), now=clock)
     clock.advance(100)
-    assert deliver(store.engine, client(slack), now=clock) == 0  # still waiting
+    assert deliver(store.engine, sinks(slack), now=clock) == 0  # still waiting
     clock.advance(30)
-    assert deliver(store.engine, client(slack), now=clock) == 1
+    assert deliver(store.engine, sinks(slack), now=clock) == 1
     assert retry_after({"Retry-After": "Sat, 28 Nov 2026 03:01:30 GMT"}, T0) == timedelta(
         seconds=90)
     assert retry_after({"retry-after": ["15"]}, T0) == timedelta(seconds=15)
@@ -89,7 +94,7 @@ def test_retry_after_is_honoured_in_seconds_and_http_date(store: Store, slack: S
 
 def test_two_workers_never_send_the_same_notice(store: Store, slack: SlackAPI) -> None:
     enqueue(store.engine, notices(30), {}, T0)
-    threads = [threading.Thread(target=deliver, args=(store.engine, client(slack)),
+    threads = [threading.Thread(target=deliver, args=(store.engine, sinks(slack)),
                                 kwargs={"worker": name, "now": lambda: T0})
                for name in ("a", "b")]
     for t in threads:
@@ -127,3 +132,86 @@ def test_a_shifted_stream_gives_one_message_per_segment(store: Store, slack: Sla
     assert message["channel"] == "#llm-oncall"  # critical
     assert "prompt_embedding fire" in message["text"]
     assert any("stock" in str(b) for b in message["blocks"])
+
+
+class Receiver:
+    """A local HTTP endpoint recording what it is sent; answers 500 `fail` times first."""
+
+    def __init__(self, fail: int = 0) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.fail = fail
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.fail > 0:
+                    receiver.fail -= 1
+                    self.send_response(500)
+                else:
+                    receiver.requests.append((dict(self.headers), body))
+                    self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_is_signed_and_pagerduty_dedups_by_fingerprint(store: Store) -> None:
+    import hashlib
+    import hmac
+    import json
+
+    from llmwatch.alerts.decision import Alert
+    from llmwatch.alerts.sinks import PagerDutySink, WebhookSink
+    from llmwatch.config import AlertSettings
+    from llmwatch.detectors.findings import Finding, Window
+    from llmwatch.streams.alert_stage import AlertStage
+
+    hook, pd = Receiver(fail=1), Receiver()
+    try:
+        settings = AlertSettings(webhook_url=hook.url, webhook_secret="s3cret",
+                                 pagerduty_routing_key="R0UT1NG", pagerduty_url=pd.url)
+        stage = AlertStage(store, settings)
+
+        def finding(fired: bool) -> Finding:
+            return Finding("embedding_drift", "app/m/v1/p1", "prompt_embedding", "centroid",
+                           fired, 0.03, 0.004, 1e-9, 0.3, Window(T0, T0, 1000, 1000),
+                           "critical" if fired else "info", "new: prompts about 'x'", {})
+
+        stage.process([finding(True)], T0)
+        sinks = {"webhook": WebhookSink(hook.url, "s3cret"), "pagerduty": PagerDutySink(pd.url)}
+        clock = Clock()
+        assert deliver(store.engine, sinks, now=clock) == 1  # PagerDuty; the webhook got a 500
+        clock.advance(10)
+        assert deliver(store.engine, sinks, now=clock) == 1  # the webhook, retried
+        assert pending(store.engine) == 1  # the Slack notice waits: no token configured
+        [(headers, body)] = hook.requests
+        t, v1 = (part.split("=", 1)[1] for part in headers["X-Llmwatch-Signature"].split(","))
+        expected = hmac.new(b"s3cret", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(v1, expected)
+        assert headers["Idempotency-Key"].startswith("llmwatch-outbox-")
+        assert json.loads(body)["alerts"][0]["action"] == "fire"
+        stage.process([finding(False)], T0 + timedelta(hours=1))
+        clock.advance(3600)
+        deliver(store.engine, sinks, now=clock)
+        events = [json.loads(b) for _, b in pd.requests]
+        assert [e["event_action"] for e in events] == ["trigger", "resolve"]
+        fp = Alert.of(finding(True)).fingerprint
+        assert {e["dedup_key"] for e in events} == {fp}
+        assert events[0]["payload"]["severity"] == "critical"
+        assert events[0]["routing_key"] == "R0UT1NG"
+    finally:
+        hook.close()
+        pd.close()

@@ -177,6 +177,8 @@ class AlertOutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     blocks: Mapped[list[Any]] = mapped_column(JSON)
+    sink: Mapped[str] = mapped_column(String(32), default="slack")  # slack | webhook | pagerduty
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,138 @@
+"""Where notices go, behind one interface: Slack (Web API), a generic webhook (HMAC-signed
+JSON) and PagerDuty Events v2. A sink sends one outbox row; failures it can retry raise
+`DeliveryError` with the HTTP status and headers (Retry-After) so the outbox backs off."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+METADATA_EVENT = "llmwatch_alert"
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
+
+
+class DeliveryError(Exception):
+    def __init__(self, status: int | None, headers: Mapping[str, Any], message: str) -> None:
+        super().__init__(message)
+        self.status, self.headers = status, headers
+
+
+@dataclass(frozen=True)
+class OutgoingNotice:
+    outbox_id: int
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    payload: dict[str, Any] | None
+
+
+class Sink(Protocol):
+    def already_sent(self, notice: OutgoingNotice) -> str | None: ...
+
+    def send(self, notice: OutgoingNotice) -> str: ...
+
+
+class SlackSink:
+    """chat.postMessage with the outbox id as message metadata; a notice attempted before is
+    looked up in the channel's history, so a lost reply never doubles it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def already_sent(self, notice: OutgoingNotice) -> str | None:
+        history = self._call(self.client.conversations_history, channel=notice.channel,
+                             include_all_metadata=True, limit=200)
+        for message in history.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (meta.get("event_type") == METADATA_EVENT
+                    and meta.get("event_payload", {}).get("outbox_id") == notice.outbox_id):
+                return str(message.get("ts"))
+        return None
+
+    def send(self, notice: OutgoingNotice) -> str:
+        response = self._call(
+            self.client.chat_postMessage, channel=notice.channel, text=notice.text,
+            blocks=notice.blocks,
+            metadata={"event_type": METADATA_EVENT,
+                      "event_payload": {"outbox_id": notice.outbox_id}})
+        return str(response["ts"])
+
+    @staticmethod
+    def _call(method: Any, **kwargs: Any) -> Any:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            return method(**kwargs)
+        except SlackApiError as exc:
+            raise DeliveryError(exc.response.status_code, exc.response.headers,
+                                str(exc.response.get("error", exc))) from exc
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 of "{timestamp}.{body}", as the webhook's X-Llmwatch-Signature header."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+class WebhookSink:
+    """POSTs the notice as JSON, signed; Idempotency-Key lets the receiver drop repeats."""
+
+    def __init__(self, url: str, secret: str, timeout: float = 10) -> None:
+        if not secret:
+            raise ValueError("a webhook sink needs a signing secret")
+        self.url, self.secret, self.timeout = url, secret, timeout
+
+    def already_sent(self, notice: OutgoingNotice) -> str | None:
+        return None  # the receiver deduplicates by Idempotency-Key
+
+    def send(self, notice: OutgoingNotice) -> str:
+        body = json.dumps({"id": notice.outbox_id, "text": notice.text, "blocks": notice.blocks,
+                           "alerts": (notice.payload or {}).get("alerts", [])}).encode()
+        headers = {"Content-Type": "application/json",
+                   "X-Llmwatch-Signature": signature(self.secret, int(time.time()), body),
+                   "Idempotency-Key": f"llmwatch-outbox-{notice.outbox_id}"}
+        return _post(self.url, body, headers, self.timeout)
+
+
+class PagerDutySink:
+    """Events API v2: the payload is built when the notice is decided; dedup_key is the
+    alert's fingerprint, so PagerDuty itself folds repeats into one incident."""
+
+    def __init__(self, url: str = PAGERDUTY_URL, timeout: float = 10) -> None:
+        self.url, self.timeout = url, timeout
+
+    def already_sent(self, notice: OutgoingNotice) -> str | None:
+        return None  # dedup_key makes a repeat harmless
+
+    def send(self, notice: OutgoingNotice) -> str:
+        body = json.dumps(notice.payload).encode()
+        return _post(self.url, body, {"Content-Type": "application/json"}, self.timeout)
+
+
+def pagerduty_event(routing_key: str, action: str, fingerprint: str, summary: str,
+                    segment: str, severity: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "routing_key": routing_key,
+        "event_action": "resolve" if action == "resolve" else "trigger",
+        "dedup_key": fingerprint,
+        "payload": {"summary": summary[:1024], "source": "llmwatch", "component": segment,
+                    "severity": PD_SEVERITY.get(severity, "warning"),
+                    "custom_details": dict(details)},
+    }
+
+
+def _post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> str:
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.headers.get("X-Request-Id") or str(response.status)
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(exc.code, exc.headers, f"HTTP {exc.code}") from exc
