@@ -87,6 +87,7 @@ class AlertState:
     segment: str = ""
     severity: str = "info"
     streak: int = 0  # consecutive rounds (windows) in which it was firing
+    acknowledged: bool = False  # someone is on it: no reminders until it resolves
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,8 @@ def decide(alert: Alert, state: AlertState, now: datetime, policy: Policy,
         since_last = now - state.last_notified
         if since_last < policy.cooldown:
             return Decision("none", "in cooldown", truth)
+        if state.acknowledged:
+            return Decision("none", "acknowledged", truth)
         if since_last >= policy.repeat_every:
             return Decision("repeat", f"still firing since {state.since:%Y-%m-%d %H:%M}",
                             _notified(truth, now))
@@ -179,7 +182,7 @@ def _follow(alert: Alert, state: AlertState, now: datetime) -> AlertState:
         return AlertState("firing", since=now, last_notified=None, notifications=0,
                           segment=alert.segment, severity=alert.severity, streak=1)
     if state.status == "firing":
-        return replace(state, status="resolved", streak=0)
+        return replace(state, status="resolved", streak=0, acknowledged=False)
     return replace(state, streak=0)
 
 

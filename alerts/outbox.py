@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from llmwatch.storage.tables import AlertOutboxRow, AlertStateRow
+from llmwatch.storage.tables import AlertOutboxRow, AlertSilenceRow, AlertStateRow
 
-from .decision import AlertState
+from .decision import AlertState, Silence
 from .sinks import DeliveryError, OutgoingNotice, Sink
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,16 @@ class Notice:
 def load_states(engine: Engine) -> dict[str, AlertState]:
     with Session(engine) as s:
         return {r.fingerprint: AlertState(r.status, _utc(r.since), _utc(r.last_notified),  # type: ignore[arg-type]
-                                          r.notifications, r.segment, r.severity, r.streak)
+                                          r.notifications, r.segment, r.severity, r.streak,
+                                          bool(r.acknowledged))
                 for r in s.execute(select(AlertStateRow)).scalars()}
+
+
+def active_silences(engine: Engine, now: datetime) -> tuple[Silence, ...]:
+    with Session(engine) as s:
+        rows = s.execute(select(AlertSilenceRow).where(AlertSilenceRow.ends_at > now)).scalars()
+        return tuple(Silence(_utc(r.starts_at), _utc(r.ends_at), r.segment, r.detector,  # type: ignore[arg-type]
+                             r.metric, r.reason) for r in rows)
 
 
 def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertState],
@@ -57,7 +65,8 @@ def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertSt
             s.merge(AlertStateRow(fingerprint=fp, status=st.status, since=st.since,
                                   last_notified=st.last_notified,
                                   notifications=st.notifications, segment=st.segment,
-                                  severity=st.severity, streak=st.streak))
+                                  severity=st.severity, streak=st.streak,
+                                  acknowledged=st.acknowledged))
         for n in notices:
             exists = s.execute(select(AlertOutboxRow.id).where(
                 AlertOutboxRow.dedupe_key == n.dedupe_key)).first()

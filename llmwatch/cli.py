@@ -156,9 +156,13 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
     console.print(table)
 
 
-@app.command()
-def alerts() -> None:
-    """Alerts by state (firing first), and what waits in the outbox for Slack."""
+alerts_app = typer.Typer(help="Alerts: list, show, acknowledge, silence.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("list")
+def alerts_list() -> None:
+    """Alerts by state (firing first), and what waits in the outbox."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -170,17 +174,100 @@ def alerts() -> None:
     with Session(store.engine) as s:
         rows = s.execute(select(AlertStateRow)).scalars().all()
     table = Table(title="alerts")
-    for column in ("status", "severity", "segment", "since", "notices", "windows in a row"):
+    for column in ("fingerprint", "status", "severity", "segment", "since", "notices",
+                   "windows in a row", "ack"):
         table.add_column(column)
     for r in sorted(rows, key=lambda r: (r.status != "firing", r.segment)):
-        table.add_row(r.status, r.severity, r.segment,
+        table.add_row(r.fingerprint, r.status, r.severity, r.segment,
                       f"{r.since:%Y-%m-%d %H:%M}" if r.since else "-", str(r.notifications),
-                      str(r.streak))
+                      str(r.streak), "yes" if r.acknowledged else "")
     console.print(table)
     waiting = pending(store.engine)
     console.print(f"{waiting} notice(s) waiting in the outbox"
                   + ("" if not waiting or load_settings().alerts.slack_token else
                      " (set LLMWATCH_ALERTS__SLACK_TOKEN to deliver them)"))
+
+
+@alerts_app.command("show")
+def alerts_show(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch alerts list`.")]
+                ) -> None:
+    """One alert's state and its latest findings."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import AlertStateRow, FindingRow
+
+    with Session(Store(load_settings().storage.url).engine) as s:
+        state = s.get(AlertStateRow, fingerprint)
+        if state is None:
+            err.print(f"no alert {fingerprint}; `llmwatch alerts list` shows them")
+            raise typer.Exit(1)
+        rows = s.execute(select(FindingRow).where(FindingRow.segment == state.segment)
+                         .order_by(FindingRow.id.desc()).limit(10)).scalars().all()
+    console.print(f"[bold]{fingerprint}[/] {state.status} {state.severity} on {state.segment}, "
+                  f"{state.notifications} notice(s), {state.streak} window(s) in a row")
+    for r in rows:
+        mark = "[red]fired[/]" if r.fired else "quiet"
+        console.print(f"  {r.created_at:%Y-%m-%d %H:%M} {r.detector} {r.metric} {mark} "
+                      f"{r.explanation or ''}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch alerts list`.")]
+               ) -> None:
+    """Acknowledge a firing alert: no reminders until it resolves."""
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import AlertStateRow
+
+    with Session(Store(load_settings().storage.url).engine) as s, s.begin():
+        state = s.get(AlertStateRow, fingerprint)
+        if state is None or state.status != "firing":
+            err.print(f"no firing alert {fingerprint}; `llmwatch alerts list` shows them")
+            raise typer.Exit(1)
+        state.acknowledged = True
+    console.print(f"acknowledged {fingerprint}: no reminders until it resolves")
+
+
+@alerts_app.command("silence")
+def alerts_silence(
+    for_: Annotated[str, typer.Option("--for", help="How long: 30m, 2h, 1d.")],
+    segment: Annotated[str | None, typer.Option(
+        help="Segment key, or a prefix ending in * (e.g. 'support-bot/*').")] = None,
+    detector: Annotated[str | None, typer.Option(help="Only this detector.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Only this metric.")] = None,
+    reason: Annotated[str, typer.Option(help="Shown in the log and to the team.")] = "",
+) -> None:
+    """Silence matching alerts for a while (a maintenance window)."""
+    from datetime import UTC, datetime
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import AlertSilenceRow
+
+    duration = _duration(for_)
+    now = datetime.now(UTC)
+    store = Store(load_settings().storage.url)
+    from sqlalchemy.orm import Session
+
+    with Session(store.engine) as s, s.begin():
+        s.add(AlertSilenceRow(segment=segment, detector=detector, metric=metric,
+                              starts_at=now, ends_at=now + duration, reason=reason,
+                              created_at=now))
+    console.print(f"silenced {segment or 'every segment'} "
+                  f"({detector or 'any detector'}, {metric or 'any metric'}) until "
+                  f"{now + duration:%Y-%m-%d %H:%M} UTC")
+
+
+def _duration(text: str):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    units = {"m": 60, "h": 3600, "d": 86400}
+    try:
+        return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    except (KeyError, ValueError, IndexError):
+        raise typer.BadParameter(f"'{text}' is not a duration like 30m, 2h or 1d") from None
 
 
 @tickets_app.command("list")

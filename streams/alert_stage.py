@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from llmwatch.alerts.decision import Alert, Policy, decide_round
-from llmwatch.alerts.outbox import Notice, deliver, enqueue, load_states
+from llmwatch.alerts.outbox import Notice, active_silences, deliver, enqueue, load_states
 from llmwatch.alerts.sinks import (
     PAGERDUTY_URL,
     PagerDutySink,
@@ -44,7 +45,8 @@ class AlertStage:
         examples = {Alert.of(f).fingerprint: [e for s in f.details.get("shifts", [])[:1]
                                               for e in s.get("examples", [])]
                     for f in findings}
-        groups, states = decide_round(alerts, load_states(self.engine), now, self.policy)
+        policy = replace(self.policy, silences=active_silences(self.engine, now))
+        groups, states = decide_round(alerts, load_states(self.engine), now, policy)
         notices = []
         for group in groups:
             text, blocks = render(group, examples)

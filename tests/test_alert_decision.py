@@ -143,3 +143,10 @@ def test_the_message_says_what_where_since_and_how_sure() -> None:
     assert "statistic 0.031 vs threshold 0.004" in shown and "q=2.0e-19" in shown
     assert "false-discovery rate ≤ 5% over 40 tests" in shown and "my order 123" in shown
     assert "llmwatch tickets list" in shown and text.startswith("[critical]")
+
+
+def test_acknowledged_alerts_do_not_remind_until_they_resolve() -> None:
+    acked = replace(FIRING_NOTIFIED, acknowledged=True)
+    assert decide(alert(), acked, T0 + 300 * MIN, POLICY).action == "none"
+    resolved = decide(alert(firing=False), acked, T0 + 301 * MIN, POLICY)
+    assert resolved.action == "resolve" and not resolved.state.acknowledged

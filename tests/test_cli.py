@@ -67,3 +67,32 @@ def test_config_shows_sources_and_hides_secrets(tmp_path: Path) -> None:
     out = run("config", cwd=tmp_path)
     assert out.returncode == 0
     assert "llmwatch.toml" in out.stdout and "hunter2" not in out.stdout
+
+
+def test_silence_and_ack_from_the_command_line(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from llmwatch.alerts.outbox import active_silences
+    from llmwatch.storage import Store, upgrade
+    from llmwatch.storage.tables import AlertStateRow
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = Store(url)
+    upgrade(store.engine)
+    with Session(store.engine) as s, s.begin():
+        s.add(AlertStateRow(fingerprint="abc", status="firing", since=datetime.now(UTC),
+                            last_notified=None, notifications=1, segment="bot/m/-/-",
+                            severity="warning", streak=2, acknowledged=False))
+    env = {"LLMWATCH_STORAGE__URL": url}
+    out = run("alerts", "silence", "--for", "2h", "--segment", "bot/*", "--reason", "rollout",
+              env=env)
+    assert out.returncode == 0, out.stderr
+    [silence] = active_silences(store.engine, datetime.now(UTC))
+    assert silence.segment == "bot/*" and silence.reason == "rollout"
+    assert run("alerts", "silence", "--for", "soon", env=env).returncode == 2
+    assert run("alerts", "ack", "abc", env=env).returncode == 0
+    listed = run("alerts", "list", env=env)
+    assert "abc" in listed.stdout and "yes" in listed.stdout
+    assert run("alerts", "ack", "nope", env=env).returncode == 1

@@ -165,6 +165,22 @@ class AlertStateRow(Base):
     segment: Mapped[str] = mapped_column(String(800))
     severity: Mapped[str] = mapped_column(String(16))
     streak: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged: Mapped[bool] = mapped_column(default=False)
+
+
+class AlertSilenceRow(Base):
+    """A silence or maintenance window set from the CLI."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    segment: Mapped[str | None] = mapped_column(String(800))
+    detector: Mapped[str | None] = mapped_column(String(100))
+    metric: Mapped[str | None] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AlertOutboxRow(Base):
