@@ -185,6 +185,13 @@ class AlertSettings(BaseModel):
     pagerduty_routing_key: SecretStr | None = Field(
         None, description="Send critical alerts to PagerDuty Events v2 with this key.")
     pagerduty_url: str | None = Field(None, description="Events API URL (default: PagerDuty's).")
+    github_repo: str | None = Field(None, description="owner/name: open tickets as issues there.")
+    github_token: SecretStr | None = Field(None, description="Token allowed to write issues.")
+    github_api_url: str = Field("https://api.github.com", description="GitHub REST API base.")
+    jira_url: str | None = Field(None, description="Jira base URL: open tickets as issues there.")
+    jira_project: str | None = Field(None, description="Jira project key.")
+    jira_user: str | None = Field(None, description="Jira user (e-mail) for basic auth.")
+    jira_token: SecretStr | None = Field(None, description="Jira API token.")
     ticket_after_windows: int = Field(
         3, ge=1, description="Open a retraining ticket when an alert fires this many windows "
         "in a row.")

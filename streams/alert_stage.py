@@ -19,6 +19,7 @@ from llmwatch.alerts.sinks import (
     pagerduty_event,
 )
 from llmwatch.alerts.slack_message import Routing, render
+from llmwatch.alerts.ticket_sinks import GitHubIssues, JiraIssues, TicketSink
 from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
@@ -30,7 +31,8 @@ from .ticket_stage import TicketStage
 class AlertStage:
     def __init__(self, store: Store, settings: AlertSettings, *, window: int = 1000) -> None:
         self.engine = store.engine
-        self.tickets = TicketStage(store, TicketPolicy(settings.ticket_after_windows), window)
+        self.tickets = TicketStage(store, TicketPolicy(settings.ticket_after_windows), window,
+                                   ticket_sinks(settings))
         self.settings = settings
         self.policy = Policy(cooldown=timedelta(seconds=settings.cooldown_s),
                              repeat_every=timedelta(seconds=settings.repeat_every_s),
@@ -96,3 +98,14 @@ class AlertStage:
         if self.settings.slack_base_url:
             options["base_url"] = self.settings.slack_base_url
         return WebClient(**options)
+
+
+def ticket_sinks(s: AlertSettings) -> list[TicketSink]:
+    sinks: list[TicketSink] = []
+    if s.github_repo and s.github_token is not None:
+        sinks.append(GitHubIssues(s.github_api_url, s.github_repo,
+                                  s.github_token.get_secret_value()))
+    if s.jira_url and s.jira_project and s.jira_user and s.jira_token is not None:
+        sinks.append(JiraIssues(s.jira_url, s.jira_project, s.jira_user,
+                                s.jira_token.get_secret_value()))
+    return sinks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from llmwatch.alerts.decision import Alert, AlertState, fingerprint
+from llmwatch.alerts.ticket_sinks import TicketSink, render_body
 from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open, suggested_action
 from llmwatch.detectors.explain import NEW, assign
 from llmwatch.detectors.findings import Finding
@@ -19,17 +21,20 @@ from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.storage.tables import TicketRow
 
 DRIFT = ("embedding_drift", "online_drift", "version_change")
+log = logging.getLogger(__name__)
 
 
 class TicketStage:
-    def __init__(self, store: Store, policy: TicketPolicy, window: int) -> None:
+    def __init__(self, store: Store, policy: TicketPolicy, window: int,
+                 sinks: Sequence[TicketSink] = ()) -> None:
         self.engine = store.engine
         self.repo = DriftRepository(store)
         self.policy = policy
         self.window = window
+        self.sinks = list(sinks)
 
     def process(self, findings: Sequence[Finding], states: dict[str, AlertState],
-                now: datetime) -> list[TicketRow]:
+                now: datetime) -> list[int]:
         """One ticket per segment and problem: embedding drift (prompt or response, window or
         online) is one problem, each quality rate another. Numeric and categorical drift are
         symptoms without a dataset to act on: they are evidence, not tickets."""
@@ -47,10 +52,33 @@ class TicketStage:
                 continue
             done.add(key)
             touched.append(self._open_or_update(key, finding, state, now))
+        for ticket_id in touched:
+            self._publish(ticket_id)
         return touched
 
+    def _publish(self, ticket_id: int) -> None:
+        """Create or update the issue in each sink; a failure is retried next round."""
+        with Session(self.engine) as s:
+            row = s.get(TicketRow, ticket_id)
+            assert row is not None
+            body = render_body(row.evidence, row.action, row.examples, row.id)
+            title, refs = row.title, dict(row.external or {})
+        for sink in self.sinks:
+            try:
+                if sink.name in refs:
+                    sink.update(refs[sink.name], title, body)
+                else:
+                    refs[sink.name] = sink.create(title, body)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ticket %d not published to %s (will retry): %s", ticket_id,
+                            sink.name, exc)
+        with Session(self.engine) as s, s.begin():
+            row = s.get(TicketRow, ticket_id)
+            assert row is not None
+            row.external = refs
+
     def _open_or_update(self, key: str, f: Finding, state: AlertState,
-                        now: datetime) -> TicketRow:
+                        now: datetime) -> int:
         examples, new_topic = self._examples(f)
         lines = dataset(examples, self.policy.max_examples)
         segment = Segment.from_key(f.segment)
@@ -78,7 +106,9 @@ class TicketStage:
             row.action = suggested_action(f.detector, f.metric, new_topic)
             row.evidence, row.dataset, row.examples = evidence, "\n".join(lines), len(lines)
             row.windows, row.updated_at = state.streak, now
-        return row
+            s.flush()
+            ticket_id = row.id
+        return ticket_id
 
     def _examples(self, f: Finding) -> tuple[list[Example], bool]:
         segment = Segment.from_key(f.segment)

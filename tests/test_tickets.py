@@ -89,3 +89,88 @@ def test_a_persisting_drift_opens_one_ticket_with_a_dataset(store: Store) -> Non
     for line in lines:
         validate_line(line)
     assert all("stock" in line or "money" in line or "interest" in line for line in lines)
+
+
+class IssueTracker:
+    """A local HTTP server speaking GitHub's and Jira's issue REST shapes."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.created: list[dict] = []  # type: ignore[type-arg]
+        self.updated: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+        tracker = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _body(self) -> dict:  # type: ignore[type-arg]
+                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def _reply(self, status: int, doc: dict) -> None:  # type: ignore[type-arg]
+                data = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802
+                doc = self._body()
+                tracker.created.append({"path": self.path, "auth": self.headers["Authorization"],
+                                        **doc})
+                n = len(tracker.created)
+                self._reply(201, {"number": n} if "/repos/" in self.path else {"key": f"ML-{n}"})
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                tracker.updated.append((self.path, self._body()))
+                self._reply(200, {})
+
+            do_PUT = do_PATCH  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_tickets_open_once_and_update_in_github_and_jira(store: Store) -> None:
+    from test_drift_stage import Traffic, feed
+
+    from llmwatch.config import AlertSettings, DriftSettings
+    from llmwatch.streams.alert_stage import AlertStage
+    from llmwatch.streams.drift_stage import DriftStage
+
+    tracker = IssueTracker()
+    try:
+        settings = AlertSettings(ticket_after_windows=2, github_repo="acme/ml",
+                                 github_token="ghs_test", github_api_url=tracker.url,
+                                 jira_url=tracker.url, jira_project="ML", jira_user="a@b.c",
+                                 jira_token="jt")
+        traffic = Traffic()
+        drift = DriftStage(store, DriftSettings(reference_size=200, window_size=100,
+                                                clusters=3, online=False))
+        alerts = AlertStage(store, settings, window=100)
+        feed(drift, store, [traffic.batch(100) for _ in range(2)])
+        for _ in range(4):
+            alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
+                           datetime.now(UTC))
+        paths = sorted(c["path"] for c in tracker.created)
+        assert paths == ["/repos/acme/ml/issues", "/rest/api/2/issue"]  # each created once
+        github = next(c for c in tracker.created if "/repos/" in c["path"])
+        assert github["auth"] == "Bearer ghs_test" and "retraining" in github["labels"]
+        assert "Suggested action" in github["body"] and "llmwatch tickets export" in github["body"]
+        jira = next(c for c in tracker.created if "/rest/" in c["path"])
+        assert jira["fields"]["project"] == {"key": "ML"}
+        updated = {p for p, _ in tracker.updated}
+        assert updated == {"/repos/acme/ml/issues/1", "/rest/api/2/issue/ML-2"}
+        with Session(store.engine) as s:
+            [ticket] = s.execute(select(TicketRow)).scalars().all()
+        assert ticket.external == {"github": "1", "jira": "ML-2"}
+    finally:
+        tracker.close()

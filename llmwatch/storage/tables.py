@@ -222,5 +222,6 @@ class TicketRow(Base):
     dataset: Mapped[str] = mapped_column(Text)  # chat fine-tuning JSONL
     examples: Mapped[int] = mapped_column(Integer)
     windows: Mapped[int] = mapped_column(Integer)
+    external: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # sink → issue number/key
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
