@@ -76,6 +76,26 @@ class SlackSink:
                                 str(exc.response.get("error", exc))) from exc
 
 
+class SlackWebhookSink:
+    """Slack incoming webhook (one channel, fixed by the webhook); no history to consult,
+    so a lost reply can repeat a message — prefer the Web API where exactly-once matters."""
+
+    def __init__(self, url: str) -> None:
+        from slack_sdk.webhook import WebhookClient
+
+        self.client = WebhookClient(url, timeout=10)
+
+    def already_sent(self, notice: OutgoingNotice) -> str | None:
+        return None
+
+    def send(self, notice: OutgoingNotice) -> str:
+        response = self.client.send(text=notice.text, blocks=notice.blocks)
+        if response.status_code >= 300:
+            raise DeliveryError(response.status_code, response.headers or {},
+                                f"webhook answered {response.status_code}: {response.body}")
+        return "webhook"
+
+
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """HMAC-SHA256 of "{timestamp}.{body}", as the webhook's X-Llmwatch-Signature header."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)

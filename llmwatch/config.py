@@ -179,6 +179,8 @@ class AlertSettings(BaseModel):
         300, ge=0, description="New alerts of a just-notified segment wait this long.")
     min_sample: int = Field(100, ge=1, description="Findings on fewer events never notify.")
     deliver_every_s: float = Field(5, gt=0, description="How often the worker sends the outbox.")
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="Slack incoming-webhook URL, used when no slack_token is set.")
     webhook_url: str | None = Field(None, description="Also POST each message here (JSON).")
     webhook_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key that signs webhook bodies (X-Llmwatch-Signature).")

@@ -15,6 +15,7 @@ from llmwatch.alerts.sinks import (
     PagerDutySink,
     Sink,
     SlackSink,
+    SlackWebhookSink,
     WebhookSink,
     pagerduty_event,
 )
@@ -82,6 +83,8 @@ class AlertStage:
         sinks: dict[str, Sink] = {}
         if s.slack_token is not None:
             sinks["slack"] = SlackSink(self._client())
+        elif s.slack_webhook_url is not None:
+            sinks["slack"] = SlackWebhookSink(s.slack_webhook_url.get_secret_value())
         if s.webhook_url and s.webhook_secret is not None:
             sinks["webhook"] = WebhookSink(s.webhook_url, s.webhook_secret.get_secret_value())
         if s.pagerduty_routing_key is not None:

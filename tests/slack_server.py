@@ -53,6 +53,8 @@ class SlackAPI:
                 args = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
                         for k, v in args.items()}
                 method = urlparse(self.path).path.removeprefix("/api/")
+                if method.startswith("/services/"):  # an incoming webhook
+                    return self._webhook(args)
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     return self._send(200, {"ok": False, "error": "invalid_auth"})
                 with api.lock:
@@ -85,6 +87,23 @@ class SlackAPI:
                         found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
                     return self._send(200, {"ok": True, "messages": found, "has_more": False})
                 return self._send(200, {"ok": False, "error": "unknown_method"})
+
+            def _webhook(self, args: dict[str, Any]) -> None:
+                with api.lock:
+                    fault = api.faults.popleft() if api.faults else None
+                    if fault is None:
+                        api.messages.append({"ts": "webhook", "channel": "webhook",
+                                             "text": args.get("text"),
+                                             "blocks": args.get("blocks"), "metadata": None})
+                if fault and fault[0] == "429":
+                    return self._send(429, {"ok": False}, {"Retry-After": fault[1]})
+                if fault:
+                    return self._send(500, {"ok": False})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                return None
 
             def _send(self, status: int, body: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:

@@ -215,3 +215,18 @@ def test_webhook_is_signed_and_pagerduty_dedups_by_fingerprint(store: Store) -> 
     finally:
         hook.close()
         pd.close()
+
+
+def test_incoming_webhook_delivery_backs_off_on_429(store: Store, slack: SlackAPI) -> None:
+    from llmwatch.alerts.sinks import SlackWebhookSink
+
+    clock = Clock()
+    enqueue(store.engine, notices(2), {}, clock())
+    slack.faults.append(("429", "30"))
+    webhook = {"slack": SlackWebhookSink(f"http://127.0.0.1:{slack.port}/services/T0/B0/x")}
+    assert deliver(store.engine, webhook, now=clock) == 1  # one rate-limited, one sent
+    clock.advance(10)
+    assert deliver(store.engine, webhook, now=clock) == 0  # Retry-After not over yet
+    clock.advance(25)
+    assert deliver(store.engine, webhook, now=clock) == 1
+    assert sorted(m["text"] for m in slack.messages) == ["alert 0", "alert 1"]
