@@ -64,6 +64,8 @@ class TopicSettings(BaseModel):
         "llmwatch.enriched", description="Stored events with embeddings, for detectors."
     )
     findings: str = Field("llmwatch.findings", description="Detector findings, for alerting.")
+    tickets: str = Field("llmwatch.tickets", description="Retraining tickets, as they open "
+                         "and update.")
     partitions: int = Field(6, ge=1, description="Partitions when llmwatch creates a topic.")
     replication_factor: int = Field(1, ge=1)
 

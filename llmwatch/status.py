@@ -37,7 +37,7 @@ def collect(settings: Settings) -> Status:
         from llmwatch.streams.topics import end_offsets, read_dead_letters
 
         t = settings.topics
-        for topic in (t.events, t.deadletter, t.enriched, t.findings):
+        for topic in (t.events, t.deadletter, t.enriched, t.findings, t.tickets):
             status.topic_messages[topic] = end_offsets(settings, topic)
         if status.topic_messages[t.deadletter]:
             status.dead_letter_reasons = Counter(

@@ -42,6 +42,7 @@ class AlertStage:
         self.routing = Routing({"critical": settings.critical_channel}, settings.channel)
 
     def process(self, findings: Sequence[Finding], now: datetime) -> list[Notice]:
+        self.opened: list[int] = []  # tickets opened or updated in this round
         alerts = [Alert.of(f) for f in findings]
         if not alerts:
             return []
@@ -76,6 +77,23 @@ class AlertStage:
         enqueue(self.engine, notices, states, now)
         self.opened = self.tickets.process(findings, states, now)
         return notices
+
+    def ticket_documents(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The tickets touched in a round, for the tickets topic."""
+        from sqlalchemy.orm import Session
+
+        from llmwatch.storage.tables import TicketRow
+
+        docs = []
+        with Session(self.engine) as s:
+            for ticket_id in ids:
+                t = s.get(TicketRow, ticket_id)
+                if t is not None:
+                    docs.append({"id": t.id, "fingerprint": t.fingerprint, "status": t.status,
+                                 "title": t.title, "segment": t.segment, "action": t.action,
+                                 "windows": t.windows, "examples": t.examples,
+                                 "evidence": t.evidence, "external": t.external})
+        return docs
 
     def deliver(self) -> int:
         """Send what is due through the configured sinks; the rest waits in the outbox."""

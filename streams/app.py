@@ -12,6 +12,7 @@ is idempotent, so a crash replays work and never duplicates or loses it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import ssl
@@ -61,6 +62,7 @@ def build_app(settings: Settings) -> faust.App:
     deadletter = app.topic(topics.deadletter, value_type=bytes, key_type=bytes)
     enriched = app.topic(topics.enriched, value_type=bytes, key_type=bytes)
     findings = app.topic(topics.findings, value_type=bytes, key_type=bytes)
+    tickets = app.topic(topics.tickets, value_type=bytes, key_type=bytes)
     runtime = _Runtime(settings)
 
     @app.task(on_leader=False)
@@ -107,6 +109,9 @@ def build_app(settings: Settings) -> faust.App:
                     _exit_for_restart(exc)
                 for finding in found:
                     await findings.send(key=finding.segment.encode(), value=finding.to_json())
+                for ticket in runtime.take_tickets():
+                    await tickets.send(key=ticket["fingerprint"].encode(),
+                                       value=json.dumps(ticket, default=str).encode())
 
     app.llmwatch_runtime = runtime  # type: ignore[attr-defined]
     return app
@@ -123,6 +128,7 @@ class _Runtime:
         self._drift: DriftStage | None = None
         self._scorer: QualityScorer | None = None
         self._alerts: AlertStage | None = None
+        self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
 
     def warm_up(self) -> None:
@@ -164,12 +170,17 @@ class _Runtime:
         found = self._drift.process(batch, now)
         if self._alerts is not None and self.settings.alerts.enabled and found:
             self._alerts.process(found, now)
+            self._tickets.extend(self._alerts.ticket_documents(self._alerts.opened))
         fired = [f for f in found if f.fired]
         if fired:
             log.warning("drift: %s", "; ".join(
                 f"{f.segment} {f.metric} ({f.severity}): {f.explanation or f.method}"
                 for f in fired))
         return found
+
+    def take_tickets(self) -> list[dict[str, Any]]:
+        taken, self._tickets = self._tickets, []
+        return taken
 
     def deliver_alerts(self) -> int:
         self.warm_up()

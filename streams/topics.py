@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def ensure_topics(settings: Settings) -> list[str]:
     """Create the events, dead-letter, enriched and findings topics; returns those created."""
     t = settings.topics
-    wanted = [t.events, t.deadletter, t.enriched, t.findings]
+    wanted = [t.events, t.deadletter, t.enriched, t.findings, t.tickets]
     admin = KafkaAdminClient(**settings.kafka.kafka_python_options(), request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
