@@ -45,8 +45,9 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
             blocks.append({"type": "context", "elements": [
                 {"type": "mrkdwn", "text": "e.g. " + " · ".join(f"“{e[:140]}”" for e in shown)}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        "inspect: `llmwatch status` · alerts: `llmwatch alerts` · tickets: "
-        "`llmwatch tickets list` (one opens if it keeps firing)")}]})
+        f"inspect: `llmwatch alerts list` · silence: `llmwatch alerts silence --segment "
+        f"'{group.segment}' --for 2h` · tickets: `llmwatch tickets list` (one opens if it "
+        "keeps firing)")}]})
     text = f"[{group.severity}] {group.segment}: " + " | ".join(
         f"{a.metric} {d.action}" for a, d in group.decisions)
     return text, blocks
