@@ -204,8 +204,9 @@ class Monitor:
                 **self._producer_options,
             )
         except (KafkaError, OSError) as exc:
-            log.warning("llmwatch: cannot reach Kafka at %s yet (%s); events are buffered",
-                        self._kafka.bootstrap_servers, exc)
+            if not self._closed:  # after close() the drops were already reported
+                log.warning("llmwatch: cannot reach Kafka at %s yet (%s); events are buffered",
+                            self._kafka.bootstrap_servers, exc)
             return None
 
     def _done(self, outcome: str) -> None:
