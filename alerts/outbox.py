@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from llmwatch.storage.tables import AlertOutboxRow, AlertSilenceRow, AlertStateRow
+from llmwatch.storage.tables import AlertOutboxRow, AlertSilenceRow, AlertStateRow, as_utc
 
 from .decision import AlertState, Silence
 from .sinks import DeliveryError, OutgoingNotice, Sink
@@ -175,6 +175,4 @@ def _update(engine: Engine, row_id: int, **values: Any) -> None:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None if value is None else as_utc(value)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .embedding_drift import cosine_distance
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -161,8 +163,6 @@ class OnlineCentroidDetector:
     def _measure(self, cal: Calibration, buffer: np.ndarray) -> tuple[float, float]:
         window_mean = buffer.mean(axis=0)
         z = (window_mean - cal.mean) @ cal.basis
-        from .embedding_drift import cosine_distance
-
         return float(self.window * z @ z), cosine_distance(window_mean, cal.mean)
 
 

@@ -34,11 +34,11 @@ def collect(settings: Settings) -> Status:
     finally:
         store.dispose()
     try:
-        from llmwatch.streams.topics import end_offsets, read_dead_letters
+        from llmwatch.streams.topics import read_dead_letters, topic_sizes
 
         t = settings.topics
-        for topic in (t.events, t.deadletter, t.enriched, t.findings, t.tickets):
-            status.topic_messages[topic] = end_offsets(settings, topic)
+        status.topic_messages = topic_sizes(
+            settings, [t.events, t.deadletter, t.enriched, t.findings, t.tickets])
         if status.topic_messages[t.deadletter]:
             status.dead_letter_reasons = Counter(
                 _short(d.reason) for d in read_dead_letters(settings)

@@ -46,9 +46,9 @@ class AlertStage:
         alerts = [Alert.of(f) for f in findings]
         if not alerts:
             return []
-        examples = {Alert.of(f).fingerprint: [e for s in f.details.get("shifts", [])[:1]
-                                              for e in s.get("examples", [])]
-                    for f in findings}
+        examples = {a.fingerprint: [e for s in f.details.get("shifts", [])[:1]
+                                    for e in s.get("examples", [])]
+                    for a, f in zip(alerts, findings, strict=True)}
         policy = replace(self.policy, silences=active_silences(self.engine, now))
         groups, states = decide_round(alerts, load_states(self.engine), now, policy)
         notices = []

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from llmwatch.config import DriftSettings
 from llmwatch.detectors.drift_monitor import (
     Baseline,
@@ -186,8 +188,6 @@ class DriftStage:
             vectors = [i.prompt_vector for i in items]
         alarms = []
         if vectors:
-            import numpy as np
-
             state, alarms = detector.step(state, np.stack(vectors))
         self._online[segment.key] = state
         findings = []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -120,8 +121,6 @@ class TicketStage:
             if stored is not None:
                 clusters = stored[0].clusters
                 grown = {s["label"] for s in f.details.get("shifts", []) if s["kind"] == "grew"}
-                import numpy as np
-
                 ids = assign(clusters, np.stack([r.prompt_vector for r in records]))
                 for r, c in zip(records, ids, strict=True):
                     label = "new" if c == NEW else clusters.labels[c]

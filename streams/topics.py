@@ -39,13 +39,20 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 def end_offsets(settings: Settings, topic: str) -> int:
     """Total number of records ever written to `topic` (sum of its partitions' end offsets)."""
+    return topic_sizes(settings, [topic])[topic]
+
+
+def topic_sizes(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """end_offsets of several topics through one consumer connection."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(**settings.kafka.kafka_python_options())
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
+        sizes = {}
+        for topic in topics:
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            sizes[topic] = sum(consumer.end_offsets(tps).values()) if tps else 0
+        return sizes
     finally:
         consumer.close()
 

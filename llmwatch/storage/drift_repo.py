@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -35,6 +35,7 @@ from .tables import (
     FeedbackRow,
     FindingRow,
     QualityScoreRow,
+    as_utc,
 )
 
 Position = tuple[datetime, str]  # (stored_at, event_id)
@@ -110,7 +111,7 @@ class DriftRepository:
             row = session.get(DriftBaselineRow, segment)
             if row is None:
                 return None
-            return baseline_from_bytes(row.state), (_aware(row.last_stored_at), row.last_event_id)
+            return baseline_from_bytes(row.state), (as_utc(row.last_stored_at), row.last_event_id)
 
     def predecessor(self, lineage: str, segment: str) -> Baseline | None:
         """The newest other baseline of the same app and model: the previous version."""
@@ -144,8 +145,8 @@ class DriftRepository:
                 return None
             online = None
             if row.online_from_stored_at is not None and row.online_from_event_id is not None:
-                online = (_aware(row.online_from_stored_at), row.online_from_event_id)
-            return Cursor(row.segment, (_aware(row.last_stored_at), row.last_event_id),
+                online = (as_utc(row.online_from_stored_at), row.online_from_event_id)
+            return Cursor(row.segment, (as_utc(row.last_stored_at), row.last_event_id),
                           row.windows, online)
 
     def save_round(self, cursors: Sequence[Cursor], findings: Sequence[Finding],
@@ -183,7 +184,7 @@ def _filters(segment: Segment, after: Position | None) -> list[Any]:
 def _record(event: EventRow, emb: EmbeddingRow, flags: dict[str, bool],
             negative_feedback: bool | None) -> EventRecord:
     return EventRecord(
-        timestamp=_aware(event.timestamp), prompt_text=event.prompt_text,
+        timestamp=as_utc(event.timestamp), prompt_text=event.prompt_text,
         response_text=event.response_text, latency_ms=event.latency_ms,
         input_tokens=event.input_tokens, output_tokens=event.output_tokens,
         cost_usd=event.cost_usd, finish_reason=event.finish_reason,
@@ -206,9 +207,4 @@ def _finding_row(f: Finding, now: datetime) -> FindingRow:
             "end": f.window.end.isoformat() if f.window.end else None}},
         created_at=now,
     )
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
