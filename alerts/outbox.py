@@ -23,9 +23,16 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from llmwatch.storage.tables import AlertOutboxRow, AlertSilenceRow, AlertStateRow, as_utc
+from llmwatch.storage.tables import (
+    AlertEpisodeRow,
+    AlertOutboxRow,
+    AlertSilenceRow,
+    AlertStateRow,
+    as_utc,
+)
 
 from .decision import AlertState, Silence
+from .episodes import EpisodeChange
 from .sinks import DeliveryError, OutgoingNotice, Sink
 
 log = logging.getLogger(__name__)
@@ -57,10 +64,12 @@ def active_silences(engine: Engine, now: datetime) -> tuple[Silence, ...]:
 
 
 def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertState],
-            now: datetime) -> int:
-    """Store notices and states together; returns how many notices were new."""
+            now: datetime, episodes: Sequence[EpisodeChange] = ()) -> int:
+    """Store notices, states and alert episodes together; returns how many notices were new."""
     new = 0
     with Session(engine) as s, s.begin():
+        for change in episodes:
+            _apply_episode(s, change, now)
         for fp, st in states.items():
             s.merge(AlertStateRow(fingerprint=fp, status=st.status, since=st.since,
                                   last_notified=st.last_notified,
@@ -78,6 +87,30 @@ def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertSt
                                  created_at=now))
             new += 1
     return new
+
+
+def _apply_episode(s: Session, change: EpisodeChange, now: datetime) -> None:
+    a = change.alert
+    row = None
+    if change.kind != "open":
+        row = s.execute(select(AlertEpisodeRow).where(
+            AlertEpisodeRow.fingerprint == a.fingerprint, AlertEpisodeRow.status == "firing")
+            .order_by(AlertEpisodeRow.id.desc()).limit(1)).scalar_one_or_none()
+    if row is None:
+        if change.kind == "close":
+            return  # it started firing before episodes were recorded
+        row = AlertEpisodeRow(fingerprint=a.fingerprint, detector=a.detector, segment=a.segment,
+                              metric=a.metric, severity=a.severity, summary=a.summary[:2000],
+                              status="firing", windows=0, notified=False, acknowledged=False,
+                              fired_at=now, first_window_end=change.window_end)
+        s.add(row)
+    if change.kind == "close":
+        row.status, row.resolved_at, row.resolved_window_end = "resolved", now, change.window_end
+        return
+    row.windows = max(row.windows or 0, change.streak)
+    row.notified = bool(row.notified) or change.notified
+    if a.severity == "critical":
+        row.severity = "critical"
 
 
 def deliver(engine: Engine, sinks: Mapping[str, Sink], *, worker: str = "w",

@@ -48,6 +48,10 @@ class SlackSink:
         self.client = client
 
     def already_sent(self, notice: OutgoingNotice) -> str | None:
+        return self.find_posted(notice)
+
+    def find_posted(self, notice: OutgoingNotice) -> str | None:
+        """The ts of the channel's message carrying this outbox id, if there is one."""
         history = self._call(self.client.conversations_history, channel=notice.channel,
                              include_all_metadata=True, limit=200)
         for message in history.get("messages", []):

@@ -220,7 +220,9 @@ def alerts_ack(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch a
     from sqlalchemy.orm import Session
 
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertStateRow
+    from sqlalchemy import update
+
+    from llmwatch.storage.tables import AlertEpisodeRow, AlertStateRow
 
     with Session(Store(load_settings().storage.url).engine) as s, s.begin():
         state = s.get(AlertStateRow, fingerprint)
@@ -228,6 +230,9 @@ def alerts_ack(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch a
             err.print(f"no firing alert {fingerprint}; `llmwatch alerts list` shows them")
             raise typer.Exit(1)
         state.acknowledged = True
+        s.execute(update(AlertEpisodeRow).where(AlertEpisodeRow.fingerprint == fingerprint,
+                                                AlertEpisodeRow.status == "firing")
+                  .values(acknowledged=True))
     console.print(f"acknowledged {fingerprint}: no reminders until it resolves")
 
 

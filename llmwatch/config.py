@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -201,6 +201,50 @@ class AlertSettings(BaseModel):
         "in a row.")
 
 
+def _check_report(settings: ReportSettings) -> None:
+    """Bad cron or time zone: a clear error at start, not at Monday 8:00."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    if not croniter.is_valid(settings.cron):
+        raise ValueError(f"report.cron {settings.cron!r} is not a cron expression; "
+                         "example: '0 8 * * MON' (Mondays at 08:00)")
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"report.timezone {settings.timezone!r} is not an IANA time zone; "
+                         "example: 'Europe/Berlin'") from exc
+
+
+class ReportSettings(BaseModel):
+    enabled: bool = Field(True, description="Write the scheduled report in the worker (the "
+                          "faust leader runs it, once per cluster of workers).")
+    cron: str = Field("0 8 * * MON", description="When the scheduled report runs (cron, "
+                      "minute hour day month weekday), in `timezone`.")
+    timezone: str = Field("UTC", description="IANA time zone of the cron and of the report's "
+                          "days, e.g. Europe/Berlin.")
+    period_days: int = Field(7, ge=1, le=92, description="Days a scheduled report covers, up "
+                             "to the midnight before its run; compared with the days before.")
+    out_dir: Path = Field(Path("reports"), description="Where the HTML and JSON files go.")
+    slack_channel: str | None = Field(
+        None, description="Channel ID (C…) for the digest and the file; default: "
+        "alerts.channel. Slack's file upload needs a channel ID, not a #name.")
+    evidently_segments: int = Field(
+        4, ge=0, le=20, description="Busiest segments that get an Evidently drift section "
+        "(besides 'all traffic'); 0 = none.")
+    max_events: int = Field(
+        20_000, ge=500, description="Calls per period and segment read for the figures; more "
+        "are sampled evenly.")
+    check_every_s: float = Field(60, gt=0, description="How often the leader checks whether "
+                                 "a scheduled report is due (a missed run is caught up).")
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> ReportSettings:
+        _check_report(self)
+        return self
+
+
 class SDKSettings(BaseModel):
     max_buffer: int = Field(10_000, ge=1, description="Events held while Kafka is slow or down.")
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
@@ -221,6 +265,7 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
     alerts: AlertSettings = AlertSettings()
+    report: ReportSettings = ReportSettings()
     sdk: SDKSettings = SDKSettings()
 
     @classmethod

@@ -80,12 +80,15 @@ class TrafficPlan:
     prompt_version: str = "v3"
     seed: int = 7
     start: datetime | None = None
+    spacing_s: float = 1.0  # seconds between two calls' timestamps (spread a week: 604800/n)
 
     def __post_init__(self) -> None:
         if self.events < 1:
             raise ValueError("events must be at least 1")
         if self.shift_at is not None and not 0 <= self.shift_at <= 1:
             raise ValueError("shift_at is a fraction of the stream, between 0 and 1")
+        if self.spacing_s <= 0:
+            raise ValueError("spacing_s must be positive")
         if not 0 <= self.shift_fraction <= 1 or not 0 <= self.feedback_rate <= 1:
             raise ValueError("shift_fraction and feedback_rate are fractions between 0 and 1")
 
@@ -111,7 +114,8 @@ def traffic(plan: TrafficPlan) -> Iterator[SimulatedMessage]:
             yield SimulatedMessage(b"simulator/malformed", rng.choice(MALFORMED), "malformed")
         shifted = shift_from is not None and i >= shift_from and rng.random() < plan.shift_fraction
         prompt, response = rng.choice(shifted_pairs if shifted else base)
-        event = _call(plan, rng, i, prompt, response, start + timedelta(seconds=i))
+        at = start + timedelta(seconds=i * plan.spacing_s)
+        event = _call(plan, rng, i, prompt, response, at)
         yield SimulatedMessage(event.partition_key, _json(event), "llm_call", shifted)
         if rng.random() < plan.feedback_rate:
             fb = _feedback(rng, event)

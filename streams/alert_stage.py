@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmwatch.alerts.decision import Alert, Policy, decide_round
+from llmwatch.alerts.episodes import changes
 from llmwatch.alerts.outbox import Notice, active_silences, deliver, enqueue, load_states
 from llmwatch.alerts.sinks import (
     PAGERDUTY_URL,
@@ -50,7 +51,10 @@ class AlertStage:
                                     for e in s.get("examples", [])]
                     for a, f in zip(alerts, findings, strict=True)}
         policy = replace(self.policy, silences=active_silences(self.engine, now))
-        groups, states = decide_round(alerts, load_states(self.engine), now, policy)
+        before = load_states(self.engine)
+        groups, states = decide_round(alerts, before, now, policy)
+        episodes = changes([(a, f.window.end) for a, f in zip(alerts, findings, strict=True)],
+                           before, states, groups)
         notices = []
         for group in groups:
             text, blocks = render(group, examples)
@@ -74,7 +78,7 @@ class AlertStage:
                             f"{digest}:pd:{a.fingerprint}", channel, text, [], "pagerduty",
                             pagerduty_event(key_, d.action, a.fingerprint, a.summary,
                                             a.segment, a.severity, {"evidence": a.evidence})))
-        enqueue(self.engine, notices, states, now)
+        enqueue(self.engine, notices, states, now, episodes)
         self.opened = self.tickets.process(findings, states, now)
         return notices
 

@@ -81,6 +81,29 @@ class DriftRepository:
         last = (rows[-1][0].stored_at, rows[-1][0].event_id) if rows else None
         return records, last
 
+    def records_between(self, segment: Segment, start: datetime, end: datetime, *,
+                        limit: int) -> tuple[list[EventRecord], int]:
+        """Events of the segment with timestamps in [start, end), at most `limit` of them
+        (evenly spread over the range when there are more), and how many there are."""
+        where = [*_filters(segment, None), EventRow.timestamp >= start, EventRow.timestamp < end]
+        with Session(self.engine) as session:
+            ids = list(session.execute(select(EventRow.event_id).where(*where)
+                                       .order_by(EventRow.timestamp, EventRow.event_id))
+                       .scalars())
+            total = len(ids)
+            if total > limit:
+                ids = [ids[int(i * total / limit)] for i in range(limit)]
+            rows = []
+            for at in range(0, len(ids), 500):
+                rows.extend(session.execute(
+                    select(EventRow, EmbeddingRow)
+                    .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
+                    .where(EventRow.event_id.in_(ids[at:at + 500]))).tuples())
+        rows.sort(key=lambda r: (as_utc(r[0].timestamp), r[0].event_id))
+        flags, negative = self._flags_and_feedback([e.event_id for e, _ in rows])
+        return [_record(e, emb, flags.get(e.event_id, {}), negative.get(e.event_id))
+                for e, emb in rows], total
+
     def _flags_and_feedback(self, ids: list[str]
                             ) -> tuple[dict[str, dict[str, bool]], dict[str, bool]]:
         flags: dict[str, dict[str, bool]] = {}

@@ -230,3 +230,48 @@ class TicketRow(Base):
     external: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # sink → issue number/key
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertEpisodeRow(Base):
+    """One firing period of an alert, from its first firing window to its recovery: what the
+    weekly report counts (how many, time to resolve, how many were noise)."""
+
+    __tablename__ = "alert_episodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    detector: Mapped[str] = mapped_column(String(100))
+    segment: Mapped[str] = mapped_column(String(800))
+    metric: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    windows: Mapped[int] = mapped_column(Integer)  # firing windows in a row, at most
+    notified: Mapped[bool]  # a notice went out (not silenced or inhibited throughout)
+    acknowledged: Mapped[bool] = mapped_column(default=False)
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # wall clock
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # event time: the end of the first window that fired and of the first quiet one after
+    first_window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              index=True)
+    resolved_window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportRow(Base):
+    """A drift report: its figures (the JSON file's content) and its HTML, gzip-compressed."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # scheduled run or ad hoc
+    kind: Mapped[str] = mapped_column(String(16))  # scheduled | on_demand
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    html_gz: Mapped[bytes | None] = mapped_column(LargeBinary)
+    html_path: Mapped[str | None] = mapped_column(Text)
+    json_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

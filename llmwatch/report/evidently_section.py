@@ -1,0 +1,111 @@
+"""The Evidently part of the report: its Report with the data-drift preset on the calls'
+numeric and categorical fields and its embeddings drift on the prompt embeddings, this period
+against the baseline, for all traffic and the busiest segments. Only derived fields and
+embeddings go to Evidently, never prompt text, so nothing personal reaches its widgets.
+
+Returns Evidently's own self-contained HTML (its JavaScript is inlined; it opens offline) for
+the llmwatch report to embed, and the figures of each section for the JSON file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from llmwatch.detectors.drift_monitor import EventRecord
+from llmwatch.detectors.language import guess_language
+
+from .figures import SegmentData
+
+log = logging.getLogger(__name__)
+
+NUMERIC = ["prompt_chars", "response_chars", "latency_ms", "input_tokens", "output_tokens",
+           "cost_usd"]
+CATEGORICAL = ["finish_reason", "language"]
+MIN_ROWS = 30
+
+
+@dataclass(frozen=True)
+class EvidentlySection:
+    html: str | None  # Evidently's HTML page with one group per section; None if nothing ran
+    sections: list[dict[str, Any]] = field(default_factory=list)  # figures for the JSON file
+
+
+def frame(records: Sequence[EventRecord]) -> Any:
+    import pandas as pd
+
+    columns: dict[str, Any] = {
+        "prompt_chars": [len(r.prompt_text) for r in records],
+        "response_chars": [len(r.response_text or "") for r in records],
+        "latency_ms": [r.latency_ms for r in records],
+        "input_tokens": [r.input_tokens for r in records],
+        "output_tokens": [r.output_tokens for r in records],
+        "cost_usd": [r.cost_usd for r in records],
+        "finish_reason": [r.finish_reason or "none" for r in records],
+        "language": [guess_language(r.prompt_text) for r in records],
+    }
+    vectors = np.stack([r.prompt_vector for r in records]).astype(np.float32)
+    embedding = pd.DataFrame(vectors, columns=[f"prompt_emb_{i}" for i in range(vectors.shape[1])])
+    numeric = pd.DataFrame(columns).astype({c: "float64" for c in NUMERIC})
+    return pd.concat([numeric, embedding], axis=1)
+
+
+def build(segments: Sequence[SegmentData], *, max_segments: int) -> EvidentlySection:
+    """Evidently's drift sections: all traffic, then the `max_segments` busiest segments."""
+    if max_segments <= 0:
+        return EvidentlySection(None)
+    pooled = SegmentData("all traffic", [r for s in segments for r in s.current],
+                         [r for s in segments for r in s.previous],
+                         [r for s in segments for r in s.baseline])
+    busiest = sorted(segments, key=lambda s: -len(s.current))[:max_segments]
+    chosen = [pooled] + (busiest if len(segments) > 1 else [])
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # no usage telemetry from a monitoring service
+    from evidently.core.metric_types import render_widgets
+    from evidently.legacy.renderers.html_widgets import group_widget
+
+    groups, sections = [], []
+    for s in chosen:
+        reference, against = (s.baseline, "baseline") if len(s.baseline) >= MIN_ROWS \
+            else (s.previous, "previous period")
+        if len(s.current) < MIN_ROWS or len(reference) < MIN_ROWS:
+            sections.append({"segment": s.key, "skipped": f"fewer than {MIN_ROWS} calls to "
+                             "compare"})
+            continue
+        snapshot = _run(s.current, reference)
+        groups.append(group_widget(title=f"{s.key}: this period vs {against}",
+                                   widgets=snapshot._widgets))  # noqa: SLF001
+        sections.append({"segment": s.key, "reference": against,
+                         "metrics": _values(snapshot.dict())})
+    if not groups:
+        return EvidentlySection(None, sections)
+    return EvidentlySection(render_widgets(groups), sections)
+
+
+def _run(current: Sequence[EventRecord], reference: Sequence[EventRecord]) -> Any:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import EmbeddingsDrift
+    from evidently.presets import DataDriftPreset
+
+    cur, ref = frame(current), frame(reference)
+    definition = DataDefinition(
+        numerical_columns=NUMERIC, categorical_columns=CATEGORICAL,
+        embeddings={"prompt": [c for c in cur.columns if c.startswith("prompt_emb_")]})
+    report = Report([DataDriftPreset(columns=NUMERIC + CATEGORICAL),
+                     EmbeddingsDrift(embeddings_name="prompt")])
+    return report.run(Dataset.from_pandas(cur, data_definition=definition),
+                      Dataset.from_pandas(ref, data_definition=definition))
+
+
+def _values(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for m in doc.get("metrics", []):
+        value = m.get("value")
+        if isinstance(value, float | int):
+            value = round(float(value), 6)
+        out.append({"metric": m.get("metric_name"), "value": value})
+    return out
