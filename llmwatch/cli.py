@@ -98,6 +98,75 @@ def demo(
 
 
 @app.command()
+def report(
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="First day (2026-11-16) or moment (2026-11-16T08:00) of the report, "
+        "in the report time zone. Default: the last full period before today.")] = None,
+    to: Annotated[str | None, typer.Option(
+        help="End, exclusive (2026-11-23 = up to Sunday 22nd included). Default: today 00:00, "
+        "or --from plus report.period_days.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for the HTML and JSON files (default: report.out_dir).")] = None,
+    tz: Annotated[str | None, typer.Option(
+        help="Time zone of --from/--to and of the report's days (default: report.timezone).")
+    ] = None,
+    slack: Annotated[bool, typer.Option(
+        help="Also post the digest and the file to Slack (report.slack_channel).")] = False,
+) -> None:
+    """Write a drift report for a period, now: HTML (opens offline) and JSON.
+
+    Per segment, against the period before and the baseline: drift,
+    topics, quality rates, latency, tokens and cost, versions, alerts and
+    open tickets; Evidently's drift sections; a plain-words summary on top.
+
+    The worker writes one on its schedule too (report.cron, report.timezone).
+    """
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from llmwatch.report.period import Period, parse_day_or_time
+    from llmwatch.report.service import write_report
+    from llmwatch.storage import Store, upgrade
+
+    settings = load_settings()
+    if tz or out:
+        settings = settings.model_copy(update={"report": settings.report.model_copy(update={
+            k: v for k, v in (("timezone", tz), ("out_dir", out)) if v is not None})})
+    zone = ZoneInfo(settings.report.timezone)
+    days = timedelta(days=settings.report.period_days)
+    try:
+        today = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = parse_day_or_time(from_, zone) if from_ else None
+        end = parse_day_or_time(to, zone) if to else (start + days if start else today)
+        period = Period(start or end - days, end)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    store = Store(settings.storage.url)
+    upgrade(store.engine)
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("reading storage", total=None)
+        result = write_report(store, settings, period, slack=slack, now=datetime.now(UTC),
+                              progress=lambda step: bar.update(task, description=step))
+    assert result is not None  # an on-demand report has a key of its own
+    f = result.figures
+    console.print(f"[bold]llmwatch report[/] {f['period']['label']} ({f['period']['timezone']}): "
+                  f"{f['overall']['volume']['current']:,} calls in {len(f['segments'])} "
+                  f"segment(s), {f['alerts']['count']} alert(s), {len(f['tickets'])} open "
+                  "ticket(s)")
+    for item in f["summary"][:5]:
+        console.print(f"  [{item['severity']}] {item['text']}", markup=False)
+    console.print(f"HTML: {result.html_path}")
+    console.print(f"JSON: {result.json_path}")
+    if slack:
+        console.print("Slack digest queued in the outbox; the worker delivers it (or "
+                      "configure alerts.slack_token and run the worker)")
+
+
+@app.command()
 def status() -> None:
     """What is stored, what is on the topics, and what was dead-lettered."""
     from llmwatch.status import collect, render
@@ -217,11 +286,10 @@ def alerts_show(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch 
 def alerts_ack(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch alerts list`.")]
                ) -> None:
     """Acknowledge a firing alert: no reminders until it resolves."""
+    from sqlalchemy import update
     from sqlalchemy.orm import Session
 
     from llmwatch.storage import Store
-    from sqlalchemy import update
-
     from llmwatch.storage.tables import AlertEpisodeRow, AlertStateRow
 
     with Session(Store(load_settings().storage.url).engine) as s, s.begin():

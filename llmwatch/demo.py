@@ -63,6 +63,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         _quality_summary(settings, console)
         _drift_summary(settings, console)
         _alert_summary(settings, console)
+        _report(settings, workdir, console)
         return 0 if done else 1
     finally:
         if worker is not None:
@@ -167,6 +168,34 @@ def _alert_summary(settings: Settings, console: Console) -> None:
     _ticket_summary(store, console)
 
 
+def _report(settings: Settings, workdir: Path, console: Console) -> None:
+    """The drift report of the demo's stream, written like `llmwatch report` does."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from llmwatch.report.period import Period
+    from llmwatch.report.service import write_report
+    from llmwatch.storage.tables import EventRow
+
+    store = Store(settings.storage.url)
+    with store.engine.connect() as conn:
+        first, last = conn.execute(select(func.min(EventRow.timestamp),
+                                          func.max(EventRow.timestamp))).one()
+    if first is None:
+        return
+    start = first.replace(tzinfo=first.tzinfo or UTC, second=0, microsecond=0)
+    end = last.replace(tzinfo=last.tzinfo or UTC, second=0, microsecond=0) + timedelta(minutes=1)
+    settings = settings.model_copy(update={"report": settings.report.model_copy(
+        update={"out_dir": (workdir / "reports").resolve()})})
+    with console.status("writing the drift report (with Evidently's sections) ..."):
+        result = write_report(store, settings, Period(start, end), now=datetime.now(UTC))
+    assert result is not None
+    console.print(f"\n[bold]report[/] of the demo's stream ({result.figures['period']['label']}):"
+                  f"\n  {result.html_path}\n  {result.json_path}  (the same figures, for "
+                  "machines)")
+
+
 def _ticket_summary(store: Store, console: Console) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
@@ -246,8 +275,6 @@ def _summary(settings: Settings, report: SendReport, shift_topic: str, console: 
     for reason, n in Counter(d.reason for d in letters).most_common():
         console.print(f"  dead letter ×{n}: {reason}")
     console.print(
-        "findings come from the drift and quality detectors (not built yet); the stored "
-        "embeddings are their input.\n"
         f"where to look: database {db} (tables events, embeddings, feedback, findings), "
         f"worker log {worker_log}, topic {settings.topics.deadletter} for rejects."
     )

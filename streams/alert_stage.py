@@ -25,6 +25,8 @@ from llmwatch.alerts.ticket_sinks import GitHubIssues, JiraIssues, TicketSink
 from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
+from llmwatch.report.digest import SlackReportSink
+from llmwatch.report.service import load_html
 from llmwatch.storage import Store
 
 from .ticket_stage import TicketStage
@@ -104,7 +106,10 @@ class AlertStage:
         s = self.settings
         sinks: dict[str, Sink] = {}
         if s.slack_token is not None:
-            sinks["slack"] = SlackSink(self._client())
+            client = self._client()
+            sinks["slack"] = SlackSink(client)
+            sinks["slack_report"] = SlackReportSink(
+                client, lambda report_id: load_html(self.engine, report_id))
         elif s.slack_webhook_url is not None:
             sinks["slack"] = SlackWebhookSink(s.slack_webhook_url.get_secret_value())
         if s.webhook_url and s.webhook_secret is not None:

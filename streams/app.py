@@ -97,6 +97,15 @@ def build_app(settings: Settings) -> faust.App:
             except Exception as exc:  # noqa: BLE001
                 _exit_for_restart(exc)
 
+    if settings.report.enabled:
+
+        @app.timer(settings.report.check_every_s, on_leader=True)
+        async def weekly_report() -> None:
+            """The leader makes the scheduled report when it is due (in its own thread: a
+            report takes seconds to minutes and must not hold up ingestion)."""
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(runtime.report_executor, runtime.scheduled_report)
+
     if settings.drift.enabled:
 
         @app.agent(enriched)
@@ -123,8 +132,11 @@ class _Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
+        self.report_executor = ThreadPoolExecutor(max_workers=1,
+                                                  thread_name_prefix="llmwatch-report")
         self._embedder: Embedder | None = None
         self._store: Store | None = None
+        self._report_store: Store | None = None
         self._drift: DriftStage | None = None
         self._scorer: QualityScorer | None = None
         self._alerts: AlertStage | None = None
@@ -185,6 +197,21 @@ class _Runtime:
     def deliver_alerts(self) -> int:
         self.warm_up()
         return self._alerts.deliver() if self._alerts is not None else 0
+
+    def scheduled_report(self) -> None:
+        """Write the scheduled report if it is due. A failure is logged and retried at a later
+        check; it never stops the worker (ingestion and alerts go on)."""
+        from llmwatch.report.service import run_due
+
+        try:
+            if self._report_store is None:
+                self._report_store = Store(self.settings.storage.url)  # warm_up migrates it
+            result = run_due(self._report_store, self.settings)
+        except Exception:  # noqa: BLE001
+            log.exception("the scheduled report failed; it is retried at a later check")
+            return
+        if result is not None:
+            log.info("scheduled report written: %s (%s)", result.html_path, result.json_path)
 
     async def detect_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         loop = asyncio.get_running_loop()

@@ -74,6 +74,7 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
                        "partitions": 3},
             "worker": {"app_id": f"llmwatch-test-{suffix}", "data_dir": str(tmp_path / "w"),
                        "session_timeout_s": 10},
+            "report": {"out_dir": str(tmp_path / "reports")},
             **sections,
         })
 

@@ -35,6 +35,7 @@ def worker_env(s: Settings) -> dict[str, str]:
         "LLMWATCH_WORKER__APP_ID": s.worker.app_id,
         "LLMWATCH_WORKER__DATA_DIR": str(s.worker.data_dir),
         "LLMWATCH_WORKER__SESSION_TIMEOUT_S": str(s.worker.session_timeout_s),
+        "LLMWATCH_REPORT__OUT_DIR": str(s.report.out_dir),
         "LLMWATCH_EMBEDDING__BATCH_SIZE": "32",
         "LLMWATCH_DRIFT__REFERENCE_SIZE": "100",
         "LLMWATCH_DRIFT__WINDOW_SIZE": "100",

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,7 @@ from .period import Period, last_run, run_key, scheduled_period
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=30)
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
 Progress = Callable[[str], None]
 
 
@@ -51,11 +53,17 @@ def write_report(store: Store, settings: Settings, period: Period, *, key: str |
                  progress: Progress = lambda _: None) -> ReportResult | None:
     """Make the report of `period`; None if another worker holds or finished this key."""
     now = now or datetime.now(UTC)
-    key = key or f"on_demand:{period.start:%Y%m%dT%H%M}:{period.end:%Y%m%dT%H%M}:{now.timestamp()}"
+    key = key or f"on_demand:{period.start:%Y%m%dT%H%M}:{period.end:%Y%m%dT%H%M}:{uuid4().hex}"
     report_id = _claim(store, key, kind, period, now)
     if report_id is None:
         return None
-    figures, html = build(store, settings, period, now=now, progress=progress)
+    try:
+        figures, html = build(store, settings, period, now=now, progress=progress)
+    except BaseException:
+        with store.engine.begin() as conn:  # let the next check retry, in a few minutes
+            conn.execute(update(ReportRow).where(ReportRow.id == report_id).values(
+                claimed_until=now + RETRY_AFTER_FAILURE))
+        raise
     progress("writing the files")
     html_path, json_path = _write_files(settings.report.out_dir, period, figures, html,
                                         ZoneInfo(settings.report.timezone))
@@ -123,9 +131,9 @@ def run_due(store: Store, settings: Settings, now: datetime | None = None,
                         progress=progress)
 
 
-def load_html(store: Store, report_id: int) -> tuple[str, str, bytes]:
+def load_html(engine: Engine, report_id: int) -> tuple[str, str, bytes]:
     """(file name, title, HTML bytes) of a stored report, for the Slack upload."""
-    with Session(store.engine) as s:
+    with Session(engine) as s:
         row = s.get(ReportRow, report_id)
         if row is None or row.html_gz is None:
             raise LookupError(f"report {report_id} has no stored HTML")
