@@ -35,6 +35,21 @@ def embedder() -> Embedder:
     return Embedder(load_model(), batch_size=32)
 
 
+@pytest.fixture(scope="session")
+def world_db(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> str:
+    """Three simulated weeks with a shift in the last (tests/report_world.py), through the
+    real pipeline, in a SQLite file: built once, copied by the tests that use it."""
+    from report_world import build_world
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('world') / 'world.db'}"
+    store = Store(url)
+    upgrade(store.engine)
+    world = build_world(store, embedder)
+    assert world.calls > 1000
+    store.dispose()
+    return url
+
+
 @pytest.fixture
 def postgres_url(postgres: LocalPostgres) -> str:
     """A new, empty database on the session's server."""

@@ -36,6 +36,21 @@ class World:
     calls: int
 
 
+def copy_world(source_url: str, target: Store) -> None:
+    """Every row of the world database into another (migrated, empty) database."""
+    from sqlalchemy import select
+
+    from llmwatch.storage.tables import Base
+
+    source = Store(source_url)
+    with source.engine.connect() as src, target.engine.begin() as dst:
+        for table in Base.metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(select(table))]
+            if rows:
+                dst.execute(table.insert(), rows)
+    source.dispose()
+
+
 def plans() -> list[TrafficPlan]:
     n = 350
     return [

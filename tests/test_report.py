@@ -14,48 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_world import SCRIPT_PROMPT, WEEK, WEEK_END, build_world
+from report_world import SCRIPT_PROMPT, WEEK, WEEK_END, copy_world
 from slack_server import TOKEN, SlackAPI
-from sqlalchemy import MetaData, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from llmwatch.config import Settings
-from llmwatch.embedding import Embedder
 from llmwatch.report.period import Period
 from llmwatch.report.service import ReportResult, run_due, write_report
 from llmwatch.storage import Store, upgrade
-from llmwatch.storage.tables import AlertOutboxRow, Base, ReportRow
+from llmwatch.storage.tables import AlertOutboxRow, ReportRow
 from llmwatch.streams.alert_stage import AlertStage
 
 ARTIFACTS = Path(os.environ.get("LLMWATCH_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "test-artifacts"))
 PERIOD = Period(WEEK_END - WEEK, WEEK_END)
 CHANNEL = "C0REPORTS"
-
-
-@pytest.fixture(scope="module")
-def world_db(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> str:
-    """The simulated weeks, through the real pipeline, in a SQLite file (built once)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('world') / 'world.db'}"
-    store = Store(url)
-    upgrade(store.engine)
-    world = build_world(store, embedder)
-    assert world.calls > 1000
-    store.dispose()
-    return url
-
-
-def copy_world(source_url: str, target: Store) -> None:
-    """Every row of the world database into another (migrated) database."""
-    source = Store(source_url)
-    tables = MetaData()
-    tables.reflect(source.engine)
-    with source.engine.connect() as src, target.engine.begin() as dst:
-        for table in Base.metadata.sorted_tables:
-            rows = [dict(r._mapping) for r in src.execute(select(table))]
-            if rows:
-                dst.execute(table.insert(), rows)
-    source.dispose()
 
 
 @pytest.fixture
@@ -189,6 +163,8 @@ def test_the_slack_digest_and_its_file_arrive_once_through_faults(
     copy_world(world_db, store)
     s = settings(store, tmp_path)
     s.alerts.slack_base_url = slack.base_url
+    with store.engine.begin() as conn:  # the world's alert notices are not this test's subject
+        conn.execute(update(AlertOutboxRow).values(status="sent"))
     slack.faults.extend([("429", "1"), ("500", "")])  # the digest message: rate limit, error
     slack.file_faults.extend([("lose", "")])  # the file is shared, but the reply is lost
     result = write_report(store, s, PERIOD, slack=True, now=WEEK_END)
