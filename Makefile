@@ -9,15 +9,15 @@ setup:
 demo: setup
 	$(VENV)/bin/llmwatch demo
 
-test: setup
+test:
+	@bash scripts/setup.sh --test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -ra
 
 bench: setup
-	$(VENV)/bin/pip install -q -e ".[bench]"
 	$(VENV)/bin/python bench/pipeline_throughput.py
 	$(VENV)/bin/python bench/drift_eval.py
 	$(VENV)/bin/python bench/quality_eval.py
 
 clean:
-	rm -rf .llmwatch .pytest_cache
+	rm -rf .llmwatch .pytest_cache reports test-artifacts

@@ -2,6 +2,7 @@
 # One-time (and idempotent) set-up of everything llmwatch's demo and tests need on this
 # machine: Java + Maven (to run Apache Kafka from Maven Central's jars), PostgreSQL's server
 # binaries, a Python virtualenv with llmwatch installed, and the Kafka jars.
+# With --test also Debian's chromium, which the report test renders the HTML report in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
   SUDO=""
@@ -33,6 +37,13 @@ fi
 stamp="$VENV/.llmwatch-installed"
 want=$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  free_kb=$(df -Pk "$VENV" | awk 'NR==2 {print $4}')
+  if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
+    echo "error: $(( ${free_kb:-0} / 1024 / 1024 )) GB free where $VENV lives; installing llmwatch" \
+         "needs about 8 GB (PyTorch's CUDA build from PyPI). Free some space (old virtualenvs," \
+         "clones in /tmp) and run make again." >&2
+    exit 1
+  fi
   say "installing llmwatch and its dependencies (PyTorch is large; pip's cache serves repeats)"
   "$VENV/bin/pip" install -q --upgrade pip
   "$VENV/bin/pip" install -q -e ".[dev]"
