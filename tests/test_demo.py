@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,8 @@ def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> Non
     assert "alerts: 1 Slack message(s) in the outbox" in text  # one alert, not one per window
     flat = " ".join(text.split())  # rich wraps long lines
     assert "retraining tickets: 1" in flat and "every line valid" in flat
+    report = re.search(r"(/\S+/reports/llmwatch-report-\S+\.html)", flat)
+    assert report, "the demo prints the path of its report"
+    page = Path(report.group(1)).read_text()
+    assert "What changed, and what to do" in page and "prompts about" in page
+    assert Path(report.group(1)).with_suffix(".json").is_file()

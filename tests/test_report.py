@@ -223,3 +223,27 @@ def test_nothing_is_reported_before_there_is_traffic(tmp_path: Path) -> None:
     assert run_due(store, settings(store, tmp_path), datetime(2026, 11, 24, tzinfo=UTC)) is None
     with Session(store.engine) as session:
         assert session.execute(select(ReportRow)).first() is None
+
+
+def test_the_report_command_writes_the_files_and_prints_their_paths(
+        world_db: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.db"
+    store = Store(f"sqlite:///{db}")
+    upgrade(store.engine)
+    copy_world(world_db, store)
+    store.dispose()
+    env = {**os.environ, "LLMWATCH_STORAGE__URL": f"sqlite:///{db}", "COLUMNS": "200"}
+    run = subprocess.run(
+        [sys.executable, "-m", "llmwatch", "report", "--from", "2026-11-16", "--to",
+         "2026-11-23", "--out", str(tmp_path / "out"), "--tz", "UTC"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    html = tmp_path / "out" / "llmwatch-report-2026-11-16_2026-11-22.html"
+    assert f"HTML: {html}" in run.stdout and html.stat().st_size > 100_000
+    assert "[critical]" in run.stdout and "351 calls" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "llmwatch", "report", "--from", "yesterday"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "is not a date" in bad.stderr
