@@ -21,6 +21,7 @@ class Status:
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
     kafka_error: str | None = None
     recent_findings: list[str] = field(default_factory=list)
+    latest_report: str | None = None
 
 
 def collect(settings: Settings) -> Status:
@@ -29,6 +30,7 @@ def collect(settings: Settings) -> Status:
     try:
         status.counts = store.counts()
         status.recent_findings = _recent_findings(store)
+        status.latest_report = _latest_report(store)
     except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
         status.storage_error = _first_line(exc) + " (run `llmwatch db upgrade`?)"
     finally:
@@ -70,6 +72,8 @@ def render(status: Status, console: Console) -> None:
         console.print("latest fired findings:")
         for line in status.recent_findings:
             console.print(f"  {line}")
+    if status.latest_report:
+        console.print(f"latest report: {status.latest_report}")
     if status.dead_letter_reasons:
         console.print("dead letters by reason:")
         for reason, n in status.dead_letter_reasons.most_common(10):
@@ -82,6 +86,23 @@ def _recent_findings(store: Store, limit: int = 5) -> list[str]:
     rows = DriftRepository(store).findings(fired_only=True, limit=limit)
     return [f"{r.created_at:%Y-%m-%d %H:%M} {r.severity} {r.detector} {r.metric} "
             f"[{r.segment}] {_short(r.explanation or '', 80)}" for r in rows]
+
+
+def _latest_report(store: Store) -> str | None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.report.service import digests_pending
+    from llmwatch.storage.tables import ReportRow
+
+    with Session(store.engine) as s:
+        row = s.execute(select(ReportRow).where(ReportRow.status == "done")
+                        .order_by(ReportRow.finished_at.desc()).limit(1)).scalar_one_or_none()
+        if row is None:
+            return None
+        text = f"{row.kind} {row.finished_at:%Y-%m-%d %H:%M} → {row.html_path}"
+    waiting = digests_pending(store)
+    return text + (f" ({waiting} Slack digest(s) waiting in the outbox)" if waiting else "")
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,9 @@ def build(segments: Sequence[SegmentData], *, max_segments: int) -> EvidentlySec
             sections.append({"segment": s.key, "skipped": f"fewer than {MIN_ROWS} calls to "
                              "compare"})
             continue
-        snapshot = _run(s.current, reference)
+        with warnings.catch_warnings():  # scipy's divide-by-zero on an empty category, etc.
+            warnings.simplefilter("ignore")
+            snapshot = _run(s.current, reference)
         groups.append(group_widget(title=f"{s.key}: this period vs {against}",
                                    widgets=snapshot._widgets))  # noqa: SLF001
         sections.append({"segment": s.key, "reference": against,

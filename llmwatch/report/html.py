@@ -26,7 +26,7 @@ def render(figures: dict[str, Any], *, evidently_html: str | None, evidently_not
     generated = figures.get("generated_at")
     template = env.get_template("report.html.j2")
     return template.render(
-        f=figures, days=len(days), labels=QUALITY,
+        f=figures, before=before_words(figures), labels=QUALITY,
         generated=datetime.fromisoformat(generated).strftime("%Y-%m-%d %H:%M UTC")
         if generated else "",
         evidently_html=evidently_html, evidently_note=evidently_note,
@@ -48,6 +48,19 @@ def script_hashes(html: str) -> str:
 
 
 _SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+
+
+def before_words(figures: dict[str, Any]) -> str:
+    """'the 7 days before', 'the day before', 'the 20 minutes before'."""
+    p = figures["period"]
+    length = datetime.fromisoformat(p["end"]) - datetime.fromisoformat(p["start"])
+    hours = length.total_seconds() / 3600
+    if hours >= 23 and round(hours / 24) * 24 - hours <= 1:  # whole days (DST: 23 or 25 h)
+        days = round(hours / 24)
+        return "the day before" if days == 1 else f"the {days} days before"
+    if hours >= 1:
+        return f"the {hours:.3g} hours before"
+    return f"the {length.total_seconds() / 60:.0f} minutes before"
 
 
 def pct(value: float | None, digits: int = 0) -> str:
