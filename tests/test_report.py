@@ -247,3 +247,26 @@ def test_the_report_command_writes_the_files_and_prints_their_paths(
     bad = subprocess.run([sys.executable, "-m", "llmwatch", "report", "--from", "yesterday"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "is not a date" in bad.stderr
+
+
+def test_a_new_version_is_compared_with_its_predecessor_from_storage(
+        store: Store, tmp_path: Path) -> None:
+    from test_drift_stage import SETTINGS, T0, Traffic, feed
+
+    from llmwatch.report.service import build
+    from llmwatch.streams.drift_stage import DriftStage
+
+    traffic = Traffic()
+    stage = DriftStage(store, SETTINGS)
+    feed(stage, store, [traffic.batch(100) for _ in range(4)])  # v1: baseline and windows
+    feed(stage, store, [traffic.batch(100, 0.5, "v2") for _ in range(3)])  # v2: money talk
+    s = Settings.model_validate({
+        "storage": {"url": store.engine.url.render_as_string(hide_password=False)},
+        "report": {"out_dir": str(tmp_path), "evidently_segments": 0}})
+    figures, html = build(store, s, Period(T0, T0 + timedelta(days=1)), now=T0)
+    [v] = figures["versions"]
+    assert (v["segment"], v["predecessor"]) == ("support-bot/gpt-test/v2/v1",
+                                                "support-bot/gpt-test/v1/v1")
+    assert v["compared_with"] == "this period" and v["calls"] == 300
+    assert v["prompt_distance"] > 0.05  # half of v2's prompts are about something else
+    assert "vs support-bot/gpt-test/v1/v1" in html

@@ -111,6 +111,11 @@ def test_a_version_is_compared_with_its_predecessor_on_the_same_traffic() -> Non
     assert v["quality"]["refusal"]["significant"] and v["quality"]["refusal"]["new"] > 0.08
     assert v["operations"]["latency_p95_ms"]["change"] > 0.5
     assert any("does worse than app/m/v1/p1 on refusals" in i["text"] for i in f["summary"])
+    retired = SegmentData("app/m/v1/p1", [], [], old.baseline)  # v1 served nothing this time
+    f = compute(ReportInputs(week, ZoneInfo("UTC"), [new], predecessors=[retired]))
+    [v] = f["versions"]
+    assert v["compared_with"] == "its baseline" and v["quality"]["refusal"]["significant"]
+    assert [s["key"] for s in f["segments"]] == ["app/m/v2/p1"]
 
 
 def test_the_normal_distance_shrinks_with_more_calls() -> None:

@@ -63,6 +63,8 @@ class ReportInputs:
     period: Period
     tz: ZoneInfo
     segments: list[SegmentData]
+    # versions before those of `segments` that served no traffic in either period
+    predecessors: list[SegmentData] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)  # fired, in the period
     episodes: list[dict[str, Any]] = field(default_factory=list)  # alerts of the period
     tickets: list[dict[str, Any]] = field(default_factory=list)  # open tickets
@@ -80,7 +82,7 @@ def compute(inputs: ReportInputs) -> dict[str, Any]:
         counts={k: sum(s.counts.get(k, 0) for s in inputs.segments)
                 for k in ("current", "previous", "baseline")})
     overall = _segment(everything, days, inputs.period)
-    by_key = {s.key: s for s in inputs.segments}
+    by_key = {s.key: s for s in [*inputs.predecessors, *inputs.segments]}
     versions = [_versions(s, by_key[s.predecessor]) for s in inputs.segments
                 if s.predecessor and s.predecessor in by_key and s.current]
     alerts = _alerts(inputs.episodes, inputs.tickets)

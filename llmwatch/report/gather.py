@@ -59,7 +59,16 @@ def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[s
                                 predecessor, {"current": n_cur, "previous": n_prev,
                                               "baseline": n_base}))
     progress("reading findings, alerts and tickets")
-    return ReportInputs(period=period, tz=tz, segments=data,
+    present = {d.key for d in data}
+    older = []  # predecessors without traffic in either period: compared by their baseline
+    for key in sorted({d.predecessor for d in data if d.predecessor} - present):
+        start, end = baselines[key]["start"], baselines[key]["end"]
+        if start is None or end is None:
+            continue
+        reference, n = repo.records_between(Segment.from_key(key), start,
+                                            end + timedelta(microseconds=1), limit=max_events)
+        older.append(SegmentData(key, [], [], reference, counts={"baseline": n}))
+    return ReportInputs(period=period, tz=tz, segments=data, predecessors=older,
                         findings=_findings(store, period), episodes=_episodes(store, period),
                         tickets=_tickets(store), generated_at=now)
 
