@@ -11,6 +11,12 @@ from .decision import Group
 EMOJI = {"fire": ":rotating_light:", "repeat": ":repeat:", "resolve": ":white_check_mark:"}
 
 
+def slack_escape(text: str) -> str:
+    """Slack's three control characters, so user text (prompts, topic labels) cannot ping
+    a channel or make a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @dataclass(frozen=True)
 class Routing:
     """Severity decides the channel."""
@@ -33,8 +39,9 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
     for alert, decision in group.decisions:
         verb = {"fire": "firing", "repeat": "still firing", "resolve": "resolved"}[decision.action]
         since = decision.state.since
-        line = (f"{EMOJI[decision.action]} *{alert.detector} · {alert.metric}* {verb}"
-                f"{f' since {since:%Y-%m-%d %H:%M} UTC' if since else ''}: {alert.summary}")
+        when = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+        line = (f"{EMOJI[decision.action]} *{alert.detector} · {alert.metric}* {verb}{when}: "
+                f"{slack_escape(alert.summary)}")
         lines.append(line)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}})
         if alert.evidence and decision.action != "resolve":
@@ -42,8 +49,9 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
                 {"type": "mrkdwn", "text": f"how sure: {alert.evidence}"[:2900]}]})
         shown = (examples or {}).get(alert.fingerprint, [])[:3]
         if shown and decision.action != "resolve":
+            quoted = " · ".join(f"“{slack_escape(e[:140])}”" for e in shown)
             blocks.append({"type": "context", "elements": [
-                {"type": "mrkdwn", "text": "e.g. " + " · ".join(f"“{e[:140]}”" for e in shown)}]})
+                {"type": "mrkdwn", "text": f"e.g. {quoted}"}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f"inspect: `llmwatch alerts list` · silence: `llmwatch alerts silence --segment "
         f"'{group.segment}' --for 2h` · tickets: `llmwatch tickets list` (one opens if it "

@@ -144,6 +144,7 @@ def test_the_message_says_what_where_since_and_how_sure() -> None:
     assert "false-discovery rate ≤ 5% over 40 tests" in shown and "my order 123" in shown
     assert "llmwatch tickets list" in shown and text.startswith("[critical]")
     assert f"llmwatch alerts silence --segment '{SEGMENT}' --for 2h" in shown
+    assert "<x>" not in shown and "&lt;x&gt;" in shown  # user text cannot ping or link
 
 
 def test_acknowledged_alerts_do_not_remind_until_they_resolve() -> None:

@@ -8,15 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from llmwatch.alerts.sinks import OutgoingNotice, SlackSink
+from llmwatch.alerts.slack_message import slack_escape
 
 DIGEST_ITEMS = 5
 SEVERITY_EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:",
                   "info": ":large_blue_circle:", "ok": ":white_check_mark:"}
-
-
-def slack_escape(text: str) -> str:
-    """Slack's three control characters, so user text cannot ping or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def digest(figures: dict[str, Any], *, html_path: str | None = None
