@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 W, H = 480, 150
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 30
-COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea")
+COLOURS = ("#2563eb", "#ea580c", "#9ca3af", "#9333ea")
 
 
 Series = Sequence[tuple[str, Sequence[float | None]]]

@@ -163,8 +163,10 @@ def _daily_drift(s: SegmentData, days: Sequence[datetime], period: Period, which
     daily = []
     for day_start, records in _by_day(s.current, days, period):
         v = _vectors(records, which)
-        value = centroid_distance(v, base) if len(v) >= MIN_DAY else None
-        daily.append({"day": day_start.date().isoformat(), "value": value, "n": len(records)})
+        enough = len(v) >= MIN_DAY
+        daily.append({"day": day_start.date().isoformat(), "n": len(records),
+                      "value": centroid_distance(v, base) if enough else None,
+                      "normal": normal_distance(base, len(v)) if enough else None})
     return daily
 
 

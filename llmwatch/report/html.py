@@ -105,9 +105,9 @@ def drift_chart(s: dict[str, Any], days: list[str]) -> Markup:
     return line_chart(
         "Prompt and response drift by day (distance from the baseline)", days,
         [("prompts", [p["value"] for p in d["prompt"]["daily"]]),
-         ("responses", [p["value"] for p in d["response"]["daily"]])],
-        references=[("last period (prompts)", d["prompt"]["previous"]),
-                    ("normal", d["prompt"]["normal"])])
+         ("responses", [p["value"] for p in d["response"]["daily"]]),
+         ("chance level for the day's calls", [p["normal"] for p in d["prompt"]["daily"]])],
+        references=[("last period (prompts)", d["prompt"]["previous"])])
 
 
 def rate_chart(q: dict[str, Any], days: list[str]) -> Markup:
