@@ -111,7 +111,8 @@ def report(
         help="Time zone of --from/--to and of the report's days (default: report.timezone).")
     ] = None,
     slack: Annotated[bool, typer.Option(
-        help="Also post the digest and the file to Slack (report.slack_channel).")] = False,
+        help="Also post the digest and the HTML file to Slack now (report.slack_channel; "
+        "needs alerts.slack_token).")] = False,
 ) -> None:
     """Write a drift report for a period, now: HTML (opens offline) and JSON.
 
@@ -162,8 +163,36 @@ def report(
     console.print(f"HTML: {result.html_path}")
     console.print(f"JSON: {result.json_path}")
     if slack:
-        console.print("Slack digest queued in the outbox; the worker delivers it (or "
-                      "configure alerts.slack_token and run the worker)")
+        _send_digest(store, settings)
+
+
+def _send_digest(store, settings) -> None:  # type: ignore[no-untyped-def]
+    """Deliver the report digest now if Slack is configured (only digests: alerts stay with
+    the worker); otherwise it waits in the outbox, and the worker sends it once configured."""
+    from llmwatch.alerts.outbox import deliver
+    from llmwatch.report.service import digests_pending
+    from llmwatch.streams.alert_stage import AlertStage
+
+    channel = settings.report.slack_channel or settings.alerts.channel
+    if settings.alerts.slack_token is None:
+        console.print(f"Slack digest for {channel} queued in the outbox: set "
+                      "LLMWATCH_ALERTS__SLACK_TOKEN and the worker delivers it")
+        return
+    sinks = AlertStage(store, settings.alerts).sinks()
+    deliver(store.engine, {"slack_report": sinks["slack_report"]})
+    if digests_pending(store):
+        from sqlalchemy import select
+
+        from llmwatch.storage.tables import AlertOutboxRow
+
+        with store.engine.connect() as conn:
+            error = conn.execute(select(AlertOutboxRow.last_error).where(
+                AlertOutboxRow.sink == "slack_report", AlertOutboxRow.status == "pending")
+                .order_by(AlertOutboxRow.id.desc()).limit(1)).scalar()
+        err.print(f"[yellow]the Slack digest is not delivered yet[/] ({error or 'not due'}); "
+                  "it waits in the outbox and the worker retries it")
+    else:
+        console.print(f"Slack digest and file delivered to {channel}")
 
 
 @app.command()

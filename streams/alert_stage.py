@@ -103,6 +103,11 @@ class AlertStage:
 
     def deliver(self) -> int:
         """Send what is due through the configured sinks; the rest waits in the outbox."""
+        sinks = self.sinks()
+        return deliver(self.engine, sinks) if sinks else 0
+
+    def sinks(self) -> dict[str, Sink]:
+        """The configured sinks, by the outbox's sink names."""
         s = self.settings
         sinks: dict[str, Sink] = {}
         if s.slack_token is not None:
@@ -116,7 +121,7 @@ class AlertStage:
             sinks["webhook"] = WebhookSink(s.webhook_url, s.webhook_secret.get_secret_value())
         if s.pagerduty_routing_key is not None:
             sinks["pagerduty"] = PagerDutySink(s.pagerduty_url or PAGERDUTY_URL)
-        return deliver(self.engine, sinks) if sinks else 0
+        return sinks
 
     def _client(self) -> Any:
         from slack_sdk import WebClient

@@ -270,3 +270,26 @@ def test_a_new_version_is_compared_with_its_predecessor_from_storage(
     assert v["compared_with"] == "this period" and v["calls"] == 300
     assert v["prompt_distance"] > 0.05  # half of v2's prompts are about something else
     assert "vs support-bot/gpt-test/v1/v1" in html
+
+
+def test_report_slack_sends_the_digest_now(world_db: str, tmp_path: Path,
+                                           slack: SlackAPI) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.db"
+    store = Store(f"sqlite:///{db}")
+    upgrade(store.engine)
+    copy_world(world_db, store)
+    env = {**os.environ, "LLMWATCH_STORAGE__URL": f"sqlite:///{db}", "COLUMNS": "200",
+           "LLMWATCH_ALERTS__SLACK_TOKEN": TOKEN, "LLMWATCH_ALERTS__SLACK_BASE_URL":
+           slack.base_url, "LLMWATCH_REPORT__SLACK_CHANNEL": CHANNEL,
+           "LLMWATCH_REPORT__EVIDENTLY_SEGMENTS": "0"}
+    run = subprocess.run(
+        [sys.executable, "-m", "llmwatch", "report", "--from", "2026-11-16", "--slack",
+         "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"Slack digest and file delivered to {CHANNEL}" in run.stdout
+    assert len(digests(slack)) == 1 and len(slack.files) == 1
+    assert not [m for m in slack.messages if m["channel"] != CHANNEL]  # alerts: the worker's
+    store.dispose()
