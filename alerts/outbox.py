@@ -66,7 +66,6 @@ def active_silences(engine: Engine, now: datetime) -> tuple[Silence, ...]:
 def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertState],
             now: datetime, episodes: Sequence[EpisodeChange] = ()) -> int:
     """Store notices, states and alert episodes together; returns how many notices were new."""
-    new = 0
     with Session(engine) as s, s.begin():
         for change in episodes:
             _apply_episode(s, change, now)
@@ -76,16 +75,22 @@ def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertSt
                                   notifications=st.notifications, segment=st.segment,
                                   severity=st.severity, streak=st.streak,
                                   acknowledged=st.acknowledged))
-        for n in notices:
-            exists = s.execute(select(AlertOutboxRow.id).where(
-                AlertOutboxRow.dedupe_key == n.dedupe_key)).first()
-            if exists:
-                continue
-            s.add(AlertOutboxRow(dedupe_key=n.dedupe_key, channel=n.channel, text=n.text,
-                                 blocks=n.blocks, sink=n.sink, payload=n.payload,
-                                 status="pending", attempts=0, next_attempt_at=now,
-                                 created_at=now))
-            new += 1
+        return add_notices(s, notices, now)
+
+
+def add_notices(s: Session, notices: Sequence[Notice], now: datetime) -> int:
+    """Add notices to the outbox in the caller's transaction, skipping those it has."""
+    new = 0
+    for n in notices:
+        exists = s.execute(select(AlertOutboxRow.id).where(
+            AlertOutboxRow.dedupe_key == n.dedupe_key)).first()
+        if exists:
+            continue
+        s.add(AlertOutboxRow(dedupe_key=n.dedupe_key, channel=n.channel, text=n.text,
+                             blocks=n.blocks, sink=n.sink, payload=n.payload,
+                             status="pending", attempts=0, next_attempt_at=now,
+                             created_at=now))
+        new += 1
     return new
 
 

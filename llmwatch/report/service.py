@@ -26,7 +26,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from llmwatch.alerts.outbox import Notice, enqueue
+from llmwatch.alerts.outbox import Notice, add_notices
 from llmwatch.config import Settings
 from llmwatch.storage import Store
 from llmwatch.storage.tables import AlertOutboxRow, EventRow, ReportRow, as_utc
@@ -59,14 +59,14 @@ def write_report(store: Store, settings: Settings, period: Period, *, key: str |
         return None
     try:
         figures, html = build(store, settings, period, now=now, progress=progress)
+        progress("writing the files")
+        html_path, json_path = _write_files(settings.report.out_dir, period, figures, html,
+                                            ZoneInfo(settings.report.timezone))
     except BaseException:
         with store.engine.begin() as conn:  # let the next check retry, in a few minutes
             conn.execute(update(ReportRow).where(ReportRow.id == report_id).values(
-                claimed_until=now + RETRY_AFTER_FAILURE))
+                claimed_until=datetime.now(UTC) + RETRY_AFTER_FAILURE))
         raise
-    progress("writing the files")
-    html_path, json_path = _write_files(settings.report.out_dir, period, figures, html,
-                                        ZoneInfo(settings.report.timezone))
     notices = []
     if slack:
         text, blocks = digest(figures)
@@ -78,8 +78,7 @@ def write_report(store: Store, settings: Settings, period: Period, *, key: str |
             status="done", figures=json.loads(json.dumps(figures, default=str)),
             html_gz=gzip.compress(html.encode()), html_path=str(html_path),
             json_path=str(json_path), finished_at=datetime.now(UTC), claimed_until=None))
-    if notices:  # the outbox ignores a notice it has (dedupe key), so a re-run cannot double
-        enqueue(store.engine, notices, {}, now)
+        add_notices(s, notices, now)  # with the report: done means the digest is queued
     log.info("report %s written: %s", key, html_path)
     return ReportResult(report_id, html_path, json_path, figures)
 
