@@ -96,3 +96,11 @@ def test_silence_and_ack_from_the_command_line(tmp_path: Path) -> None:
     listed = run("alerts", "list", env=env)
     assert "abc" in listed.stdout and "yes" in listed.stdout
     assert run("alerts", "ack", "nope", env=env).returncode == 1
+
+
+def test_kafka_cluster_ids_never_look_like_options() -> None:
+    from llmwatch.local.kafka import _cluster_id
+
+    ids = [_cluster_id() for _ in range(5000)]  # ~78 would start with '-' unguarded
+    assert not [i for i in ids if i.startswith("-")] and len(set(ids)) == 5000
+    assert all(len(i) == 22 for i in ids)

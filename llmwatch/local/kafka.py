@@ -189,9 +189,14 @@ class LocalKafka:
 
 
 def _cluster_id() -> str:
+    """A random cluster id as Kafka makes them (Uuid.randomUuid): base64url of 16 bytes, never
+    starting with '-' — kafka-storage would read that as an option (1 start in 64 failed)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _metadata_ready(bootstrap: str) -> bool:
