@@ -118,6 +118,15 @@ def test_a_version_is_compared_with_its_predecessor_on_the_same_traffic() -> Non
     assert [s["key"] for s in f["segments"]] == ["app/m/v2/p1"]
 
 
+def test_a_silent_week_is_news_not_calm() -> None:
+    centre = np.ones(8)
+    week = Period(T0, T0 + timedelta(days=7))
+    quiet = SegmentData("app/m/v1/p1", [], records(300, T0 - timedelta(days=7), centre=centre),
+                        records(300, T0 - timedelta(days=14), centre=centre, seed=1))
+    [first, *_] = compute(ReportInputs(week, ZoneInfo("UTC"), [quiet]))["summary"]
+    assert first["severity"] == "critical" and "Traffic fell to 0 calls from 300" in first["text"]
+
+
 def test_the_normal_distance_shrinks_with_more_calls() -> None:
     base = np.random.default_rng(0).normal(size=(1000, 32)) + 1.0
     few, many = normal_distance(base, 50), normal_distance(base, 5000)

@@ -79,7 +79,7 @@ def compute(inputs: ReportInputs) -> dict[str, Any]:
         "all traffic", [r for s in inputs.segments for r in s.current],
         [r for s in inputs.segments for r in s.previous],
         [r for s in inputs.segments for r in s.baseline],
-        counts={k: sum(s.counts.get(k, 0) for s in inputs.segments)
+        counts={k: sum(s.counts.get(k, len(getattr(s, k))) for s in inputs.segments)
                 for k in ("current", "previous", "baseline")})
     overall = _segment(everything, days, inputs.period)
     by_key = {s.key: s for s in [*inputs.predecessors, *inputs.segments]}
@@ -421,6 +421,14 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
     tickets_by_segment: dict[str, list[dict[str, Any]]] = {}
     for t in f["tickets"]:
         tickets_by_segment.setdefault(t["segment"], []).append(t)
+    volume = f["overall"]["volume"]
+    if volume["previous"] >= 100 and volume["current"] < volume["previous"] / 2:
+        out.append((0 if volume["current"] == 0 else 1, {
+            "severity": "critical" if volume["current"] == 0 else "warning", "segment": "",
+            "text": f"Traffic fell to {volume['current']:,} calls from {volume['previous']:,} "
+                    "the period before.",
+            "action": "check that the apps still send their events (SDK drop counters, "
+                      "the dead-letter topic: `llmwatch status`)"}))
     for s in f["segments"]:
         seg = s["key"]
         d = s["drift"]["prompt"]
