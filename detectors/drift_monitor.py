@@ -18,7 +18,7 @@ import numpy as np
 
 from .distribution_drift import CategoricalDrift, NumericDrift
 from .embedding_drift import State, make_test
-from .explain import ClusterModel, explain, fit_clusters
+from .explain import ClusterModel, explain, fit_clusters, two_proportion_p
 from .fdr import adjusted, benjamini_hochberg
 from .findings import Finding, Window
 from .language import guess_language
@@ -211,17 +211,13 @@ def rate_findings(baseline: Baseline, window: EventSample, config: DriftConfig,
                   span: Window) -> list[Finding]:
     """Each quality rate (refusal, PII leak, negative feedback, ...) against the baseline's, by
     a two-proportion z-test; only with enough checked events on both sides."""
-    from scipy import stats
-
     out = []
     for name, (k_cur, n_cur) in sorted(window.rates.items()):
         k_ref, n_ref = baseline.rates.get(name, (0, 0))
         if min(n_ref, n_cur) < config.min_rate_sample:
             continue
         p_ref, p_cur = k_ref / n_ref, k_cur / n_cur
-        pooled = (k_ref + k_cur) / (n_ref + n_cur)
-        sd = np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
-        p_value = 1.0 if sd == 0 else float(2 * stats.norm.sf(abs(p_cur - p_ref) / sd))
+        p_value = two_proportion_p(p_ref, n_ref, p_cur, n_cur)
         out.append(Finding(
             detector="quality_rate", segment=baseline.segment, metric=f"{name}_rate",
             method="two_proportion_z", fired=False, statistic=p_cur,

@@ -133,7 +133,7 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
     for c, ref_share in enumerate(model.reference_share):
         idx = np.flatnonzero(clusters == c)
         cur_share = len(idx) / m
-        p_values.append(_two_proportion_p(ref_share, reference_size, cur_share, m))
+        p_values.append(two_proportion_p(ref_share, reference_size, cur_share, m))
         kind: Literal["grew", "shrank"] = "grew" if cur_share > ref_share else "shrank"
         candidates.append((cur_share - ref_share, ClusterShift(
             kind, model.labels[c], float(ref_share), cur_share, _examples(x, texts, idx))))
@@ -144,7 +144,8 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
     return Explanation(shifts)
 
 
-def _two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
+def two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
+    """Two-sided p-value of the z-test that shares p1 (of n1) and p2 (of n2) are equal."""
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     sd = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     return 1.0 if sd == 0 else float(2 * stats.norm.sf(abs(p1 - p2) / sd))

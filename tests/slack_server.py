@@ -29,7 +29,6 @@ class SlackAPI:
         self.files: list[dict[str, Any]] = []  # shared files: id, name, title, channel, ts
         self.lock = threading.Lock()
         self.calls = 0
-        self.log: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
 
@@ -77,7 +76,6 @@ class SlackAPI:
                     return self._send(200, {"ok": False, "error": "invalid_auth"})
                 with api.lock:
                     api.calls += 1
-                    api.log.append(method)
                     fault = api.faults.popleft() if api.faults and method == "chat.postMessage" \
                         else None
                     if method == "files.completeUploadExternal" and api.file_faults:

@@ -18,16 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from llmwatch.detectors.drift_monitor import EventRecord
-from llmwatch.detectors.language import guess_language
+from llmwatch.detectors.drift_monitor import (
+    CATEGORICAL_METRICS,
+    NUMERIC_METRICS,
+    EventRecord,
+    EventSample,
+)
 
 from .figures import SegmentData
 
 log = logging.getLogger(__name__)
 
-NUMERIC = ["prompt_chars", "response_chars", "latency_ms", "input_tokens", "output_tokens",
-           "cost_usd"]
-CATEGORICAL = ["finish_reason", "language"]
+NUMERIC = list(NUMERIC_METRICS)
+CATEGORICAL = list(CATEGORICAL_METRICS)
 MIN_ROWS = 30
 
 
@@ -38,22 +41,15 @@ class EvidentlySection:
 
 
 def frame(records: Sequence[EventRecord]) -> Any:
+    """The fields the drift detectors compare (EventSample's), plus the prompt embedding."""
     import pandas as pd
 
-    columns: dict[str, Any] = {
-        "prompt_chars": [len(r.prompt_text) for r in records],
-        "response_chars": [len(r.response_text or "") for r in records],
-        "latency_ms": [r.latency_ms for r in records],
-        "input_tokens": [r.input_tokens for r in records],
-        "output_tokens": [r.output_tokens for r in records],
-        "cost_usd": [r.cost_usd for r in records],
-        "finish_reason": [r.finish_reason or "none" for r in records],
-        "language": [guess_language(r.prompt_text) for r in records],
-    }
-    vectors = np.stack([r.prompt_vector for r in records]).astype(np.float32)
+    sample = EventSample.of(records)
+    vectors = sample.prompt_vectors.astype(np.float32)
     embedding = pd.DataFrame(vectors, columns=[f"prompt_emb_{i}" for i in range(vectors.shape[1])])
-    numeric = pd.DataFrame(columns).astype({c: "float64" for c in NUMERIC})
-    return pd.concat([numeric, embedding], axis=1)
+    fields = pd.DataFrame({**{c: sample.numeric[c] for c in NUMERIC},
+                           **{c: sample.categorical[c] for c in CATEGORICAL}})
+    return pd.concat([fields, embedding], axis=1)
 
 
 def build(segments: Sequence[SegmentData], *, max_segments: int) -> EvidentlySection:

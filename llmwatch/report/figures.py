@@ -11,7 +11,6 @@ periods with a two-proportion test.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,8 @@ import numpy as np
 
 from llmwatch.alerts.episodes import is_noise
 from llmwatch.detectors.drift_monitor import EventRecord
-from llmwatch.detectors.explain import NEW, ClusterModel, assign, explain
+from llmwatch.detectors.embedding_drift import cosine_distance
+from llmwatch.detectors.explain import NEW, ClusterModel, assign, explain, two_proportion_p
 from llmwatch.detectors.redact import redact
 
 from .period import Period
@@ -129,9 +129,7 @@ def centroid_distance(a: np.ndarray, b: np.ndarray) -> float | None:
     """1 − cosine similarity of the two samples' mean embeddings (0 = same centre)."""
     if len(a) == 0 or len(b) == 0:
         return None
-    ca, cb = a.mean(axis=0), b.mean(axis=0)
-    denom = float(np.linalg.norm(ca) * np.linalg.norm(cb))
-    return None if denom == 0 else round(1.0 - float(ca @ cb) / denom, 5)
+    return round(cosine_distance(a.mean(axis=0), b.mean(axis=0)), 5)
 
 
 def _drift(s: SegmentData, days: Sequence[datetime], period: Period,
@@ -207,14 +205,12 @@ def rate(records: Sequence[EventRecord], name: str) -> dict[str, Any]:
     return {"flagged": k, "checked": n, "rate": round(k / n, 5) if n else None}
 
 
-def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
-    if min(n1, n2) == 0:
+def rates_p(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """p-value that two `rate` figures are the same rate (None if one checked nothing)."""
+    if min(a["checked"], b["checked"]) == 0:
         return None
-    from scipy import stats
-
-    pooled = (k1 + k2) / (n1 + n2)
-    sd = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    return 1.0 if sd == 0 else float(2 * stats.norm.sf(abs(k1 / n1 - k2 / n2) / sd))
+    return two_proportion_p(a["flagged"] / a["checked"], a["checked"],
+                            b["flagged"] / b["checked"], b["checked"])
 
 
 def _rate_figure(s: SegmentData, days: Sequence[datetime], period: Period,
@@ -223,7 +219,7 @@ def _rate_figure(s: SegmentData, days: Sequence[datetime], period: Period,
     out: dict[str, Any] = {"label": QUALITY[name], "current": cur, "previous": prev,
                            "baseline": base}
     for other, key in ((prev, "vs_previous"), (base, "vs_baseline")):
-        p = two_proportion_p(cur["flagged"], cur["checked"], other["flagged"], other["checked"])
+        p = rates_p(cur, other)
         change = (None if cur["rate"] is None or other["rate"] is None
                   else round(cur["rate"] - other["rate"], 5))
         out[key] = {"change": change, "p_value": p,
@@ -236,9 +232,6 @@ def _rate_figure(s: SegmentData, days: Sequence[datetime], period: Period,
         out["daily"].append({"day": d.date().isoformat(), "n": r["checked"],
                              "value": r["rate"] if r["checked"] >= MIN_DAY else None})
     return out
-
-
-OPERATIONS: dict[str, tuple[str, Callable[[Sequence[EventRecord]], float | None]]] = {}
 
 
 def _values(records: Sequence[EventRecord], attr: str) -> np.ndarray:
@@ -265,13 +258,13 @@ def _cost_per_1k(rs: Sequence[EventRecord]) -> float | None:
     return round(float(v.mean()) * 1000, 4) if len(v) else None
 
 
-OPERATIONS.update({
+OPERATIONS: dict[str, tuple[str, Callable[[Sequence[EventRecord]], float | None]]] = {
     "latency_p50_ms": ("median latency (ms)", _p(0.5, "latency_ms")),
     "latency_p95_ms": ("p95 latency (ms)", _p(0.95, "latency_ms")),
     "input_tokens_mean": ("input tokens per call", _mean("input_tokens")),
     "output_tokens_mean": ("output tokens per call", _mean("output_tokens")),
     "cost_per_1k_usd": ("cost per 1,000 calls (USD)", _cost_per_1k),
-})
+}
 
 
 def _operations(s: SegmentData, days: Sequence[datetime], period: Period) -> dict[str, Any]:
@@ -358,7 +351,7 @@ def _versions(s: SegmentData, before: SegmentData) -> dict[str, Any]:
     for name in ("refusal", "relevance", "toxicity", "negative_feedback"):
         a, b = rate(s.current, name), rate(old, name)
         if a["checked"] and b["checked"]:
-            p = two_proportion_p(a["flagged"], a["checked"], b["flagged"], b["checked"])
+            p = rates_p(a, b)
             rows[name] = {"label": QUALITY[name], "new": a["rate"], "old": b["rate"],
                           "p_value": p, "significant": bool(p is not None and p < SIGNIFICANT_P
                                                             and a["rate"] != b["rate"])}

@@ -87,11 +87,13 @@ def _segments(store: Store, start: datetime, end: datetime,
 
 
 def _baselines(store: Store) -> dict[str, dict[str, Any]]:
-    with Session(store.engine) as s:
-        return {r.segment: {"start": as_utc(r.reference_start) if r.reference_start else None,
-                            "end": as_utc(r.reference_end) if r.reference_end else None,
-                            "lineage": r.lineage, "created_at": as_utc(r.created_at)}
-                for r in s.execute(select(DriftBaselineRow)).scalars()}
+    b = DriftBaselineRow  # the columns only: the fitted state is read for reported segments
+    columns = (b.segment, b.reference_start, b.reference_end, b.lineage, b.created_at)
+    with store.engine.connect() as conn:
+        return {segment: {"start": as_utc(start) if start else None,
+                          "end": as_utc(end) if end else None,
+                          "lineage": lineage, "created_at": as_utc(created)}
+                for segment, start, end, lineage, created in conn.execute(select(*columns))}
 
 
 def _predecessor(baselines: dict[str, dict[str, Any]], key: str) -> str | None:

@@ -22,7 +22,7 @@ def render(figures: dict[str, Any], *, evidently_html: str | None, evidently_not
     env = Environment(loader=PackageLoader("llmwatch.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    days = [d for d in figures["period"]["days"]]
+    days = list(figures["period"]["days"])
     generated = figures.get("generated_at")
     template = env.get_template("report.html.j2")
     return template.render(
@@ -31,7 +31,7 @@ def render(figures: dict[str, Any], *, evidently_html: str | None, evidently_not
         if generated else "",
         evidently_html=evidently_html, evidently_note=evidently_note,
         evidently_version=evidently_version, script_hashes=script_hashes(evidently_html or ""),
-        pct=pct, dist=dist, num=num, rel=rel, hours=hours, change=lambda q: change(q),
+        pct=pct, dist=dist, num=num, rel=rel, hours=hours, change=change,
         drift_chart=lambda s: drift_chart(s, days), rate_chart=lambda q: rate_chart(q, days),
         ops_chart=lambda o: ops_chart(o, days))
 
