@@ -11,7 +11,7 @@ COPY schemas ./schemas
 COPY streams ./streams
 COPY detectors ./detectors
 COPY alerts ./alerts
-RUN pip install .
+RUN pip install ".[server]"
 RUN useradd --create-home llmwatch && mkdir /data && chown llmwatch /data
 USER llmwatch
 ENV LLMWATCH_WORKER__DATA_DIR=/data

@@ -88,6 +88,8 @@ class AlertState:
     severity: str = "info"
     streak: int = 0  # consecutive rounds (windows) in which it was firing
     acknowledged: bool = False  # someone is on it: no reminders until it resolves
+    detector: str = ""  # what the alert is about, for people listing alerts
+    metric: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,8 @@ def decide_round(alerts: Iterable[Alert], states: Mapping[str, AlertState], now:
                 and alert.segment not in groups):  # the segment's message went out just now
             wait = f"grouped: waits until {held + policy.group_interval:%H:%M}"
             decision = Decision("none", wait, _follow(alert, state, now))
-        new_states[alert.fingerprint] = decision.state
+        new_states[alert.fingerprint] = replace(decision.state, segment=alert.segment,
+                                                detector=alert.detector, metric=alert.metric)
         if decision.action != "none":
             groups.setdefault(alert.segment, Group(alert.segment)).decisions.append(
                 (alert, decision))

@@ -52,7 +52,8 @@ def load_states(engine: Engine) -> dict[str, AlertState]:
     with Session(engine) as s:
         return {r.fingerprint: AlertState(r.status, _utc(r.since), _utc(r.last_notified),  # type: ignore[arg-type]
                                           r.notifications, r.segment, r.severity, r.streak,
-                                          bool(r.acknowledged))
+                                          bool(r.acknowledged), r.detector or "",
+                                          r.metric or "")
                 for r in s.execute(select(AlertStateRow)).scalars()}
 
 
@@ -74,7 +75,8 @@ def enqueue(engine: Engine, notices: Sequence[Notice], states: dict[str, AlertSt
                                   last_notified=st.last_notified,
                                   notifications=st.notifications, segment=st.segment,
                                   severity=st.severity, streak=st.streak,
-                                  acknowledged=st.acknowledged))
+                                  acknowledged=st.acknowledged, detector=st.detector or None,
+                                  metric=st.metric or None))
         return add_notices(s, notices, now)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from llmwatch.detectors.segments import segment_name
+
 METADATA_EVENT = "llmwatch_alert"
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
@@ -147,7 +149,8 @@ def pagerduty_event(routing_key: str, action: str, fingerprint: str, summary: st
         "routing_key": routing_key,
         "event_action": "resolve" if action == "resolve" else "trigger",
         "dedup_key": fingerprint,
-        "payload": {"summary": summary[:1024], "source": "llmwatch", "component": segment,
+        "payload": {"summary": summary[:1024], "source": "llmwatch",
+                    "component": segment_name(segment),
                     "severity": PD_SEVERITY.get(severity, "warning"),
                     "custom_details": dict(details)},
     }

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from llmwatch.detectors.segments import segment_name
+
 from .decision import Group
 
 EMOJI = {"fire": ":rotating_light:", "repeat": ":repeat:", "resolve": ":white_check_mark:"}
@@ -32,9 +34,10 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
            ) -> tuple[str, list[dict[str, Any]]]:
     """Plain-text fallback and Block Kit blocks. Examples must already be PII-redacted."""
     lines = []
+    name = segment_name(group.segment)
     blocks: list[dict[str, Any]] = [{
         "type": "header",
-        "text": {"type": "plain_text", "text": f"{group.severity.upper()}: {group.segment}"[:150]},
+        "text": {"type": "plain_text", "text": f"{group.severity.upper()}: {name}"[:150]},
     }]
     for alert, decision in group.decisions:
         verb = {"fire": "firing", "repeat": "still firing", "resolve": "resolved"}[decision.action]
@@ -52,10 +55,11 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
             quoted = " · ".join(f"“{slack_escape(e[:140])}”" for e in shown)
             blocks.append({"type": "context", "elements": [
                 {"type": "mrkdwn", "text": f"e.g. {quoted}"}]})
+    first = group.decisions[0][0].fingerprint  # hex: safe to paste whatever the names are
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f"inspect: `llmwatch alerts list` · silence: `llmwatch alerts silence --segment "
-        f"'{group.segment}' --for 2h` · tickets: `llmwatch tickets list` (one opens if it "
-        "keeps firing)")}]})
-    text = f"[{group.severity}] {group.segment}: " + " | ".join(
+        f"inspect: `llmwatch alerts show {first}` · silence this segment: `llmwatch alerts "
+        f"silence --like {first} --for 2h` · tickets: `llmwatch tickets list` (one opens if "
+        "it keeps firing)")}]})
+    text = f"[{group.severity}] {slack_escape(name)}: " + " | ".join(
         f"{a.metric} {d.action}" for a, d in group.decisions)
     return text, blocks

@@ -29,8 +29,8 @@ def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_
                        for s in evidence.get("shifts", [])) or "- (none recorded)"
     return (
         f"**Suggested action:** {action}\n\n"
-        f"**Where:** `{evidence['segment']}` (model version {evidence.get('model_version')}, "
-        f"prompt version {evidence.get('prompt_version')})\n\n"
+        f"**Where:** app {evidence.get('app')}, model {evidence.get('model')}, model version "
+        f"{evidence.get('model_version')}, prompt version {evidence.get('prompt_version')}\n\n"
         f"**What:** {evidence['detector']} on {evidence['metric']} — {evidence['explanation']}\n\n"
         f"**How sure:** {evidence['method']} statistic {evidence['statistic']:.4g} vs threshold "
         f"{evidence['threshold']:.4g}, p = {evidence.get('p_value')}, effect "

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmwatch.config import load_settings
@@ -18,6 +19,7 @@ app = typer.Typer(
     "the worker embeds, stores and checks them.",
     no_args_is_help=True,
     rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema: create or upgrade it.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The published JSON Schemas of the event contract.",
@@ -29,6 +31,28 @@ app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 console = Console()
 err = Console(stderr=True)
+_debug = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        from llmwatch import __version__
+
+        console.print(f"llmwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print llmwatch's version and exit.", callback=_version,
+        is_eager=True)] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full traceback of an unexpected error.")] = False,
+) -> None:
+    """llmwatch: monitors LLM calls in production."""
+    global _debug
+    _debug = debug
 
 
 @app.command()
@@ -238,128 +262,234 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
         err.print(f"no stored event '{event_id}'; `llmwatch status` shows what is stored")
         raise typer.Exit(1)
     row, scores = found
-    console.print(f"[bold]{row.event_id}[/] {row.timestamp:%Y-%m-%d %H:%M:%S} "
-                  f"{row.app} / {row.model} {row.model_version or ''} {row.prompt_version or ''}")
+    from llmwatch.detectors.segments import Segment
+
+    segment = Segment(row.app, row.model, row.model_version, row.prompt_version).describe()
+    console.print(f"{row.event_id}  {row.timestamp:%Y-%m-%d %H:%M:%S}  {segment}", markup=False)
     console.print(f"prompt:   {redact(row.prompt_text)[:500]}", markup=False)
     console.print(f"response: {redact(row.response_text or '')[:500]}", markup=False)
-    console.print(f"latency {row.latency_ms} ms, tokens {row.input_tokens}/{row.output_tokens}, "
-                  f"cost {row.cost_usd}, finish {row.finish_reason}, error {row.error}")
+    latency = f"{row.latency_ms:,.0f} ms" if row.latency_ms is not None else "-"
+    cost = f"${row.cost_usd:.6f}".rstrip("0").rstrip(".") if row.cost_usd is not None else "-"
+    console.print(f"latency {latency}, tokens {row.input_tokens or '-'} in / "
+                  f"{row.output_tokens or '-'} out, cost {cost}, finish "
+                  f"{row.finish_reason or '-'}" + (f", error {redact(row.error)[:200]}"
+                                                   if row.error else ""), markup=False)
     table = Table(title="quality checks")
     for column in ("check", "score", "flagged", "details"):
         table.add_column(column)
     for s in scores:
-        shown = {k: v for k, v in s.details.items() if v not in (None, [], {})}
+        shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in s.details.items()
+                 if v not in (None, [], {})}
         table.add_row(s.name, f"{s.score:.2f}", "[red]yes[/]" if s.flagged else "no",
-                      str(shown)[:80])
+                      escape(str(shown)[:80]))
     console.print(table)
 
 
-alerts_app = typer.Typer(help="Alerts: list, show, acknowledge, silence.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: list, show, acknowledge, silence (and list or end "
+                         "silences).", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
 
 @alerts_app.command("list")
 def alerts_list() -> None:
-    """Alerts by state (firing first), and what waits in the outbox."""
+    """Alerts by state (firing first): what each is about, where, since when; and what waits
+    in the outbox. Other alert commands take a fingerprint or any unique prefix of it."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from llmwatch.alerts.outbox import pending
+    from llmwatch.detectors.segments import segment_name
     from llmwatch.storage import Store
     from llmwatch.storage.tables import AlertStateRow
 
-    store = Store(load_settings().storage.url)
+    settings = load_settings()
+    store = Store(settings.storage.url)
     with Session(store.engine) as s:
         rows = s.execute(select(AlertStateRow)).scalars().all()
     table = Table(title="alerts")
-    for column in ("fingerprint", "status", "severity", "segment", "since", "notices",
+    for column in ("fingerprint", "status", "severity", "what", "segment", "since", "notices",
                    "windows in a row", "ack"):
         table.add_column(column)
     for r in sorted(rows, key=lambda r: (r.status != "firing", r.segment)):
-        table.add_row(r.fingerprint, r.status, r.severity, r.segment,
+        what = f"{r.detector} · {r.metric}" if r.detector else "-"
+        table.add_row(r.fingerprint[:10], r.status, r.severity, what, segment_name(r.segment),
                       f"{r.since:%Y-%m-%d %H:%M}" if r.since else "-", str(r.notifications),
                       str(r.streak), "yes" if r.acknowledged else "")
     console.print(table)
     waiting = pending(store.engine)
     console.print(f"{waiting} notice(s) waiting in the outbox"
-                  + ("" if not waiting or load_settings().alerts.slack_token else
+                  + ("" if not waiting or settings.alerts.slack_token else
                      " (set LLMWATCH_ALERTS__SLACK_TOKEN to deliver them)"))
 
 
+def _alert_state(session, prefix: str):  # type: ignore[no-untyped-def]
+    """The alert whose fingerprint starts with `prefix` (exit 1 if none or several)."""
+    from sqlalchemy import select
+
+    from llmwatch.storage.tables import AlertStateRow
+
+    prefix = prefix.strip().lower()
+    rows = session.execute(select(AlertStateRow).where(
+        AlertStateRow.fingerprint.startswith(prefix, autoescape=True)).limit(2)).scalars().all()
+    if len(rows) != 1 or not prefix:
+        what = "several alerts start with" if rows else "no alert"
+        err.print(f"{what} '{prefix}'; `llmwatch alerts list` shows the fingerprints")
+        raise typer.Exit(1)
+    return rows[0]
+
+
 @alerts_app.command("show")
-def alerts_show(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch alerts list`.")]
-                ) -> None:
+def alerts_show(fingerprint: Annotated[str, typer.Argument(
+        help="Fingerprint (or a unique prefix) from `llmwatch alerts list`.")]) -> None:
     """One alert's state and its latest findings."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
+    from llmwatch.detectors.segments import segment_name
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertStateRow, FindingRow
+    from llmwatch.storage.tables import FindingRow
 
     with Session(Store(load_settings().storage.url).engine) as s:
-        state = s.get(AlertStateRow, fingerprint)
-        if state is None:
-            err.print(f"no alert {fingerprint}; `llmwatch alerts list` shows them")
-            raise typer.Exit(1)
-        rows = s.execute(select(FindingRow).where(FindingRow.segment == state.segment)
+        state = _alert_state(s, fingerprint)
+        where = [FindingRow.segment == state.segment]
+        if state.metric:
+            where.append(FindingRow.metric == state.metric)
+        rows = s.execute(select(FindingRow).where(*where)
                          .order_by(FindingRow.id.desc()).limit(10)).scalars().all()
-    console.print(f"[bold]{fingerprint}[/] {state.status} {state.severity} on {state.segment}, "
-                  f"{state.notifications} notice(s), {state.streak} window(s) in a row")
+    what = f"{state.detector} · {state.metric} " if state.detector else ""
+    console.print(f"[bold]{state.fingerprint}[/] {what}{state.status} {state.severity} on "
+                  f"{segment_name(state.segment)}, {state.notifications} notice(s), "
+                  f"{state.streak} window(s) in a row", markup=False)
     for r in rows:
-        mark = "[red]fired[/]" if r.fired else "quiet"
+        mark = "fired" if r.fired else "quiet"
         console.print(f"  {r.created_at:%Y-%m-%d %H:%M} {r.detector} {r.metric} {mark} "
-                      f"{r.explanation or ''}")
+                      f"{r.explanation or ''}", markup=False)
 
 
 @alerts_app.command("ack")
-def alerts_ack(fingerprint: Annotated[str, typer.Argument(help="From `llmwatch alerts list`.")]
-               ) -> None:
+def alerts_ack(fingerprint: Annotated[str, typer.Argument(
+        help="Fingerprint (or a unique prefix) from `llmwatch alerts list`.")]) -> None:
     """Acknowledge a firing alert: no reminders until it resolves."""
     from sqlalchemy import update
     from sqlalchemy.orm import Session
 
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertEpisodeRow, AlertStateRow
+    from llmwatch.storage.tables import AlertEpisodeRow
 
     with Session(Store(load_settings().storage.url).engine) as s, s.begin():
-        state = s.get(AlertStateRow, fingerprint)
-        if state is None or state.status != "firing":
-            err.print(f"no firing alert {fingerprint}; `llmwatch alerts list` shows them")
+        state = _alert_state(s, fingerprint)
+        if state.status != "firing":
+            err.print(f"alert {state.fingerprint} is {state.status}, not firing: nothing to "
+                      "acknowledge")
             raise typer.Exit(1)
         state.acknowledged = True
-        s.execute(update(AlertEpisodeRow).where(AlertEpisodeRow.fingerprint == fingerprint,
-                                                AlertEpisodeRow.status == "firing")
-                  .values(acknowledged=True))
+        fingerprint = state.fingerprint
+        s.execute(update(AlertEpisodeRow).where(
+            AlertEpisodeRow.fingerprint == fingerprint, AlertEpisodeRow.status == "firing")
+            .values(acknowledged=True))
     console.print(f"acknowledged {fingerprint}: no reminders until it resolves")
 
 
 @alerts_app.command("silence")
 def alerts_silence(
     for_: Annotated[str, typer.Option("--for", help="How long: 30m, 2h, 1d.")],
+    like: Annotated[str | None, typer.Option(
+        help="Silence the segment of this alert (fingerprint or prefix), as Slack suggests.")
+    ] = None,
+    app_name: Annotated[str | None, typer.Option(
+        "--app", help="Silence every segment of this app.")] = None,
     segment: Annotated[str | None, typer.Option(
-        help="Segment key, or a prefix ending in * (e.g. 'support-bot/*').")] = None,
+        help="Segment key as stored (a JSON array), or a prefix of one ending in *.")] = None,
     detector: Annotated[str | None, typer.Option(help="Only this detector.")] = None,
     metric: Annotated[str | None, typer.Option(help="Only this metric.")] = None,
     reason: Annotated[str, typer.Option(help="Shown in the log and to the team.")] = "",
 ) -> None:
-    """Silence matching alerts for a while (a maintenance window)."""
+    """Silence matching alerts for a while (a maintenance window). Without --like, --app or
+    --segment it silences every segment."""
     from datetime import UTC, datetime
 
+    from sqlalchemy.orm import Session
+
+    from llmwatch.detectors.segments import app_pattern, segment_name
     from llmwatch.storage import Store
     from llmwatch.storage.tables import AlertSilenceRow
 
+    if sum(x is not None for x in (like, app_name, segment)) > 1:
+        raise typer.BadParameter("give one of --like, --app and --segment")
     duration = _duration(for_)
     now = datetime.now(UTC)
     store = Store(load_settings().storage.url)
+    with Session(store.engine) as s, s.begin():
+        if like is not None:
+            segment = _alert_state(s, like).segment
+        elif app_name is not None:
+            segment = app_pattern(app_name)
+        row = AlertSilenceRow(segment=segment, detector=detector, metric=metric,
+                              starts_at=now, ends_at=now + duration, reason=reason,
+                              created_at=now)
+        s.add(row)
+        s.flush()
+        silence_id = row.id
+    where = (f"app {app_name}" if app_name is not None else
+             segment_name(segment) if segment else "every segment")
+    console.print(f"silence #{silence_id}: {where} ({detector or 'any detector'}, "
+                  f"{metric or 'any metric'}) until {now + duration:%Y-%m-%d %H:%M} UTC; "
+                  f"`llmwatch alerts unsilence {silence_id}` ends it", markup=False)
+
+
+@alerts_app.command("silences")
+def alerts_silences(
+    all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+) -> None:
+    """Silences and maintenance windows: active ones (or all)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    with Session(store.engine) as s, s.begin():
-        s.add(AlertSilenceRow(segment=segment, detector=detector, metric=metric,
-                              starts_at=now, ends_at=now + duration, reason=reason,
-                              created_at=now))
-    console.print(f"silenced {segment or 'every segment'} "
-                  f"({detector or 'any detector'}, {metric or 'any metric'}) until "
-                  f"{now + duration:%Y-%m-%d %H:%M} UTC")
+    from llmwatch.detectors.segments import segment_name
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import AlertSilenceRow, as_utc
+
+    now = datetime.now(UTC)
+    with Session(Store(load_settings().storage.url).engine) as s:
+        stmt = select(AlertSilenceRow).order_by(AlertSilenceRow.ends_at.desc())
+        rows = s.execute(stmt if all_ else stmt.where(AlertSilenceRow.ends_at > now)
+                         ).scalars().all()
+    if not rows:
+        console.print("no active silences" if not all_ else "no silences")
+        return
+    table = Table(title="silences")
+    for column in ("id", "segment", "detector", "metric", "from", "until", "reason"):
+        table.add_column(column)
+    for r in rows:
+        until = f"{as_utc(r.ends_at):%Y-%m-%d %H:%M}" + (
+            "" if as_utc(r.ends_at) > now else " (over)")
+        table.add_row(str(r.id), segment_name(r.segment) if r.segment else "every segment",
+                      r.detector or "any", r.metric or "any",
+                      f"{as_utc(r.starts_at):%Y-%m-%d %H:%M}", until, r.reason)
+    console.print(table)
+
+
+@alerts_app.command("unsilence")
+def alerts_unsilence(silence_id: Annotated[int, typer.Argument(
+        help="The silence's id, from `llmwatch alerts silences`.")]) -> None:
+    """End a silence now (it stays listed under --all)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import AlertSilenceRow, as_utc
+
+    now = datetime.now(UTC)
+    with Session(Store(load_settings().storage.url).engine) as s, s.begin():
+        row = s.get(AlertSilenceRow, silence_id)
+        if row is None or as_utc(row.ends_at) <= now:
+            err.print(f"no active silence #{silence_id}; `llmwatch alerts silences` lists them")
+            raise typer.Exit(1)
+        row.ends_at = now
+    console.print(f"silence #{silence_id} ended; matching alerts notify again")
 
 
 def _duration(text: str):  # type: ignore[no-untyped-def]
@@ -462,13 +592,14 @@ def schemas_export(
 
 @app.command("config")
 def show_config() -> None:
-    """Print the effective configuration (secrets hidden) and where it came from."""
+    """Print the effective configuration and where it came from. Secrets are hidden:
+    tokens, passwords and keys, and the credentials inside URLs."""
     from llmwatch.config import config_file
 
     settings = load_settings()
     source = config_file()
     console.print(f"# file: {source if source else 'none (defaults + LLMWATCH_* variables)'}")
-    console.print_json(settings.model_dump_json())
+    console.print_json(data=settings.masked())
 
 
 def _plan(events: int, shift_at: float | None, shift_topic: str, shift_fraction: float,
@@ -485,25 +616,62 @@ def _plan(events: int, shift_at: float | None, shift_topic: str, shift_fraction:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)  # kafka-python is chatty at WARNING
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors are ours
     try:
         app()
     except Exception as exc:  # noqa: BLE001 - a clear last word instead of a traceback
-        if not _is_user_facing(exc):
+        if _debug:
             raise
-        err.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
+        message, code = _explain(exc)
+        err.print(f"[red]error:[/] {message}", highlight=False)
+        sys.exit(code)
 
 
-def _is_user_facing(exc: Exception) -> bool:
-    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+def _explain(exc: Exception) -> tuple[str, int]:
+    """One line a person can act on, and the exit code (2: configuration or usage)."""
+    from kafka.errors import KafkaError
+    from pydantic import ValidationError
 
+    from llmwatch.config import describe_settings_error
     from llmwatch.local.kafka import KafkaUnavailable
     from llmwatch.local.postgres import PostgresUnavailable
 
-    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
-        exc.args = (f"{exc}: no Kafka broker answers at the configured address; start one "
-                    "(`llmwatch kafka`, `docker compose up`) or set "
-                    "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS",)
-        return True
-    return isinstance(exc, KafkaUnavailable | PostgresUnavailable | FileNotFoundError)
+    if isinstance(exc, ValidationError):
+        return describe_settings_error(exc), 2
+    if isinstance(exc, KafkaError):
+        return (f"{type(exc).__name__}: no Kafka broker answers at the configured address; "
+                "start one (`llmwatch kafka`, `docker compose up`) or set "
+                "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS", 2)
+    if isinstance(exc, KafkaUnavailable | PostgresUnavailable | FileNotFoundError):
+        return str(exc), 2
+    if isinstance(exc, ModuleNotFoundError):
+        return (f"this command needs llmwatch's server side (no module {exc.name!r}): "
+                "pip install 'llmwatch[server]'", 2)
+    database = _database_error(exc)
+    if database:
+        return database, 1
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (f"{type(exc).__name__}: {first} (unexpected; `llmwatch --debug ...` shows the "
+            "traceback)", 1)
+
+
+def _database_error(exc: Exception) -> str | None:
+    try:
+        from sqlalchemy.exc import DBAPIError
+    except ImportError:  # the producer-only install
+        return None
+    if not isinstance(exc, DBAPIError):
+        return None
+    from llmwatch.config import mask_url
+    from llmwatch.storage.retry import first_line
+
+    try:
+        url = mask_url(load_settings().storage.url)
+    except Exception:  # noqa: BLE001
+        url = "storage.url"
+    why = first_line(exc)
+    if "no such table" in why or ("relation" in why and "does not exist" in why):
+        return f"the database at {url} has no llmwatch tables yet: run `llmwatch db upgrade`"
+    if exc.connection_invalidated or "connect" in why.lower() or "unable to open" in why:
+        return f"cannot reach the database at {url}: {why}; start it or set LLMWATCH_STORAGE__URL"
+    return f"the database at {url} answered: {why}"

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -205,7 +205,10 @@ def _check_report(settings: ReportSettings) -> None:
     """Bad cron or time zone: a clear error at start, not at Monday 8:00."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from croniter import croniter
+    try:
+        from croniter import croniter
+    except ImportError:  # the producer-only install (no `server` extra) runs no reports
+        return
 
     if not croniter.is_valid(settings.cron):
         raise ValueError(f"report.cron {settings.cron!r} is not a cron expression; "
@@ -268,6 +271,10 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     sdk: SDKSettings = SDKSettings()
 
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain data with every credential hidden (`llmwatch config`)."""
+        return _masked(self)  # type: ignore[no-any-return]
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -300,3 +307,63 @@ def config_file() -> Path | None:
 
 def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)
+
+
+SECRET_WORDS = ("password", "token", "secret", "key", "url")
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """A bad setting in one line: which, the value given (unless it may be a secret), what is
+    allowed, and the environment variable that sets it."""
+    parts = []
+    for e in exc.errors(include_url=False)[:2]:
+        loc = [str(p) for p in e["loc"]]
+        name = ".".join(loc) or "settings"
+        env = "LLMWATCH_" + "__".join(p.upper() for p in loc)
+        shown = "" if any(w in name for w in SECRET_WORDS) or isinstance(
+            e.get("input"), dict) else f" = {str(e.get('input'))[:60]!r}"
+        parts.append(f"{name}{shown}: {e['msg'].removeprefix('Value error, ')} (set by {env} "
+                     "or the config file)")
+    more = exc.error_count() - len(parts)
+    return "bad setting " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def mask_url(url: str) -> str:
+    """A URL with its credentials hidden: the password of user:password@, every query value,
+    and path parts that look like tokens (webhook URLs carry them in the path)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    path = "/".join("***" if _looks_secret(p) else p for p in parts.path.split("/"))
+    query = "&".join(f"{q.split('=', 1)[0]}=***" if "=" in q else q
+                     for q in parts.query.split("&")) if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def _looks_secret(part: str) -> bool:
+    has_digit = any(c.isdigit() for c in part)
+    has_alpha = any(c.isalpha() for c in part)
+    return len(part) >= 20 or (len(part) >= 8 and has_digit and has_alpha
+                               and not part.replace(".", "").isdigit())
+
+
+def _masked(value: Any, name: str = "") -> Any:
+    if isinstance(value, SecretStr):
+        return "***" if value.get_secret_value() else ""
+    if isinstance(value, BaseModel):
+        return {k: _masked(getattr(value, k), k) for k in type(value).model_fields}
+    if isinstance(value, str) and ("url" in name or "://" in value):
+        return mask_url(value)
+    if isinstance(value, Path | datetime):
+        return str(value)
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value

@@ -2,10 +2,12 @@
 
     from llmwatch.sdk import Monitor
     monitor = Monitor(bootstrap_servers="kafka:9092")
-    monitor.emit(app="support-bot", model="gpt-4o", prompt=question, response=answer,
-                 latency_ms=840, input_tokens=120, output_tokens=80)
+    event_id = monitor.emit(app="support-bot", model="gpt-4o", prompt=question,
+                            response=answer, latency_ms=840, input_tokens=120, output_tokens=80)
+    monitor.feedback(event_id, thumbs="down")
 
-`emit` validates, then puts the event on a bounded in-memory queue and returns at once. A
+`emit` validates, then puts the event on a bounded in-memory queue and returns its event id
+at once (None if the event was dropped). A
 background thread sends the queue to Kafka (kafka-python, acks=all, idempotent), keyed by
 app/model so one app/model's events keep their order. If Kafka is slow or down, events wait in
 the queue; when the queue is full, new events are dropped and counted — the app never waits.
@@ -43,6 +45,7 @@ class MonitorStats:
     dropped_full: int  # queue full: Kafka too slow or down for too long
     dropped_invalid: int  # failed validation (see the log for why)
     failed: int  # Kafka gave up on them (after the producer's own retries)
+    ids_not_hashed: int = 0  # sent without user_id/session_id: no LLMWATCH_SDK__ID_SALT set
 
 
 class Monitor:
@@ -68,27 +71,28 @@ class Monitor:
         self._producer_options = producer_options or {}
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
-            ("accepted", "sent", "dropped_full", "dropped_invalid", "failed"), 0
+            ("accepted", "sent", "dropped_full", "dropped_invalid", "failed", "ids_not_hashed"),
+            0,
         )
         self._in_flight = 0
         self._last_drop_log = 0.0
+        self._warned_salt = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llmwatch-sdk", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
     # -- the app's side: never blocks, never raises -------------------------------------
-    def emit(self, event: LLMEvent | FeedbackEvent | None = None, **fields: Any) -> bool:
-        """Queue one event (an LLMEvent, a FeedbackEvent, or LLMEvent fields as keywords).
+    def emit(self, event: LLMEvent | FeedbackEvent | None = None, **fields: Any) -> str | None:
+        """Queue one event (an LLMEvent, a FeedbackEvent, or LLMEvent fields as keywords);
+        returns its event id (the feedback id for feedback), or None if it was dropped.
 
         Missing event_id and timestamp are filled in. Raw `user_id=` and `session_id=` are
-        hashed with LLMWATCH_SDK__ID_SALT before they leave the app. Returns False if the
-        event was dropped.
+        hashed with LLMWATCH_SDK__ID_SALT before they leave the app; without a salt they are
+        left out (the event still goes), said once in the log and counted in `stats()`.
         """
         try:
-            for raw, hashed in (("user_id", "user_hash"), ("session_id", "session_hash")):
-                if raw in fields:
-                    fields[hashed] = self._hash(str(fields.pop(raw)))
+            self._hash_ids(fields)
             if event is None:
                 fields.setdefault("event_id", str(uuid.uuid4()))
                 fields.setdefault("timestamp", datetime.now(UTC))
@@ -97,23 +101,25 @@ class Monitor:
             key = event.partition_key
         except (ValidationError, TypeError, ValueError) as exc:
             self._count("dropped_invalid")
-            log.warning("llmwatch: event dropped, it is invalid: %s", exc)
-            return False
+            log.warning("llmwatch: event dropped, it is invalid: %s", _describe(exc))
+            return None
         if self._closed:
             self._count("dropped_full")
-            return False
+            return None
         try:
             self._queue.put_nowait((key, payload))
         except queue.Full:
             self._count("dropped_full")
             self._log_drop()
-            return False
+            return None
         self._count("accepted")
-        return True
+        return event.feedback_id if isinstance(event, FeedbackEvent) else event.event_id
 
-    def feedback(self, event_id: str, *, thumbs: str | None = None, score: float | None = None,
-                 comment: str | None = None, **fields: Any) -> bool:
-        """Queue a user's verdict on an earlier call."""
+    def feedback(self, event_id: str | None, *, thumbs: str | None = None,
+                 score: float | None = None, comment: str | None = None,
+                 **fields: Any) -> str | None:
+        """Queue a user's verdict on an earlier call (the id `emit` returned); returns the
+        feedback id, or None if it was dropped."""
         try:
             event = FeedbackEvent(
                 feedback_id=fields.pop("feedback_id", str(uuid.uuid4())),
@@ -122,15 +128,29 @@ class Monitor:
             )
         except (ValidationError, TypeError) as exc:
             self._count("dropped_invalid")
-            log.warning("llmwatch: feedback dropped, it is invalid: %s", exc)
-            return False
+            log.warning("llmwatch: feedback dropped, it is invalid: %s", _describe(exc))
+            return None
         return self.emit(event)
 
-    def _hash(self, raw: str) -> str:
+    def _hash_ids(self, fields: dict[str, Any]) -> None:
+        raw = [(name, hashed) for name, hashed in (("user_id", "user_hash"),
+                                                   ("session_id", "session_hash"))
+               if name in fields]
+        if not raw:
+            return
         if not self._id_salt:
-            raise ValueError("user_id/session_id need LLMWATCH_SDK__ID_SALT to hash them; "
-                             "or pass user_hash/session_hash yourself")
-        return hash_id(raw, self._id_salt)
+            for name, _ in raw:
+                fields.pop(name)
+            self._count("ids_not_hashed")
+            if not self._warned_salt:
+                self._warned_salt = True
+                log.error("llmwatch: user_id/session_id are NOT sent: set LLMWATCH_SDK__ID_SALT "
+                          "(a secret string) so they can be hashed before they leave the app, "
+                          "or pass user_hash/session_hash yourself. Events are sent without "
+                          "them; Monitor.stats().ids_not_hashed counts them.")
+            return
+        for name, hashed in raw:
+            fields[hashed] = hash_id(str(fields.pop(name)), self._id_salt)
 
     def stats(self) -> MonitorStats:
         with self._lock:
@@ -228,3 +248,12 @@ class Monitor:
             self._last_drop_log = now
             log.warning("llmwatch: buffer full (%d events), dropping; stats: %s",
                         self._queue.maxsize, self.stats())
+
+
+def _describe(exc: Exception) -> str:
+    """Why an event is invalid, without the values (they are the app's users' data)."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}"
+                 for e in exc.errors(include_url=False, include_input=False)[:5]]
+        return "; ".join(parts)
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

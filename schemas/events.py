@@ -7,10 +7,20 @@ them equal, so producers in any language can validate against the files.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -21,7 +31,36 @@ HashedId = Annotated[
         description="A salted hash (lower-case hex), never the raw id: see llmwatch.sdk.hash_id.",
     ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+# Names (app, model, versions, finish_reason, tags) are data shown to people in Slack, reports,
+# tickets and logs. Any text is welcome — slashes, colons, spaces, any script — except what
+# would forge or hide text where they are shown: control characters (newlines, tabs, NUL),
+# Unicode line separators, bidirectional overrides, lone surrogates, and leading or trailing
+# whitespace (two names that look the same would be two segments).
+_FORBIDDEN = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_FORBIDDEN_RE = re.compile(f"[{_FORBIDDEN}]")
+NAME_PATTERN = f"^[^{_FORBIDDEN}]*$"
+
+
+def _name(value: str) -> str:
+    bad = _FORBIDDEN_RE.search(value)
+    if bad:
+        char = bad.group()
+        label = unicodedata.name(char, "") if not 0xD800 <= ord(char) <= 0xDFFF else ""
+        raise ValueError(f"contains U+{ord(char):04X} {label or 'a control character'} at "
+                         f"position {bad.start()}; names cannot hold control, line-break or "
+                         "bidirectional-override characters")
+    if value != value.strip():
+        raise ValueError("has leading or trailing whitespace")
+    return value
+
+
+def name_type(max_length: int) -> object:
+    return Annotated[str, Field(min_length=1, max_length=max_length,
+                                json_schema_extra={"pattern": NAME_PATTERN}),
+                     AfterValidator(_name)]
+
+
+Name = name_type(200)
 MetadataValue = str | int | float | bool | None
 
 
@@ -47,11 +86,11 @@ class LLMEvent(_Contract):
     timestamp: AwareDatetime = Field(description="When the call started (ISO 8601, with zone).")
     app: Name = Field(description="The feature or service making the call, e.g. 'support-bot'.")
     model: Name = Field(description="Model family as requested, e.g. 'gpt-4o' or 'llama-3-8b'.")
-    model_version: str | None = Field(
-        default=None, max_length=200, description="Exact model build or snapshot, if known."
+    model_version: Name | None = Field(  # type: ignore[valid-type]
+        default=None, description="Exact model build or snapshot, if known."
     )
-    prompt_version: str | None = Field(
-        default=None, max_length=200, description="Version of the app's prompt template."
+    prompt_version: Name | None = Field(  # type: ignore[valid-type]
+        default=None, description="Version of the app's prompt template."
     )
     prompt: str | list[ChatMessage] = Field(
         description="The prompt as plain text or as chat messages."
@@ -63,15 +102,16 @@ class LLMEvent(_Contract):
     input_tokens: int | None = Field(default=None, ge=0)
     output_tokens: int | None = Field(default=None, ge=0)
     cost_usd: float | None = Field(default=None, ge=0)
-    finish_reason: str | None = Field(
-        default=None, max_length=64, description="'stop', 'length', 'content_filter', ..."
+    finish_reason: name_type(64) | None = Field(  # type: ignore[valid-type]
+        default=None, description="'stop', 'length', 'content_filter', ..."
     )
     error: str | None = Field(
         default=None, max_length=2_000, description="Error type or message if the call failed."
     )
     user_hash: HashedId | None = None
     session_hash: HashedId | None = None
-    tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
+    tags: list[name_type(100)] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=50)
     metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=100)
 
     @model_validator(mode="after")

@@ -46,7 +46,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   say "installing llmwatch and its dependencies (PyTorch is large; pip's cache serves repeats)"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e ".[dev]"
+  "$VENV/bin/pip" install -q -e ".[server,dev]"
   echo "$want" > "$stamp"
 fi
 

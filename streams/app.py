@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import ssl
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from faust.types import EventT
 from llmwatch.config import KafkaSettings, QualitySettings, Settings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
+from llmwatch.detectors.segments import segment_name
 from llmwatch.embedding import Embedder, load_model
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
 from llmwatch.storage import Store, upgrade
@@ -144,13 +146,11 @@ class _Runtime:
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
 
     def warm_up(self) -> None:
-        """Load the model, migrate the database and create topics (runs in the executor)."""
+        """Load the model and the detectors' state (runs in the executor)."""
         if self._embedder is not None:
             return
         emb = self.settings.embedding
-        ensure_topics(self.settings)
-        store = Store(self.settings.storage.url)
-        until_stored(lambda: upgrade(store.engine))  # a database still starting is waited for
+        store = Store(self.settings.storage.url)  # run_worker migrated it before faust started
         self._store = store
         self._drift = DriftStage(store, self.settings.drift)
         self._alerts = AlertStage(store, self.settings.alerts,
@@ -186,7 +186,8 @@ class _Runtime:
         fired = [f for f in found if f.fired]
         if fired:
             log.warning("drift: %s", "; ".join(
-                f"{f.segment} {f.metric} ({f.severity}): {f.explanation or f.method}"
+                f"{segment_name(f.segment)!r} {f.metric} ({f.severity}): "
+                f"{f.explanation or f.method}"
                 for f in fired))
         return found
 
@@ -278,8 +279,51 @@ def faust_credentials(kafka: KafkaSettings) -> Any:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Run the worker until SIGINT/SIGTERM (blocking)."""
+    """Run the worker until SIGINT/SIGTERM (blocking).
+
+    Kafka and the database are waited for first (with back-off, saying what is awaited), the
+    topics created and the schema migrated, so the consumer subscribes to topics that exist:
+    on a fresh broker the first event is processed as soon as it arrives.
+    """
     from faust.worker import Worker
 
+    wait_for_kafka(settings)
+    wait_for_database(settings)
     app = build_app(settings)
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def wait_for_kafka(settings: Settings, *, max_wait_s: float = 10.0,
+                   remind_every_s: float = 60.0) -> list[str]:
+    """Create llmwatch's topics, waiting for the brokers as long as it takes; returns the
+    topics created. One line when waiting starts, a reminder a minute, one when it is up."""
+    from kafka.errors import KafkaError
+
+    servers = settings.kafka.bootstrap_servers
+    wait, waiting_since, said = 0.5, None, 0.0
+    while True:
+        try:
+            created = ensure_topics(settings)
+        except (KafkaError, OSError) as exc:
+            now = time.monotonic()
+            if waiting_since is None or now - said >= remind_every_s:
+                how_long = "" if waiting_since is None else \
+                    f" (for {now - waiting_since:.0f}s now)"
+                log.warning("waiting for Kafka at %s%s: %s; retrying every %.0fs at most",
+                            servers, how_long, type(exc).__name__, max_wait_s)
+                waiting_since, said = waiting_since or now, now
+            time.sleep(wait)
+            wait = min(wait * 2, max_wait_s)
+            continue
+        if waiting_since is not None:
+            log.info("Kafka at %s is up", servers)
+        return created
+
+
+def wait_for_database(settings: Settings) -> None:
+    """Migrate the database to the newest schema, waiting while it is unreachable."""
+    store = Store(settings.storage.url)
+    try:
+        until_stored(lambda: upgrade(store.engine))
+    finally:
+        store.dispose()

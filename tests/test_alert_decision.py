@@ -17,11 +17,12 @@ from llmwatch.alerts.decision import (
     decide_round,
     fingerprint,
 )
+from llmwatch.detectors.segments import Segment, app_pattern
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 POLICY = Policy(cooldown=30 * MIN, repeat_every=240 * MIN, min_sample=100)
-SEGMENT = "support-bot/gpt-4o/2024-08/v7"
+SEGMENT = Segment("support-bot", "gpt-4o", "2024-08", "v7").key
 
 
 def alert(firing: bool = True, severity: str = "warning", metric: str = "prompt_embedding",
@@ -65,12 +66,13 @@ def test_inhibited_by_a_critical_on_the_segment() -> None:
     context = Context(critical_segments=frozenset({SEGMENT}))
     assert decide(alert(severity="warning"), AlertState(), T0, POLICY, context).action == "none"
     assert decide(alert(severity="critical"), AlertState(), T0, POLICY, context).action == "fire"
-    other = alert(segment="other/app/-/-")
+    other = alert(segment=Segment("other", "app").key)
     assert decide(other, AlertState(), T0, POLICY, context).action == "fire"
 
 
 def test_silence_mutes_inside_its_window_only() -> None:
-    silence = Silence(T0, T0 + 60 * MIN, segment="support-bot/*", reason="model rollout")
+    silence = Silence(T0, T0 + 60 * MIN, segment=app_pattern("support-bot"),
+                      reason="model rollout")
     policy = replace(POLICY, silences=(silence,))
     muted = decide(alert(), AlertState(), T0 + 5 * MIN, policy)
     assert muted.action == "none" and "model rollout" in muted.reason
@@ -84,10 +86,10 @@ def test_silence_mutes_inside_its_window_only() -> None:
 def test_a_round_groups_by_segment_and_inhibits_warnings() -> None:
     crit = alert(severity="critical")
     warn = alert(metric="latency_ms")
-    elsewhere = alert(segment="search-bot/claude/-/-", metric="refusal_rate")
+    elsewhere = alert(segment=Segment("search-bot", "claude").key, metric="refusal_rate")
     groups, states = decide_round([crit, warn, elsewhere], {}, T0, POLICY)
     by_segment = {g.segment: g for g in groups}
-    assert set(by_segment) == {SEGMENT, "search-bot/claude/-/-"}
+    assert set(by_segment) == {SEGMENT, Segment("search-bot", "claude").key}
     assert [a.metric for a, _ in by_segment[SEGMENT].decisions] == ["prompt_embedding"]
     assert by_segment[SEGMENT].severity == "critical"
     assert states[warn.fingerprint].status == "firing"  # inhibited, not forgotten
@@ -139,11 +141,13 @@ def test_the_message_says_what_where_since_and_how_sure() -> None:
     groups, _ = decide_round([Alert.of(finding)], {}, T0, POLICY)
     text, blocks = render(groups[0], {Alert.of(finding).fingerprint: ["my order 123 <x>"]})
     shown = str(blocks)
-    assert SEGMENT in shown and "refund" in shown and "since 2026-11-28 03:00" in shown
+    assert "support-bot on gpt-4o, model version 2024-08, prompt v7" in shown
+    assert "refund" in shown and "since 2026-11-28 03:00" in shown
     assert "statistic 0.031 vs threshold 0.004" in shown and "q=2.0e-19" in shown
     assert "false-discovery rate ≤ 5% over 40 tests" in shown and "my order 123" in shown
     assert "llmwatch tickets list" in shown and text.startswith("[critical]")
-    assert f"llmwatch alerts silence --segment '{SEGMENT}' --for 2h" in shown
+    fp = Alert.of(finding).fingerprint
+    assert f"llmwatch alerts silence --like {fp} --for 2h" in shown  # names never pasted
     assert "<x>" not in shown and "&lt;x&gt;" in shown  # user text cannot ping or link
 
 

@@ -64,9 +64,55 @@ def test_unreachable_kafka_is_explained_not_a_traceback(tmp_path: Path) -> None:
 
 def test_config_shows_sources_and_hides_secrets(tmp_path: Path) -> None:
     (tmp_path / "llmwatch.toml").write_text('[kafka]\nsasl_password = "hunter2"\n')
-    out = run("config", cwd=tmp_path)
-    assert out.returncode == 0
-    assert "llmwatch.toml" in out.stdout and "hunter2" not in out.stdout
+    env = {"LLMWATCH_STORAGE__URL": "postgresql+psycopg://u:pg-pass-1@h/db",
+           "LLMWATCH_ALERTS__WEBHOOK_URL": "https://hooks.example.com/services/T0A1/B0B2/"
+                                           "xoxwebhooksecret42?sig=abc123",
+           "LLMWATCH_ALERTS__JIRA_URL": "https://bob:jira-pass-7@acme.atlassian.net",
+           "LLMWATCH_ALERTS__SLACK_TOKEN": "xoxb-slack-token-9"}
+    out = run("config", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "llmwatch.toml" in out.stdout and "postgresql+psycopg://u:***@h/db" in out.stdout
+    for secret in ("hunter2", "pg-pass-1", "xoxwebhooksecret42", "abc123", "jira-pass-7",
+                   "xoxb-slack-token-9"):
+        assert secret not in out.stdout
+
+
+def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
+    out = run("config", env={"LLMWATCH_DRIFT__METHOD": "bogus"}, cwd=tmp_path)
+    assert out.returncode == 2
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    assert len(lines) <= 3, lines
+    assert "drift.method = 'bogus'" in out.stderr and "LLMWATCH_DRIFT__METHOD" in out.stderr
+    assert "'centroid', 'mmd' or 'classifier'" in out.stderr
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://llmwatch:pw-secret@127.0.0.1:{free_port()}/llmwatch"
+    out = run("db", "upgrade", env={"LLMWATCH_STORAGE__URL": url}, cwd=tmp_path)
+    assert out.returncode == 1
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    assert len(lines) <= 3, lines
+    assert "cannot reach the database" in out.stderr and "pw-secret" not in out.stderr
+    assert "LLMWATCH_STORAGE__URL" in out.stderr
+
+
+def test_version_and_rounded_event(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    from factories import make_event
+
+    from llmwatch.schemas.embedded import SourcePosition
+    from llmwatch.storage import Store, upgrade
+
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("llmwatch 0.")
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    store = Store(url)
+    upgrade(store.engine)
+    event = make_event(7, latency_ms=812.123456789, cost_usd=0.000123456789)
+    store.save_events(embedder.embed_events([event], [SourcePosition("t", 0, 0)]))
+    shown = run("event", event.event_id, env={"LLMWATCH_STORAGE__URL": url})
+    assert shown.returncode == 0, shown.stderr
+    assert "812 ms" in shown.stdout and "$0.000123" in shown.stdout
+    assert "812.123" not in shown.stdout and "0.000123456" not in shown.stdout
 
 
 def test_silence_and_ack_from_the_command_line(tmp_path: Path) -> None:
@@ -74,28 +120,52 @@ def test_silence_and_ack_from_the_command_line(tmp_path: Path) -> None:
 
     from sqlalchemy.orm import Session
 
+    from llmwatch.alerts.decision import Alert
     from llmwatch.alerts.outbox import active_silences
+    from llmwatch.detectors.segments import Segment
     from llmwatch.storage import Store, upgrade
     from llmwatch.storage.tables import AlertStateRow
 
     url = f"sqlite:///{tmp_path / 'a.db'}"
     store = Store(url)
     upgrade(store.engine)
+    segment = Segment("bot", "meta-llama/Llama-3.1-8B-Instruct").key
     with Session(store.engine) as s, s.begin():
-        s.add(AlertStateRow(fingerprint="abc", status="firing", since=datetime.now(UTC),
-                            last_notified=None, notifications=1, segment="bot/m/-/-",
-                            severity="warning", streak=2, acknowledged=False))
+        s.add(AlertStateRow(fingerprint="abc123def456", status="firing",
+                            since=datetime.now(UTC), last_notified=None, notifications=1,
+                            segment=segment, severity="warning", streak=2, acknowledged=False,
+                            detector="embedding_drift", metric="prompt_embedding"))
+        s.add(AlertStateRow(fingerprint="abd999", status="inactive", since=None,
+                            last_notified=None, notifications=0, segment=segment,
+                            severity="info", streak=0, acknowledged=False))
     env = {"LLMWATCH_STORAGE__URL": url}
-    out = run("alerts", "silence", "--for", "2h", "--segment", "bot/*", "--reason", "rollout",
+    out = run("alerts", "silence", "--for", "2h", "--like", "abc1", "--reason", "rollout",
               env=env)
     assert out.returncode == 0, out.stderr
-    [silence] = active_silences(store.engine, datetime.now(UTC))
-    assert silence.segment == "bot/*" and silence.reason == "rollout"
+    assert "bot on meta-llama/Llama-3.1-8B-Instruct" in out.stdout
+    assert run("alerts", "silence", "--for", "1h", "--app", "bot", env=env).returncode == 0
+    by_like, by_app = sorted(active_silences(store.engine, datetime.now(UTC)),
+                             key=lambda x: x.end, reverse=True)
+    assert by_like.segment == segment and by_like.reason == "rollout"
+    now = datetime.now(UTC)
+    probe = Alert("f", "embedding_drift", segment, "prompt_embedding", "warning", True, 500, "")
+    other = Alert("g", "embedding_drift", Segment("botany", "m").key, "x", "warning", True, 500,
+                  "")
+    assert by_app.matches(probe, now) and not by_app.matches(other, now)
     assert run("alerts", "silence", "--for", "soon", env=env).returncode == 2
-    assert run("alerts", "ack", "abc", env=env).returncode == 0
-    listed = run("alerts", "list", env=env)
-    assert "abc" in listed.stdout and "yes" in listed.stdout
+    assert run("alerts", "ack", "ab", env=env).returncode == 1  # two alerts start with 'ab'
+    assert run("alerts", "ack", "abc", env=env).returncode == 0  # a unique prefix is enough
+    listed = run("alerts", "list", env={**env, "COLUMNS": "250"})
+    assert "abc123def4" in listed.stdout and "yes" in listed.stdout
+    assert "embedding_drift · prompt_embedding" in listed.stdout
+    assert "meta-llama/Llama-3.1-8B-Instruct" in listed.stdout
     assert run("alerts", "ack", "nope", env=env).returncode == 1
+    silences = run("alerts", "silences", env={**env, "COLUMNS": "250"})
+    assert "rollout" in silences.stdout and "bot on meta-llama" in silences.stdout
+    assert run("alerts", "unsilence", "1", env=env).returncode == 0
+    assert [x.reason for x in active_silences(store.engine, datetime.now(UTC))] == [""]
+    assert run("alerts", "unsilence", "1", env=env).returncode == 1  # already over
+    assert "(over)" in run("alerts", "silences", "--all", env=env).stdout
 
 
 def test_kafka_cluster_ids_never_look_like_options() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from llmwatch.config import DriftSettings
 from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.segments import Segment
 from llmwatch.schemas.embedded import EmbeddedEvent
 from llmwatch.storage import Store
 from llmwatch.storage.tables import DriftBaselineRow, FindingRow
@@ -97,8 +98,9 @@ def test_baseline_windows_restart_and_version_change(store: Store) -> None:
     changes = [f for f in version if f.detector == "version_change"
                and f.metric == "prompt_embedding"]
     assert len(changes) == 1 and changes[0].fired
-    assert changes[0].segment == "support-bot/gpt-test/v2/v1"
-    assert changes[0].details["compared_with"] == "support-bot/gpt-test/v1/v1"
+    assert changes[0].segment == Segment("support-bot", "gpt-test", "v2", "v1").key
+    assert changes[0].details["compared_with"] == Segment("support-bot", "gpt-test", "v1",
+                                                          "v1").key
     assert "stock" in changes[0].explanation
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from llmwatch.config import Settings
+from llmwatch.detectors.segments import Segment
 from llmwatch.report.period import Period
 from llmwatch.report.service import ReportResult, run_due, write_report
 from llmwatch.storage import Store, upgrade
@@ -265,11 +266,13 @@ def test_a_new_version_is_compared_with_its_predecessor_from_storage(
         "report": {"out_dir": str(tmp_path), "evidently_segments": 0}})
     figures, html = build(store, s, Period(T0, T0 + timedelta(days=1)), now=T0)
     [v] = figures["versions"]
-    assert (v["segment"], v["predecessor"]) == ("support-bot/gpt-test/v2/v1",
-                                                "support-bot/gpt-test/v1/v1")
+    assert (v["name"], v["predecessor_name"]) == (
+        "support-bot on gpt-test, model version v2, prompt v1",
+        "support-bot on gpt-test, model version v1, prompt v1")
+    assert Segment.from_key(v["segment"]) == Segment("support-bot", "gpt-test", "v2", "v1")
     assert v["compared_with"] == "this period" and v["calls"] == 300
     assert v["prompt_distance"] > 0.05  # half of v2's prompts are about something else
-    assert "vs support-bot/gpt-test/v1/v1" in html
+    assert "vs support-bot on gpt-test, model version v1, prompt v1" in html
 
 
 def test_report_slack_sends_the_digest_now(world_db: str, tmp_path: Path,

@@ -40,29 +40,36 @@ def test_emitted_events_arrive_keyed_and_in_order(kafka: LocalKafka) -> None:
 
 
 def test_raw_user_ids_are_hashed_before_they_leave(kafka: LocalKafka,
-                                                    monkeypatch) -> None:  # noqa: ANN001
+                                                    monkeypatch, caplog) -> None:  # noqa: ANN001
     name = topic()
     unsalted = Monitor(kafka.bootstrap, topic=name)
-    assert unsalted.emit(app="a", model="m", prompt="hi", user_id="alice@example.com") is False
+    first = unsalted.emit(app="a", model="m", prompt="hi", user_id="alice@example.com")
+    second = unsalted.emit(app="a", model="m", prompt="hi again", session_id="s-0")
     unsalted.close()
+    assert first and second and first != second  # the calls go out, without the raw ids
+    assert unsalted.stats().ids_not_hashed == 2 and unsalted.stats().sent == 2
+    said = [r for r in caplog.records if "LLMWATCH_SDK__ID_SALT" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "ERROR"  # once, loudly
     monkeypatch.setenv("LLMWATCH_SDK__ID_SALT", "pepper")
     monitor = Monitor(kafka.bootstrap, topic=name)
     assert monitor.emit(app="a", model="m", prompt="hi", user_id="alice@example.com",
                         session_id="s-1")
     monitor.close()
-    [record] = consume(kafka.bootstrap, name, expect=1)
-    assert b"alice" not in record.value
-    body = json.loads(record.value)
+    records = consume(kafka.bootstrap, name, expect=3)
+    assert all(b"alice" not in r.value and b"s-0" not in r.value for r in records)
+    bodies = {json.loads(r.value)["event_id"]: json.loads(r.value) for r in records}
+    assert "user_hash" not in bodies[first] and "session_hash" not in bodies[second]
+    [body] = [b for k, b in bodies.items() if k not in (first, second)]
     assert body["user_hash"] == hash_id("alice@example.com", "pepper")
     assert body["session_hash"] == hash_id("s-1", "pepper")
 
 
 def test_invalid_events_are_refused_and_counted_not_raised(kafka: LocalKafka) -> None:
     monitor = Monitor(kafka.bootstrap, topic=topic())
-    assert monitor.emit(app="a", model="m", prompt="") is False
-    assert monitor.emit(app="a", model="m", prompt="hi", latency_ms=-1) is False
-    assert monitor.emit(app="a", prompt="no model") is False
-    assert monitor.feedback("evt-1") is False  # says nothing
+    assert monitor.emit(app="a", model="m", prompt="") is None
+    assert monitor.emit(app="a", model="m", prompt="hi", latency_ms=-1) is None
+    assert monitor.emit(app="a", prompt="no model") is None
+    assert monitor.feedback("evt-1") is None  # says nothing
     monitor.close()
     assert monitor.stats().dropped_invalid == 4 and monitor.stats().sent == 0
 
@@ -72,7 +79,7 @@ def test_a_dead_broker_never_blocks_the_app_and_drops_are_reported() -> None:
     started = time.monotonic()
     results = [monitor.emit(make_event(i)) for i in range(80)]
     assert time.monotonic() - started < 1.0  # 80 emits, no waiting on Kafka
-    assert results.count(True) == 50 and results.count(False) == 30
+    assert results == [f"evt-{i:06d}" for i in range(50)] + [None] * 30
     stats = monitor.stats()
     assert (stats.accepted, stats.dropped_full, stats.sent) == (50, 30, 0)
     monitor.close(timeout_s=0.5)

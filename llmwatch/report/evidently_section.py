@@ -24,6 +24,7 @@ from llmwatch.detectors.drift_monitor import (
     EventRecord,
     EventSample,
 )
+from llmwatch.detectors.segments import segment_name
 
 from .figures import SegmentData
 
@@ -76,7 +77,7 @@ def build(segments: Sequence[SegmentData], *, max_segments: int) -> EvidentlySec
         with warnings.catch_warnings():  # scipy's divide-by-zero on an empty category, etc.
             warnings.simplefilter("ignore")
             snapshot = _run(s.current, reference)
-        groups.append(group_widget(title=f"{s.key}: this period vs {against}",
+        groups.append(group_widget(title=f"{segment_name(s.key)}: this period vs {against}",
                                    widgets=snapshot._widgets))  # noqa: SLF001
         sections.append({"segment": s.key, "reference": against,
                          "metrics": _values(snapshot.dict())})

@@ -25,6 +25,7 @@ from llmwatch.detectors.drift_monitor import EventRecord
 from llmwatch.detectors.embedding_drift import cosine_distance
 from llmwatch.detectors.explain import NEW, ClusterModel, assign, explain, two_proportion_p
 from llmwatch.detectors.redact import redact
+from llmwatch.detectors.segments import segment_name
 
 from .period import Period
 
@@ -108,7 +109,7 @@ def _segment(s: SegmentData, days: Sequence[datetime], period: Period) -> dict[s
     counts = {"current": s.counts.get("current", len(s.current)),
               "previous": s.counts.get("previous", len(s.previous)),
               "baseline": s.counts.get("baseline", len(s.baseline))}
-    out: dict[str, Any] = {"key": s.key, "volume": counts,
+    out: dict[str, Any] = {"key": s.key, "name": segment_name(s.key), "volume": counts,
                            "sampled": any(counts[k] > len(getattr(s, k)) for k in counts)}
     out["drift"] = {name: _drift(s, days, period, name) for name in ("prompt", "response")}
     out["topics"] = _topics(s)
@@ -360,7 +361,8 @@ def _versions(s: SegmentData, before: SegmentData) -> dict[str, Any]:
         label_, f = OPERATIONS[name]
         new, prior = f(s.current), f(old)
         ops[name] = {"label": label_, "new": new, "old": prior, "change": _relative(new, prior)}
-    return {"segment": s.key, "predecessor": before.key, "compared_with": label,
+    return {"segment": s.key, "predecessor": before.key, "name": segment_name(s.key),
+            "predecessor_name": segment_name(before.key), "compared_with": label,
             "calls": len(s.current), "predecessor_calls": len(old),
             "prompt_distance": centroid_distance(_vectors(s.current, "prompt"),
                                                  _vectors(old, "prompt")),
@@ -389,7 +391,8 @@ def _alerts(episodes: Sequence[dict[str, Any]], tickets: Sequence[dict[str, Any]
             hours = round((e["resolved_window_end"] - e["first_window_end"]).total_seconds()
                           / 3600, 2)
         noise = is_noise(e["windows"], e["acknowledged"], resolved, e["fingerprint"] in ticketed)
-        items.append({"segment": e["segment"], "detector": e["detector"], "metric": e["metric"],
+        items.append({"segment": e["segment"], "name": segment_name(e["segment"]),
+                      "detector": e["detector"], "metric": e["metric"],
                       "severity": e["severity"], "summary": e["summary"],
                       "status": e["status"], "windows": e["windows"], "notified": e["notified"],
                       "acknowledged": e["acknowledged"], "hours_to_resolve": hours,
@@ -423,7 +426,7 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
             "action": "check that the apps still send their events (SDK drop counters, "
                       "the dead-letter topic: `llmwatch status`)"}))
     for s in f["segments"]:
-        seg = s["key"]
+        seg, name = s["key"], s["name"]
         d = s["drift"]["prompt"]
         grown = [t for t in s["topics"] if t["kind"] in ("new", "grew")]
         if grown:
@@ -444,7 +447,7 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
                       "them to a fine-tuning set or give the app a knowledge source for them")
             out.append((0 if t["current_share"] - was >= 0.1 else 1, {
                 "severity": "critical" if t["current_share"] - was >= 0.1 else "warning",
-                "segment": seg, "text": f"{seg}: {moved}{distance}.", "action": action}))
+                "segment": seg, "text": f"{name}: {moved}{distance}.", "action": action}))
         for name, q in s["quality"].items():
             vs = q["vs_baseline"] if q["vs_baseline"]["significant"] else q["vs_previous"]
             if not vs["significant"] or (vs["change"] or 0) <= 0:
@@ -452,7 +455,7 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
             ref = "the baseline" if vs is q["vs_baseline"] else "last period"
             ref_rate = q["baseline" if vs is q["vs_baseline"] else "previous"]["rate"]
             out.append((1, {"severity": "warning", "segment": seg,
-                            "text": f"{seg}: {q['label']} rose to {q['current']['rate']:.1%} "
+                            "text": f"{name}: {q['label']} rose to {q['current']['rate']:.1%} "
                                     f"from {ref_rate:.1%} ({ref}).",
                             "action": _quality_action(name)}))
         for name in ("latency_p95_ms", "cost_per_1k_usd"):
@@ -460,7 +463,7 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
             change = o["change_vs_previous"]
             if change is not None and change >= 0.2 and s["volume"]["previous"] >= 100:
                 out.append((2, {"severity": "info", "segment": seg,
-                                "text": f"{seg}: {o['label']} up {change:.0%} on last period "
+                                "text": f"{name}: {o['label']} up {change:.0%} on last period "
                                         f"({o['previous']:g} → {o['current']:g}).",
                                 "action": "look at the model/prompt version and output length "
                                           "changes of the period"}))
@@ -469,7 +472,7 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
                  if r["significant"] and (r["new"] or 0) > (r["old"] or 0)]
         if worse:
             out.append((1, {"severity": "warning", "segment": v["segment"],
-                            "text": f"{v['segment']} does worse than {v['predecessor']} on "
+                            "text": f"{v['name']} does worse than {v['predecessor_name']} on "
                                     f"{', '.join(worse)}.",
                             "action": "compare the two versions' flagged examples below; "
                                       "consider rolling back"}))

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from llmwatch.detectors.segments import ANY, SEGMENT_FIELDS, Segment
+from llmwatch.detectors.segments import ANY, SEGMENT_FIELDS, Segment, segment_name
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.storage.tables import (
@@ -142,7 +142,8 @@ def _tickets(store: Store) -> list[dict[str, Any]]:
         rows = s.execute(select(TicketRow).where(TicketRow.status == "open")
                          .order_by(TicketRow.id)).scalars()
         return [{"id": t.id, "fingerprint": t.fingerprint, "title": t.title,
-                 "segment": t.segment, "metric": t.metric, "action": t.action,
+                 "segment": t.segment, "name": segment_name(t.segment), "metric": t.metric,
+                 "action": t.action,
                  "windows": t.windows, "examples": t.examples,
                  "opened": as_utc(t.created_at).isoformat(),
                  "updated": as_utc(t.updated_at).isoformat(),

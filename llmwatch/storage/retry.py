@@ -29,10 +29,21 @@ def until_stored(
     attempt = 1
     while True:
         try:
-            return write()
+            result = write()
         except TRANSIENT as exc:
-            log.warning("database unavailable (attempt %d), retrying in %.1fs: %s",
-                        attempt, wait, str(exc).splitlines()[0])
+            if attempt == 1 or attempt % 10 == 0:  # a line when it starts, then now and then
+                log.warning("database unavailable (attempt %d), retrying with back-off up to "
+                            "%.0fs: %s", attempt, max_wait_s, first_line(exc))
             sleep(wait)
             wait = min(wait * 2, max_wait_s)
             attempt += 1
+            continue
+        if attempt > 1:
+            log.info("database reachable again after %d attempts", attempt)
+        return result
+
+
+def first_line(exc: Exception) -> str:
+    """The driver's own words, without SQLAlchemy's statement and parameters (user data)."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]

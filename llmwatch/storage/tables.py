@@ -19,6 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# A segment key is a JSON array of four names of up to 200 characters each (detectors/
+# segments.py); JSON escapes at most double a name, so keys stay under this.
+SEGMENT_KEY_LENGTH = 2000
+LINEAGE_LENGTH = 1000
+
 
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; everything llmwatch stores is UTC."""
@@ -97,7 +102,7 @@ class FindingRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     detector: Mapped[str] = mapped_column(String(100))
-    segment: Mapped[str] = mapped_column(String(800), index=True)
+    segment: Mapped[str] = mapped_column(String(SEGMENT_KEY_LENGTH), index=True)
     metric: Mapped[str] = mapped_column(String(200))
     method: Mapped[str | None] = mapped_column(String(100))
     severity: Mapped[str | None] = mapped_column(String(16))
@@ -118,8 +123,8 @@ class DriftBaselineRow(Base):
 
     __tablename__ = "drift_baselines"
 
-    segment: Mapped[str] = mapped_column(String(800), primary_key=True)
-    lineage: Mapped[str] = mapped_column(String(401), index=True)
+    segment: Mapped[str] = mapped_column(String(SEGMENT_KEY_LENGTH), primary_key=True)
+    lineage: Mapped[str] = mapped_column(String(LINEAGE_LENGTH), index=True)
     size: Mapped[int] = mapped_column(Integer)
     reference_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reference_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -134,7 +139,7 @@ class DriftCursorRow(Base):
 
     __tablename__ = "drift_cursors"
 
-    segment: Mapped[str] = mapped_column(String(800), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(SEGMENT_KEY_LENGTH), primary_key=True)
     last_stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_event_id: Mapped[str] = mapped_column(String(128))
     windows: Mapped[int] = mapped_column(Integer)
@@ -167,10 +172,12 @@ class AlertStateRow(Base):
     since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_notified: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notifications: Mapped[int] = mapped_column(Integer)
-    segment: Mapped[str] = mapped_column(String(800))
+    segment: Mapped[str] = mapped_column(String(SEGMENT_KEY_LENGTH))
     severity: Mapped[str] = mapped_column(String(16))
     streak: Mapped[int] = mapped_column(Integer, default=0)
     acknowledged: Mapped[bool] = mapped_column(default=False)
+    detector: Mapped[str | None] = mapped_column(String(100))
+    metric: Mapped[str | None] = mapped_column(String(200))
 
 
 class AlertSilenceRow(Base):
@@ -179,7 +186,7 @@ class AlertSilenceRow(Base):
     __tablename__ = "alert_silences"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    segment: Mapped[str | None] = mapped_column(String(800))
+    segment: Mapped[str | None] = mapped_column(String(SEGMENT_KEY_LENGTH))
     detector: Mapped[str | None] = mapped_column(String(100))
     metric: Mapped[str | None] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -219,7 +226,7 @@ class TicketRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))  # open | closed
     title: Mapped[str] = mapped_column(String(300))
-    segment: Mapped[str] = mapped_column(String(800))
+    segment: Mapped[str] = mapped_column(String(SEGMENT_KEY_LENGTH))
     detector: Mapped[str] = mapped_column(String(100))
     metric: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(Text)
@@ -241,7 +248,7 @@ class AlertEpisodeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     detector: Mapped[str] = mapped_column(String(100))
-    segment: Mapped[str] = mapped_column(String(800))
+    segment: Mapped[str] = mapped_column(String(SEGMENT_KEY_LENGTH))
     metric: Mapped[str] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
