@@ -234,6 +234,7 @@ def kafka(
     ] = Path(".llmwatch/kafka"),
 ) -> None:
     """Run a local single-node Apache Kafka (KRaft) for development, until Ctrl-C."""
+    import signal
     import time
 
     from llmwatch.local.kafka import KAFKA_VERSION, LocalKafka
@@ -244,11 +245,18 @@ def kafka(
         broker.start()
     console.print(f"Kafka is up at [bold]{broker.bootstrap}[/] (log: {broker.log_file}); "
                   "Ctrl-C stops it.")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, systemd, docker stop: as Ctrl-C
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        broker.stop()
+        with console.status("stopping Apache Kafka ..."):
+            broker.stop()
+        console.print("Kafka stopped")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()

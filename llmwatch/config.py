@@ -200,6 +200,13 @@ class AlertSettings(BaseModel):
         3, ge=1, description="Open a retraining ticket when an alert fires this many windows "
         "in a row.")
 
+    @property
+    def has_sink(self) -> bool:
+        """Whether any notice can be delivered (else notices wait in the outbox)."""
+        return any(x is not None for x in (self.slack_token, self.slack_webhook_url,
+                                           self.pagerduty_routing_key)) or bool(
+            self.webhook_url and self.webhook_secret is not None)
+
 
 def _check_report(settings: ReportSettings) -> None:
     """Bad cron or time zone: a clear error at start, not at Monday 8:00."""

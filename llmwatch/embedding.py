@@ -31,7 +31,11 @@ def default_model_path() -> Path:
 def load_model(model_path: str | None = None, device: str = "cpu") -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no loading bars in logs
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     path = Path(model_path) if model_path else default_model_path()
     if not path.exists():

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from llmwatch.alerts.decision import Alert, Policy, decide_round
+from llmwatch.alerts.decision import Alert, AlertState, Group, Policy, decide_round
 from llmwatch.alerts.episodes import changes
 from llmwatch.alerts.outbox import Notice, active_silences, deliver, enqueue, load_states
 from llmwatch.alerts.sinks import (
@@ -25,6 +25,7 @@ from llmwatch.alerts.ticket_sinks import GitHubIssues, JiraIssues, TicketSink
 from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
+from llmwatch.isolation import SegmentFailures
 from llmwatch.report.digest import SlackReportSink
 from llmwatch.report.service import load_html
 from llmwatch.storage import Store
@@ -43,6 +44,7 @@ class AlertStage:
                              group_interval=timedelta(seconds=settings.group_interval_s),
                              min_sample=settings.min_sample)
         self.routing = Routing({"critical": settings.critical_channel}, settings.channel)
+        self.failures = SegmentFailures("alerting")
 
     def process(self, findings: Sequence[Finding], now: datetime) -> list[Notice]:
         self.opened: list[int] = []  # tickets opened or updated in this round
@@ -55,33 +57,47 @@ class AlertStage:
         policy = replace(self.policy, silences=active_silences(self.engine, now))
         before = load_states(self.engine)
         groups, states = decide_round(alerts, before, now, policy)
-        episodes = changes([(a, f.window.end) for a, f in zip(alerts, findings, strict=True)],
-                           before, states, groups)
-        notices = []
+        notices: list[Notice] = []
+        sent: list[Group] = []
         for group in groups:
-            text, blocks = render(group, examples)
-            key = "|".join(sorted(f"{a.fingerprint}:{d.action}:{d.state.notifications}"
-                                  for a, d in group.decisions))
-            digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-            channel = self.routing.channel(group.severity)
-            notices.append(Notice(digest, channel, text, blocks))
-            alert_docs = [{"fingerprint": a.fingerprint, "detector": a.detector,
-                           "segment": a.segment, "metric": a.metric, "severity": a.severity,
-                           "action": d.action, "summary": a.summary, "evidence": a.evidence}
-                          for a, d in group.decisions]
-            if self.settings.webhook_url:
-                notices.append(Notice(f"{digest}:webhook", channel, text, blocks, "webhook",
-                                      {"alerts": alert_docs}))
-            if self.settings.pagerduty_routing_key:
-                key_ = self.settings.pagerduty_routing_key.get_secret_value()
-                for a, d in group.decisions:
-                    if a.severity == "critical" or d.action == "resolve":
-                        notices.append(Notice(
-                            f"{digest}:pd:{a.fingerprint}", channel, text, [], "pagerduty",
-                            pagerduty_event(key_, d.action, a.fingerprint, a.summary,
-                                            a.segment, a.severity, {"evidence": a.evidence})))
+            made: list[Notice] | None = None
+            with self.failures.guard(group.segment):
+                made = self._notices(group, examples)
+            if made is None:  # not notified after all: decided again next round
+                for a, _ in group.decisions:
+                    states[a.fingerprint] = before.get(a.fingerprint, AlertState())
+                continue
+            notices.extend(made)
+            sent.append(group)
+        episodes = changes([(a, f.window.end) for a, f in zip(alerts, findings, strict=True)],
+                           before, states, sent)
         enqueue(self.engine, notices, states, now, episodes)
         self.opened = self.tickets.process(findings, states, now)
+        return notices
+
+    def _notices(self, group: Group, examples: dict[str, list[str]]) -> list[Notice]:
+        """The notices of one segment's group: Slack, and the webhook and PagerDuty if set."""
+        text, blocks = render(group, examples)
+        key = "|".join(sorted(f"{a.fingerprint}:{d.action}:{d.state.notifications}"
+                              for a, d in group.decisions))
+        digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+        channel = self.routing.channel(group.severity)
+        notices = [Notice(digest, channel, text, blocks)]
+        alert_docs = [{"fingerprint": a.fingerprint, "detector": a.detector,
+                       "segment": a.segment, "metric": a.metric, "severity": a.severity,
+                       "action": d.action, "summary": a.summary, "evidence": a.evidence}
+                      for a, d in group.decisions]
+        if self.settings.webhook_url:
+            notices.append(Notice(f"{digest}:webhook", channel, text, blocks, "webhook",
+                                  {"alerts": alert_docs}))
+        if self.settings.pagerduty_routing_key:
+            key_ = self.settings.pagerduty_routing_key.get_secret_value()
+            for a, d in group.decisions:
+                if a.severity == "critical" or d.action == "resolve":
+                    notices.append(Notice(
+                        f"{digest}:pd:{a.fingerprint}", channel, text, [], "pagerduty",
+                        pagerduty_event(key_, d.action, a.fingerprint, a.summary,
+                                        a.segment, a.severity, {"evidence": a.evidence})))
         return notices
 
     def ticket_documents(self, ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -89,13 +89,14 @@ def build_app(settings: Settings) -> faust.App:
                 await enriched.send(key=item.event.partition_key, value=to_wire(item))
             runtime.report(outcome)
 
-    if settings.alerts.enabled:
+    if settings.alerts.enabled and settings.alerts.has_sink:
 
         @app.timer(settings.alerts.deliver_every_s)
         async def deliver_alerts() -> None:
+            """Send the outbox, in a thread of its own: it never waits behind embedding."""
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(runtime.executor, runtime.deliver_alerts)
+                await loop.run_in_executor(runtime.delivery_executor, runtime.deliver_alerts)
             except Exception as exc:  # noqa: BLE001
                 _exit_for_restart(exc)
 
@@ -136,6 +137,8 @@ class _Runtime:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
         self.report_executor = ThreadPoolExecutor(max_workers=1,
                                                   thread_name_prefix="llmwatch-report")
+        self.delivery_executor = ThreadPoolExecutor(max_workers=1,
+                                                    thread_name_prefix="llmwatch-deliver")
         self._embedder: Embedder | None = None
         self._store: Store | None = None
         self._report_store: Store | None = None
@@ -196,7 +199,7 @@ class _Runtime:
         return taken
 
     def deliver_alerts(self) -> int:
-        self.warm_up()
+        """Deliver due notices (nothing before warm-up has set the alert stage up)."""
         return self._alerts.deliver() if self._alerts is not None else 0
 
     def scheduled_report(self) -> None:
@@ -290,7 +293,32 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     wait_for_kafka(settings)
     wait_for_database(settings)
     app = build_app(settings)
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    quiet_transient_startup_errors()
+    worker.execute_from_commandline()
+
+
+class _Transient(logging.Filter):
+    """aiokafka logs as ERROR what every consumer meets on a healthy start and retries by
+    itself (the group coordinator of a fresh broker is not elected yet; a topic's metadata
+    is not there yet): those become INFO. Everything else passes unchanged."""
+
+    EXPECTED = ("GroupCoordinatorNotAvailable", "NotCoordinatorForGroup",
+                "Topic not found in cluster metadata", "LEADER_NOT_AVAILABLE",
+                "Group Coordinator Request failed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING and any(
+                s in record.getMessage() for s in self.EXPECTED):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_transient_startup_errors() -> None:
+    for name in ("aiokafka.client", "aiokafka.cluster", "aiokafka.conn",
+                 "aiokafka.consumer.consumer", "aiokafka.consumer.group_coordinator",
+                 "aiokafka.consumer.fetcher", "aiokafka.producer.sender"):
+        logging.getLogger(name).addFilter(_Transient())
 
 
 def wait_for_kafka(settings: Settings, *, max_wait_s: float = 10.0,
@@ -303,6 +331,7 @@ def wait_for_kafka(settings: Settings, *, max_wait_s: float = 10.0,
     wait, waiting_since, said = 0.5, None, 0.0
     while True:
         try:
+            _probe(servers)  # seconds, where a client's bootstrap takes half a minute to fail
             created = ensure_topics(settings)
         except (KafkaError, OSError) as exc:
             now = time.monotonic()
@@ -310,7 +339,8 @@ def wait_for_kafka(settings: Settings, *, max_wait_s: float = 10.0,
                 how_long = "" if waiting_since is None else \
                     f" (for {now - waiting_since:.0f}s now)"
                 log.warning("waiting for Kafka at %s%s: %s; retrying every %.0fs at most",
-                            servers, how_long, type(exc).__name__, max_wait_s)
+                            servers, how_long, exc if isinstance(exc, OSError) else
+                            type(exc).__name__, max_wait_s)
                 waiting_since, said = waiting_since or now, now
             time.sleep(wait)
             wait = min(wait * 2, max_wait_s)
@@ -318,6 +348,22 @@ def wait_for_kafka(settings: Settings, *, max_wait_s: float = 10.0,
         if waiting_since is not None:
             log.info("Kafka at %s is up", servers)
         return created
+
+
+def _probe(servers: str) -> None:
+    """Raise OSError unless some bootstrap server accepts a TCP connection."""
+    import socket
+
+    errors = []
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or "localhost", int(port)),
+                                     timeout=3).close()
+            return
+        except (OSError, ValueError) as exc:
+            errors.append(f"{server}: {exc}")
+    raise ConnectionRefusedError("; ".join(errors))
 
 
 def wait_for_database(settings: Settings) -> None:

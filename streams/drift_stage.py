@@ -31,6 +31,7 @@ from llmwatch.detectors.explain import explain
 from llmwatch.detectors.findings import Finding, Window
 from llmwatch.detectors.online import OnlineCentroidDetector, OnlineState
 from llmwatch.detectors.segments import Segment, segment_of
+from llmwatch.isolation import SegmentFailures
 from llmwatch.schemas.embedded import EmbeddedEvent
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import Cursor, DriftRepository, Position
@@ -56,6 +57,7 @@ class DriftStage:
         self.config = drift_config(settings)
         self._baselines: dict[str, Baseline] = {}
         self._online: dict[str, OnlineState] = {}
+        self.failures = SegmentFailures("drift")
 
     def process(self, batch: Sequence[EmbeddedEvent], now: datetime) -> list[Finding]:
         by_segment: dict[Segment, list[EmbeddedEvent]] = {}
@@ -66,22 +68,41 @@ class DriftStage:
         cursors: list[Cursor] = []
         version_changes: list[Finding] = []
         for segment, items in by_segment.items():
-            baseline = self._baseline(segment, items, now, version_changes)
-            if baseline is None:
-                continue
-            cursor = self.repo.cursor(segment.key)
-            if cursor is None:
-                continue
-            if self.settings.online:
-                cursor, alarms = self._online_step(segment, baseline, items, cursor)
+            with self.failures.guard(segment.key):
+                step = self._segment_round(segment, items, now, version_changes)
+                if step is None:
+                    continue
+                cursor, found, alarms = step
+                candidates.extend(found)
                 decided.extend(alarms)
-            cursor, found = self._windows(segment, self._comparison(segment, baseline), cursor)
-            candidates.extend(found)
-            cursors.append(cursor)
+                cursors.append(cursor)
+            if self.failures.is_failing(segment.key):
+                self._forget(segment)  # rebuilt from storage when it is retried
         findings = decide(candidates, self.config) + decided
         if cursors or findings:
             self.repo.save_round(cursors, findings, now)
         return version_changes + findings  # version changes were stored with their baseline
+
+    def _segment_round(self, segment: Segment, items: Sequence[EmbeddedEvent], now: datetime,
+                       version_changes: list[Finding]
+                       ) -> tuple[Cursor, list[Finding], list[Finding]] | None:
+        """One segment's part of the round: its windows' candidate findings (decided with the
+        whole round's) and its online alarms; None while it has no baseline yet."""
+        baseline = self._baseline(segment, items, now, version_changes)
+        if baseline is None:
+            return None
+        cursor = self.repo.cursor(segment.key)
+        if cursor is None:
+            return None
+        alarms: list[Finding] = []
+        if self.settings.online:
+            cursor, alarms = self._online_step(segment, baseline, items, cursor)
+        cursor, found = self._windows(segment, self._comparison(segment, baseline), cursor)
+        return cursor, found, alarms
+
+    def _forget(self, segment: Segment) -> None:
+        self._baselines.pop(segment.key, None)
+        self._online.pop(segment.key, None)
 
     # -- baselines -------------------------------------------------------------------------
     def _baseline(self, segment: Segment, items: Sequence[EmbeddedEvent], now: datetime,

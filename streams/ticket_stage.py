@@ -17,6 +17,7 @@ from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open,
 from llmwatch.detectors.explain import NEW, assign
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.segments import Segment
+from llmwatch.isolation import SegmentFailures
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.storage.tables import TicketRow
@@ -33,6 +34,7 @@ class TicketStage:
         self.policy = policy
         self.window = window
         self.sinks = list(sinks)
+        self.failures = SegmentFailures("tickets")
 
     def process(self, findings: Sequence[Finding], states: dict[str, AlertState],
                 now: datetime) -> list[int]:
@@ -52,7 +54,8 @@ class TicketStage:
                                                                    self.policy):
                 continue
             done.add(key)
-            touched.append(self._open_or_update(key, finding, state, now))
+            with self.failures.guard(finding.segment):
+                touched.append(self._open_or_update(key, finding, state, now))
         for ticket_id in touched:
             self._publish(ticket_id)
         return touched

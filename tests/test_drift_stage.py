@@ -164,3 +164,58 @@ def test_negative_feedback_rate_is_joined_to_its_calls(store: Store) -> None:
     assert not quiet.fired and quiet.details["current_checked"] == 200
     [worse] = [f for f in feed_with_feedback(200, 0.3) if f.metric == "negative_feedback_rate"]
     assert worse.fired and worse.details["current_rate"] > 0.2
+
+
+def test_one_failing_segment_does_not_stop_the_others(store: Store, caplog,  # noqa: ANN001
+                                                       monkeypatch) -> None:  # noqa: ANN001
+    """A segment whose drift work raises is contained: logged once, counted, retried later;
+    the other segment's findings and alerts still come."""
+    import logging
+
+    from llmwatch.alerts.outbox import load_states
+    from llmwatch.config import AlertSettings
+    from llmwatch.streams.alert_stage import AlertStage
+
+    traffic = Traffic()
+    stage = DriftStage(store, SETTINGS)
+    alerts = AlertStage(store, AlertSettings(min_sample=50), window=SETTINGS.window_size)
+
+    def two_apps(n: int, money: float) -> list[EmbeddedEvent]:
+        out = []
+        for app in ("good-bot", "meta-llama/Llama-3.1-8B-Instruct bot"):
+            for e in traffic.batch(n, money):
+                event = e.event.model_copy(update={"app": app,
+                                                   "event_id": f"{app}-{e.event.event_id}"})
+                out.append(EmbeddedEvent(event, e.prompt_vector, e.response_vector))
+        return out
+
+    bad = Segment("meta-llama/Llama-3.1-8B-Instruct bot", "gpt-test", "v1", "v1").key
+    real_windows = DriftStage._windows
+
+    def broken(self, segment, baseline, cursor):  # noqa: ANN001, ANN202
+        if segment.key == bad:
+            raise RuntimeError("a bug this segment's data tickles")
+        return real_windows(self, segment, baseline, cursor)
+
+    monkeypatch.setattr(DriftStage, "_windows", broken)
+    found: list[Finding] = []
+    with caplog.at_level(logging.ERROR, logger="llmwatch.isolation"):
+        for batch in [two_apps(100, 0.0) for _ in range(3)] + [two_apps(100, 0.6)]:
+            store.save_events(batch)
+            round_ = stage.process(batch, now=datetime.now(UTC))
+            alerts.process(round_, datetime.now(UTC))
+            found += round_
+    good = Segment("good-bot", "gpt-test", "v1", "v1").key
+    assert {f.segment for f in found} == {good}  # the good segment went on, windows and all
+    assert any(f.fired for f in prompt_findings(found))
+    fired = [n for n in load_states(store.engine).values() if n.status == "firing"]
+    assert fired and all(st.segment == good for st in fired)  # and its alerts were decided
+    assert stage.failures.counts[bad] >= 2 and stage.failures.total == stage.failures.counts[bad]
+    logged = [r for r in caplog.records if "drift failed for segment" in r.getMessage()]
+    assert len(logged) == 1 and "meta-llama/Llama-3.1-8B-Instruct bot" in logged[0].getMessage()
+
+    monkeypatch.setattr(DriftStage, "_windows", real_windows)  # fixed: retried next round
+    batch = two_apps(100, 0.6)
+    store.save_events(batch)
+    later = stage.process(batch, now=datetime.now(UTC))
+    assert bad in {f.segment for f in later} and not stage.failures.is_failing(bad)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from llmwatch.detectors.segments import ANY, SEGMENT_FIELDS, Segment, segment_name
+from llmwatch.isolation import SegmentFailures
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.storage.tables import (
@@ -31,8 +32,9 @@ Progress = Callable[[str], None]
 
 
 def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[str],
-           max_events: int, now: datetime, progress: Progress = lambda _: None
-           ) -> ReportInputs:
+           max_events: int, now: datetime, progress: Progress = lambda _: None,
+           failures: SegmentFailures | None = None) -> ReportInputs:
+    failures = failures or SegmentFailures("report")
     period = Period(period.start.astimezone(UTC), period.end.astimezone(UTC))
     previous = period.previous()
     repo = DriftRepository(store)
@@ -40,24 +42,9 @@ def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[s
     baselines = _baselines(store)
     data = []
     for n, segment in enumerate(segments, start=1):
-        progress(f"reading segment {n}/{len(segments)}: {segment.key}")
-        current, n_cur = repo.records_between(segment, period.start, period.end, limit=max_events)
-        before, n_prev = repo.records_between(segment, previous.start, previous.end,
-                                              limit=max_events)
-        base_row = baselines.get(segment.key)
-        baseline: list[Any] = []
-        n_base, clusters, size, predecessor = 0, None, 0, None
-        if base_row is not None and base_row["start"] is not None:
-            baseline, n_base = repo.records_between(  # the reference's last event included
-                segment, base_row["start"], base_row["end"] + timedelta(microseconds=1),
-                limit=max_events)
-            state = repo.baseline(segment.key)
-            if state is not None:
-                clusters, size = state[0].clusters, state[0].size
-            predecessor = _predecessor(baselines, segment.key)
-        data.append(SegmentData(segment.key, current, before, baseline, clusters, size,
-                                predecessor, {"current": n_cur, "previous": n_prev,
-                                              "baseline": n_base}))
+        progress(f"reading segment {n}/{len(segments)}: {segment.describe()}")
+        with failures.guard(segment.key):  # one unreadable segment does not sink the report
+            data.append(_segment_data(repo, segment, period, previous, baselines, max_events))
     progress("reading findings, alerts and tickets")
     present = {d.key for d in data}
     older = []  # predecessors without traffic in either period: compared by their baseline
@@ -71,6 +58,26 @@ def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[s
     return ReportInputs(period=period, tz=tz, segments=data, predecessors=older,
                         findings=_findings(store, period), episodes=_episodes(store, period),
                         tickets=_tickets(store), generated_at=now)
+
+
+def _segment_data(repo: DriftRepository, segment: Segment, period: Period, previous: Period,
+                  baselines: dict[str, dict[str, Any]], max_events: int) -> SegmentData:
+    current, n_cur = repo.records_between(segment, period.start, period.end, limit=max_events)
+    before, n_prev = repo.records_between(segment, previous.start, previous.end,
+                                          limit=max_events)
+    base_row = baselines.get(segment.key)
+    baseline: list[Any] = []
+    n_base, clusters, size, predecessor = 0, None, 0, None
+    if base_row is not None and base_row["start"] is not None:
+        baseline, n_base = repo.records_between(  # the reference's last event included
+            segment, base_row["start"], base_row["end"] + timedelta(microseconds=1),
+            limit=max_events)
+        state = repo.baseline(segment.key)
+        if state is not None:
+            clusters, size = state[0].clusters, state[0].size
+        predecessor = _predecessor(baselines, segment.key)
+    return SegmentData(segment.key, current, before, baseline, clusters, size, predecessor,
+                       {"current": n_cur, "previous": n_prev, "baseline": n_base})
 
 
 def _segments(store: Store, start: datetime, end: datetime,

@@ -119,11 +119,13 @@ class Store:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine whose errors never carry the statement's parameters: they are other
+    people's prompts, and errors end up in logs."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
