@@ -12,7 +12,10 @@ COPY streams ./streams
 COPY detectors ./detectors
 COPY alerts ./alerts
 RUN pip install ".[server]"
-RUN useradd --create-home llmwatch && mkdir /data && chown llmwatch /data
+# /data (faust's scratch space) and /reports belong to the user the worker runs as; a named
+# volume mounted on /reports starts with this ownership, so reports can be written.
+RUN useradd --create-home llmwatch && mkdir /data /reports \
+    && chown llmwatch /data /reports
 USER llmwatch
 ENV LLMWATCH_WORKER__DATA_DIR=/data
 CMD ["llmwatch", "worker"]

@@ -69,6 +69,22 @@ def worker(
 
 
 @app.command()
+def init() -> None:
+    """Prepare Kafka and the database: wait until both answer, create llmwatch's topics and
+    migrate the schema. Safe to run again, and from several places at once (the migration
+    holds a lock). `llmwatch worker` does the same before it starts."""
+    from llmwatch.config import mask_url
+    from llmwatch.streams.app import wait_for_database, wait_for_kafka
+
+    settings = load_settings()
+    created = wait_for_kafka(settings)
+    console.print(f"Kafka at {settings.kafka.bootstrap_servers}: "
+                  + (f"created {', '.join(created)}" if created else "topics exist"))
+    wait_for_database(settings)
+    console.print(f"database at {mask_url(settings.storage.url)} is up to date")
+
+
+@app.command()
 def simulate(
     events: Annotated[int, typer.Option(help="LLM calls to produce.")] = 1000,
     rate: Annotated[float, typer.Option(help="Calls per second; 0 = as fast as possible.")] = 50,

@@ -11,7 +11,7 @@ import pytest
 
 from llmwatch.local.kafka import LocalKafka, free_port
 
-COMMANDS = ["worker", "simulate", "demo", "status", "event", "alerts", "tickets", "kafka",
+COMMANDS = ["init", "worker", "simulate", "demo", "status", "event", "alerts", "tickets", "kafka",
             "config", "db", "schemas"]
 
 
@@ -174,3 +174,14 @@ def test_kafka_cluster_ids_never_look_like_options() -> None:
     ids = [_cluster_id() for _ in range(5000)]  # ~78 would start with '-' unguarded
     assert not [i for i in ids if i.startswith("-")] and len(set(ids)) == 5000
     assert all(len(i) == 22 for i in ids)
+
+
+def test_init_creates_topics_and_tables(kafka: LocalKafka, tmp_path: Path) -> None:
+    env = {"LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap,
+           "LLMWATCH_TOPICS__EVENTS": f"init-{tmp_path.name[-6:]}",
+           "LLMWATCH_STORAGE__URL": f"sqlite:///{tmp_path / 'init.db'}"}
+    first = run("init", env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"created init-{tmp_path.name[-6:]}" in first.stdout and "up to date" in first.stdout
+    again = run("init", env=env)
+    assert again.returncode == 0 and "topics exist" in again.stdout

@@ -98,3 +98,30 @@ def test_a_database_outage_delays_the_write_and_loses_nothing(postgres_url: str,
     assert result == {"n": 1}
     assert store.event_ids() == ["evt-000007"]
     store.dispose()
+
+
+def test_replicas_starting_together_migrate_one_after_the_other(postgres_url: str) -> None:
+    """Several workers upgrading one empty PostgreSQL database at once: the advisory lock
+    serialises them, the first migrates, the others find the schema current."""
+    from llmwatch.storage import upgrade
+
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        s = Store(postgres_url)
+        try:
+            upgrade(s.engine)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            s.dispose()
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    s = Store(postgres_url)
+    assert "alert_states" in inspect(s.engine).get_table_names()
+    s.dispose()
