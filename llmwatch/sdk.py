@@ -221,6 +221,10 @@ class Monitor:
                 enable_idempotence=True,
                 linger_ms=20,
                 max_block_ms=60_000,
+                # a broker back after an outage is used within a second (kafka-python's
+                # default back-off grows to 30 s and missed short recoveries)
+                reconnect_backoff_ms=100,
+                reconnect_backoff_max_ms=1_000,
                 **self._producer_options,
             )
         except (KafkaError, OSError) as exc:

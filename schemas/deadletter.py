@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,7 +21,12 @@ class DeadLetter(BaseModel):
     source_partition: int
     source_offset: int
     original_key_b64: str | None
-    original_value_b64: str | None = Field(description="The message value exactly as received.")
+    original_value_b64: str | None = Field(
+        description="The message value as received, or its first bytes when it was larger "
+        "than the dead-letter limit (see truncated).")
+    original_size: int | None = Field(None, description="Bytes of the whole original value.")
+    original_sha256: str | None = Field(None, description="SHA-256 of the whole original value.")
+    truncated: bool = Field(False, description="Whether original_value_b64 is only a prefix.")
     rejected_at: AwareDatetime
 
     @classmethod
@@ -35,15 +41,21 @@ class DeadLetter(BaseModel):
         key: bytes | None,
         value: bytes | None,
         now: datetime,
+        max_bytes: int = 65_536,
     ) -> DeadLetter:
+        """The dead letter of a message; at most `max_bytes` of its value (and 1 KiB of its
+        key) are kept, so it always fits the topic whatever the message's size."""
         return cls(
-            reason=reason,
+            reason=reason[:2_000],
             stage=stage,
             source_topic=topic,
             source_partition=partition,
             source_offset=offset,
-            original_key_b64=_b64(key),
-            original_value_b64=_b64(value),
+            original_key_b64=_b64(None if key is None else key[:1_024]),
+            original_value_b64=_b64(None if value is None else value[:max_bytes]),
+            original_size=None if value is None else len(value),
+            original_sha256=None if value is None else hashlib.sha256(value).hexdigest(),
+            truncated=value is not None and len(value) > max_bytes,
             rejected_at=now,
         )
 

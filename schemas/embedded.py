@@ -30,7 +30,8 @@ class EmbeddedEvent:
 
 
 def to_wire(e: EmbeddedEvent) -> bytes:
-    """JSON for the enriched topic: the event plus base64 little-endian float32 vectors."""
+    """JSON for the enriched topic: the event plus base64 little-endian float32 vectors.
+    Compact UTF-8 (no ASCII escapes): a 200,000-character CJK prompt stays ~600 KB."""
     doc = {
         "event": e.event.model_dump(mode="json"),
         "prompt_vector": _vec_b64(e.prompt_vector),
@@ -38,7 +39,7 @@ def to_wire(e: EmbeddedEvent) -> bytes:
         "source": None if e.source is None else vars(e.source),
         "quality": e.quality,
     }
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def from_wire(data: bytes) -> EmbeddedEvent:

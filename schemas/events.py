@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     model_validator,
 )
@@ -61,7 +62,14 @@ def name_type(max_length: int) -> object:
 
 
 Name = name_type(200)
-MetadataValue = str | int | float | bool | None
+Id = name_type(128)
+# Numbers are numbers: no true for 1, no "12" for 12, no NaN or Infinity, and bounds that no
+# real call comes near but that keep every stored value within its column.
+MAX_TEXT = 200_000  # characters of any one text: a prompt, a chat message, a response
+FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Count = Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
+MetadataValue = (Annotated[str, Field(max_length=1_000)] | Annotated[int, Strict(),
+                 Field(ge=-(2**63), le=2**63 - 1)] | FiniteFloat | bool | None)
 
 
 class _Contract(BaseModel):
@@ -72,7 +80,7 @@ class ChatMessage(_Contract):
     """One message of a chat prompt, as OpenAI-style APIs take them."""
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str = Field(max_length=200_000)
+    content: str = Field(max_length=MAX_TEXT)
 
 
 class LLMEvent(_Contract):
@@ -80,9 +88,7 @@ class LLMEvent(_Contract):
 
     kind: Literal["llm_call"] = "llm_call"
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: str = Field(
-        min_length=1, max_length=128, description="Unique per call; the idempotency key."
-    )
+    event_id: Id = Field(description="Unique per call; the idempotency key.")  # type: ignore[valid-type]
     timestamp: AwareDatetime = Field(description="When the call started (ISO 8601, with zone).")
     app: Name = Field(description="The feature or service making the call, e.g. 'support-bot'.")
     model: Name = Field(description="Model family as requested, e.g. 'gpt-4o' or 'llama-3-8b'.")
@@ -92,16 +98,17 @@ class LLMEvent(_Contract):
     prompt_version: Name | None = Field(  # type: ignore[valid-type]
         default=None, description="Version of the app's prompt template."
     )
-    prompt: str | list[ChatMessage] = Field(
-        description="The prompt as plain text or as chat messages."
+    prompt: Annotated[str, Field(max_length=MAX_TEXT)] | Annotated[
+        list[ChatMessage], Field(max_length=1_000)] = Field(
+        description="The prompt as plain text or as chat messages (at most 1,000)."
     )
     response: str | None = Field(
-        default=None, max_length=200_000, description="The model's answer; null on error."
+        default=None, max_length=MAX_TEXT, description="The model's answer; null on error."
     )
-    latency_ms: float | None = Field(default=None, ge=0)
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0)
+    latency_ms: FiniteFloat | None = Field(default=None, ge=0, le=86_400_000)
+    input_tokens: Count | None = None
+    output_tokens: Count | None = None
+    cost_usd: FiniteFloat | None = Field(default=None, ge=0, le=100_000)
     finish_reason: name_type(64) | None = Field(  # type: ignore[valid-type]
         default=None, description="'stop', 'length', 'content_filter', ..."
     )
@@ -112,7 +119,8 @@ class LLMEvent(_Contract):
     session_hash: HashedId | None = None
     tags: list[name_type(100)] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=50)
-    metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=100)
+    metadata: dict[Annotated[str, Field(max_length=100)], MetadataValue] = Field(
+        default_factory=dict, max_length=100)
 
     @model_validator(mode="after")
     def _prompt_not_empty(self) -> LLMEvent:
@@ -145,13 +153,12 @@ class FeedbackEvent(_Contract):
 
     kind: Literal["feedback"] = "feedback"
     schema_version: Literal[1] = SCHEMA_VERSION
-    feedback_id: str = Field(min_length=1, max_length=128, description="Unique per verdict.")
-    event_id: str = Field(
-        min_length=1, max_length=128, description="The LLMEvent this is about."
-    )
+    feedback_id: Id = Field(description="Unique per verdict.")  # type: ignore[valid-type]
+    event_id: Id = Field(description="The LLMEvent this is about.")  # type: ignore[valid-type]
     timestamp: AwareDatetime
     thumbs: Literal["up", "down"] | None = None
-    score: float | None = Field(default=None, ge=0, le=1, description="0 = worst, 1 = best.")
+    score: FiniteFloat | None = Field(default=None, ge=0, le=1,
+                                      description="0 = worst, 1 = best.")
     comment: str | None = Field(default=None, max_length=10_000)
     user_hash: HashedId | None = None
 

@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import faust
@@ -30,10 +30,13 @@ from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
 from llmwatch.detectors.segments import segment_name
 from llmwatch.embedding import Embedder, load_model
+from llmwatch.schemas import DeadLetter
+from llmwatch.schemas.decode import Limits
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
 from llmwatch.storage import Store, upgrade
 from llmwatch.storage.retry import until_stored
 
+from . import kafka_logs
 from .alert_stage import AlertStage
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
@@ -41,6 +44,8 @@ from .topics import ensure_topics
 
 log = logging.getLogger(__name__)
 EXIT_FATAL = 70  # EX_SOFTWARE
+ENRICHED_MAX_BYTES = 1_000_000  # Kafka's default message.max.bytes is 1,048,588
+SEND_TIMEOUT_S = 120.0
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -82,11 +87,18 @@ def build_app(settings: Settings) -> faust.App:
                 outcome = await runtime.process(_raw_messages(batch))
             except Exception as exc:  # noqa: BLE001
                 _exit_for_restart(exc)
+            sent = []
+            for item in outcome.embedded:
+                wire = to_wire(item)
+                if len(wire) > ENRICHED_MAX_BYTES:  # cannot happen by the gate's size limit
+                    outcome.dead_letters.append(runtime.too_large(item, len(wire)))
+                    continue
+                sent.append(await enriched.send(key=item.event.partition_key, value=wire))
             for letter in outcome.dead_letters:
                 key = f"{letter.source_topic}/{letter.source_partition}".encode()
-                await deadletter.send(key=key, value=letter.model_dump_json().encode())
-            for item in outcome.embedded:
-                await enriched.send(key=item.event.partition_key, value=to_wire(item))
+                sent.append(await deadletter.send(key=key,
+                                                  value=letter.model_dump_json().encode()))
+            await _delivered(sent)  # before the batch's offsets can be committed
             runtime.report(outcome)
 
     if settings.alerts.enabled and settings.alerts.has_sink:
@@ -115,15 +127,16 @@ def build_app(settings: Settings) -> faust.App:
         async def drift(stream: faust.StreamT[bytes]) -> None:
             async for batch in stream.take_events(256, within=1.0):
                 try:
-                    found = await runtime.detect_drift([from_wire(e.message.value)
-                                                        for e in batch])
+                    found = await runtime.detect_drift(_readable(batch))
                 except Exception as exc:  # noqa: BLE001
                     _exit_for_restart(exc)
-                for finding in found:
-                    await findings.send(key=finding.segment.encode(), value=finding.to_json())
+                sent = [await findings.send(key=finding.segment.encode(),
+                                            value=finding.to_json()) for finding in found]
                 for ticket in runtime.take_tickets():
-                    await tickets.send(key=ticket["fingerprint"].encode(),
-                                       value=json.dumps(ticket, default=str).encode())
+                    sent.append(await tickets.send(
+                        key=ticket["fingerprint"].encode(),
+                        value=json.dumps(ticket, default=str).encode()))
+                await _delivered(sent)
 
     app.llmwatch_runtime = runtime  # type: ignore[attr-defined]
     return app
@@ -147,6 +160,7 @@ class _Runtime:
         self._alerts: AlertStage | None = None
         self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
+        self.kafka_logs: kafka_logs.KafkaLogFilter | None = None
 
     def warm_up(self) -> None:
         """Load the model and the detectors' state (runs in the executor)."""
@@ -169,10 +183,25 @@ class _Runtime:
     def run_batch(self, messages: Sequence[RawMessage]) -> BatchOutcome:
         self.warm_up()
         assert self._embedder is not None and self._store is not None
+        ingest = self.settings.ingest
         return process_batch(
             messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC),
-            scorer=self._scorer,
+            scorer=self._scorer, limits=Limits(
+                max_bytes=ingest.max_event_bytes,
+                max_age=timedelta(days=ingest.max_event_age_days),
+                max_ahead=timedelta(seconds=ingest.max_clock_skew_s)),
+            dead_letter_bytes=ingest.dead_letter_max_bytes,
         )
+
+    def too_large(self, item: EmbeddedEvent, size: int) -> DeadLetter:
+        source = item.source
+        return DeadLetter.of(
+            reason=f"stored, but its enriched record is {size:,} bytes (limit "
+                   f"{ENRICHED_MAX_BYTES:,}): not judged by drift", stage="hand-on",
+            topic=source.topic if source else "?", partition=source.partition if source else -1,
+            offset=source.offset if source else -1, key=None,
+            value=item.event.model_dump_json().encode(), now=datetime.now(UTC),
+            max_bytes=self.settings.ingest.dead_letter_max_bytes)
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
         loop = asyncio.get_running_loop()
@@ -222,6 +251,8 @@ class _Runtime:
         return await loop.run_in_executor(self.executor, self.run_drift, batch)
 
     def report(self, outcome: BatchOutcome) -> None:
+        if self.kafka_logs is not None:
+            self.kafka_logs.reachable()  # a batch went through: Kafka answers
         self.totals["events"] += len(outcome.embedded)
         self.totals["new_events"] += outcome.new_events
         self.totals["feedback"] += outcome.new_feedback
@@ -243,6 +274,31 @@ def _exit_for_restart(exc: Exception) -> NoReturn:
                  type(exc).__name__, exc, exc_info=exc)
     logging.shutdown()
     os._exit(EXIT_FATAL)
+
+
+async def _delivered(sent: Sequence[Any]) -> None:
+    """Wait until Kafka acknowledged every record handed on. A record that cannot be
+    delivered is never skipped: the worker exits without committing and replays the batch."""
+    if not sent:
+        return
+    try:
+        await asyncio.wait_for(asyncio.gather(*sent), timeout=SEND_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001
+        _exit_for_restart(exc)
+
+
+def _readable(batch: Sequence[EventT[Any]]) -> list[EmbeddedEvent]:
+    """The enriched records of a batch; one that cannot be read (written by a bug, or by an
+    incompatible version) is logged and skipped rather than stopping every segment."""
+    out = []
+    for e in batch:
+        try:
+            out.append(from_wire(e.message.value))
+        except Exception as exc:  # noqa: BLE001
+            log.error("enriched record %s[%d]@%d cannot be read (%s: %s); skipped",
+                      e.message.topic, e.message.partition, e.message.offset,
+                      type(exc).__name__, str(exc)[:200])
+    return out
 
 
 def _raw_messages(batch: Sequence[EventT[Any]]) -> list[RawMessage]:
@@ -294,31 +350,8 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     wait_for_database(settings)
     app = build_app(settings)
     worker = Worker(app, loglevel=loglevel, quiet=True)
-    quiet_transient_startup_errors()
+    app.llmwatch_runtime.kafka_logs = kafka_logs.install()  # type: ignore[attr-defined]
     worker.execute_from_commandline()
-
-
-class _Transient(logging.Filter):
-    """aiokafka logs as ERROR what every consumer meets on a healthy start and retries by
-    itself (the group coordinator of a fresh broker is not elected yet; a topic's metadata
-    is not there yet): those become INFO. Everything else passes unchanged."""
-
-    EXPECTED = ("GroupCoordinatorNotAvailable", "NotCoordinatorForGroup",
-                "Topic not found in cluster metadata", "LEADER_NOT_AVAILABLE",
-                "Group Coordinator Request failed")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING and any(
-                s in record.getMessage() for s in self.EXPECTED):
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
-
-
-def quiet_transient_startup_errors() -> None:
-    for name in ("aiokafka.client", "aiokafka.cluster", "aiokafka.conn",
-                 "aiokafka.consumer.consumer", "aiokafka.consumer.group_coordinator",
-                 "aiokafka.consumer.fetcher", "aiokafka.producer.sender"):
-        logging.getLogger(name).addFilter(_Transient())
 
 
 def wait_for_kafka(settings: Settings, *, max_wait_s: float = 10.0,

@@ -1,5 +1,6 @@
 """What the ingest agent does with one batch of raw messages. Plain, synchronous, faust-free:
-decode → dead-letter the invalid → embed the calls in one batch → store idempotently.
+decode → dead-letter the invalid → embed the calls in one batch → store idempotently →
+dead-letter reused ids with other content (an exact replay stays a silent no-op).
 
 A database outage is waited out (`until_stored`). Any other failure of a batch is retried
 message by message, and only the messages that still fail are dead-lettered, with the error:
@@ -9,13 +10,14 @@ one poisonous message never holds up or drops the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from llmwatch.detectors.quality import QualityScorer
 from llmwatch.embedding import Embedder
 from llmwatch.schemas import DeadLetter, FeedbackEvent, LLMEvent, Rejected, decode_event
+from llmwatch.schemas.decode import DEFAULT_LIMITS, Limits
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
@@ -56,26 +58,54 @@ Feedback = tuple[RawMessage, FeedbackEvent]
 
 def process_batch(
     messages: Sequence[RawMessage], *, embedder: Embedder, store: Store, now: datetime,
-    scorer: QualityScorer | None = None,
+    scorer: QualityScorer | None = None, limits: Limits = DEFAULT_LIMITS,
+    dead_letter_bytes: int = 65_536,
 ) -> BatchOutcome:
     calls: list[Call] = []
     feedback: list[Feedback] = []
     outcome = BatchOutcome()
+
+    def reject(msg: RawMessage, reason: str, stage: str) -> None:
+        outcome.dead_letters.append(dead_letter(msg, reason, stage, now, dead_letter_bytes))
+
     for msg in messages:
-        decoded = decode_event(msg.value)
+        decoded = decode_event(msg.value, now=now, limits=limits)
         if isinstance(decoded, Rejected):
-            outcome.dead_letters.append(dead_letter(msg, decoded.reason, "decode", now))
+            reject(msg, decoded.reason, "decode")
         elif isinstance(decoded, LLMEvent):
             calls.append((msg, decoded))
         else:
             feedback.append((msg, decoded))
     try:
-        outcome.add(_embed_and_store(calls, feedback, embedder, store, now, scorer))
-    except Exception:  # not an outage (those are waited out): some message cannot be stored
-        log.exception("batch failed; retrying its %d messages one by one",
-                      len(calls) + len(feedback))
-        outcome.add(_one_by_one(calls, feedback, embedder, store, now, scorer))
+        stored = _embed_and_store(calls, feedback, embedder, store, now, scorer)
+    except Exception as exc:  # not an outage (those are waited out): some message cannot be stored
+        log.error("batch failed (%s); retrying its %d messages one by one",
+                  type(exc).__name__, len(calls) + len(feedback))
+        stored = _one_by_one(calls, feedback, embedder, store, now, scorer, dead_letter_bytes)
+    outcome.add(stored)
+    _set_aside_conflicts(outcome, calls, feedback, store, reject)
     return outcome
+
+
+def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
+                         feedback: Sequence[Feedback], store: Store,
+                         reject: Callable[[RawMessage, str, str], None]) -> None:
+    """A message reusing a stored id with other content is dead-lettered as a conflict and not
+    handed on: the stored event stays what it was."""
+    bad_calls, bad_feedback = until_stored(lambda: store.conflicts(
+        [e for _, e in calls], [f for _, f in feedback]))
+    for i in sorted(bad_calls):
+        msg, event = calls[i]
+        reject(msg, f"conflict: event_id {event.event_id!r} is already stored with other "
+                    "content; ids must be unique per call (an exact replay is fine)", "conflict")
+    for i in sorted(bad_feedback):
+        msg, verdict = feedback[i]
+        reject(msg, f"conflict: feedback_id {verdict.feedback_id!r} is already stored with "
+                    "other content", "conflict")
+    if bad_calls:
+        conflicting = {(calls[i][0].partition, calls[i][0].offset) for i in bad_calls}
+        outcome.embedded = [e for e in outcome.embedded if e.source is None or
+                            (e.source.partition, e.source.offset) not in conflicting]
 
 
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
@@ -98,7 +128,8 @@ def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedd
 
 
 def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
-                store: Store, now: datetime, scorer: QualityScorer | None) -> BatchOutcome:
+                store: Store, now: datetime, scorer: QualityScorer | None,
+                dead_letter_bytes: int) -> BatchOutcome:
     """Store what can be stored; dead-letter each message that cannot, with the error."""
     total = BatchOutcome()
     singles: list[tuple[RawMessage, list[Call], list[Feedback]]] = [
@@ -109,14 +140,16 @@ def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: E
         try:
             total.add(_embed_and_store(one_call, one_feedback, embedder, store, now, scorer))
         except Exception as exc:  # noqa: BLE001 - becomes the dead letter's reason
-            total.dead_letters.append(dead_letter(msg, _error(exc), "store", now))
+            total.dead_letters.append(dead_letter(msg, _error(exc), "store", now,
+                                                  dead_letter_bytes))
     return total
 
 
-def dead_letter(msg: RawMessage, reason: str, stage: str, now: datetime) -> DeadLetter:
+def dead_letter(msg: RawMessage, reason: str, stage: str, now: datetime,
+                max_bytes: int = 65_536) -> DeadLetter:
     return DeadLetter.of(
         reason=reason, stage=stage, topic=msg.topic, partition=msg.partition,
-        offset=msg.offset, key=msg.key, value=msg.value, now=now,
+        offset=msg.offset, key=msg.key, value=msg.value, now=now, max_bytes=max_bytes,
     )
 
 

@@ -53,21 +53,32 @@ def test_enriched_wire_format_round_trips(embedder: Embedder) -> None:
 def test_one_unstorable_message_is_dead_lettered_and_the_rest_stored(
     embedder: Embedder, postgres_url: str
 ) -> None:
+    """Defence in depth: what the gate did not foresee (here a constraint of the operator's
+    database) fails the batch, which is retried one by one; only that message is lost to a
+    dead letter. A NUL byte, which PostgreSQL text cannot hold, never gets that far."""
+    from sqlalchemy import text
+
     from llmwatch.storage import upgrade
 
     store = Store(postgres_url)
     upgrade(store.engine)
-    # JSON allows U+0000 in strings; PostgreSQL text columns do not.
-    poison = make_event(2, prompt="null byte \u0000 inside").model_dump_json().encode()
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE events ADD CONSTRAINT no_poison "
+                          "CHECK (prompt_text NOT LIKE '%poison%')"))
+    poison = make_event(2, prompt="a poison pill").model_dump_json().encode()
+    nul = make_event(4, prompt="null byte \u0000 inside").model_dump_json().encode()
     batch = [msg(1, make_event(1).model_dump_json().encode()), msg(2, poison),
-             msg(3, make_event(3).model_dump_json().encode())]
+             msg(3, make_event(3).model_dump_json().encode()), msg(4, nul)]
     out = process_batch(batch, embedder=embedder, store=store, now=NOW)
     assert sorted(store.event_ids()) == ["evt-000001", "evt-000003"]
     assert out.new_events == 2 and [e.event.event_id for e in out.embedded] == [
         "evt-000001", "evt-000003"]
-    [letter] = out.dead_letters
+    nul_letter, letter = sorted(out.dead_letters, key=lambda x: x.stage)
     assert (letter.stage, letter.source_offset) == ("store", 2)
-    assert "NUL" in letter.reason and letter.original_value() == poison
+    assert "no_poison" in letter.reason and letter.original_value() == poison
+    assert "poison pill" not in letter.reason  # the error names the rule, not the data
+    assert (nul_letter.stage, nul_letter.source_offset) == ("decode", 4)
+    assert "prompt: contains NUL (U+0000)" in nul_letter.reason
     store.dispose()
 
 

@@ -4,6 +4,7 @@ adds a row."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from llmwatch.detectors.quality import QualityScore
-from llmwatch.schemas import FeedbackEvent
+from llmwatch.schemas import FeedbackEvent, LLMEvent
 from llmwatch.schemas.embedded import EmbeddedEvent
 
 from . import vectors
@@ -72,6 +73,25 @@ class Store:
         rows = [_feedback_row(f, stored_at) for f in batch]
         with self.engine.begin() as conn:
             return _insert_ignoring_duplicates(conn, FeedbackRow, rows, "feedback_id")
+
+    def conflicts(self, events: Sequence[LLMEvent], feedback: Sequence[FeedbackEvent]
+                  ) -> tuple[set[int], set[int]]:
+        """Which of these (already saved) events and verdicts reuse an id that is stored with
+        other content: their positions. An exact replay is not a conflict."""
+        return (self._conflicts(EventRow, EventRow.event_id, [e.event_id for e in events],
+                                events),
+                self._conflicts(FeedbackRow, FeedbackRow.feedback_id,
+                                [f.feedback_id for f in feedback], feedback))
+
+    def _conflicts(self, table: Any, key: Any, ids: list[str],
+                   items: Sequence[LLMEvent] | Sequence[FeedbackEvent]) -> set[int]:
+        stored: dict[str, str | None] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                stored.update(conn.execute(select(key, table.content_hash).where(
+                    key.in_(ids[start:start + _CHUNK]))).tuples().all())
+        return {i for i, (id_, item) in enumerate(zip(ids, items, strict=True))
+                if stored.get(id_) not in (None, content_hash(item))}
 
     def counts(self) -> Counts:
         with self.engine.connect() as conn:
@@ -183,7 +203,12 @@ def _event_row(e: EmbeddedEvent, stored_at: datetime) -> dict[str, Any]:
         "source_partition": e.source.partition if e.source else None,
         "source_offset": e.source.offset if e.source else None,
         "stored_at": stored_at,
+        "content_hash": content_hash(ev),
     }
+
+
+def content_hash(event: LLMEvent | FeedbackEvent) -> str:
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
 
 
 def _score_row(event_id: str, s: QualityScore) -> dict[str, Any]:
@@ -204,4 +229,5 @@ def _feedback_row(f: FeedbackEvent, stored_at: datetime) -> dict[str, Any]:
         "comment": f.comment,
         "user_hash": f.user_hash,
         "stored_at": stored_at,
+        "content_hash": content_hash(f),
     }

@@ -61,6 +61,9 @@ class EventRow(Base):
     source_partition: Mapped[int | None] = mapped_column(Integer)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # SHA-256 of the event as first stored: tells an exact replay (same hash, silently
+    # skipped) from a reused event_id with other content (dead-lettered as a conflict)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_events_segment_time", "app", "model", "model_version", "prompt_version",
@@ -93,6 +96,7 @@ class FeedbackRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     user_hash: Mapped[str | None] = mapped_column(String(128))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class FindingRow(Base):
