@@ -18,6 +18,7 @@ bench: setup
 	$(VENV)/bin/python bench/pipeline_throughput.py
 	$(VENV)/bin/python bench/drift_eval.py
 	$(VENV)/bin/python bench/quality_eval.py
+	$(VENV)/bin/python bench/flood.py
 
 clean:
 	rm -rf .llmwatch .pytest_cache reports test-artifacts

@@ -21,6 +21,7 @@ from llmwatch.schemas.decode import DEFAULT_LIMITS, Limits
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
+from llmwatch.storage.store import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,52 @@ def process_batch(
             calls.append((msg, decoded))
         else:
             feedback.append((msg, decoded))
+    known = until_stored(lambda: store.stored_hashes("events", [e.event_id for _, e in calls]))
+    fresh, replayed = _sort_out(calls, known, reject)
     try:
-        stored = _embed_and_store(calls, feedback, embedder, store, now, scorer)
+        stored = _embed_and_store(fresh, feedback, embedder, store, now, scorer)
     except Exception as exc:  # not an outage (those are waited out): some message cannot be stored
         log.error("batch failed (%s); retrying its %d messages one by one",
-                  type(exc).__name__, len(calls) + len(feedback))
-        stored = _one_by_one(calls, feedback, embedder, store, now, scorer, dead_letter_bytes)
+                  type(exc).__name__, len(fresh) + len(feedback))
+        stored = _one_by_one(fresh, feedback, embedder, store, now, scorer, dead_letter_bytes)
     outcome.add(stored)
-    _set_aside_conflicts(outcome, calls, feedback, store, reject)
+    outcome.embedded.extend(_from_storage(replayed, store))
+    _set_aside_conflicts(outcome, fresh, feedback, store, reject)
     return outcome
+
+
+def _sort_out(calls: Sequence[Call], stored: dict[str, str | None],
+              reject: Callable[[RawMessage, str, str], None]) -> tuple[list[Call], list[Call]]:
+    """Calls to embed, and exact replays of stored ones (not embedded again: their stored
+    vectors are handed on). A reused id with other content is a conflict; a second copy of a
+    call within the batch adds nothing."""
+    fresh: list[Call] = []
+    replayed: list[Call] = []
+    seen: dict[str, str] = {}
+    for msg, event in calls:
+        digest = content_hash(event)
+        truth = seen.get(event.event_id) or stored.get(event.event_id) or None
+        if truth is not None and truth != digest:
+            reject(msg, _conflict(event.event_id), "conflict")
+        elif event.event_id in seen:
+            continue
+        elif event.event_id in stored:
+            replayed.append((msg, event))
+        else:
+            fresh.append((msg, event))
+        seen.setdefault(event.event_id, truth or digest)
+    return fresh, replayed
+
+
+def _from_storage(replayed: Sequence[Call], store: Store) -> list[EmbeddedEvent]:
+    vectors = until_stored(lambda: store.load_vectors([e.event_id for _, e in replayed]))
+    return [EmbeddedEvent(event, *vectors[event.event_id], msg.position)
+            for msg, event in replayed if event.event_id in vectors]
+
+
+def _conflict(event_id: str) -> str:
+    return (f"conflict: event_id {event_id!r} is already stored with other content; ids must "
+            "be unique per call (an exact replay is fine)")
 
 
 def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
@@ -96,8 +134,7 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
         [e for _, e in calls], [f for _, f in feedback]))
     for i in sorted(bad_calls):
         msg, event = calls[i]
-        reject(msg, f"conflict: event_id {event.event_id!r} is already stored with other "
-                    "content; ids must be unique per call (an exact replay is fine)", "conflict")
+        reject(msg, _conflict(event.event_id), "conflict")
     for i in sorted(bad_feedback):
         msg, verdict = feedback[i]
         reject(msg, f"conflict: feedback_id {verdict.feedback_id!r} is already stored with "

@@ -78,20 +78,25 @@ class Store:
                   ) -> tuple[set[int], set[int]]:
         """Which of these (already saved) events and verdicts reuse an id that is stored with
         other content: their positions. An exact replay is not a conflict."""
-        return (self._conflicts(EventRow, EventRow.event_id, [e.event_id for e in events],
-                                events),
-                self._conflicts(FeedbackRow, FeedbackRow.feedback_id,
-                                [f.feedback_id for f in feedback], feedback))
+        stored_events = self.stored_hashes("events", [e.event_id for e in events])
+        stored_feedback = self.stored_hashes("feedback", [f.feedback_id for f in feedback])
+        return ({i for i, e in enumerate(events)
+                 if stored_events.get(e.event_id) not in (None, content_hash(e))},
+                {i for i, f in enumerate(feedback)
+                 if stored_feedback.get(f.feedback_id) not in (None, content_hash(f))})
 
-    def _conflicts(self, table: Any, key: Any, ids: list[str],
-                   items: Sequence[LLMEvent] | Sequence[FeedbackEvent]) -> set[int]:
-        stored: dict[str, str | None] = {}
+    def stored_hashes(self, table: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """The stored ids among `ids` ("events" or "feedback"), with their content hashes
+        (None for rows stored before hashes were kept)."""
+        row, key = {"events": (EventRow, EventRow.event_id),
+                    "feedback": (FeedbackRow, FeedbackRow.feedback_id)}[table]
+        out: dict[str, str | None] = {}
+        unique = list(dict.fromkeys(ids))
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                stored.update(conn.execute(select(key, table.content_hash).where(
-                    key.in_(ids[start:start + _CHUNK]))).tuples().all())
-        return {i for i, (id_, item) in enumerate(zip(ids, items, strict=True))
-                if stored.get(id_) not in (None, content_hash(item))}
+            for start in range(0, len(unique), _CHUNK):
+                out.update(conn.execute(select(key, row.content_hash).where(
+                    key.in_(unique[start:start + _CHUNK]))).tuples().all())
+        return out
 
     def counts(self) -> Counts:
         with self.engine.connect() as conn:
