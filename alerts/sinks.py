@@ -129,24 +129,25 @@ class WebhookSink:
 
 
 class PagerDutySink:
-    """Events API v2: the payload is built when the notice is decided; dedup_key is the
-    alert's fingerprint, so PagerDuty itself folds repeats into one incident."""
+    """Events API v2: the payload is built when the notice is decided, the routing key added
+    only when it is sent (a credential is never stored in the outbox, and a rotated key takes
+    effect at once); dedup_key is the alert's fingerprint, so PagerDuty itself folds repeats
+    into one incident."""
 
-    def __init__(self, url: str = PAGERDUTY_URL, timeout: float = 10) -> None:
-        self.url, self.timeout = url, timeout
+    def __init__(self, routing_key: str, url: str = PAGERDUTY_URL, timeout: float = 10) -> None:
+        self.routing_key, self.url, self.timeout = routing_key, url, timeout
 
     def already_sent(self, notice: OutgoingNotice) -> str | None:
         return None  # dedup_key makes a repeat harmless
 
     def send(self, notice: OutgoingNotice) -> str:
-        body = json.dumps(notice.payload).encode()
+        body = json.dumps({**(notice.payload or {}), "routing_key": self.routing_key}).encode()
         return _post(self.url, body, {"Content-Type": "application/json"}, self.timeout)
 
 
-def pagerduty_event(routing_key: str, action: str, fingerprint: str, summary: str,
-                    segment: str, severity: str, details: Mapping[str, Any]) -> dict[str, Any]:
+def pagerduty_event(action: str, fingerprint: str, summary: str, segment: str, severity: str,
+                    details: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "routing_key": routing_key,
         "event_action": "resolve" if action == "resolve" else "trigger",
         "dedup_key": fingerprint,
         "payload": {"summary": summary[:1024], "source": "llmwatch",

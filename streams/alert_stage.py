@@ -91,12 +91,11 @@ class AlertStage:
             notices.append(Notice(f"{digest}:webhook", channel, text, blocks, "webhook",
                                   {"alerts": alert_docs}))
         if self.settings.pagerduty_routing_key:
-            key_ = self.settings.pagerduty_routing_key.get_secret_value()
             for a, d in group.decisions:
                 if a.severity == "critical" or d.action == "resolve":
                     notices.append(Notice(
                         f"{digest}:pd:{a.fingerprint}", channel, text, [], "pagerduty",
-                        pagerduty_event(key_, d.action, a.fingerprint, a.summary,
+                        pagerduty_event(d.action, a.fingerprint, a.summary,
                                         a.segment, a.severity, {"evidence": a.evidence})))
         return notices
 
@@ -136,7 +135,8 @@ class AlertStage:
         if s.webhook_url and s.webhook_secret is not None:
             sinks["webhook"] = WebhookSink(s.webhook_url, s.webhook_secret.get_secret_value())
         if s.pagerduty_routing_key is not None:
-            sinks["pagerduty"] = PagerDutySink(s.pagerduty_url or PAGERDUTY_URL)
+            sinks["pagerduty"] = PagerDutySink(s.pagerduty_routing_key.get_secret_value(),
+                                               s.pagerduty_url or PAGERDUTY_URL)
         return sinks
 
     def _client(self) -> Any:

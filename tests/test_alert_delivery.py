@@ -191,7 +191,11 @@ def test_webhook_is_signed_and_pagerduty_dedups_by_fingerprint(store: Store) -> 
                            "critical" if fired else "info", "new: prompts about 'x'", {})
 
         stage.process([finding(True)], T0)
-        sinks = {"webhook": WebhookSink(hook.url, "s3cret"), "pagerduty": PagerDutySink(pd.url)}
+        sinks = {"webhook": WebhookSink(hook.url, "s3cret"),
+                 "pagerduty": PagerDutySink("R0UT1NG", pd.url)}
+        with store.engine.connect() as conn:  # the credential is added at send time only
+            stored = conn.exec_driver_sql("SELECT payload FROM alert_outbox").scalars().all()
+        assert stored and not any("R0UT1NG" in json.dumps(p) for p in stored)
         clock = Clock()
         assert deliver(store.engine, sinks, now=clock) == 1  # PagerDuty; the webhook got a 500
         clock.advance(10)
