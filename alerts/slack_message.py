@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,20 @@ from .decision import Group
 EMOJI = {"fire": ":rotating_light:", "repeat": ":repeat:", "resolve": ":white_check_mark:"}
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# look-alikes for the characters that open mrkdwn formatting or end a code span
+_FORMATTING = str.maketrans({"`": "\u02cb", "*": "\u2217", "~": "\u223c"})
+
+
 def slack_escape(text: str) -> str:
-    """Slack's three control characters, so user text (prompts, topic labels) cannot ping
-    a channel or make a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Any text we did not write (prompts, topic labels, names) as Slack mrkdwn that shows it
+    as written and does nothing else: `&<>` escaped (no mention, channel ping or link), line
+    breaks and control characters as spaces (no forged alert line), backticks, asterisks and
+    tildes as look-alikes (no code span to break out of, no bold or strike), and `://` broken
+    so a URL is not made a link."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _CONTROL.sub(" ", text).translate(_FORMATTING)
+    return text.replace("://", ":\u200b//")
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,14 @@ def test_acknowledged_alerts_do_not_remind_until_they_resolve() -> None:
     assert decide(alert(), acked, T0 + 300 * MIN, POLICY).action == "none"
     resolved = decide(alert(firing=False), acked, T0 + 301 * MIN, POLICY)
     assert resolved.action == "resolve" and not resolved.state.acknowledged
+
+
+def test_text_we_did_not_write_cannot_format_ping_or_forge_lines_in_slack() -> None:
+    from llmwatch.alerts.slack_message import slack_escape
+
+    hostile = ("<!channel> <@U123> hi\n:rotating_light: *CRITICAL* `x` ~y~ "
+               "https://evil.example/x & co")
+    shown = slack_escape(hostile)
+    for live in ("<!channel>", "<@U123>", "\n", "*CRITICAL*", "`", "~y~", "https://"):
+        assert live not in shown, live
+    assert "&lt;!channel&gt;" in shown and "&amp; co" in shown and "CRITICAL" in shown
