@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from slack_server import TOKEN, SlackAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_end_to_end import wait_for, worker_env
+from test_end_to_end import wait_for, worker_env, worker_on_own_broker
 
 from llmwatch.detectors.segments import Segment
 from llmwatch.local.kafka import LocalKafka
@@ -129,21 +129,9 @@ def test_a_worker_on_a_fresh_broker_stores_the_readme_snippets_event(tmp_path: P
     """No topics, no consumer-offsets topic: the worker creates its topics before it
     subscribes, starts without an ERROR or WARNING line, and stores the first event — sent
     by the README's snippet, run unchanged and without a salt — within seconds."""
-    from llmwatch.config import Settings
-
     with LocalKafka(partitions=3) as broker:
-        db = f"sqlite:///{tmp_path / 'fresh.db'}"
-        s = Settings.model_validate({
-            "kafka": {"bootstrap_servers": broker.bootstrap}, "storage": {"url": db},
-            "worker": {"app_id": "llmwatch-fresh", "data_dir": str(tmp_path / "w"),
-                       "session_timeout_s": 10},
-            "report": {"out_dir": str(tmp_path / "reports")}})
-        env = {k: v for k, v in worker_env(s).items() if not k.startswith("LLMWATCH_TOPICS")}
-        log = tmp_path / "worker.log"
-        worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
-                                  stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        s, worker, log = worker_on_own_broker(broker.bootstrap, tmp_path, "fresh")
         try:
-            wait_for(lambda: "llmwatch worker ready" in log.read_text(), "the worker", log)
             script = tmp_path / "snippet.py"
             script.write_text(readme_snippet())
             sent = time.monotonic()
@@ -154,7 +142,7 @@ def test_a_worker_on_a_fresh_broker_stores_the_readme_snippets_event(tmp_path: P
                                      broker.bootstrap})
             assert run.returncode == 0, run.stderr
             assert "LLMWATCH_SDK__ID_SALT" in run.stderr  # said once, loudly
-            store = Store(db)
+            store = Store(s.storage.url)
             wait_for(lambda: store.counts().events == 1 and store.counts().feedback == 1,
                      "the snippet's call and feedback to be stored", log, timeout_s=15)
             elapsed = time.monotonic() - sent

@@ -47,6 +47,28 @@ def start_worker(s: Settings, log: Path) -> subprocess.Popen[bytes]:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+def worker_on_own_broker(bootstrap: str, tmp_path: Path, name: str
+                         ) -> tuple[Settings, subprocess.Popen[bytes], Path]:
+    """A worker with llmwatch's default topics and SQLite, on a broker of the test's own;
+    returned once its model is loaded."""
+    s = Settings.model_validate({
+        "kafka": {"bootstrap_servers": bootstrap},
+        "storage": {"url": f"sqlite:///{tmp_path / f'{name}.db'}"},
+        "worker": {"app_id": f"llmwatch-{name}", "data_dir": str(tmp_path / "w"),
+                   "session_timeout_s": 10},
+        "report": {"out_dir": str(tmp_path / "reports")}})
+    env = {k: v for k, v in worker_env(s).items() if not k.startswith("LLMWATCH_TOPICS")}
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
+                              stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "llmwatch worker ready" in log.read_text(), "the worker", log)
+    except BaseException:
+        worker.kill()
+        raise
+    return s, worker, log
+
+
 def wait_for(condition: Callable[[], bool], what: str, log: Path, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

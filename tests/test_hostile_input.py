@@ -18,7 +18,7 @@ from factories import consume, make_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
-from test_end_to_end import wait_for, worker_env
+from test_end_to_end import wait_for, worker_env, worker_on_own_broker
 
 from llmwatch.embedding import Embedder
 from llmwatch.flood import hostile_messages
@@ -237,25 +237,12 @@ def test_a_valid_199000_character_cjk_prompt_is_stored_handed_on_and_judged(
 
 def test_a_broker_outage_is_a_few_lines_and_the_sdk_catches_up_fast(tmp_path: Path) -> None:
     """The broker is stopped for 60 s under a running worker and an emitting SDK."""
-    from llmwatch.config import Settings
-
-    port = free_port()
-    broker = LocalKafka(port=port, data_dir=tmp_path / "kafka", partitions=3).start()
+    broker = LocalKafka(port=free_port(), data_dir=tmp_path / "kafka", partitions=3).start()
     worker = None
     try:
-        s = Settings.model_validate({
-            "kafka": {"bootstrap_servers": broker.bootstrap},
-            "storage": {"url": f"sqlite:///{tmp_path / 'outage.db'}"},
-            "worker": {"app_id": "llmwatch-outage", "data_dir": str(tmp_path / "w"),
-                       "session_timeout_s": 10},
-            "report": {"out_dir": str(tmp_path / "reports")}})
-        env = {k: v for k, v in worker_env(s).items() if not k.startswith("LLMWATCH_TOPICS")}
-        log = tmp_path / "worker.log"
-        worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
-                                  stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        s, worker, log = worker_on_own_broker(broker.bootstrap, tmp_path, "outage")
         store = Store(s.storage.url)
         monitor = Monitor(broker.bootstrap)
-        wait_for(lambda: "llmwatch worker ready" in log.read_text(), "the worker", log)
         for i in range(20):
             monitor.emit(make_event(i, event_id=f"before-{i}", timestamp=NOW))
         wait_for(lambda: store.counts().events == 20, "the first events", log)
