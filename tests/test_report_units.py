@@ -14,6 +14,7 @@ import pytest
 from llmwatch.alerts.decision import Alert, AlertState, Decision, Group
 from llmwatch.alerts.episodes import changes, is_noise
 from llmwatch.detectors.drift_monitor import EventRecord
+from llmwatch.detectors.segments import Segment
 from llmwatch.report.digest import digest, slack_escape
 from llmwatch.report.figures import (
     ReportInputs,
@@ -175,3 +176,24 @@ def test_only_the_embedded_scripts_may_run() -> None:
     html = render(compute(ReportInputs(week, ZoneInfo("UTC"), [])), evidently_html=None)
     # (in the attribute, the quotes are entity-escaped; the browser reads 'none')
     assert "script-src &#39;none&#39;" in html and "<script" not in html.lower()
+
+
+def test_names_and_values_cannot_open_a_script_in_evidentlys_page(monkeypatch) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    from llmwatch.report import evidently_section
+    from llmwatch.report.evidently_section import build
+
+    attack = "</script><script>document.title='PWNED'</script>"
+    rng = np.random.default_rng(5)
+    centre = rng.normal(size=16)
+    current = [replace(r, finish_reason=attack) for r in records(60, T0, centre=centre)]
+    seg = SegmentData(Segment(f"bot{attack}", "m").key, current=current, previous=[],
+                      baseline=records(60, T0 - timedelta(days=7), centre=centre, seed=2))
+    section = build([seg], max_segments=1)
+    assert section.html is not None
+    assert "PWNED" in section.html and attack not in section.html
+    assert "<script>document.title" not in section.html.lower()
+    # and if the data were not made inert, the page would be left out, not embedded
+    monkeypatch.setattr(evidently_section, "inert", lambda text: text)
+    assert build([seg], max_segments=1).html is None

@@ -49,7 +49,8 @@ def frame(records: Sequence[EventRecord]) -> Any:
     vectors = sample.prompt_vectors.astype(np.float32)
     embedding = pd.DataFrame(vectors, columns=[f"prompt_emb_{i}" for i in range(vectors.shape[1])])
     fields = pd.DataFrame({**{c: sample.numeric[c] for c in NUMERIC},
-                           **{c: sample.categorical[c] for c in CATEGORICAL}})
+                           **{c: [inert(v) for v in sample.categorical[c]]
+                              for c in CATEGORICAL}})
     return pd.concat([fields, embedding], axis=1)
 
 
@@ -77,13 +78,27 @@ def build(segments: Sequence[SegmentData], *, max_segments: int) -> EvidentlySec
         with warnings.catch_warnings():  # scipy's divide-by-zero on an empty category, etc.
             warnings.simplefilter("ignore")
             snapshot = _run(s.current, reference)
-        groups.append(group_widget(title=f"{segment_name(s.key)}: this period vs {against}",
+        groups.append(group_widget(title=inert(f"{segment_name(s.key)}: this period vs {against}"),
                                    widgets=snapshot._widgets))  # noqa: SLF001
         sections.append({"segment": s.key, "reference": against,
                          "metrics": _values(snapshot.dict())})
     if not groups:
         return EvidentlySection(None, sections)
-    return EvidentlySection(render_widgets(groups), sections)
+    html = render_widgets(groups)
+    if _scripts(html) != _scripts(render_widgets([])):  # fail closed: never embed a page
+        log.error("Evidently's page has more scripts than its template; left out of the report")
+        return EvidentlySection(None, [*sections, {"skipped": "unexpected script elements"}])
+    return EvidentlySection(html, sections)
+
+
+def inert(text: str) -> str:
+    """Text we did not write, as Evidently may put it into its inline <script> (its JSON is
+    not escaped for HTML): without `<` and `>`, no `</script>` can end the script early."""
+    return text.replace("<", "\u2039").replace(">", "\u203a") if isinstance(text, str) else text
+
+
+def _scripts(html: str) -> int:
+    return html.lower().count("<script")
 
 
 def _run(current: Sequence[EventRecord], reference: Sequence[EventRecord]) -> Any:
