@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from .markdown import tracker_text, tracker_title
+
 
 class TicketSink(Protocol):
     name: str
@@ -23,15 +25,18 @@ class TicketSink(Protocol):
 
 
 def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_id: int) -> str:
-    """Markdown an ML engineer can act on."""
-    shifts = "\n".join(f"- {s['kind']}: prompts about '{s['label']}' "
+    """Markdown an ML engineer can act on; every name and label in it escaped (tracker_text)."""
+    t = tracker_text
+    shifts = "\n".join(f"- {s['kind']}: prompts about '{t(s['label'])}' "
                        f"{s['reference_share']:.0%} → {s['current_share']:.0%}"
                        for s in evidence.get("shifts", [])) or "- (none recorded)"
     return (
         f"**Suggested action:** {action}\n\n"
-        f"**Where:** app {evidence.get('app')}, model {evidence.get('model')}, model version "
-        f"{evidence.get('model_version')}, prompt version {evidence.get('prompt_version')}\n\n"
-        f"**What:** {evidence['detector']} on {evidence['metric']} — {evidence['explanation']}\n\n"
+        f"**Where:** app {t(evidence.get('app'))}, model {t(evidence.get('model'))}, model "
+        f"version {t(evidence.get('model_version'))}, prompt version "
+        f"{t(evidence.get('prompt_version'))}\n\n"
+        f"**What:** {evidence['detector']} on {evidence['metric']} — "
+        f"{t(evidence['explanation'])}\n\n"
         f"**How sure:** {evidence['method']} statistic {evidence['statistic']:.4g} vs threshold "
         f"{evidence['threshold']:.4g}, p = {evidence.get('p_value')}, effect "
         f"{evidence.get('effect_size')}; firing {evidence['consecutive_windows']} windows in a "
@@ -50,12 +55,13 @@ class GitHubIssues:
 
     def create(self, title: str, body: str) -> str:
         doc = _request("POST", f"{self.api}/repos/{self.repo}/issues", self._headers(),
-                       {"title": title, "body": body, "labels": list(self.labels)})
+                       {"title": tracker_title(title), "body": body,
+                        "labels": list(self.labels)})
         return str(doc["number"])
 
     def update(self, ref: str, title: str, body: str) -> None:
         _request("PATCH", f"{self.api}/repos/{self.repo}/issues/{ref}", self._headers(),
-                 {"title": title, "body": body})
+                 {"title": tracker_title(title), "body": body})
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}",
@@ -72,13 +78,14 @@ class JiraIssues:
 
     def create(self, title: str, body: str) -> str:
         doc = _request("POST", f"{self.base}/rest/api/2/issue", self._headers(), {"fields": {
-            "project": {"key": self.project}, "summary": title, "description": body,
+            "project": {"key": self.project}, "summary": tracker_title(title),
+            "description": body,
             "issuetype": {"name": self.issue_type}, "labels": ["llmwatch"]}})
         return str(doc["key"])
 
     def update(self, ref: str, title: str, body: str) -> None:
         _request("PUT", f"{self.base}/rest/api/2/issue/{ref}", self._headers(),
-                 {"fields": {"summary": title, "description": body}})
+                 {"fields": {"summary": tracker_title(title), "description": body}})
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Basic {self.auth}"}

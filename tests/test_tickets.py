@@ -176,3 +176,23 @@ def test_tickets_open_once_and_update_in_github_and_jira(store: Store) -> None:
         assert ticket.external == {"github": "1", "jira": "ML-2"}
     finally:
         tracker.close()
+
+
+def test_names_and_labels_cannot_write_markup_into_github_or_jira() -> None:
+    from llmwatch.alerts.markdown import tracker_title
+    from llmwatch.alerts.ticket_sinks import render_body
+
+    hostile = "bot @octocat ![x](https://evil.example/p.png) `code` [link](http://a.b) | # h"
+    evidence = {"app": hostile, "model": "meta-llama/Llama-3.1-8B-Instruct",
+                "model_version": None, "prompt_version": "v1", "detector": "embedding_drift",
+                "metric": "prompt_embedding", "explanation": f"new: prompts about '{hostile}'",
+                "method": "centroid", "statistic": 0.1, "threshold": 0.01, "p_value": 1e-9,
+                "effect_size": 0.3, "consecutive_windows": 3, "firing_since": "2026-11-30",
+                "shifts": [{"kind": "new", "label": hostile, "reference_share": 0.0,
+                            "current_share": 0.3}]}
+    body = render_body(evidence, "fine-tune", 12, 7)
+    for live in ("@octocat", "![x]", "(https://", "`code`", "[link]", "| #"):
+        assert live not in body, live
+    assert "octocat" in body and "evil" in body  # shown, as text
+    assert "llmwatch tickets export 7" in body  # our own markup stays markup
+    assert "@octocat" not in tracker_title(f"Retrain/fix {hostile} on m")
