@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from llmwatch.detectors.segments import segment_name
-from llmwatch.storage.retry import TRANSIENT
+from llmwatch.storage.retry import TRANSIENT, first_line
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class SegmentFailures:
                 self._failing.add(segment)
                 log.error("%s failed for segment %r: %s: %s; it is retried on a later round, "
                           "the other segments go on", self.stage, segment_name(segment),
-                          type(exc).__name__, _first_line(exc), exc_info=exc)
+                          type(exc).__name__, first_line(exc), exc_info=exc)
             else:
                 log.debug("%s failed again for segment %r", self.stage, segment_name(segment))
         else:
@@ -56,6 +56,3 @@ class SegmentFailures:
                 log.info("%s works again for segment %r after %d failure(s)", self.stage,
                          segment_name(segment), self.counts[segment])
 
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:200]

@@ -141,11 +141,10 @@ def _unstorable_text(value: Any, path: str) -> str | None:
         what = "NUL" if found.group() == "\x00" else "a lone surrogate"
         return (f"invalid event: {path or 'event'}: contains {what} "
                 f"(U+{ord(found.group()):04X}) at position {found.start()}; text cannot hold it")
-    items: Any = ()
+    items: list[tuple[str, Any]] = []
     if isinstance(value, dict):
-        items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
-        keys = [(f"{path}.<key>", k) for k in value]
-        items = keys + items
+        for k, v in value.items():
+            items += [(f"{path}.<key>", k), (f"{path}.{k}" if path else str(k), v)]
     elif isinstance(value, list):
         items = [(f"{path}.{i}", v) for i, v in enumerate(value)]
     for where, item in items:

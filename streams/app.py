@@ -161,6 +161,10 @@ class _Runtime:
         self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
         self.kafka_logs: kafka_logs.KafkaLogFilter | None = None
+        ingest = settings.ingest
+        self.limits = Limits(max_bytes=ingest.max_event_bytes,
+                             max_age=timedelta(days=ingest.max_event_age_days),
+                             max_ahead=timedelta(seconds=ingest.max_clock_skew_s))
 
     def warm_up(self) -> None:
         """Load the model and the detectors' state (runs in the executor)."""
@@ -183,14 +187,10 @@ class _Runtime:
     def run_batch(self, messages: Sequence[RawMessage]) -> BatchOutcome:
         self.warm_up()
         assert self._embedder is not None and self._store is not None
-        ingest = self.settings.ingest
         return process_batch(
             messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC),
-            scorer=self._scorer, limits=Limits(
-                max_bytes=ingest.max_event_bytes,
-                max_age=timedelta(days=ingest.max_event_age_days),
-                max_ahead=timedelta(seconds=ingest.max_clock_skew_s)),
-            dead_letter_bytes=ingest.dead_letter_max_bytes,
+            scorer=self._scorer, limits=self.limits,
+            dead_letter_bytes=self.settings.ingest.dead_letter_max_bytes,
         )
 
     def too_large(self, item: EmbeddedEvent, size: int) -> DeadLetter:

@@ -18,14 +18,13 @@ from kafka import KafkaProducer
 from slack_server import TOKEN, SlackAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_end_to_end import wait_for, worker_env, worker_on_own_broker
+from test_end_to_end import prepared, wait_for, worker_env, worker_on_own_broker
 
 from llmwatch.detectors.segments import Segment
 from llmwatch.local.kafka import LocalKafka
 from llmwatch.simulate import TrafficPlan, traffic
-from llmwatch.storage import Store, upgrade
+from llmwatch.storage import Store
 from llmwatch.storage.tables import DriftBaselineRow, EventRow, TicketRow
-from llmwatch.streams.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 # (app, model, model_version): the real ids of Hugging Face/vLLM, OpenRouter, Bedrock and
@@ -43,9 +42,7 @@ NAMES = [
 def test_real_model_names_reach_alerts_tickets_and_the_report_unchanged(
         kafka: LocalKafka, postgres_url: str, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
     s = settings_for(kafka.bootstrap, postgres_url)
-    ensure_topics(s)
-    store = Store(s.storage.url)
-    upgrade(store.engine)
+    store = prepared(s)
     slack = SlackAPI().start()
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)

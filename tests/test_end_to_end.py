@@ -47,6 +47,14 @@ def start_worker(s: Settings, log: Path) -> subprocess.Popen[bytes]:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+def prepared(s: Settings) -> Store:
+    """The test's topics created and its database migrated; returns its store."""
+    ensure_topics(s)
+    store = Store(s.storage.url)
+    upgrade(store.engine)
+    return store
+
+
 def worker_on_own_broker(bootstrap: str, tmp_path: Path, name: str
                          ) -> tuple[Settings, subprocess.Popen[bytes], Path]:
     """A worker with llmwatch's default topics and SQLite, on a broker of the test's own;
@@ -82,9 +90,7 @@ def test_n_events_become_n_rows_across_a_worker_crash(
     kafka: LocalKafka, postgres_url: str, settings_for, tmp_path: Path  # noqa: ANN001
 ) -> None:
     s = settings_for(kafka.bootstrap, postgres_url)
-    ensure_topics(s)
-    store = Store(s.storage.url)
-    upgrade(store.engine)
+    store = prepared(s)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     payloads = [(e.partition_key, e.model_dump_json().encode())
                 for e in (make_event(i, prompt=f"question number {i}") for i in range(N))]

@@ -18,7 +18,7 @@ from factories import consume, make_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
-from test_end_to_end import wait_for, worker_env, worker_on_own_broker
+from test_end_to_end import prepared, wait_for, worker_env, worker_on_own_broker
 
 from llmwatch.embedding import Embedder
 from llmwatch.flood import hostile_messages
@@ -30,7 +30,6 @@ from llmwatch.simulate import TrafficPlan, traffic
 from llmwatch.storage import Store, upgrade
 from llmwatch.storage.tables import DriftCursorRow
 from llmwatch.streams.pipeline import RawMessage, process_batch
-from llmwatch.streams.topics import ensure_topics
 
 NOW = datetime.now(UTC)
 
@@ -144,9 +143,7 @@ def test_a_flood_of_bad_messages_loses_nothing_and_stops_nothing(
         kafka: LocalKafka, postgres_url: str, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
     """The short version of bench/flood.py: every kind of bad message mixed with valid ones."""
     s = settings_for(kafka.bootstrap, postgres_url)
-    ensure_topics(s)
-    store = Store(s.storage.url)
-    upgrade(store.engine)
+    store = prepared(s)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=20,
                              max_request_size=1_048_000)
     plan = TrafficPlan(events=200, feedback_rate=0, seed=11, start=NOW - timedelta(hours=1))
@@ -201,9 +198,7 @@ def test_a_flood_of_bad_messages_loses_nothing_and_stops_nothing(
 def test_a_valid_199000_character_cjk_prompt_is_stored_handed_on_and_judged(
         kafka: LocalKafka, postgres_url: str, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
     s = settings_for(kafka.bootstrap, postgres_url)
-    ensure_topics(s)
-    store = Store(s.storage.url)
-    upgrade(store.engine)
+    store = prepared(s)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all",
                              max_request_size=1_048_000)
     cjk = "漢字かな交じり文の長い質問です。" * 12_438  # 199,008 characters, ~597 KB of UTF-8
