@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from llmwatch.detectors.pii import redact
+from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 
 from .decision import Alert
 
@@ -26,6 +26,7 @@ ROLES = {"system", "user", "assistant"}
 class TicketPolicy:
     consecutive_windows: int = 3  # the same alert firing this many windows in a row
     max_examples: int = 200
+    privacy: Privacy = DEFAULT_PRIVACY  # examples in datasets: redacted, left out, or raw
 
     def __post_init__(self) -> None:
         if self.consecutive_windows < 1 or self.max_examples < 1:
@@ -59,12 +60,16 @@ class Example:
     cluster: str = ""
 
 
-def dataset(examples: Iterable[Example], max_examples: int = 200) -> list[str]:
+def dataset(examples: Iterable[Example], max_examples: int = 200,
+            privacy: Privacy = DEFAULT_PRIVACY) -> list[str]:
     """Chat fine-tuning JSONL lines: {"messages": [..., {"role": "assistant", ...}]}.
 
-    Duplicate prompts are kept once; text is PII-redacted; clusters take turns so no single
+    Duplicate prompts are kept once; text is shown as the privacy policy says (redacted by
+    default; no lines at all under `examples = none`); clusters take turns so no single
     topic crowds out the others.
     """
+    if privacy.examples == "none":
+        return []
     by_cluster: dict[str, list[Example]] = {}
     seen: set[str] = set()
     for ex in examples:
@@ -78,9 +83,9 @@ def dataset(examples: Iterable[Example], max_examples: int = 200) -> list[str]:
         for ex in round_:
             if ex is None:
                 continue
-            messages = [{"role": m["role"], "content": redact(m["content"])}
+            messages = [{"role": m["role"], "content": privacy.show(m["content"]) or ""}
                         for m in ex.messages if m["role"] in ROLES and m["content"].strip()]
-            messages.append({"role": "assistant", "content": redact(ex.response)})
+            messages.append({"role": "assistant", "content": privacy.show(ex.response) or ""})
             lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
             if len(lines) == max_examples:
                 return lines

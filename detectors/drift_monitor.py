@@ -23,6 +23,7 @@ from .fdr import adjusted, benjamini_hochberg
 from .findings import Finding, Window
 from .language import guess_language
 from .online import Calibration, OnlineCentroidDetector
+from .redact import Privacy
 
 NUMERIC_METRICS = ("prompt_chars", "response_chars", "latency_ms", "input_tokens",
                    "output_tokens", "cost_usd")
@@ -123,6 +124,7 @@ class DriftConfig:
     rate_min_change: float = 0.02  # least absolute change of a rate that counts
     online: OnlineCentroidDetector = field(default_factory=OnlineCentroidDetector)
     seed: int = 0
+    privacy: Privacy = field(default_factory=Privacy)
 
     def __post_init__(self) -> None:
         if not 0 < self.fdr_q < 1:
@@ -162,7 +164,7 @@ def fit_baseline(segment: str, sample: EventSample, config: DriftConfig,
         segment=segment, size=sample.size, start=sample.start, end=sample.end,
         prompt_state=test.fit(sample.prompt_vectors), response_state=response_state,
         clusters=fit_clusters(sample.prompt_vectors, sample.prompt_texts, k=config.clusters,
-                              seed=config.seed),
+                              seed=config.seed, privacy=config.privacy),
         online=(online or config.online).calibrate(sample.prompt_vectors),
         numeric=sample.numeric, categorical=sample.categorical, rates=sample.rates,
     )
@@ -175,7 +177,7 @@ def evaluate_window(baseline: Baseline, window: EventSample, config: DriftConfig
     test = make_test(config.method)
     out: list[Finding] = []
     explanation = explain(baseline.clusters, window.prompt_vectors, window.prompt_texts,
-                          reference_size=baseline.size)
+                          reference_size=baseline.size, privacy=config.privacy)
     embedded = [("prompt_embedding", baseline.prompt_state, window.prompt_vectors)]
     if baseline.response_state is not None and len(window.response_vectors) >= 10:
         embedded.append(("response_embedding", baseline.response_state, window.response_vectors))

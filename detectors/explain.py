@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from .fdr import benjamini_hochberg
-from .redact import redact
+from .redact import DEFAULT_PRIVACY, PLACEHOLDER, Privacy, redact
 
 _WORD = re.compile(r"[a-z][a-z']{2,}")
 _STOP = frozenset("""
@@ -50,15 +50,18 @@ class ClusterModel:
             "centroids": self.centroids.tolist(), "reference_share": self.reference_share.tolist(),
             "new_rate": self.new_rate, "min_similarity": self.min_similarity,
             "labels": self.labels, "reference_terms": self.reference_terms,
-            "reference_docs": self.reference_docs,
+            "reference_docs": self.reference_docs, "terms": "redacted",
         })
 
     @classmethod
     def from_json(cls, text: str) -> ClusterModel:
         d = json.loads(text)
+        labels, terms = d["labels"], d["reference_terms"]
+        if d.get("terms") != "redacted":  # fit before labels came from redacted text (0.2)
+            labels = [f"topic {i + 1}" for i in range(len(labels))]
+            terms = {}
         return cls(np.asarray(d["centroids"]), np.asarray(d["reference_share"]),
-                   d["new_rate"], d["min_similarity"], d["labels"], d["reference_terms"],
-                   d["reference_docs"])
+                   d["new_rate"], d["min_similarity"], labels, terms, d["reference_docs"])
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Explanation:
 
 
 def fit_clusters(embeddings: np.ndarray, texts: Sequence[str], *, k: int = 8,
-                 seed: int = 0) -> ClusterModel:
+                 seed: int = 0, privacy: Privacy = DEFAULT_PRIVACY) -> ClusterModel:
     from sklearn.cluster import KMeans
 
     x = _unit(np.asarray(embeddings, dtype=np.float64))
@@ -97,7 +100,7 @@ def fit_clusters(embeddings: np.ndarray, texts: Sequence[str], *, k: int = 8,
     centroids = _unit(km.cluster_centers_)
     best = (x @ centroids.T).max(axis=1)
     min_similarity = float(np.quantile(best, 0.02))
-    docs = [_terms(t) for t in texts]
+    docs = [_terms(t, privacy) for t in texts]
     ref_df = Counter(term for d in docs for term in d)
     labels = [
         _label([docs[i] for i in np.flatnonzero(km.labels_ == c)], ref_df, len(docs))
@@ -116,7 +119,8 @@ def assign(model: ClusterModel, embeddings: np.ndarray) -> np.ndarray:
 
 
 def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *,
-            reference_size: int, min_change: float = 0.03, alpha: float = 0.01) -> Explanation:
+            reference_size: int, min_change: float = 0.03, alpha: float = 0.01,
+            privacy: Privacy = DEFAULT_PRIVACY) -> Explanation:
     x = np.asarray(embeddings, dtype=np.float64)
     clusters = assign(model, x)
     m = len(clusters)
@@ -126,17 +130,18 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
     new_share = len(new_idx) / m
     p_values.append(float(stats.binomtest(len(new_idx), m, max(model.new_rate, 1e-3),
                                           alternative="greater").pvalue))
-    label = _label([_terms(texts[i]) for i in new_idx], model.reference_terms,
+    label = _label([_terms(texts[i], privacy) for i in new_idx], model.reference_terms,
                    model.reference_docs) if len(new_idx) else ""
     candidates.append((new_share - model.new_rate, ClusterShift(
-        "new", label, model.new_rate, new_share, _examples(x, texts, new_idx))))
+        "new", label, model.new_rate, new_share, _examples(x, texts, new_idx, privacy))))
     for c, ref_share in enumerate(model.reference_share):
         idx = np.flatnonzero(clusters == c)
         cur_share = len(idx) / m
         p_values.append(two_proportion_p(ref_share, reference_size, cur_share, m))
         kind: Literal["grew", "shrank"] = "grew" if cur_share > ref_share else "shrank"
         candidates.append((cur_share - ref_share, ClusterShift(
-            kind, model.labels[c], float(ref_share), cur_share, _examples(x, texts, idx))))
+            kind, model.labels[c], float(ref_share), cur_share,
+            _examples(x, texts, idx, privacy))))
     significant = benjamini_hochberg(p_values, q=alpha)
     shifts = [shift for (change, shift), sig in zip(candidates, significant, strict=True)
               if sig and abs(change) >= min_change and (shift.kind != "new" or change > 0)]
@@ -151,15 +156,17 @@ def two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
     return 1.0 if sd == 0 else float(2 * stats.norm.sf(abs(p1 - p2) / sd))
 
 
-def _examples(x: np.ndarray, texts: Sequence[str], idx: np.ndarray, n: int = 3) -> list[str]:
-    """Up to n distinct prompts closest to the group's centre, redacted and shortened."""
-    if len(idx) == 0:
+def _examples(x: np.ndarray, texts: Sequence[str], idx: np.ndarray, privacy: Privacy,
+              n: int = 3) -> list[str]:
+    """Up to n distinct prompts closest to the group's centre, as the privacy policy shows
+    them (redacted by default), shortened."""
+    if len(idx) == 0 or privacy.examples == "none":
         return []
     centre = _unit(x[idx].mean(axis=0, keepdims=True))[0]
     order = idx[np.argsort(-(_unit(x[idx]) @ centre))]
     out: list[str] = []
     for i in order:
-        text = redact(" ".join(texts[i].split()))
+        text = privacy.show(" ".join(texts[i].split())) or ""
         text = text if len(text) <= 160 else text[:159] + "…"
         if text not in out:
             out.append(text)
@@ -168,8 +175,10 @@ def _examples(x: np.ndarray, texts: Sequence[str], idx: np.ndarray, n: int = 3) 
     return out
 
 
-def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+def _terms(text: str, privacy: Privacy = DEFAULT_PRIVACY) -> set[str]:
+    """Words of the redacted text (no name, number or token can become a label)."""
+    clean = PLACEHOLDER.sub(" ", redact(text, keep_words=privacy.keep_words, thorough=False))
+    return {w for w in _WORD.findall(clean.lower()) if w not in _STOP}
 
 
 def _label(docs: Sequence[set[str]], background: dict[str, int] | Counter[str],

@@ -22,6 +22,7 @@ from llmwatch.schemas import LLMEvent
 
 from .language import guess_language
 from .pii import PiiSpan, find_pii
+from .redact import redact
 
 CHECKS = ("refusal", "injection", "pii_prompt", "pii_response", "toxicity", "relevance",
           "empty", "truncated", "repetition", "invalid_json", "language_mismatch",
@@ -201,7 +202,8 @@ def operational(event: LLMEvent, config: QualityConfig) -> list[QualityScore]:
     costly = event.cost_usd is not None and event.cost_usd > config.cost_budget_usd
     return [
         QualityScore("error", float(event.error is not None), event.error is not None,
-                     details={"error": event.error}),
+                     details={"error": redact(event.error, thorough=False)[:300]
+                              if event.error else None}),
         QualityScore("latency_slo", float(slow), slow,
                      details={"latency_ms": event.latency_ms, "slo_ms": config.latency_slo_ms}),
         QualityScore("cost_budget", float(costly), costly,

@@ -277,11 +277,19 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 @app.command()
 def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored call.")]) -> None:
-    """Show one stored call with its quality scores (PII shown redacted)."""
-    from llmwatch.detectors.pii import redact
+    """Show one stored call with its quality scores (text as `privacy.examples` says:
+    redacted by default)."""
     from llmwatch.storage import Store
 
-    found = Store(load_settings().storage.url).event(event_id)
+    settings = load_settings()
+    policy = settings.privacy.policy()
+
+    def show(text: str | None, n: int) -> str:
+        if not text:
+            return ""
+        return (policy.show(text) or f"(withheld: privacy.examples = none, {len(text)} chars)")[:n]
+
+    found = Store(settings.storage.url).event(event_id)
     if found is None:
         err.print(f"no stored event '{event_id}'; `llmwatch status` shows what is stored")
         raise typer.Exit(1)
@@ -290,13 +298,13 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
 
     segment = Segment(row.app, row.model, row.model_version, row.prompt_version).describe()
     console.print(f"{row.event_id}  {row.timestamp:%Y-%m-%d %H:%M:%S}  {segment}", markup=False)
-    console.print(f"prompt:   {redact(row.prompt_text)[:500]}", markup=False)
-    console.print(f"response: {redact(row.response_text or '')[:500]}", markup=False)
+    console.print(f"prompt:   {show(row.prompt_text, 500)}", markup=False)
+    console.print(f"response: {show(row.response_text, 500)}", markup=False)
     latency = f"{row.latency_ms:,.0f} ms" if row.latency_ms is not None else "-"
     cost = f"${row.cost_usd:.6f}".rstrip("0").rstrip(".") if row.cost_usd is not None else "-"
     console.print(f"latency {latency}, tokens {row.input_tokens or '-'} in / "
                   f"{row.output_tokens or '-'} out, cost {cost}, finish "
-                  f"{row.finish_reason or '-'}" + (f", error {redact(row.error)[:200]}"
+                  f"{row.finish_reason or '-'}" + (f", error {policy.redact(row.error)[:200]}"
                                                    if row.error else ""), markup=False)
     table = Table(title="quality checks")
     for column in ("check", "score", "flagged", "details"):
@@ -614,6 +622,58 @@ def schemas_export(
         console.print(f"wrote {path}")
 
 
+@app.command()
+def erase(
+    user_hash: Annotated[str | None, typer.Option(
+        "--user-hash", help="The user's hash as stored (user_hash of `llmwatch event`).")] = None,
+    user: Annotated[str | None, typer.Option(
+        "--user", help="The user's raw id: hashed here with LLMWATCH_SDK__ID_SALT, as the SDK "
+        "does.")] = None,
+    events: Annotated[list[str] | None, typer.Option(
+        "--event", help="An event id to erase (repeat for several).")] = None,
+) -> None:
+    """Erase a user's data (or given events): events, vectors, scores, feedback, and every
+    copy made from their text (finding and alert examples, ticket dataset lines, reports of
+    those weeks). Kafka records age out by topic retention."""
+    from llmwatch.schemas.ids import hash_id
+    from llmwatch.storage import Store
+    from llmwatch.storage.retention import erase as erase_data
+
+    settings = load_settings()
+    if user is not None:
+        salt = settings.sdk.id_salt
+        if salt is None:
+            err.print("--user needs the SDK's salt: set LLMWATCH_SDK__ID_SALT (or pass "
+                      "--user-hash)")
+            raise typer.Exit(2)
+        user_hash = hash_id(user, salt.get_secret_value())
+    if not user_hash and not events:
+        err.print("name what to erase: --user-hash H, --user ID or --event ID")
+        raise typer.Exit(2)
+    removed = erase_data(Store(settings.storage.url).engine, user_hash=user_hash,
+                         event_ids=events or (), privacy=settings.privacy.policy())
+    console.print(f"erased: {removed.describe()}", markup=False)
+    for path in removed.files:
+        console.print(f"  deleted {path}", markup=False)
+    if removed.counts.get("reports"):
+        console.print("re-run `llmwatch report --from … --to …` for the weeks whose reports "
+                      "were deleted", markup=False)
+
+
+@app.command()
+def retention() -> None:
+    """Apply the retention settings now (the worker does it every `retention.every_s`)."""
+    from datetime import UTC, datetime
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.retention import apply_retention
+
+    settings = load_settings()
+    removed = apply_retention(Store(settings.storage.url).engine, settings.retention.policy(),
+                              datetime.now(UTC), settings.report.out_dir)
+    console.print(f"removed: {removed.describe()}", markup=False)
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the effective configuration and where it came from. Secrets are hidden:
@@ -639,6 +699,9 @@ def _plan(events: int, shift_at: float | None, shift_topic: str, shift_fraction:
 
 
 def main() -> None:
+    from llmwatch import logs
+
+    logs.install()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors are ours
     try:

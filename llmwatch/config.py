@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -20,6 +20,11 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from llmwatch.detectors.redact import Privacy
+
+if TYPE_CHECKING:
+    from llmwatch.storage.retention import RetentionPolicy
 
 DEFAULT_CONFIG_FILE = "llmwatch.toml"
 
@@ -91,6 +96,59 @@ class IngestSettings(BaseModel):
     dead_letter_max_bytes: int = Field(
         65_536, ge=0, le=500_000, description="A dead letter keeps at most this prefix of the "
         "original bytes, with their length and SHA-256.")
+
+
+class PrivacySettings(BaseModel):
+    """What of users' text leaves the service, and in what form (detectors/redact.py)."""
+
+    examples: Literal["redacted", "none", "raw"] = Field(
+        "redacted", description="Example prompts and answers in alerts, reports, tickets and "
+        "datasets: 'redacted' (names, numbers, addresses, secrets masked), 'none' (left out) "
+        "or 'raw' (as sent; only where the operator decides every reader may see them).")
+    keep_words: list[str] = Field(
+        default_factory=list, description="Capitalised words redaction may show (product "
+        "names, places of no concern): redaction masks capitalised words it does not know.")
+    store_text: Literal["raw", "redacted"] = Field(
+        "raw", description="'redacted' stores prompts, messages, answers and errors already "
+        "redacted (checks and embeddings still see the raw text, in memory only).")
+
+    def policy(self) -> Privacy:
+        return Privacy(self.examples, frozenset(self.keep_words))
+
+
+class RetentionSettings(BaseModel):
+    """How long data is kept. The worker applies it every `every_s`; None keeps forever."""
+
+    raw_text_days: float | None = Field(
+        30, gt=0, description="Prompts, messages, answers, errors and feedback comments are "
+        "cleared after this many days (metrics, scores and hashes stay).")
+    embeddings_days: float | None = Field(
+        90, gt=0, description="Stored vectors are deleted after this many days (baselines "
+        "keep their own summary and keep working).")
+    events_days: float | None = Field(
+        400, gt=0, description="Whole events, their scores and feedback are deleted after "
+        "this many days.")
+    findings_days: float | None = Field(
+        180, gt=0, description="Findings (and their example prompts) are deleted after this "
+        "many days.")
+    outbox_days: float | None = Field(
+        14, gt=0, description="Sent alert messages are deleted after this many days.")
+    tickets_days: float | None = Field(
+        180, gt=0, description="Closed tickets and their datasets are deleted after this many "
+        "days.")
+    reports_days: float | None = Field(
+        90, gt=0, description="Report files (HTML, JSON) older than this are deleted.")
+    topic_days: float = Field(
+        7, gt=0, description="retention.ms of the topics llmwatch creates (events, dead "
+        "letters, enriched, findings, tickets).")
+    every_s: float = Field(3600, gt=0, description="How often the worker applies retention.")
+
+    def policy(self) -> RetentionPolicy:
+        from llmwatch.storage.retention import RetentionPolicy
+
+        return RetentionPolicy(self.raw_text_days, self.embeddings_days, self.events_days,
+                               self.findings_days, self.outbox_days, self.tickets_days,
+                               self.reports_days)
 
 
 class EmbeddingSettings(BaseModel):
@@ -287,6 +345,8 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     storage: StorageSettings = StorageSettings()
     ingest: IngestSettings = IngestSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    retention: RetentionSettings = RetentionSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     worker: WorkerSettings = WorkerSettings()
     drift: DriftSettings = DriftSettings()

@@ -25,6 +25,7 @@ from llmwatch.alerts.ticket_sinks import GitHubIssues, JiraIssues, TicketSink
 from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.isolation import SegmentFailures
 from llmwatch.report.digest import SlackReportSink
 from llmwatch.report.service import load_html
@@ -34,11 +35,14 @@ from .ticket_stage import TicketStage
 
 
 class AlertStage:
-    def __init__(self, store: Store, settings: AlertSettings, *, window: int = 1000) -> None:
+    def __init__(self, store: Store, settings: AlertSettings, *, window: int = 1000,
+                 privacy: Privacy = DEFAULT_PRIVACY) -> None:
         self.engine = store.engine
-        self.tickets = TicketStage(store, TicketPolicy(settings.ticket_after_windows), window,
-                                   ticket_sinks(settings))
+        self.tickets = TicketStage(
+            store, TicketPolicy(settings.ticket_after_windows, privacy=privacy), window,
+            ticket_sinks(settings))
         self.settings = settings
+        self.privacy = privacy
         self.policy = Policy(cooldown=timedelta(seconds=settings.cooldown_s),
                              repeat_every=timedelta(seconds=settings.repeat_every_s),
                              group_interval=timedelta(seconds=settings.group_interval_s),
@@ -51,8 +55,10 @@ class AlertStage:
         alerts = [Alert.of(f) for f in findings]
         if not alerts:
             return []
-        examples = {a.fingerprint: [e for s in f.details.get("shifts", [])[:1]
-                                    for e in s.get("examples", [])]
+        # examples were shown as the policy says when the finding was made; shown again here
+        # so findings stored before a policy change (or an upgrade) follow today's policy
+        examples = {a.fingerprint: [x for s in f.details.get("shifts", [])[:1]
+                                    for e in s.get("examples", []) if (x := self.privacy.show(e))]
                     for a, f in zip(alerts, findings, strict=True)}
         policy = replace(self.policy, silences=active_silences(self.engine, now))
         before = load_states(self.engine)

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import faust
 from faust.types import EventT
 
+from llmwatch import logs
 from llmwatch.config import KafkaSettings, QualitySettings, Settings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
@@ -34,7 +35,7 @@ from llmwatch.schemas import DeadLetter
 from llmwatch.schemas.decode import Limits
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
 from llmwatch.storage import Store, upgrade
-from llmwatch.storage.retry import until_stored
+from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs
 from .alert_stage import AlertStage
@@ -121,6 +122,12 @@ def build_app(settings: Settings) -> faust.App:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(runtime.report_executor, runtime.scheduled_report)
 
+    @app.timer(settings.retention.every_s, on_leader=True)
+    async def retention() -> None:
+        """The leader applies `retention.*` (in the report thread: it never holds up ingestion)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(runtime.report_executor, runtime.apply_retention)
+
     if settings.drift.enabled:
 
         @app.agent(enriched)
@@ -171,11 +178,13 @@ class _Runtime:
         if self._embedder is not None:
             return
         emb = self.settings.embedding
-        store = Store(self.settings.storage.url)  # run_worker migrated it before faust started
+        store = Store(self.settings.storage.url,  # run_worker migrated it before faust started
+                      store_text=self.settings.privacy.store_text)
         self._store = store
-        self._drift = DriftStage(store, self.settings.drift)
+        self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy())
         self._alerts = AlertStage(store, self.settings.alerts,
-                                  window=self.settings.drift.window_size)
+                                  window=self.settings.drift.window_size,
+                                  privacy=self.settings.privacy.policy())
         self._embedder = Embedder(
             load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
         )
@@ -246,6 +255,24 @@ class _Runtime:
         if result is not None:
             log.info("scheduled report written: %s (%s)", result.html_path, result.json_path)
 
+    def apply_retention(self) -> None:
+        """Delete what `retention.*` no longer keeps; a failure is logged and retried at the
+        next run (it never stops the worker)."""
+        from llmwatch.storage.retention import apply_retention
+
+        try:
+            if self._report_store is None:
+                self._report_store = Store(self.settings.storage.url)
+            removed = apply_retention(self._report_store.engine,
+                                      self.settings.retention.policy(), datetime.now(UTC),
+                                      self.settings.report.out_dir)
+        except Exception as exc:  # noqa: BLE001
+            log.error("retention failed (%s: %s); retried at the next run",
+                      type(exc).__name__, first_line(exc))
+            return
+        if removed:
+            log.info("retention removed %s", removed.describe())
+
     async def detect_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.run_drift, batch)
@@ -297,7 +324,7 @@ def _readable(batch: Sequence[EventT[Any]]) -> list[EmbeddedEvent]:
         except Exception as exc:  # noqa: BLE001
             log.error("enriched record %s[%d]@%d cannot be read (%s: %s); skipped",
                       e.message.topic, e.message.partition, e.message.offset,
-                      type(exc).__name__, str(exc)[:200])
+                      type(exc).__name__, first_line(exc))
     return out
 
 
@@ -350,6 +377,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     wait_for_database(settings)
     app = build_app(settings)
     worker = Worker(app, loglevel=loglevel, quiet=True)
+    logs.install()
     app.llmwatch_runtime.kafka_logs = kafka_logs.install()  # type: ignore[attr-defined]
     worker.execute_from_commandline()
 

@@ -30,6 +30,7 @@ from llmwatch.detectors.drift_monitor import (
 from llmwatch.detectors.explain import explain
 from llmwatch.detectors.findings import Finding, Window
 from llmwatch.detectors.online import OnlineCentroidDetector, OnlineState
+from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.detectors.segments import Segment, segment_of
 from llmwatch.isolation import SegmentFailures
 from llmwatch.schemas.embedded import EmbeddedEvent
@@ -39,8 +40,8 @@ from llmwatch.storage.drift_repo import Cursor, DriftRepository, Position
 log = logging.getLogger(__name__)
 
 
-def drift_config(s: DriftSettings) -> DriftConfig:
-    return DriftConfig(
+def drift_config(s: DriftSettings, privacy: Privacy = DEFAULT_PRIVACY) -> DriftConfig:
+    return DriftConfig(privacy=privacy,
         method=s.method, fdr_q=s.fdr_q, embedding_min_effect=s.embedding_min_effect,
         critical_effect=s.critical_effect, numeric_effect=s.numeric_effect,
         numeric_min_effect=s.numeric_min_effect, categorical_min_effect=s.categorical_min_effect,
@@ -51,10 +52,11 @@ def drift_config(s: DriftSettings) -> DriftConfig:
 
 
 class DriftStage:
-    def __init__(self, store: Store, settings: DriftSettings) -> None:
+    def __init__(self, store: Store, settings: DriftSettings,
+                 privacy: Privacy = DEFAULT_PRIVACY) -> None:
         self.repo = DriftRepository(store)
         self.settings = settings
-        self.config = drift_config(settings)
+        self.config = drift_config(settings, privacy)
         self._baselines: dict[str, Baseline] = {}
         self._online: dict[str, OnlineState] = {}
         self.failures = SegmentFailures("drift")
@@ -216,7 +218,7 @@ class DriftStage:
             records, last = self.repo.records(segment, limit=detector.window, newest=True)
             sample = EventSample.of(records)
             why = explain(baseline.clusters, sample.prompt_vectors, sample.prompt_texts,
-                          reference_size=baseline.size)
+                          reference_size=baseline.size, privacy=self.config.privacy)
             rate = baseline.events_per_second or self.settings.default_events_per_s
             findings.append(Finding(
                 detector="online_drift", segment=segment.key, metric="prompt_embedding",

@@ -84,7 +84,7 @@ class TicketStage:
     def _open_or_update(self, key: str, f: Finding, state: AlertState,
                         now: datetime) -> int:
         examples, new_topic = self._examples(f)
-        lines = dataset(examples, self.policy.max_examples)
+        lines = dataset(examples, self.policy.max_examples, self.policy.privacy)
         segment = Segment.from_key(f.segment)
         evidence: dict[str, Any] = {
             "segment": f.segment, "app": segment.app, "model": segment.model,

@@ -15,14 +15,18 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create the events, dead-letter, enriched and findings topics; returns those created."""
+    """Create the events, dead-letter, enriched, findings and tickets topics, with
+    `retention.topic_days` as their retention.ms (they carry users' text); returns those
+    created. Topics that exist keep their configuration."""
     t = settings.topics
+    retention_ms = str(int(settings.retention.topic_days * 86_400_000))
     wanted = [t.events, t.deadletter, t.enriched, t.findings, t.tickets]
     admin = KafkaAdminClient(**settings.kafka.kafka_python_options(), request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=t.partitions, replication_factor=t.replication_factor)
+            NewTopic(name, num_partitions=t.partitions, replication_factor=t.replication_factor,
+                     topic_configs={"retention.ms": retention_ms})
             for name in wanted
             if name not in existing
         ]

@@ -24,7 +24,7 @@ from llmwatch.alerts.episodes import is_noise
 from llmwatch.detectors.drift_monitor import EventRecord
 from llmwatch.detectors.embedding_drift import cosine_distance
 from llmwatch.detectors.explain import NEW, ClusterModel, assign, explain, two_proportion_p
-from llmwatch.detectors.redact import redact
+from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.detectors.segments import segment_name
 
 from .period import Period
@@ -70,19 +70,20 @@ class ReportInputs:
     episodes: list[dict[str, Any]] = field(default_factory=list)  # alerts of the period
     tickets: list[dict[str, Any]] = field(default_factory=list)  # open tickets
     generated_at: datetime | None = None
+    privacy: Privacy = DEFAULT_PRIVACY  # what examples may show (`privacy.*` settings)
 
 
 def compute(inputs: ReportInputs) -> dict[str, Any]:
     """All figures of the report, as JSON-ready data (the JSON file is exactly this)."""
     days = inputs.period.days(inputs.tz)
-    segments = [_segment(s, days, inputs.period) for s in inputs.segments]
+    segments = [_segment(s, days, inputs.period, inputs.privacy) for s in inputs.segments]
     everything = SegmentData(
         "all traffic", [r for s in inputs.segments for r in s.current],
         [r for s in inputs.segments for r in s.previous],
         [r for s in inputs.segments for r in s.baseline],
         counts={k: sum(s.counts.get(k, len(getattr(s, k))) for s in inputs.segments)
                 for k in ("current", "previous", "baseline")})
-    overall = _segment(everything, days, inputs.period)
+    overall = _segment(everything, days, inputs.period, inputs.privacy)
     by_key = {s.key: s for s in [*inputs.predecessors, *inputs.segments]}
     versions = [_versions(s, by_key[s.predecessor]) for s in inputs.segments
                 if s.predecessor and s.predecessor in by_key and s.current]
@@ -105,18 +106,19 @@ def compute(inputs: ReportInputs) -> dict[str, Any]:
 
 
 # -- one segment -----------------------------------------------------------------------------
-def _segment(s: SegmentData, days: Sequence[datetime], period: Period) -> dict[str, Any]:
+def _segment(s: SegmentData, days: Sequence[datetime], period: Period,
+             privacy: Privacy) -> dict[str, Any]:
     counts = {"current": s.counts.get("current", len(s.current)),
               "previous": s.counts.get("previous", len(s.previous)),
               "baseline": s.counts.get("baseline", len(s.baseline))}
     out: dict[str, Any] = {"key": s.key, "name": segment_name(s.key), "volume": counts,
                            "sampled": any(counts[k] > len(getattr(s, k)) for k in counts)}
     out["drift"] = {name: _drift(s, days, period, name) for name in ("prompt", "response")}
-    out["topics"] = _topics(s)
+    out["topics"] = _topics(s, privacy)
     out["quality"] = {name: _rate_figure(s, days, period, name) for name in QUALITY}
     out["quality"] = {k: v for k, v in out["quality"].items() if v["current"]["checked"]}
     out["operations"] = _operations(s, days, period)
-    out["flagged_examples"] = _flagged_examples(s.current)
+    out["flagged_examples"] = _flagged_examples(s.current, privacy)
     return out
 
 
@@ -169,12 +171,12 @@ def _daily_drift(s: SegmentData, days: Sequence[datetime], period: Period, which
     return daily
 
 
-def _topics(s: SegmentData) -> list[dict[str, Any]]:
+def _topics(s: SegmentData, privacy: Privacy) -> list[dict[str, Any]]:
     if s.clusters is None or len(s.current) < 50:
         return []
     cur = _vectors(s.current, "prompt")
     why = explain(s.clusters, cur, [r.prompt_text for r in s.current],
-                  reference_size=max(s.reference_size, 1))
+                  reference_size=max(s.reference_size, 1), privacy=privacy)
     prev = _vectors(s.previous, "prompt")
     prev_assigned = assign(s.clusters, prev) if len(prev) else np.zeros(0, dtype=int)
     out = []
@@ -296,15 +298,18 @@ def _relative(cur: float | None, ref: float | None) -> float | None:
     return round(cur / ref - 1, 4)
 
 
-def _flagged_examples(records: Sequence[EventRecord]) -> dict[str, list[str]]:
+def _flagged_examples(records: Sequence[EventRecord], privacy: Privacy
+                      ) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
+    if privacy.examples == "none":
+        return out
     for name in QUALITY:
         if name in ("negative_feedback", "error", "truncated"):
             continue
         texts: list[str] = []
         for r in records:
             if _flagged(r, name):
-                text = short(redact(_shown(r, name)))
+                text = short(privacy.show(_shown(r, name)) or "")
                 if text not in texts:
                     texts.append(text)
             if len(texts) == EXAMPLES:

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ def build(store: Store, settings: Settings, period: Period, *, now: datetime,
     tz = ZoneInfo(settings.report.timezone)
     inputs = gather(store, period, tz, segment_by=settings.drift.segment_by,
                     max_events=settings.report.max_events, now=now, progress=progress)
+    inputs = replace(inputs, privacy=settings.privacy.policy())
     progress("computing drift, topics, quality, latency and cost figures")
     figures = compute(inputs)
     progress("running Evidently's drift sections")

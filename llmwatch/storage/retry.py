@@ -44,6 +44,7 @@ def until_stored(
 
 
 def first_line(exc: Exception) -> str:
-    """The driver's own words, without SQLAlchemy's statement and parameters (user data)."""
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]
+    """The driver's own words, without SQLAlchemy's statement and parameters, redacted (a
+    driver can quote a value)."""
+    from llmwatch.logs import safe_message
+    return safe_message(exc)

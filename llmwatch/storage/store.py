@@ -5,7 +5,7 @@ adds a row."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,17 +36,21 @@ class Counts:
 class Store:
     """The one adapter to the database."""
 
-    def __init__(self, url: str, *, embedding_model: str = "all-MiniLM-L6-v2") -> None:
+    def __init__(self, url: str, *, embedding_model: str = "all-MiniLM-L6-v2",
+                 store_text: str = "raw") -> None:
         self.url = url
         self.engine = make_engine(url)
         self.embedding_model = embedding_model
+        # privacy.store_text = redacted: text is redacted on its way into the tables (the
+        # content hash, which tells replays from conflicts, is still of the event as sent)
+        self.text: Callable[[str], str] = _redacted if store_text == "redacted" else _as_is
 
     def save_events(self, batch: Sequence[EmbeddedEvent], *, now: datetime | None = None,
                     quality: Mapping[str, Mapping[str, QualityScore]] | None = None) -> int:
         """Store events, embeddings and quality scores in one transaction; returns how many
         events were new."""
         stored_at = now or datetime.now(UTC)
-        event_rows = [_event_row(e, stored_at) for e in batch]
+        event_rows = [_event_row(e, stored_at, self.text) for e in batch]
         vector_rows = [self._embedding_row(e) for e in batch]
         score_rows = [_score_row(event_id, s) for event_id, scores in (quality or {}).items()
                       for s in scores.values()]
@@ -70,7 +74,7 @@ class Store:
 
     def save_feedback(self, batch: Sequence[FeedbackEvent], *, now: datetime | None = None) -> int:
         stored_at = now or datetime.now(UTC)
-        rows = [_feedback_row(f, stored_at) for f in batch]
+        rows = [_feedback_row(f, stored_at, self.text) for f in batch]
         with self.engine.begin() as conn:
             return _insert_ignoring_duplicates(conn, FeedbackRow, rows, "feedback_id")
 
@@ -181,7 +185,17 @@ def _insert_ignoring_duplicates(
     return new
 
 
-def _event_row(e: EmbeddedEvent, stored_at: datetime) -> dict[str, Any]:
+def _as_is(text: str) -> str:
+    return text
+
+
+def _redacted(text: str) -> str:
+    from llmwatch.detectors.redact import redact
+    return redact(text)
+
+
+def _event_row(e: EmbeddedEvent, stored_at: datetime,
+               text: Callable[[str], str] = _as_is) -> dict[str, Any]:
     ev = e.event
     return {
         "event_id": ev.event_id,
@@ -190,21 +204,22 @@ def _event_row(e: EmbeddedEvent, stored_at: datetime) -> dict[str, Any]:
         "model": ev.model,
         "model_version": ev.model_version,
         "prompt_version": ev.prompt_version,
-        "prompt_text": ev.prompt_text,
+        "prompt_text": text(ev.prompt_text),
         "prompt_messages": (
-            None if isinstance(ev.prompt, str) else [m.model_dump() for m in ev.prompt]
+            None if isinstance(ev.prompt, str)
+            else [{**m.model_dump(), "content": text(m.content)} for m in ev.prompt]
         ),
-        "response_text": ev.response,
+        "response_text": text(ev.response) if ev.response else ev.response,
         "latency_ms": ev.latency_ms,
         "input_tokens": ev.input_tokens,
         "output_tokens": ev.output_tokens,
         "cost_usd": ev.cost_usd,
         "finish_reason": ev.finish_reason,
-        "error": ev.error,
+        "error": text(ev.error) if ev.error else ev.error,
         "user_hash": ev.user_hash,
         "session_hash": ev.session_hash,
         "tags": list(ev.tags),
-        "metadata": dict(ev.metadata),
+        "metadata": {k: text(v) if isinstance(v, str) else v for k, v in ev.metadata.items()},
         "source_partition": e.source.partition if e.source else None,
         "source_offset": e.source.offset if e.source else None,
         "stored_at": stored_at,
@@ -224,14 +239,15 @@ def _score_row(event_id: str, s: QualityScore) -> dict[str, Any]:
             "flagged": bool(s.flagged), "details": details}
 
 
-def _feedback_row(f: FeedbackEvent, stored_at: datetime) -> dict[str, Any]:
+def _feedback_row(f: FeedbackEvent, stored_at: datetime,
+                  text: Callable[[str], str] = _as_is) -> dict[str, Any]:
     return {
         "feedback_id": f.feedback_id,
         "event_id": f.event_id,
         "timestamp": f.timestamp,
         "thumbs": f.thumbs,
         "score": f.score,
-        "comment": f.comment,
+        "comment": text(f.comment) if f.comment else f.comment,
         "user_hash": f.user_hash,
         "stored_at": stored_at,
         "content_hash": content_hash(f),
