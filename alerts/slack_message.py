@@ -30,6 +30,13 @@ def slack_escape(text: str) -> str:
     return text.replace("://", ":\u200b//")
 
 
+def slack_plain(text: str) -> str:
+    """Text we did not write for a `plain_text` object (a header): Slack does not parse
+    mentions there, and to be sure of it whatever a client does, `<>` become look-alikes
+    and control characters spaces."""
+    return _CONTROL.sub(" ", text).replace("<", "\u2039").replace(">", "\u203a")
+
+
 @dataclass(frozen=True)
 class Routing:
     """Severity decides the channel."""
@@ -48,7 +55,8 @@ def render(group: Group, examples: Mapping[str, list[str]] | None = None
     name = segment_name(group.segment)
     blocks: list[dict[str, Any]] = [{
         "type": "header",
-        "text": {"type": "plain_text", "text": f"{group.severity.upper()}: {name}"[:150]},
+        "text": {"type": "plain_text",
+                 "text": f"{group.severity.upper()}: {slack_plain(name)}"[:150]},
     }]
     for alert, decision in group.decisions:
         verb = {"fire": "firing", "repeat": "still firing", "resolve": "resolved"}[decision.action]

@@ -274,6 +274,14 @@ class AlertSettings(BaseModel):
         3, ge=1, description="Open a retraining ticket when an alert fires this many windows "
         "in a row.")
 
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> AlertSettings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("alerts.webhook_url needs alerts.webhook_secret (set "
+                             "LLMWATCH_ALERTS__WEBHOOK_SECRET): bodies are signed so the "
+                             "receiver can tell them from forgeries")
+        return self
+
     @property
     def has_sink(self) -> bool:
         """Whether any notice can be delivered (else notices wait in the outbox)."""

@@ -41,7 +41,7 @@ def digest(figures: dict[str, Any], *, html_path: str | None = None
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
         (f"{more} more finding(s) in the report. " if more > 0 else "")
         + f"The full report (HTML, opens offline) is in the thread{where}.")}]})
-    return f"{head}: " + " | ".join(i["text"] for i in figures["summary"][:3]), blocks
+    return f"{head}: " + " | ".join(slack_escape(i["text"]) for i in figures["summary"][:3]), blocks
 
 
 class SlackReportSink(SlackSink):

@@ -168,7 +168,8 @@ def _forms(rows: Sequence[EventRow], privacy: Privacy) -> list[str]:
             m.get("content", "") for m in (r.prompt_messages or []) if isinstance(m, dict)]
         for t in texts:
             if t and t.strip():
-                for form in (t, privacy.redact(t)):
+                flat = " ".join(t.split())  # examples are whitespace-normalised
+                for form in (t, privacy.redact(t), flat, privacy.redact(flat)):
                     out.add(json.dumps(form, ensure_ascii=False)[1:-1])
     return sorted(out)
 
@@ -193,11 +194,22 @@ def _scrub_tickets(s: Session, ids: Sequence[str], forms: Sequence[str],
         kept = [ln for ln in lines if not any(f in ln for f in forms)]
         evidence = dict(t.evidence or {})
         example_ids = evidence.get("example_event_ids", [])
-        if len(kept) != len(lines) or any(i in ids for i in example_ids):
+        shifts = evidence.get("shifts", [])
+        cleaned = [{**sh, "examples": [e for e in sh.get("examples", [])
+                                       if not _quotes(e, forms)]} for sh in shifts]
+        if len(kept) != len(lines) or any(i in ids for i in example_ids) or cleaned != shifts:
             t.dataset, t.examples = "\n".join(kept), len(kept)
             evidence["example_event_ids"] = [i for i in example_ids if i not in ids]
+            evidence["shifts"] = cleaned
             t.evidence = evidence
             removed.add("ticket dataset lines", len(lines) - len(kept))
+
+
+def _quotes(example: str, forms: Sequence[str]) -> bool:
+    """Whether an example (whitespace-normalised, maybe shortened with '…') is one of the
+    forms (JSON-escaped texts)."""
+    body = json.dumps(example.removesuffix("…"), ensure_ascii=False)[1:-1]
+    return any(body and (f.startswith(body) or body in f) for f in forms)
 
 
 def _scrub_outbox(s: Session, since: datetime, removed: Removed) -> None:
