@@ -19,6 +19,7 @@ bench: setup
 	$(VENV)/bin/python bench/drift_eval.py
 	$(VENV)/bin/python bench/quality_eval.py
 	$(VENV)/bin/python bench/flood.py
+	$(VENV)/bin/python bench/redaction_eval.py
 
 clean:
 	rm -rf .llmwatch .pytest_cache reports test-artifacts

@@ -5,7 +5,7 @@ a value *leaks* when any of its identifying parts (a word of 4+ letters or a run
 not already in the sentence template) survives redaction. Precision is judged on ordinary
 prompts with no personal data: the share of their words that survive.
 
-    python bench/redaction_eval.py [--samples 400] [--seed 7]
+    python bench/redaction_eval.py [--samples 400] [--seed 7] [--fast]
 """
 
 from __future__ import annotations
@@ -105,11 +105,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=400, help="sentences per kind")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--fast", action="store_true",
+                    help="only the checked kinds and the fail-closed rules (no Presidio or "
+                    "detect-secrets): what `privacy.store_text = redacted` and topic labels use")
     args = ap.parse_args()
     total, leaks, examples = Counter[str](), Counter[str](), {}
     started = time.perf_counter()
     for kind, sentence, value in samples(args.samples, args.seed):
-        out = redact(sentence)
+        out = redact(sentence, thorough=not args.fast)
         total[kind] += 1
         if leaked(sentence, value, out):
             leaks[kind] += 1

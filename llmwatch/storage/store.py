@@ -191,7 +191,7 @@ def _as_is(text: str) -> str:
 
 def _redacted(text: str) -> str:
     from llmwatch.detectors.redact import redact
-    return redact(text)
+    return redact(text, thorough=False)  # the fail-closed rules: 0.2 ms, not 4–11 ms
 
 
 def _event_row(e: EmbeddedEvent, stored_at: datetime,
