@@ -67,13 +67,15 @@ def test_config_shows_sources_and_hides_secrets(tmp_path: Path) -> None:
     env = {"LLMWATCH_STORAGE__URL": "postgresql+psycopg://u:pg-pass-1@h/db",
            "LLMWATCH_ALERTS__WEBHOOK_URL": "https://hooks.example.com/services/T0A1/B0B2/"
                                            "xoxwebhooksecret42?sig=abc123",
+           "LLMWATCH_ALERTS__WEBHOOK_SECRET": "whsec-signing-5",
            "LLMWATCH_ALERTS__JIRA_URL": "https://bob:jira-pass-7@acme.atlassian.net",
-           "LLMWATCH_ALERTS__SLACK_TOKEN": "xoxb-slack-token-9"}
+           "LLMWATCH_ALERTS__SLACK_TOKEN": "xoxb-slack-token-9",
+           "LLMWATCH_ALERTS__PAGERDUTY_ROUTING_KEY": "R0UT1NGKEY"}
     out = run("config", cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     assert "llmwatch.toml" in out.stdout and "postgresql+psycopg://u:***@h/db" in out.stdout
     for secret in ("hunter2", "pg-pass-1", "xoxwebhooksecret42", "abc123", "jira-pass-7",
-                   "xoxb-slack-token-9"):
+                   "xoxb-slack-token-9", "whsec-signing-5", "R0UT1NGKEY"):
         assert secret not in out.stdout
 
 
