@@ -7,6 +7,7 @@ them equal, so producers in any language can validate against the files.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -144,8 +145,16 @@ class LLMEvent(_Contract):
 
     @property
     def partition_key(self) -> bytes:
-        """Kafka key: one app/model's events stay on one partition, in order."""
-        return f"{self.app}/{self.model}".encode()
+        """Kafka key of the events topic: the event id, so the calls of one busy app/model
+        spread over every partition (and every worker); a resent call keeps its partition.
+        Ingest needs no order: storage is idempotent and windows are read in stored order."""
+        return self.event_id.encode()
+
+    @property
+    def state_key(self) -> bytes:
+        """Kafka key of the enriched topic: app and model, so the drift, alert and ticket
+        state of a segment lives with one worker."""
+        return json.dumps([self.app, self.model], ensure_ascii=False).encode()
 
 
 class FeedbackEvent(_Contract):

@@ -94,7 +94,7 @@ def build_app(settings: Settings) -> faust.App:
                 if len(wire) > ENRICHED_MAX_BYTES:  # cannot happen by the gate's size limit
                     outcome.dead_letters.append(runtime.too_large(item, len(wire)))
                     continue
-                sent.append(await enriched.send(key=item.event.partition_key, value=wire))
+                sent.append(await enriched.send(key=item.event.state_key, value=wire))
             for letter in outcome.dead_letters:
                 key = f"{letter.source_topic}/{letter.source_partition}".encode()
                 sent.append(await deadletter.send(key=key,
@@ -200,6 +200,7 @@ class _Runtime:
             messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC),
             scorer=self._scorer, limits=self.limits,
             dead_letter_bytes=self.settings.ingest.dead_letter_max_bytes,
+            clock=lambda: datetime.now(UTC),
         )
 
     def too_large(self, item: EmbeddedEvent, size: int) -> DeadLetter:

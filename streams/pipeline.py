@@ -60,8 +60,14 @@ Feedback = tuple[RawMessage, FeedbackEvent]
 def process_batch(
     messages: Sequence[RawMessage], *, embedder: Embedder, store: Store, now: datetime,
     scorer: QualityScorer | None = None, limits: Limits = DEFAULT_LIMITS,
-    dead_letter_bytes: int = 65_536,
+    dead_letter_bytes: int = 65_536, clock: Callable[[], datetime] | None = None,
 ) -> BatchOutcome:
+    """Decode, check, embed, score and store one batch. `now` judges timestamps and dates
+    dead letters; rows are stamped `stored_at` by `clock` at each write (the worker passes the
+    wall clock, so a row's stamp is moments before its commit whatever the embedding took:
+    the drift stage, reading windows in stored_at order, does not pass over a row another
+    worker was still writing), or with `now` when no clock is given."""
+    stamp = clock or (lambda: now)
     calls: list[Call] = []
     feedback: list[Feedback] = []
     outcome = BatchOutcome()
@@ -80,11 +86,12 @@ def process_batch(
     known = until_stored(lambda: store.stored_hashes("events", [e.event_id for _, e in calls]))
     fresh, replayed = _sort_out(calls, known, reject)
     try:
-        stored = _embed_and_store(fresh, feedback, embedder, store, now, scorer)
+        stored = _embed_and_store(fresh, feedback, embedder, store, stamp, scorer)
     except Exception as exc:  # not an outage (those are waited out): some message cannot be stored
         log.error("batch failed (%s); retrying its %d messages one by one",
                   type(exc).__name__, len(fresh) + len(feedback))
-        stored = _one_by_one(fresh, feedback, embedder, store, now, scorer, dead_letter_bytes)
+        stored = _one_by_one(fresh, feedback, embedder, store, now, stamp, scorer,
+                             dead_letter_bytes)
     outcome.add(stored)
     outcome.embedded.extend(_from_storage(replayed, store))
     _set_aside_conflicts(outcome, fresh, feedback, store, reject)
@@ -146,7 +153,7 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
 
 
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
-                     store: Store, now: datetime,
+                     store: Store, stamp: Callable[[], datetime],
                      scorer: QualityScorer | None = None) -> BatchOutcome:
     embedded = embedder.embed_events(
         [event for _, event in calls], [msg.position for msg, _ in calls]
@@ -159,14 +166,14 @@ def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedd
                                         for k, s in scores[e.event.event_id].items()})
                     for e in embedded]
     verdicts = [fb for _, fb in feedback]
-    new_events = until_stored(lambda: store.save_events(embedded, now=now, quality=scores))
-    new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=now))
+    new_events = until_stored(lambda: store.save_events(embedded, now=stamp(), quality=scores))
+    new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=stamp()))
     return BatchOutcome(embedded, new_events, new_feedback)
 
 
 def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
-                store: Store, now: datetime, scorer: QualityScorer | None,
-                dead_letter_bytes: int) -> BatchOutcome:
+                store: Store, now: datetime, stamp: Callable[[], datetime],
+                scorer: QualityScorer | None, dead_letter_bytes: int) -> BatchOutcome:
     """Store what can be stored; dead-letter each message that cannot, with the error."""
     total = BatchOutcome()
     singles: list[tuple[RawMessage, list[Call], list[Feedback]]] = [
@@ -175,7 +182,7 @@ def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: E
     ]
     for msg, one_call, one_feedback in singles:
         try:
-            total.add(_embed_and_store(one_call, one_feedback, embedder, store, now, scorer))
+            total.add(_embed_and_store(one_call, one_feedback, embedder, store, stamp, scorer))
         except Exception as exc:  # noqa: BLE001 - becomes the dead letter's reason
             total.dead_letters.append(dead_letter(msg, _error(exc), "store", now,
                                                   dead_letter_bytes))

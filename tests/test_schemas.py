@@ -71,8 +71,11 @@ def test_feedback_needs_a_verdict() -> None:
     assert FeedbackEvent(feedback_id="f1", event_id="e1", timestamp=at, thumbs="down").thumbs
 
 
-def test_partition_key_keeps_one_app_model_together() -> None:
-    assert make_event(1).partition_key == make_event(2).partition_key == b"support-bot/gpt-test"
+def test_calls_spread_over_partitions_and_state_stays_with_app_and_model() -> None:
+    assert make_event(1).partition_key == b"evt-000001" != make_event(2).partition_key
+    assert make_event(1).state_key == make_event(2).state_key == b'["support-bot", "gpt-test"]'
+    slash = make_event(3, app="a/b", model="c").state_key
+    assert slash != make_event(3, app="a", model="b/c").state_key  # names never run together
 
 
 def test_decode_accepts_both_kinds() -> None:
