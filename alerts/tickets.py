@@ -34,7 +34,9 @@ class TicketPolicy:
 
 
 def should_open(alert: Alert, streak: int, policy: TicketPolicy) -> bool:
-    return alert.firing and alert.severity in ("warning", "critical") and (
+    """A retraining ticket: for the model's problems, never llmwatch's own (watchdog)."""
+    return alert.detector != "watchdog" and alert.firing and alert.severity in (
+        "warning", "critical") and (
         streak >= policy.consecutive_windows)
 
 

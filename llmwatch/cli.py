@@ -236,11 +236,19 @@ def _send_digest(store, settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def status() -> None:
-    """What is stored, what is on the topics, and what was dead-lettered."""
+def status(as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON document, for scripts.")] = False) -> None:
+    """What is stored, what is on the topics, lag per partition and the workers holding
+    them, the last call stored, the outbox and the latest report."""
+    import json
+
     from llmwatch.status import collect, render
 
-    render(collect(load_settings()), console)
+    found = collect(load_settings())
+    if as_json:
+        print(json.dumps(found.to_json(), default=str, indent=2))
+    else:
+        render(found, console)
 
 
 @app.command()

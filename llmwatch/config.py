@@ -175,6 +175,46 @@ class WorkerSettings(BaseModel):
         None, description="Faust's HTTP port (stats); unset = web server off."
     )
     session_timeout_s: float = Field(60.0, gt=0)
+    metrics_port: int | None = Field(
+        9464, ge=0, le=65535, description="Port of /metrics (Prometheus), /healthz and "
+        "/readyz; unset = off.")
+    stall_after_s: float = Field(
+        120, gt=0, description="/readyz turns not ready when records wait while nothing was "
+        "processed for this long.")
+    lag_every_s: float = Field(10, gt=0, description="How often the worker reads its lag.")
+
+
+class LogSettings(BaseModel):
+    """How the worker and the CLI log."""
+
+    format: Literal["text", "json"] = Field(
+        "text", description="'json': one JSON object per line (for a log pipeline), with "
+        "the segment, event id or batch where they apply.")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level.")
+
+
+class WatchdogSettings(BaseModel):
+    """Self-alerts: llmwatch watching itself, through the same alert path (the leader)."""
+
+    enabled: bool = Field(True, description="Raise self-alerts.")
+    every_s: float = Field(60, gt=0, description="How often the leader checks.")
+    max_lag: int = Field(
+        10_000, ge=1, description="Group lag (records) above which the group is falling "
+        "behind.")
+    lag_growing_s: float = Field(
+        600, gt=0, description="Lag that grew for this long without shrinking is falling "
+        "behind too.")
+    traffic_stop_s: float = Field(
+        1800, gt=0, description="A segment whose usual rate promises 20+ calls in this "
+        "long and that sent none is 'traffic stopped' (critical).")
+    traffic_window_s: float = Field(
+        3600, gt=0, description="Window in which a segment's rate is compared with its usual "
+        "rate (far below: warning).")
+    dead_letter_rate: float = Field(
+        0.05, gt=0, le=1, description="Share of messages dead-lettered between two checks "
+        "above which a warning is raised.")
+    delivery_failing_s: float = Field(
+        900, gt=0, description="An alert notice waiting this long means delivery is failing.")
 
 
 class DriftSettings(BaseModel):
@@ -353,6 +393,8 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     storage: StorageSettings = StorageSettings()
     ingest: IngestSettings = IngestSettings()
+    log: LogSettings = LogSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
     privacy: PrivacySettings = PrivacySettings()
     retention: RetentionSettings = RetentionSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()

@@ -36,6 +36,26 @@ def safe_message(exc: BaseException, limit: int = 300) -> str:
     return redact(first, thorough=False)
 
 
+def config(fmt: str = "text", level: str = "INFO") -> dict[str, Any] | None:
+    """The worker's logging dictConfig: None (faust's plain lines, for people) or, with
+    `log.format = json`, one JSON object per line carrying the extra fields a record has
+    (segment, event_id, batch)."""
+    if fmt != "json":
+        return None
+    formatter: dict[str, Any] = {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    }
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default",
+                                 "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["default"]},
+    }
+
+
 def install() -> None:
     """Redact the exception text of every log record of this process (idempotent)."""
     global _installed

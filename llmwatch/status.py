@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +23,16 @@ class Status:
     kafka_error: str | None = None
     recent_findings: list[str] = field(default_factory=list)
     latest_report: str | None = None
+    lag: list[dict[str, Any]] = field(default_factory=list)  # per partition of the events
+    members: list[dict[str, Any]] = field(default_factory=list)  # of the consumer group
+    last_event_stored: str | None = None
+    outbox_pending: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["counts"] = asdict(self.counts) if self.counts is not None else None
+        doc["lag_total"] = sum(p["records"] for p in self.lag)
+        return doc
 
 
 def collect(settings: Settings) -> Status:
@@ -31,6 +42,7 @@ def collect(settings: Settings) -> Status:
         status.counts = store.counts()
         status.recent_findings = _recent_findings(store)
         status.latest_report = _latest_report(store)
+        status.last_event_stored, status.outbox_pending = _last_and_outbox(store)
     except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
         status.storage_error = _first_line(exc) + " (run `llmwatch db upgrade`?)"
     finally:
@@ -45,6 +57,13 @@ def collect(settings: Settings) -> Status:
             status.dead_letter_reasons = Counter(
                 _short(d.reason) for d in read_dead_letters(settings)
             )
+        from llmwatch.observability import group_members, read_lag
+
+        options = settings.kafka.kafka_python_options()
+        status.lag = [{"topic": x.topic, "partition": x.partition, "committed": x.committed,
+                       "end": x.end, "records": x.records, "seconds": round(x.seconds, 1)}
+                      for x in read_lag(options, settings.worker.app_id, [t.events])]
+        status.members = group_members(options, settings.worker.app_id)
     except Exception as exc:  # noqa: BLE001
         status.kafka_error = f"{_first_line(exc)} at {settings.kafka.bootstrap_servers}"
     return status
@@ -68,6 +87,23 @@ def render(status: Status, console: Console) -> None:
         table.add_row("kafka", f"messages on {topic}", str(n))
     console.print(table)
     console.print(f"database: {status.storage_url}")
+    if status.last_event_stored:
+        console.print(f"last call stored: {status.last_event_stored}")
+    if status.outbox_pending is not None:
+        console.print(f"alert notices waiting in the outbox: {status.outbox_pending}")
+    if status.lag:
+        behind = sum(p["records"] for p in status.lag)
+        lag = Table(title=f"consumer lag of {len(status.members)} worker(s): {behind:,} "
+                    "records behind", show_header=True)
+        for column in ("partition", "processed up to", "end", "behind", "oldest waiting"):
+            lag.add_column(column, justify="right")
+        for p in status.lag:
+            lag.add_row(f"{p['topic']}[{p['partition']}]", str(p["committed"]), str(p["end"]),
+                        str(p["records"]), f"{p['seconds']:.0f}s" if p["records"] else "-")
+        console.print(lag)
+    for m in status.members:
+        console.print(f"worker {m['client']} on {m['host']}: {', '.join(m['partitions'])}",
+                      markup=False)
     if status.recent_findings:
         console.print("latest fired findings:")
         for line in status.recent_findings:
@@ -103,6 +139,18 @@ def _latest_report(store: Store) -> str | None:
         text = f"{row.kind} {row.finished_at:%Y-%m-%d %H:%M} → {row.html_path}"
     waiting = digests_pending(store)
     return text + (f" ({waiting} Slack digest(s) waiting in the outbox)" if waiting else "")
+
+
+def _last_and_outbox(store: Store) -> tuple[str | None, int]:
+    from sqlalchemy import func, select
+
+    from llmwatch.storage.tables import AlertOutboxRow, EventRow
+
+    with store.engine.connect() as conn:
+        last = conn.execute(select(func.max(EventRow.stored_at))).scalar_one_or_none()
+        pending = conn.execute(select(func.count()).select_from(AlertOutboxRow).where(
+            AlertOutboxRow.status == "pending")).scalar_one()
+    return (f"{last:%Y-%m-%d %H:%M:%S}" if last else None), int(pending)
 
 
 def _first_line(exc: Exception) -> str:

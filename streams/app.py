@@ -17,7 +17,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -31,10 +31,11 @@ from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
 from llmwatch.detectors.segments import segment_name
 from llmwatch.embedding import Embedder, load_model
+from llmwatch.observability import Health, LagWatcher, Metrics, serve
 from llmwatch.schemas import DeadLetter
 from llmwatch.schemas.decode import Limits
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
-from llmwatch.storage import Store, upgrade
+from llmwatch.storage import Store, retry, upgrade
 from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs
@@ -42,6 +43,7 @@ from .alert_stage import AlertStage
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 EXIT_FATAL = 70  # EX_SOFTWARE
@@ -72,6 +74,23 @@ def build_app(settings: Settings) -> faust.App:
     findings = app.topic(topics.findings, value_type=bytes, key_type=bytes)
     tickets = app.topic(topics.tickets, value_type=bytes, key_type=bytes)
     runtime = _Runtime(settings)
+
+    @app.timer(1.0)
+    async def heartbeat() -> None:
+        """The event loop turns: /healthz says alive."""
+        runtime.health.beat()
+
+    @app.on_partitions_assigned.connect
+    async def assigned(sender: Any, assigned: Any = (), **kwargs: Any) -> None:
+        runtime.assigned_to({(tp.topic, tp.partition) for tp in assigned})
+
+    if settings.watchdog.enabled and settings.alerts.enabled:
+
+        @app.timer(settings.watchdog.every_s, on_leader=True)
+        async def watchdog() -> None:
+            """The leader checks the group, the traffic and the alert path (self-alerts)."""
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(runtime.delivery_executor, runtime.watch)
 
     @app.task(on_leader=False)
     async def prepare() -> None:
@@ -168,6 +187,11 @@ class _Runtime:
         self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
         self.kafka_logs: kafka_logs.KafkaLogFilter | None = None
+        self.metrics = Metrics()
+        self.health = Health(stall_after_s=settings.worker.stall_after_s)
+        self.assigned: set[tuple[str, int]] = set()
+        self.watchdog = Watchdog(settings)
+        retry.on_retry = self.metrics.db_retries.inc
         ingest = settings.ingest
         self.limits = Limits(max_bytes=ingest.max_event_bytes,
                              max_age=timedelta(days=ingest.max_event_age_days),
@@ -190,6 +214,8 @@ class _Runtime:
         )
         self._scorer = QualityScorer(ExemplarIndex.build(self._embedder.encode),
                                      quality_config(self.settings.quality))
+        self.health.database = _database_check(store)
+        self.health.model_loaded = True
         log.info("llmwatch worker ready: model dim=%d, storage=%s", self._embedder.dim,
                  store.engine.url.render_as_string(hide_password=True))
 
@@ -213,7 +239,26 @@ class _Runtime:
             value=item.event.model_dump_json().encode(), now=datetime.now(UTC),
             max_bytes=self.settings.ingest.dead_letter_max_bytes)
 
+    def assigned_to(self, partitions: set[tuple[str, int]]) -> None:
+        self.assigned = partitions
+        self.health.assigned = True
+        mine = [tp for tp in partitions if tp[0] == self.settings.topics.events]
+        self.metrics.assigned.set(len(mine))
+
+    def watch(self) -> None:
+        """Self-alerts (on the leader): written and delivered like any alert."""
+        if self._alerts is None or self._store is None:
+            return
+        try:
+            findings = self.watchdog.check(self._store, datetime.now(UTC))
+            self._alerts.process(findings, datetime.now(UTC))
+        except Exception as exc:  # noqa: BLE001 - the next check tries again
+            log.error("self-check failed (%s: %s); retried at the next check",
+                      type(exc).__name__, first_line(exc))
+
     async def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
+        self.metrics.consumed.inc(len(messages))
+        self.metrics.batch_size.observe(len(messages))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.run_batch, messages)
 
@@ -222,6 +267,11 @@ class _Runtime:
         assert self._drift is not None
         now = datetime.now(UTC)
         found = self._drift.process(batch, now)
+        self.metrics.windows.inc(len({(f.segment, f.window.start, f.window.end) for f in found
+                                      if f.detector == "embedding_drift"}))
+        for f in found:
+            if f.fired:
+                self.metrics.findings.labels(f.severity or "info").inc()
         if self._alerts is not None and self.settings.alerts.enabled and found:
             self._alerts.process(found, now)
             self._tickets.extend(self._alerts.ticket_documents(self._alerts.opened))
@@ -235,11 +285,19 @@ class _Runtime:
 
     def take_tickets(self) -> list[dict[str, Any]]:
         taken, self._tickets = self._tickets, []
+        self.metrics.tickets.inc(len(taken))
         return taken
 
     def deliver_alerts(self) -> int:
         """Deliver due notices (nothing before warm-up has set the alert stage up)."""
-        return self._alerts.deliver() if self._alerts is not None else 0
+        if self._alerts is None:
+            return 0
+        sent = self._alerts.deliver()
+        self.metrics.notices.labels("sent").inc(sent)
+        pending, oldest = self._alerts.outbox_depth(datetime.now(UTC))
+        self.metrics.outbox.set(pending)
+        self.metrics.outbox_oldest.set(oldest)
+        return sent
 
     def scheduled_report(self) -> None:
         """Write the scheduled report if it is due. A failure is logged and retried at a later
@@ -249,10 +307,15 @@ class _Runtime:
         try:
             if self._report_store is None:
                 self._report_store = Store(self.settings.storage.url)  # warm_up migrates it
+            started = time.perf_counter()
             result = run_due(self._report_store, self.settings)
         except Exception:  # noqa: BLE001
+            self.metrics.reports.labels("failed").inc()
             log.exception("the scheduled report failed; it is retried at a later check")
             return
+        if result is not None:
+            self.metrics.reports.labels("done").inc()
+            self.metrics.report_seconds.observe(time.perf_counter() - started)
         if result is not None:
             log.info("scheduled report written: %s (%s)", result.html_path, result.json_path)
 
@@ -285,11 +348,44 @@ class _Runtime:
         self.totals["new_events"] += outcome.new_events
         self.totals["feedback"] += outcome.new_feedback
         self.totals["dead_letters"] += len(outcome.dead_letters)
+        m = self.metrics
+        m.stored.inc(outcome.new_events)
+        m.feedback.inc(outcome.new_feedback)
+        m.duplicates.inc(max(0, len(outcome.embedded) - outcome.new_events))
+        for letter in outcome.dead_letters:
+            m.dead_letters.labels(letter.stage).inc()
+        for stage, took in outcome.seconds.items():
+            m.batch_seconds.labels(stage).observe(took)
+        m.texts_embedded.inc(outcome.texts_embedded)
+        if outcome.embedded:
+            m.last_event.set(max(e.event.timestamp for e in outcome.embedded).timestamp())
+        m.last_batch.set(time.time())
+        self.health.progressed()
         log.info(
             "batch: %d calls (%d new), %d feedback, %d dead-lettered; totals %s",
             len(outcome.embedded), outcome.new_events, outcome.new_feedback,
             len(outcome.dead_letters), self.totals,
         )
+
+
+def _database_check(store: Store, every_s: float = 5.0) -> Callable[[], bool]:
+    """Whether the database answers, asked at most every `every_s` (for /readyz)."""
+    from sqlalchemy import text
+
+    last = {"at": 0.0, "ok": True}
+
+    def check() -> bool:
+        if time.monotonic() - last["at"] >= every_s:
+            try:
+                with store.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                last["ok"] = True
+            except Exception:  # noqa: BLE001
+                last["ok"] = False
+            last["at"] = time.monotonic()
+        return bool(last["ok"])
+
+    return check
 
 
 def _exit_for_restart(exc: Exception) -> NoReturn:
@@ -377,8 +473,16 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     wait_for_kafka(settings)
     wait_for_database(settings)
     app = build_app(settings)
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker = Worker(app, loglevel=settings.log.level.lower() if loglevel == "info" else loglevel,
+                    quiet=True, logging_config=logs.config(settings.log.format,
+                                                           settings.log.level))
     logs.install()
+    runtime = app.llmwatch_runtime  # type: ignore[attr-defined]
+    if settings.worker.metrics_port is not None:
+        serve(settings.worker.metrics_port, runtime.metrics, runtime.health)
+        LagWatcher(settings.kafka.kafka_python_options(), settings.worker.app_id,
+                   settings.topics.events, runtime.metrics, runtime.health,
+                   lambda: runtime.assigned, every_s=settings.worker.lag_every_s).start()
     app.llmwatch_runtime.kafka_logs = kafka_logs.install()  # type: ignore[attr-defined]
     worker.execute_from_commandline()
 

@@ -10,6 +10,7 @@ one poisonous message never holds up or drops the rest.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -45,12 +46,20 @@ class BatchOutcome:
     new_events: int = 0
     new_feedback: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # stage → time spent (metrics)
+    texts_embedded: int = 0
 
     def add(self, other: BatchOutcome) -> None:
         self.embedded.extend(other.embedded)
         self.new_events += other.new_events
         self.new_feedback += other.new_feedback
         self.dead_letters.extend(other.dead_letters)
+        self.texts_embedded += other.texts_embedded
+        for stage, took in other.seconds.items():
+            self.time(stage, took)
+
+    def time(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 Call = tuple[RawMessage, LLMEvent]
@@ -75,6 +84,7 @@ def process_batch(
     def reject(msg: RawMessage, reason: str, stage: str) -> None:
         outcome.dead_letters.append(dead_letter(msg, reason, stage, now, dead_letter_bytes))
 
+    started = time.perf_counter()
     for msg in messages:
         decoded = decode_event(msg.value, now=now, limits=limits)
         if isinstance(decoded, Rejected):
@@ -83,6 +93,7 @@ def process_batch(
             calls.append((msg, decoded))
         else:
             feedback.append((msg, decoded))
+    outcome.time("decode", time.perf_counter() - started)
     known = until_stored(lambda: store.stored_hashes("events", [e.event_id for _, e in calls]))
     fresh, replayed = _sort_out(calls, known, reject)
     try:
@@ -155,9 +166,14 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
                      store: Store, stamp: Callable[[], datetime],
                      scorer: QualityScorer | None = None) -> BatchOutcome:
+    outcome = BatchOutcome()
+    started = time.perf_counter()
     embedded = embedder.embed_events(
         [event for _, event in calls], [msg.position for msg, _ in calls]
     )
+    outcome.time("embed", time.perf_counter() - started)
+    outcome.texts_embedded = len(calls) + sum(1 for _, e in calls if e.response_text.strip())
+    started = time.perf_counter()
     scores = {}
     if scorer is not None:
         scores = {e.event.event_id: scorer.score(e.event, e.prompt_vector, e.response_vector)
@@ -166,9 +182,14 @@ def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedd
                                         for k, s in scores[e.event.event_id].items()})
                     for e in embedded]
     verdicts = [fb for _, fb in feedback]
-    new_events = until_stored(lambda: store.save_events(embedded, now=stamp(), quality=scores))
-    new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=stamp()))
-    return BatchOutcome(embedded, new_events, new_feedback)
+    outcome.time("quality", time.perf_counter() - started)
+    started = time.perf_counter()
+    outcome.new_events = until_stored(
+        lambda: store.save_events(embedded, now=stamp(), quality=scores))
+    outcome.new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=stamp()))
+    outcome.time("store", time.perf_counter() - started)
+    outcome.embedded = embedded
+    return outcome
 
 
 def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,

@@ -125,7 +125,13 @@ def test_a_silent_week_is_news_not_calm() -> None:
     quiet = SegmentData("app/m/v1/p1", [], records(300, T0 - timedelta(days=7), centre=centre),
                         records(300, T0 - timedelta(days=14), centre=centre, seed=1))
     [first, *_] = compute(ReportInputs(week, ZoneInfo("UTC"), [quiet]))["summary"]
-    assert first["severity"] == "critical" and "Traffic fell to 0 calls from 300" in first["text"]
+    assert first["severity"] == "critical"
+    assert "Traffic stopped: no call at all in this period (300 the period before)" in first["text"]
+    # and a second silent week (nothing the week before either) is still news
+    silent = SegmentData("app/m/v1/p1", [], [], records(300, T0 - timedelta(days=14),
+                                                        centre=centre, seed=1))
+    [first, *_] = compute(ReportInputs(week, ZoneInfo("UTC"), [silent]))["summary"]
+    assert first["severity"] == "critical" and first["text"].startswith("Traffic stopped")
 
 
 def test_the_normal_distance_shrinks_with_more_calls() -> None:

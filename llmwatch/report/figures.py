@@ -423,7 +423,16 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
     for t in f["tickets"]:
         tickets_by_segment.setdefault(t["segment"], []).append(t)
     volume = f["overall"]["volume"]
-    if volume["previous"] >= 100 and volume["current"] < volume["previous"] / 2:
+    if volume["current"] == 0 and (volume["previous"] or volume["baseline"]):
+        out.append((0, {
+            "severity": "critical", "segment": "",
+            "text": f"Traffic stopped: no call at all in this period ({volume['previous']:,} "
+                    "the period before). A silent period is a broken pipeline until shown "
+                    "otherwise.",
+            "action": "check that the apps still send their events (SDK drop counters), that "
+                      "the workers consume (`llmwatch status`: lag, workers) and the "
+                      "dead-letter topic"}))
+    elif volume["previous"] >= 100 and volume["current"] < volume["previous"] / 2:
         out.append((0 if volume["current"] == 0 else 1, {
             "severity": "critical" if volume["current"] == 0 else "warning", "segment": "",
             "text": f"Traffic fell to {volume['current']:,} calls from {volume['previous']:,} "
@@ -432,6 +441,13 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
                       "the dead-letter topic: `llmwatch status`)"}))
     for s in f["segments"]:
         seg, name = s["key"], s["name"]
+        if volume["current"] and s["volume"]["current"] == 0 and s["volume"]["previous"] >= 20:
+            out.append((0, {
+                "severity": "critical", "segment": seg,
+                "text": f"Traffic of {name} stopped: no call in this period "
+                        f"({s['volume']['previous']:,} the period before).",
+                "action": "check that this app still sends its events, or silence it if it "
+                          "was retired"}))
         d = s["drift"]["prompt"]
         grown = [t for t in s["topics"] if t["kind"] in ("new", "grew")]
         if grown:

@@ -14,6 +14,13 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
 
 
+def _no_count() -> None:
+    pass
+
+
+on_retry: Callable[[], None] = _no_count  # the worker counts retries (metrics)
+
+
 def until_stored(
     write: Callable[[], T],
     *,
@@ -31,6 +38,7 @@ def until_stored(
         try:
             result = write()
         except TRANSIENT as exc:
+            on_retry()
             if attempt == 1 or attempt % 10 == 0:  # a line when it starts, then now and then
                 log.warning("database unavailable (attempt %d), retrying with back-off up to "
                             "%.0fs: %s", attempt, max_wait_s, first_line(exc))

@@ -1,0 +1,91 @@
+"""The leader's self-checks: read the group's lag from Kafka, traffic per segment and the
+outbox from the database, and judge them with `alerts/watchdog.py`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from llmwatch.alerts import watchdog as checks
+from llmwatch.config import Settings
+from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.segments import Segment
+from llmwatch.observability import read_lag
+from llmwatch.storage import Store
+from llmwatch.storage.drift_repo import _filters
+from llmwatch.storage.tables import AlertOutboxRow, DriftBaselineRow, EventRow, as_utc
+
+log = logging.getLogger(__name__)
+
+
+class Watchdog:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lag_history: list[tuple[datetime, int]] = []
+        self._offsets: tuple[int, int] | None = None  # events, dead letters at last check
+
+    def check(self, store: Store, now: datetime) -> list[Finding]:
+        w = self.settings.watchdog
+        found: list[Finding] = []
+        try:
+            found += self._kafka(now)
+        except Exception as exc:  # noqa: BLE001 - Kafka unreachable: its own lines say so
+            log.debug("watchdog could not read Kafka: %s", exc)
+        found += self._traffic(store, now)
+        pending, oldest = _outbox(store, now)
+        found.append(checks.delivery(oldest, pending, now, failing_s=w.delivery_failing_s))
+        return found
+
+    def _kafka(self, now: datetime) -> list[Finding]:
+        s, w = self.settings, self.settings.watchdog
+        options = s.kafka.kafka_python_options()
+        lags = read_lag(options, s.worker.app_id, [s.topics.events])
+        lag = sum(x.records for x in lags)
+        self.lag_history = [(t, n) for t, n in self.lag_history
+                            if t >= now - timedelta(seconds=2 * w.lag_growing_s)]
+        self.lag_history.append((now, lag))
+        found = [checks.falling_behind(self.lag_history, now, max_lag=w.max_lag,
+                                       growing_s=w.lag_growing_s)]
+        from llmwatch.streams.topics import topic_sizes
+
+        sizes = topic_sizes(s, [s.topics.events, s.topics.deadletter])
+        offsets = (sizes[s.topics.events], sizes[s.topics.deadletter])
+        if self._offsets is not None:
+            found.append(checks.dead_letters(offsets[1] - self._offsets[1],
+                                             offsets[0] - self._offsets[0], now,
+                                             max_rate=w.dead_letter_rate))
+        self._offsets = offsets
+        return found
+
+    def _traffic(self, store: Store, now: datetime) -> list[Finding]:
+        w = self.settings.watchdog
+        found = []
+        with store.engine.connect() as conn:
+            baselines = conn.execute(select(
+                DriftBaselineRow.segment, DriftBaselineRow.size,
+                DriftBaselineRow.reference_start, DriftBaselineRow.reference_end)).all()
+            for key, size, start, end in baselines:
+                usual = None
+                if start is not None and end is not None and end > start:
+                    usual = size / (as_utc(end) - as_utc(start)).total_seconds()
+                where = _filters(Segment.from_key(key), None)
+                last, recent = conn.execute(select(
+                    func.max(EventRow.stored_at),
+                    func.count().filter(EventRow.stored_at >= now - timedelta(
+                        seconds=w.traffic_window_s)))
+                    .where(*where)).one()
+                since = (now - as_utc(last)).total_seconds() if last is not None else None
+                found.append(checks.traffic(key, usual_per_s=usual, since_last_s=since,
+                                            recent=int(recent or 0),
+                                            window_s=w.traffic_window_s,
+                                            stop_s=w.traffic_stop_s, now=now))
+        return found
+
+
+def _outbox(store: Store, now: datetime) -> tuple[int, float]:
+    with store.engine.connect() as conn:
+        n, oldest = conn.execute(select(func.count(), func.min(AlertOutboxRow.created_at))
+                                 .where(AlertOutboxRow.status == "pending")).one()
+    return int(n), (now - as_utc(oldest)).total_seconds() if oldest else 0.0
