@@ -47,25 +47,28 @@ def falling_behind(history: Sequence[tuple[datetime, int]], now: datetime, *, ma
 
 
 def traffic(segment: str, *, usual_per_s: float | None, since_last_s: float | None,
-            recent: int, window_s: float, stop_s: float, now: datetime) -> Finding:
+            recent: int, window_s: float, stop_s: float, now: datetime) -> list[Finding]:
     """A segment's traffic stopped (no call for `stop_s` where its usual rate promised
-    20+: critical) or collapsed (far below its usual rate over `window_s`: warning)."""
-    if not usual_per_s or usual_per_s <= 0 or since_last_s is None:
-        return _finding(segment, "traffic", "rate", False, recent, 0, now, "info",
-                        "no usual rate yet")
-    per_min = usual_per_s * 60
-    if usual_per_s * stop_s >= 20 and since_last_s >= stop_s:
-        return _finding(segment, "traffic", "rate", True, 0, usual_per_s, now, "critical",
-                        f"traffic stopped: no call for {since_last_s / 60:.0f} min (usually "
-                        f"{per_min:,.1f} a minute)", since_last_s=round(since_last_s))
-    expected = usual_per_s * window_s
+    20+: critical), or collapsed (far below its usual rate over `window_s`, the time it has
+    been seen if shorter: warning). Two alerts, the second quiet while the first fires."""
+    known = bool(usual_per_s and usual_per_s > 0 and since_last_s is not None)
+    rate = usual_per_s or 0.0
+    stopped = known and rate * stop_s >= 20 and (since_last_s or 0) >= stop_s
+    expected = rate * window_s
     p = float(stats.poisson.cdf(recent, expected)) if expected > 0 else 1.0
-    collapsed = expected >= 50 and recent < expected / 10 and p < 1e-3
-    why = (f"traffic fell to {recent:,} calls in {window_s / 60:.0f} min (usually "
-           f"{expected:,.0f})" if collapsed else f"traffic as usual ({recent:,} calls in "
-           f"{window_s / 60:.0f} min)")
-    return _finding(segment, "traffic", "poisson", collapsed, recent, expected / 10, now,
-                    "warning", why, expected=round(expected, 1), p=p)
+    collapsed = known and not stopped and expected >= 50 and recent < expected / 10 and p < 1e-3
+    per_min = rate * 60
+    return [
+        _finding(segment, "traffic_stopped", "silence", stopped, since_last_s or 0, stop_s,
+                 now, "critical",
+                 f"traffic stopped: no call for {(since_last_s or 0) / 60:.0f} min (usually "
+                 f"{per_min:,.1f} a minute)" if stopped else "traffic flows"),
+        _finding(segment, "traffic_rate", "poisson", collapsed, recent, expected / 10, now,
+                 "warning",
+                 f"traffic fell to {recent:,} calls in {window_s / 60:.0f} min (usually "
+                 f"{expected:,.0f})" if collapsed else "traffic as usual",
+                 expected=round(expected, 1), p=p),
+    ]
 
 
 def dead_letters(letters: int, consumed: int, now: datetime, *, max_rate: float) -> Finding:

@@ -98,8 +98,12 @@ class Metrics:
 
 
 def metric_names(metrics: Metrics) -> set[str]:
-    """Every sample name the registry exports (counters with their `_total`)."""
-    return {s.name for family in metrics.registry.collect() for s in family.samples}
+    """Every series name the worker exports (counters with `_total`, histograms with
+    `_bucket`, `_sum`, `_count`), whether or not a labelled series has a value yet."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                "gauge": ("",)}
+    return {family.name + suffix for family in metrics.registry.collect()
+            for suffix in suffixes.get(family.type, ("",))}
 
 
 @dataclass
@@ -202,7 +206,7 @@ def read_lag(options: dict[str, Any], group: str, topics: Iterable[str],
     consumer = KafkaConsumer(**options, enable_auto_commit=False)
     try:
         committed = {(tp.topic, tp.partition): meta.offset for tp, meta in
-                     admin.list_consumer_group_offsets(group).items()}
+                     admin.list_group_offsets({group: None}).get(group, {}).items()}
         tps = [TopicPartition(t, p) for t in topics
                for p in sorted(consumer.partitions_for_topic(t) or ())
                if only is None or (t, p) in only]
@@ -232,18 +236,18 @@ def group_members(options: dict[str, Any], group: str) -> list[dict[str, Any]]:
 
     admin = KafkaAdminClient(**options)
     try:
-        described = admin.describe_consumer_groups([group])
+        described = admin.describe_groups([group]).get(group, {})
     finally:
         admin.close()
     members = []
-    for g in described:
-        for m in getattr(g, "members", []) or []:
-            assignment = getattr(m, "member_assignment", None)
-            parts = []
-            for topic, partitions in getattr(assignment, "assignment", []) or []:
-                parts += [f"{topic}[{p}]" for p in partitions]
-            members.append({"member": m.member_id, "client": m.client_id,
-                            "host": m.client_host, "partitions": sorted(parts)})
+    for m in described.get("members", []) or []:
+        parts = []
+        assignment = m.get("member_assignment") or {}
+        for entry in assignment.get("assigned_partitions", []) or []:
+            topic = entry.get("topic")
+            parts += [f"{topic}[{p}]" for p in entry.get("partitions", [])]
+        members.append({"member": m.get("member_id"), "client": m.get("client_id"),
+                        "host": m.get("client_host"), "partitions": sorted(parts)})
     return members
 
 

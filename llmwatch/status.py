@@ -31,6 +31,7 @@ class Status:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["counts"] = asdict(self.counts) if self.counts is not None else None
+        doc["dead_letter_reasons"] = dict(self.dead_letter_reasons)  # asdict garbles a Counter
         doc["lag_total"] = sum(p["records"] for p in self.lag)
         return doc
 

@@ -71,16 +71,17 @@ class Watchdog:
                 if start is not None and end is not None and end > start:
                     usual = size / (as_utc(end) - as_utc(start)).total_seconds()
                 where = _filters(Segment.from_key(key), None)
-                last, recent = conn.execute(select(
-                    func.max(EventRow.stored_at),
-                    func.count().filter(EventRow.stored_at >= now - timedelta(
-                        seconds=w.traffic_window_s)))
+                window_start = now - timedelta(seconds=w.traffic_window_s)
+                first, last, recent = conn.execute(select(
+                    func.min(EventRow.stored_at), func.max(EventRow.stored_at),
+                    func.count().filter(EventRow.stored_at >= window_start))
                     .where(*where)).one()
                 since = (now - as_utc(last)).total_seconds() if last is not None else None
-                found.append(checks.traffic(key, usual_per_s=usual, since_last_s=since,
-                                            recent=int(recent or 0),
-                                            window_s=w.traffic_window_s,
-                                            stop_s=w.traffic_stop_s, now=now))
+                seen = (now - as_utc(first)).total_seconds() if first is not None else 0.0
+                found += checks.traffic(key, usual_per_s=usual, since_last_s=since,
+                                        recent=int(recent or 0),
+                                        window_s=min(w.traffic_window_s, seen),
+                                        stop_s=w.traffic_stop_s, now=now)
         return found
 
 

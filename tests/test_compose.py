@@ -51,8 +51,8 @@ def test_the_commands_it_runs_exist(compose: dict[str, Any]) -> None:
         assert out.returncode == 0, out.stderr
     worker = compose["services"]["worker"]
     assert worker["depends_on"]["init"]["condition"] == "service_completed_successfully"
-    assert "healthcheck" in worker and "6066" in " ".join(worker["healthcheck"]["test"])
-    assert worker["environment"]["LLMWATCH_WORKER__WEB_PORT"] == "6066"
+    assert "healthcheck" in worker and "9464/readyz" in " ".join(worker["healthcheck"]["test"])
+    assert worker["environment"]["LLMWATCH_WORKER__METRICS_PORT"] == "9464"
     assert "container_name" not in worker and "ports" not in worker  # it scales
 
 
