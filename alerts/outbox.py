@@ -122,8 +122,10 @@ def _apply_episode(s: Session, change: EpisodeChange, now: datetime) -> None:
 
 def deliver(engine: Engine, sinks: Mapping[str, Sink], *, worker: str = "w",
             now: Callable[[], datetime] = lambda: datetime.now(UTC),
-            lease: timedelta = timedelta(seconds=60), limit: int = 50) -> int:
-    """Deliver due notices through their sinks; returns how many were confirmed sent.
+            lease: timedelta = timedelta(seconds=60), limit: int = 50,
+            on_failure: Callable[[], None] = lambda: None) -> int:
+    """Deliver due notices through their sinks; returns how many were confirmed sent
+    (`on_failure` is called for each attempt that failed and was postponed).
 
     Notices for a sink that is not configured stay pending (configure it, and they go)."""
     sent = 0
@@ -142,9 +144,11 @@ def deliver(engine: Engine, sinks: Mapping[str, Sink], *, worker: str = "w",
                 ref = sink.send(notice)
         except DeliveryError as exc:
             _postpone(engine, row_id, attempts + 1, now(), exc.status, exc.headers, str(exc))
+            on_failure()
             continue
         except OSError as exc:  # connection refused, reset, timeout, lost reply
             _postpone(engine, row_id, attempts + 1, now(), None, {}, f"connection: {exc}")
+            on_failure()
             continue
         _update(engine, row_id, status="sent", slack_ts=ref, sent_at=now(), claimed_until=None,
                 last_error=None)

@@ -1,6 +1,9 @@
 """Whole-pipeline throughput beside the raw embedding throughput of the same model, one run.
 
-    python bench/pipeline_throughput.py [--events 2000] [--batch-size 64]
+    python bench/pipeline_throughput.py [--events 2000] [--batch-size 64] [--metrics-overhead]
+
+With --metrics-overhead the pipeline runs twice on the same broker, with the worker's
+/metrics server and lag reader on and off, and prints both rates and their ratio.
 
 1. Starts a real Apache Kafka broker and a `llmwatch worker` process (SQLite storage), warms
    the worker up, then produces `--events` simulated calls and times until all are stored:
@@ -27,7 +30,7 @@ from kafka import KafkaProducer
 
 from llmwatch.config import Settings
 from llmwatch.embedding import Embedder, load_model
-from llmwatch.local.kafka import LocalKafka
+from llmwatch.local.kafka import LocalKafka, free_port
 from llmwatch.simulate import TrafficPlan, traffic
 from llmwatch.storage import Store, upgrade
 from llmwatch.streams.topics import ensure_topics
@@ -39,6 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--metrics-overhead", action="store_true",
+                        help="also time the pipeline with metrics off, in the same run")
     args = parser.parse_args()
 
     plan = TrafficPlan(events=WARM_UP + args.events, feedback_rate=0.0, seed=1)
@@ -53,6 +58,18 @@ def main() -> None:
             "worker": {"data_dir": str(workdir / "worker")},
         })
         pipeline_eps = run_pipeline(settings, warm, timed, workdir)
+        if args.metrics_overhead:
+            off = settings.model_copy(update={
+                "topics": settings.topics.model_copy(update={"events": "events-off",
+                                                             "enriched": "enriched-off",
+                                                             "deadletter": "dl-off"}),
+                "storage": settings.storage.model_copy(
+                    update={"url": f"sqlite:///{workdir / 'off.db'}"}),
+                "worker": settings.worker.model_copy(update={
+                    "data_dir": workdir / "worker-off", "app_id": "llmwatch-off"})})
+            off_eps = run_pipeline(off, warm, timed, workdir, metrics=False)
+            print(f"\nmetrics on:  {pipeline_eps:8.1f} events/s\nmetrics off: {off_eps:8.1f} "
+                  f"events/s\nratio on/off: {pipeline_eps / off_eps:8.3f}")
     raw_eps = run_raw_embedding(timed, args.batch_size)
     print(f"\nevents: {len(timed)}, batch size {args.batch_size}, "
           f"cpu threads {os.cpu_count()}")
@@ -62,7 +79,8 @@ def main() -> None:
     print(f"ratio pipeline / raw embedding:       {pipeline_eps / raw_eps:8.2f}")
 
 
-def run_pipeline(settings: Settings, warm: list, timed: list, workdir: Path) -> float:  # type: ignore[type-arg]
+def run_pipeline(settings: Settings, warm: list, timed: list, workdir: Path,  # type: ignore[type-arg]
+                 metrics: bool = True) -> float:
     ensure_topics(settings)
     store = Store(settings.storage.url)
     upgrade(store.engine)
@@ -70,7 +88,12 @@ def run_pipeline(settings: Settings, warm: list, timed: list, workdir: Path) -> 
            "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
            "LLMWATCH_STORAGE__URL": settings.storage.url,
            "LLMWATCH_EMBEDDING__BATCH_SIZE": str(settings.embedding.batch_size),
-           "LLMWATCH_WORKER__DATA_DIR": str(settings.worker.data_dir)}
+           "LLMWATCH_WORKER__DATA_DIR": str(settings.worker.data_dir),
+           "LLMWATCH_WORKER__APP_ID": settings.worker.app_id,
+           "LLMWATCH_TOPICS__EVENTS": settings.topics.events,
+           "LLMWATCH_TOPICS__ENRICHED": settings.topics.enriched,
+           "LLMWATCH_TOPICS__DEADLETTER": settings.topics.deadletter,
+           "LLMWATCH_WORKER__METRICS_PORT": str(free_port()) if metrics else "off"}
     log = (workdir / "worker.log").open("ab")
     worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker", "--loglevel", "warn"],
                               env=env, stdout=log, stderr=subprocess.STDOUT)

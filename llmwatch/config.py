@@ -13,7 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -182,6 +189,13 @@ class WorkerSettings(BaseModel):
         120, gt=0, description="/readyz turns not ready when records wait while nothing was "
         "processed for this long.")
     lag_every_s: float = Field(10, gt=0, description="How often the worker reads its lag.")
+
+    @field_validator("metrics_port", "web_port", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        """`LLMWATCH_WORKER__METRICS_PORT=off` (or empty) turns the server off."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "off",
+                                                                             "none") else value
 
 
 class LogSettings(BaseModel):

@@ -47,7 +47,8 @@ class SegmentFailures:
                 self._failing.add(segment)
                 log.error("%s failed for segment %r: %s: %s; it is retried on a later round, "
                           "the other segments go on", self.stage, segment_name(segment),
-                          type(exc).__name__, first_line(exc), exc_info=exc)
+                          type(exc).__name__, first_line(exc), exc_info=exc,
+                          extra={"segment": segment})
             else:
                 log.debug("%s failed again for segment %r", self.stage, segment_name(segment))
         else:

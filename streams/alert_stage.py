@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,10 +122,10 @@ class AlertStage:
                                  "evidence": t.evidence, "external": t.external})
         return docs
 
-    def deliver(self) -> int:
+    def deliver(self, on_failure: Callable[[], None] = lambda: None) -> int:
         """Send what is due through the configured sinks; the rest waits in the outbox."""
         sinks = self.sinks()
-        return deliver(self.engine, sinks) if sinks else 0
+        return deliver(self.engine, sinks, on_failure=on_failure) if sinks else 0
 
     def outbox_depth(self, now: datetime) -> tuple[int, float]:
         """Notices waiting to be sent, and the age in seconds of the oldest."""

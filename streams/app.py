@@ -280,7 +280,7 @@ class _Runtime:
             log.warning("drift: %s", "; ".join(
                 f"{segment_name(f.segment)!r} {f.metric} ({f.severity}): "
                 f"{f.explanation or f.method}"
-                for f in fired))
+                for f in fired), extra={"segment": sorted({f.segment for f in fired})})
         return found
 
     def take_tickets(self) -> list[dict[str, Any]]:
@@ -292,7 +292,7 @@ class _Runtime:
         """Deliver due notices (nothing before warm-up has set the alert stage up)."""
         if self._alerts is None:
             return 0
-        sent = self._alerts.deliver()
+        sent = self._alerts.deliver(on_failure=self.metrics.notices.labels("failed").inc)
         self.metrics.notices.labels("sent").inc(sent)
         pending, oldest = self._alerts.outbox_depth(datetime.now(UTC))
         self.metrics.outbox.set(pending)
@@ -365,6 +365,10 @@ class _Runtime:
             "batch: %d calls (%d new), %d feedback, %d dead-lettered; totals %s",
             len(outcome.embedded), outcome.new_events, outcome.new_feedback,
             len(outcome.dead_letters), self.totals,
+            extra={"batch": {"calls": len(outcome.embedded), "new": outcome.new_events,
+                             "feedback": outcome.new_feedback,
+                             "dead_letters": len(outcome.dead_letters),
+                             "seconds": {k: round(v, 4) for k, v in outcome.seconds.items()}}},
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from llmwatch.simulate import TrafficPlan, traffic
 from llmwatch.storage.tables import EventRow
 
 ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("LLMWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -112,6 +114,9 @@ def test_metrics_move_by_what_was_produced_and_lag_drains(
         wait_for(lambda: total(scrape(port), "llmwatch_consumer_lag_records") == 0,
                  "the lag back to 0", log, timeout_s=60)  # ... and drained
         after = scrape(port)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "metrics.txt").write_bytes(body)  # what an operator's Prometheus sees
         moved = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         assert moved["llmwatch_messages_consumed_total"] == produced + 20
         assert moved["llmwatch_events_stored_total"] == produced
@@ -188,7 +193,8 @@ def test_traffic_that_stops_is_one_critical_alert_and_leads_the_report(
         s, tmp_path, LLMWATCH_ALERTS__SLACK_TOKEN=TOKEN,
         LLMWATCH_ALERTS__SLACK_BASE_URL=slack.base_url, LLMWATCH_ALERTS__DELIVER_EVERY_S="1",
         LLMWATCH_ALERTS__GROUP_INTERVAL_S="0", LLMWATCH_WATCHDOG__EVERY_S="2",
-        LLMWATCH_WATCHDOG__TRAFFIC_STOP_S="20", LLMWATCH_REPORT__ENABLED="false")
+        LLMWATCH_WATCHDOG__TRAFFIC_STOP_S="20", LLMWATCH_REPORT__ENABLED="false",
+        LLMWATCH_LOG__FORMAT="json")
     start_at = datetime.now(UTC) - timedelta(minutes=5)
     try:
         plan = TrafficPlan(events=300, feedback_rate=0, seed=5, start=start_at, spacing_s=0.5,
@@ -208,6 +214,11 @@ def test_traffic_that_stops_is_one_critical_alert_and_leads_the_report(
         stop(worker)
         slack.stop()
     assert produced == 300
+    lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
+    docs = [json.loads(ln) for ln in lines]  # LLMWATCH_LOG__FORMAT=json: every line an object
+    batches = [d for d in docs if d["message"].startswith("batch:")]
+    assert batches and all(d["batch"]["calls"] >= 0 and d["level"] == "INFO" for d in batches)
+    assert sum(d["batch"]["new"] for d in batches) == 300
     day = start_at.date() + timedelta(days=1)
     out = subprocess.run(
         [sys.executable, "-m", "llmwatch", "report", "--from", f"{day}",
