@@ -173,6 +173,12 @@ class EmbeddingSettings(BaseModel):
         0.5, gt=0, description="Longest wait to fill a batch before embedding."
     )
     device: str = Field("cpu", description="'cpu' or 'cuda'.")
+    cache_size: int = Field(
+        20_000, ge=0, description="Texts whose vectors are remembered (repeated system "
+        "prompts, templates, canned answers cost a hash); 0 = off. ~1.6 KB each.")
+    max_tokens: int = Field(
+        256, ge=16, le=512, description="Tokens read per text (MiniLM's cost grows with "
+        "them; 256 is the model's own limit, 128 halves the cost of long answers).")
 
 
 class WorkerSettings(BaseModel):

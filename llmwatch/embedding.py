@@ -6,7 +6,9 @@ from site-packages: nothing is fetched from a model hub at run time.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,13 +49,24 @@ def load_model(model_path: str | None = None, device: str = "cpu") -> SentenceTr
 
 
 class Embedder:
-    """Turns texts into L2-normalised float32 vectors, one batched model call at a time."""
+    """Turns texts into L2-normalised float32 vectors, one batched model call at a time.
+
+    `cache_size` texts are remembered (least recently used out first): system prompts,
+    templated prompts and canned answers repeat, and a repeat costs a hash instead of a
+    forward pass — with the very same vector. `max_tokens` caps the tokens read per text
+    (MiniLM's cost grows with them; its default is 256)."""
 
     def __init__(self, model: SentenceTransformer, *, name: str = DEFAULT_MODEL_NAME,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, cache_size: int = 0,
+                 max_tokens: int | None = None) -> None:
         self.model = model
         self.name = name
         self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.hits = self.misses = 0
+        if max_tokens is not None:
+            model.max_seq_length = max_tokens
         dimension = getattr(model, "get_embedding_dimension", None)
         if dimension is None:  # sentence-transformers < 6
             dimension = model.get_sentence_embedding_dimension
@@ -62,6 +75,24 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if not self.cache_size:
+            return self._encode(texts)
+        keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                for t in texts]
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}
+        self.misses += len(todo)  # forward passes; every other text is a hit
+        self.hits += len(keys) - len(todo)
+        if todo:
+            for k, v in zip(todo, self._encode(list(todo.values())), strict=True):
+                self._cache[k] = v.copy()  # not a view that keeps the whole batch alive
+        out = np.stack([self._cache[k] for k in keys])
+        for k in keys:
+            self._cache.move_to_end(k)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,

@@ -210,7 +210,8 @@ class _Runtime:
                                   window=self.settings.drift.window_size,
                                   privacy=self.settings.privacy.policy())
         self._embedder = Embedder(
-            load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size
+            load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size,
+            cache_size=emb.cache_size, max_tokens=emb.max_tokens,
         )
         self._scorer = QualityScorer(ExemplarIndex.build(self._embedder.encode),
                                      quality_config(self.settings.quality))
