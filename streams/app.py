@@ -84,7 +84,7 @@ def build_app(settings: Settings) -> faust.App:
     async def assigned(sender: Any, assigned: Any = (), **kwargs: Any) -> None:
         runtime.assigned_to({(tp.topic, tp.partition) for tp in assigned})
 
-    if settings.watchdog.enabled and settings.alerts.enabled:
+    if settings.watchdog.enabled and settings.alerts.enabled and settings.alerts.has_sink:
 
         @app.timer(settings.watchdog.every_s, on_leader=True)
         async def watchdog() -> None:
@@ -484,7 +484,13 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     logs.install()
     runtime = app.llmwatch_runtime  # type: ignore[attr-defined]
     if settings.worker.metrics_port is not None:
-        serve(settings.worker.metrics_port, runtime.metrics, runtime.health)
+        try:
+            serve(settings.worker.metrics_port, runtime.metrics, runtime.health)
+        except OSError as exc:
+            log.error("cannot serve /metrics, /healthz and /readyz on port %d (%s): another "
+                      "worker on this host? Give each its own LLMWATCH_WORKER__METRICS_PORT "
+                      "(or 'off'); this worker runs without them",
+                      settings.worker.metrics_port, exc.strerror or exc)
         LagWatcher(settings.kafka.kafka_python_options(), settings.worker.app_id,
                    settings.topics.events, runtime.metrics, runtime.health,
                    lambda: runtime.assigned, every_s=settings.worker.lag_every_s).start()

@@ -32,6 +32,7 @@ def test_two_workers_deliver_one_digest_per_scheduled_run(
     slack = SlackAPI().start()
     env = {
         **os.environ,
+        "LLMWATCH_WORKER__METRICS_PORT": "off",  # two workers on one host
         "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap,
         "LLMWATCH_STORAGE__URL": postgres_url,
         "LLMWATCH_TOPICS__EVENTS": f"ev-{tmp_path.name}",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from test_end_to_end import prepared, wait_for, worker_env
 
 from llmwatch.local.kafka import LocalKafka
+from llmwatch.observability import group_members
 from llmwatch.schemas.events import LLMEvent
 from llmwatch.simulate import TrafficPlan, traffic
 from llmwatch.storage.tables import EventRow, FindingRow
@@ -47,7 +48,19 @@ def test_two_workers_share_one_hot_model_and_judge_its_windows_once(
     try:
         wait_for(lambda: all("llmwatch worker ready" in lg.read_text(errors="replace")
                              for lg in logs), "both workers ready", logs[0], timeout_s=180)
-        time.sleep(20)  # the group rebalances once the second worker has joined
+        events = s.topics.events
+
+        def both_hold_events_partitions() -> bool:  # the group rebalanced after the 2nd joined
+            try:
+                members = group_members(s.kafka.kafka_python_options(), s.worker.app_id)
+            except Exception:  # noqa: BLE001 - the coordinator may not answer yet
+                return False
+            return len(members) == 2 and all(
+                any(p.startswith(f"{events}[") for p in m["partitions"]) for m in members)
+
+        wait_for(both_hold_events_partitions, "both workers holding partitions", logs[1],
+                 timeout_s=120)
+        time.sleep(3)
         plan = TrafficPlan(events=EVENTS, shift_at=0.5, shift_fraction=0.6, feedback_rate=0,
                            app="support-bot", model="gpt-4o", seed=4,
                            start=datetime.now(UTC) - timedelta(hours=1))
