@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from llmwatch.storage.tables import (
@@ -157,9 +157,15 @@ def deliver(engine: Engine, sinks: Mapping[str, Sink], *, worker: str = "w",
 
 
 def pending(engine: Engine) -> int:
-    with Session(engine) as s:
-        return len(s.execute(select(AlertOutboxRow.id).where(
-            AlertOutboxRow.status == "pending")).all())
+    return depth(engine, datetime.now(UTC))[0]
+
+
+def depth(engine: Engine, now: datetime) -> tuple[int, float]:
+    """Notices waiting to be sent, and the age in seconds of the oldest."""
+    with engine.connect() as conn:
+        n, oldest = conn.execute(select(func.count(), func.min(AlertOutboxRow.created_at))
+                                 .where(AlertOutboxRow.status == "pending")).one()
+    return int(n), (now - as_utc(oldest)).total_seconds() if oldest else 0.0
 
 
 def retry_after(headers: Any, now: datetime) -> timedelta | None:

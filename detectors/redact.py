@@ -53,7 +53,6 @@ _OWN_KEYS = re.compile(
     r"|AKIA[0-9A-Z]{16}|npm_[0-9A-Za-z]{30,}|hf_[0-9A-Za-z]{30,})")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"  # UK
                        r"|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b")  # Canada
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _IBAN_LOOSE = re.compile(
     r"\b[a-zA-Z]{2}\d{2}(?:[ ]?[a-zA-Z0-9]{4}){2,7}(?:[ ]?[a-zA-Z0-9]{1,4})?\b")
 _NAME_CUE = re.compile(
@@ -226,9 +225,6 @@ def _fail_closed(text: str, keep: frozenset[str]) -> list[Span]:
         if sum(c.isdigit() for c in m.group()) >= 8:
             spans.append(Span("IBAN", m.start(), m.end()))
     for m in _TOKEN.finditer(text):
-        if _high_entropy(m.group()):
-            spans.append(Span("SECRET", m.start(), m.end()))
-    for m in _AWS_SECRET.finditer(text):
         if _high_entropy(m.group()):
             spans.append(Span("SECRET", m.start(), m.end()))
     for m in _DIGIT_RUN.finditer(text):

@@ -197,20 +197,31 @@ class PartitionLag:
         return max(0, self.end - self.committed)
 
 
-def read_lag(options: dict[str, Any], group: str, topics: Iterable[str],
-             only: set[tuple[str, int]] | None = None) -> list[PartitionLag]:
-    """The group's lag per partition of `topics` (or of `only` those partitions)."""
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+class LagReader:
+    """Open Kafka clients that read a group's lag; kept by a worker that reads it every
+    few seconds rather than connecting anew each time."""
 
-    admin = KafkaAdminClient(**options)
-    consumer = KafkaConsumer(**options, enable_auto_commit=False)
-    try:
+    def __init__(self, options: dict[str, Any]) -> None:
+        from kafka import KafkaAdminClient, KafkaConsumer
+
+        self.admin = KafkaAdminClient(**options)
+        self.consumer = KafkaConsumer(**options, enable_auto_commit=False)
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.admin.close()
+
+    def read(self, group: str, topics: Iterable[str],
+             only: set[tuple[str, int]] | None = None) -> list[PartitionLag]:
+        """The group's lag per partition of `topics` (or of `only` those partitions)."""
+        from kafka import TopicPartition
+
         committed = {(tp.topic, tp.partition): meta.offset for tp, meta in
-                     admin.list_group_offsets({group: None}).get(group, {}).items()}
+                     self.admin.list_group_offsets({group: None}).get(group, {}).items()}
         tps = [TopicPartition(t, p) for t in topics
-               for p in sorted(consumer.partitions_for_topic(t) or ())
+               for p in sorted(self.consumer.partitions_for_topic(t) or ())
                if only is None or (t, p) in only]
-        ends = consumer.end_offsets(tps) if tps else {}
+        ends = self.consumer.end_offsets(tps) if tps else {}
         out = []
         now = time.time()
         for tp in tps:
@@ -218,16 +229,23 @@ def read_lag(options: dict[str, Any], group: str, topics: Iterable[str],
             end = ends.get(tp, 0)
             seconds = 0.0
             if end > done:
-                consumer.assign([tp])
-                consumer.seek(tp, done)
-                batch = consumer.poll(timeout_ms=2000, max_records=1).get(tp, [])
+                self.consumer.assign([tp])
+                self.consumer.seek(tp, done)
+                batch = self.consumer.poll(timeout_ms=2000, max_records=1).get(tp, [])
                 if batch and batch[0].timestamp and batch[0].timestamp > 0:
                     seconds = max(0.0, now - batch[0].timestamp / 1000)
             out.append(PartitionLag(tp.topic, tp.partition, done, end, seconds))
         return out
+
+
+def read_lag(options: dict[str, Any], group: str, topics: Iterable[str],
+             only: set[tuple[str, int]] | None = None) -> list[PartitionLag]:
+    """The group's lag per partition of `topics`, through clients opened for this read."""
+    reader = LagReader(options)
+    try:
+        return reader.read(group, topics, only)
     finally:
-        consumer.close()
-        admin.close()
+        reader.close()
 
 
 def group_members(options: dict[str, Any], group: str) -> list[dict[str, Any]]:
@@ -263,6 +281,7 @@ class LagWatcher:
         self.every_s = every_s
         self.stopped = threading.Event()
         self.latest: list[PartitionLag] = []
+        self._reader: LagReader | None = None
 
     def start(self) -> LagWatcher:
         threading.Thread(target=self._run, name="llmwatch-lag", daemon=True).start()
@@ -274,10 +293,15 @@ class LagWatcher:
                 self.read_once()
             except Exception as exc:  # noqa: BLE001 - lag is best effort: a line, then retry
                 log.debug("could not read consumer lag: %s: %s", type(exc).__name__, exc)
+                if self._reader is not None:  # reconnect at the next read
+                    self._reader.close()
+                    self._reader = None
 
     def read_once(self) -> list[PartitionLag]:
         mine = {tp for tp in self.assignment() if tp[0] == self.topic}
-        lags = read_lag(self.options, self.group, [self.topic], mine) if mine else []
+        if mine and self._reader is None:
+            self._reader = LagReader(self.options)
+        lags = self._reader.read(self.group, [self.topic], mine) if mine and self._reader else []
         self.metrics.lag_records.clear()
         self.metrics.lag_seconds.clear()
         for lag in lags:

@@ -145,13 +145,12 @@ def _latest_report(store: Store) -> str | None:
 def _last_and_outbox(store: Store) -> tuple[str | None, int]:
     from sqlalchemy import func, select
 
-    from llmwatch.storage.tables import AlertOutboxRow, EventRow
+    from llmwatch.alerts.outbox import pending
+    from llmwatch.storage.tables import EventRow
 
     with store.engine.connect() as conn:
         last = conn.execute(select(func.max(EventRow.stored_at))).scalar_one_or_none()
-        pending = conn.execute(select(func.count()).select_from(AlertOutboxRow).where(
-            AlertOutboxRow.status == "pending")).scalar_one()
-    return (f"{last:%Y-%m-%d %H:%M:%S}" if last else None), int(pending)
+    return (f"{last:%Y-%m-%d %H:%M:%S}" if last else None), pending(store.engine)
 
 
 def _first_line(exc: Exception) -> str:

@@ -127,17 +127,6 @@ class AlertStage:
         sinks = self.sinks()
         return deliver(self.engine, sinks, on_failure=on_failure) if sinks else 0
 
-    def outbox_depth(self, now: datetime) -> tuple[int, float]:
-        """Notices waiting to be sent, and the age in seconds of the oldest."""
-        from sqlalchemy import func, select
-
-        from llmwatch.storage.tables import AlertOutboxRow, as_utc
-
-        with self.engine.connect() as conn:
-            n, oldest = conn.execute(select(func.count(), func.min(AlertOutboxRow.created_at))
-                                     .where(AlertOutboxRow.status == "pending")).one()
-        return int(n), (now - as_utc(oldest)).total_seconds() if oldest else 0.0
-
     def sinks(self) -> dict[str, Sink]:
         """The configured sinks, by the outbox's sink names."""
         s = self.settings

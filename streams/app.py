@@ -26,6 +26,7 @@ import faust
 from faust.types import EventT
 
 from llmwatch import logs
+from llmwatch.alerts import outbox
 from llmwatch.config import KafkaSettings, QualitySettings, Settings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
@@ -295,7 +296,7 @@ class _Runtime:
             return 0
         sent = self._alerts.deliver(on_failure=self.metrics.notices.labels("failed").inc)
         self.metrics.notices.labels("sent").inc(sent)
-        pending, oldest = self._alerts.outbox_depth(datetime.now(UTC))
+        pending, oldest = outbox.depth(self._alerts.engine, datetime.now(UTC))
         self.metrics.outbox.set(pending)
         self.metrics.outbox_oldest.set(oldest)
         return sent

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from llmwatch.alerts import outbox
 from llmwatch.alerts import watchdog as checks
 from llmwatch.config import Settings
 from llmwatch.detectors.findings import Finding
@@ -15,7 +16,7 @@ from llmwatch.detectors.segments import Segment
 from llmwatch.observability import read_lag
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import _filters
-from llmwatch.storage.tables import AlertOutboxRow, DriftBaselineRow, EventRow, as_utc
+from llmwatch.storage.tables import DriftBaselineRow, EventRow, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Watchdog:
         except Exception as exc:  # noqa: BLE001 - Kafka unreachable: its own lines say so
             log.debug("watchdog could not read Kafka: %s", exc)
         found += self._traffic(store, now)
-        pending, oldest = _outbox(store, now)
+        pending, oldest = outbox.depth(store.engine, now)
         found.append(checks.delivery(oldest, pending, now, failing_s=w.delivery_failing_s))
         return found
 
@@ -48,10 +49,9 @@ class Watchdog:
         self.lag_history.append((now, lag))
         found = [checks.falling_behind(self.lag_history, now, max_lag=w.max_lag,
                                        growing_s=w.lag_growing_s)]
-        from llmwatch.streams.topics import topic_sizes
+        from llmwatch.streams.topics import end_offsets
 
-        sizes = topic_sizes(s, [s.topics.events, s.topics.deadletter])
-        offsets = (sizes[s.topics.events], sizes[s.topics.deadletter])
+        offsets = (sum(x.end for x in lags), end_offsets(s, s.topics.deadletter))
         if self._offsets is not None:
             found.append(checks.dead_letters(offsets[1] - self._offsets[1],
                                              offsets[0] - self._offsets[0], now,
@@ -83,10 +83,3 @@ class Watchdog:
                                         window_s=min(w.traffic_window_s, seen),
                                         stop_s=w.traffic_stop_s, now=now)
         return found
-
-
-def _outbox(store: Store, now: datetime) -> tuple[int, float]:
-    with store.engine.connect() as conn:
-        n, oldest = conn.execute(select(func.count(), func.min(AlertOutboxRow.created_at))
-                                 .where(AlertOutboxRow.status == "pending")).one()
-    return int(n), (now - as_utc(oldest)).total_seconds() if oldest else 0.0

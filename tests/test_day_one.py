@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from slack_server import TOKEN, SlackAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_end_to_end import prepared, wait_for, worker_env, worker_on_own_broker
+from test_end_to_end import prepared, run_report, wait_for, worker_env, worker_on_own_broker
 
 from llmwatch.detectors.segments import Segment
 from llmwatch.local.kafka import LocalKafka
@@ -97,16 +97,8 @@ def test_real_model_names_reach_alerts_tickets_and_the_report_unchanged(
     for m in slack.messages:  # the fallback text names the segment too
         assert any(Segment(a, mo, v, "v1").describe() in m["text"] for a, mo, v in NAMES)
 
-    day = start.date()
-    out = subprocess.run(
-        [sys.executable, "-m", "llmwatch", "report", "--from", f"{day}",
-         "--to", f"{day + timedelta(days=2)}", "--tz", "UTC"],
-        env={**env, "LLMWATCH_REPORT__EVIDENTLY_SEGMENTS": "1", "COLUMNS": "400"},
-        capture_output=True,
-        text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    html = Path(re.search(r"HTML: (\S+)", out.stdout)[1]).read_text()
-    figures = json.loads(Path(re.search(r"JSON: (\S+)", out.stdout)[1]).read_text())
+    html, figures_json = run_report(env, start.date(), 2)
+    figures = json.loads(figures_json)
     assert {Segment.from_key(x["key"]) for x in figures["segments"]} == {
         Segment(a, m, v, "v1") for a, m, v in NAMES}
     for app, model, version in NAMES:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 from factories import consume, make_event
@@ -76,6 +78,21 @@ def worker_on_own_broker(bootstrap: str, tmp_path: Path, name: str
         worker.kill()
         raise
     return s, worker, log
+
+
+def run_report(env: dict[str, str], first: date, days: int, *, evidently_segments: int = 1
+               ) -> tuple[str, str]:
+    """`llmwatch report` over `days` days from `first`, run as a user runs it; returns the
+    HTML and the JSON it wrote."""
+    out = subprocess.run(
+        [sys.executable, "-m", "llmwatch", "report", "--from", f"{first}",
+         "--to", f"{first + timedelta(days=days)}", "--tz", "UTC"],
+        env={**env, "LLMWATCH_REPORT__EVIDENTLY_SEGMENTS": str(evidently_segments),
+             "COLUMNS": "400"},
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return (Path(re.search(r"HTML: (\S+)", out.stdout)[1]).read_text(),  # type: ignore[index]
+            Path(re.search(r"JSON: (\S+)", out.stdout)[1]).read_text())  # type: ignore[index]
 
 
 def wait_for(condition: Callable[[], bool], what: str, log: Path, timeout_s: float = 180) -> None:

@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from slack_server import TOKEN, SlackAPI
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
-from test_end_to_end import prepared, wait_for, worker_env
+from test_end_to_end import prepared, run_report, wait_for, worker_env
 
 from llmwatch.local.kafka import LocalKafka, free_port
 from llmwatch.observability import Metrics, metric_names
@@ -219,14 +219,9 @@ def test_traffic_that_stops_is_one_critical_alert_and_leads_the_report(
     batches = [d for d in docs if d["message"].startswith("batch:")]
     assert batches and all(d["batch"]["calls"] >= 0 and d["level"] == "INFO" for d in batches)
     assert sum(d["batch"]["new"] for d in batches) == 300
-    day = start_at.date() + timedelta(days=1)
-    out = subprocess.run(
-        [sys.executable, "-m", "llmwatch", "report", "--from", f"{day}",
-         "--to", f"{day + timedelta(days=7)}", "--tz", "UTC"],
-        env={**env, "LLMWATCH_REPORT__EVIDENTLY_SEGMENTS": "0", "COLUMNS": "300"},
-        capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    figures = json.loads(Path(re.search(r"JSON: (\S+)", out.stdout)[1]).read_text())
+    _, figures_json = run_report(env, start_at.date() + timedelta(days=1), 7,
+                                 evidently_segments=0)
+    figures = json.loads(figures_json)
     first = figures["summary"][0]
     assert first["severity"] == "critical" and first["text"].startswith("Traffic stopped")
     store.dispose()

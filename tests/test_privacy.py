@@ -21,7 +21,7 @@ from slack_server import TOKEN, SlackAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_alert_delivery import Receiver
-from test_end_to_end import prepared, wait_for, worker_env
+from test_end_to_end import prepared, run_report, wait_for, worker_env
 from test_tickets import IssueTracker
 
 from llmwatch.detectors.redact import Privacy, redact
@@ -225,15 +225,7 @@ def test_planted_personal_data_reaches_no_output(
     assert "R0UT1NGKEY" not in outputs["outbox"]  # the routing key is added at send time
     outputs["tickets topic"] = repr([r.value for r in consume(
         kafka.bootstrap, tickets_topic, expect=1)])
-    day = start.date()
-    out = subprocess.run(
-        [sys.executable, "-m", "llmwatch", "report", "--from", f"{day}",
-         "--to", f"{day + timedelta(days=2)}", "--tz", "UTC"],
-        env={**env, "LLMWATCH_REPORT__EVIDENTLY_SEGMENTS": "1", "COLUMNS": "400"},
-        capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    outputs["report html"] = Path(re.search(r"HTML: (\S+)", out.stdout)[1]).read_text()
-    outputs["report json"] = Path(re.search(r"JSON: (\S+)", out.stdout)[1]).read_text()
+    outputs["report html"], outputs["report json"] = run_report(env, start.date(), 2)
     shown = subprocess.run([sys.executable, "-m", "llmwatch", "event", planted_ids[0]],
                            env={**env, "COLUMNS": "400"}, capture_output=True, text=True,
                            timeout=120)

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from llmwatch.detectors.quality import QualityScore
+from llmwatch.detectors.redact import redact
 from llmwatch.schemas import FeedbackEvent, LLMEvent
 from llmwatch.schemas.embedded import EmbeddedEvent
 
@@ -190,7 +191,6 @@ def _as_is(text: str) -> str:
 
 
 def _redacted(text: str) -> str:
-    from llmwatch.detectors.redact import redact
     return redact(text, thorough=False)  # the fail-closed rules: 0.2 ms, not 4–11 ms
 
 
