@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmwatch.embedding import Embedder, load_model
+from llmwatch.embedding import make_embedder
 from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
 
@@ -32,21 +32,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LLMWATCH_BENCH_CACHE", default))
 
 
-def load_corpus(topic: str = "coding", n_baseline: int = 6000, seed: int = 0) -> Corpus:
+def load_corpus(topic: str = "coding", n_baseline: int = 6000, seed: int = 0,
+                backend: str = "minilm") -> Corpus:
     rng = random.Random(seed)
     distinct = sorted({p for p, _ in chitchat_pairs() if len(p.split()) >= 3})
     baseline_texts = rng.sample(distinct, n_baseline)
     shift_texts = sorted({p for p, _ in chatterbot_pairs(topic)})
-    return Corpus(baseline_texts, _embed_cached(baseline_texts), shift_texts,
-                  _embed_cached(shift_texts))
+    return Corpus(baseline_texts, _embed_cached(baseline_texts, backend), shift_texts,
+                  _embed_cached(shift_texts, backend))
 
 
-def _embed_cached(texts: list[str]) -> np.ndarray:
+def _embed_cached(texts: list[str], backend: str = "minilm") -> np.ndarray:
+    if backend != "minilm":  # fast: not cached, so a rebuilt static embedding is seen
+        return make_embedder(backend).encode(texts)
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = cache_dir() / f"emb-{digest}.npy"
     if path.exists():
         return np.load(path)
-    vectors = Embedder(load_model()).encode(texts)
+    vectors = make_embedder("minilm").encode(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors

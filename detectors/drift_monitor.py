@@ -147,6 +147,7 @@ class Baseline:
     numeric: dict[str, np.ndarray]
     categorical: dict[str, list[str]]
     rates: dict[str, tuple[int, int]] = field(default_factory=dict)
+    embedding: str = "all-MiniLM-L6-v2"  # the space of its vectors (Embedder.name)
 
     @property
     def events_per_second(self) -> float | None:
@@ -279,6 +280,7 @@ def baseline_to_bytes(b: Baseline) -> bytes:
         "categorical": b.categorical, "clusters": b.clusters.to_json(), "rates": b.rates,
         "online": [b.online.threshold, b.online.expected_run_length,
                    b.online.simulated_run_length],
+        "embedding": b.embedding,
     }
     arrays["meta"] = np.array(json.dumps(meta))
     out = io.BytesIO()
@@ -305,4 +307,5 @@ def baseline_from_bytes(data: bytes) -> Baseline:
         online=Calibration(online["mean"], online["basis"], threshold, int(ert), simulated),
         numeric=group("numeric"), categorical=meta["categorical"],
         rates={k: (int(v[0]), int(v[1])) for k, v in meta.get("rates", {}).items()},
+        embedding=meta.get("embedding", "all-MiniLM-L6-v2"),  # older baselines: MiniLM's
     )

@@ -124,27 +124,34 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
     x = np.asarray(embeddings, dtype=np.float64)
     clusters = assign(model, x)
     m = len(clusters)
-    candidates: list[tuple[float, ClusterShift]] = []
+    # (change, kind, label, reference share, current share, members); examples are shown
+    # (redacted: the costly part) only for the shifts that survive the tests
+    candidates: list[tuple[float, str, str, float, float, np.ndarray]] = []
     p_values: list[float] = []
     new_idx = np.flatnonzero(clusters == NEW)
     new_share = len(new_idx) / m
     p_values.append(float(stats.binomtest(len(new_idx), m, max(model.new_rate, 1e-3),
                                           alternative="greater").pvalue))
-    label = _label([_terms(texts[i], privacy) for i in new_idx], model.reference_terms,
-                   model.reference_docs) if len(new_idx) else ""
-    candidates.append((new_share - model.new_rate, ClusterShift(
-        "new", label, model.new_rate, new_share, _examples(x, texts, new_idx, privacy))))
+    candidates.append((new_share - model.new_rate, "new", "", model.new_rate, new_share,
+                       new_idx))  # labelled below, if it survives
     for c, ref_share in enumerate(model.reference_share):
         idx = np.flatnonzero(clusters == c)
         cur_share = len(idx) / m
         p_values.append(two_proportion_p(ref_share, reference_size, cur_share, m))
-        kind: Literal["grew", "shrank"] = "grew" if cur_share > ref_share else "shrank"
-        candidates.append((cur_share - ref_share, ClusterShift(
-            kind, model.labels[c], float(ref_share), cur_share,
-            _examples(x, texts, idx, privacy))))
+        candidates.append((cur_share - ref_share, "grew" if cur_share > ref_share else "shrank",
+                           model.labels[c], float(ref_share), cur_share, idx))
     significant = benjamini_hochberg(p_values, q=alpha)
-    shifts = [shift for (change, shift), sig in zip(candidates, significant, strict=True)
-              if sig and abs(change) >= min_change and (shift.kind != "new" or change > 0)]
+    def named(kind: str, label: str, idx: np.ndarray) -> str:
+        if kind != "new" or not len(idx):
+            return label
+        return _label([_terms(texts[i], privacy) for i in idx], model.reference_terms,
+                      model.reference_docs)
+
+    shifts = [ClusterShift(kind, named(kind, label, idx), ref, cur,  # type: ignore[arg-type]
+                           _examples(x, texts, idx, privacy))
+              for (change, kind, label, ref, cur, idx), sig
+              in zip(candidates, significant, strict=True)
+              if sig and abs(change) >= min_change and (kind != "new" or change > 0)]
     shifts.sort(key=lambda s: (s.kind != "new", -abs(s.current_share - s.reference_share)))
     return Explanation(shifts)
 

@@ -15,6 +15,10 @@ _STOPWORDS = {
     "nl": "de het een en is van ik te dat niet wat op zijn voor met hoe",
 }
 _SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _SETS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
 def guess_language(text: str) -> str:
@@ -25,9 +29,12 @@ def guess_language(text: str) -> str:
     >>> guess_language("¿Cómo puedo cambiar la contraseña de mi cuenta?")
     'es'
     """
-    words = [w.lower() for w in _WORDS.findall(text)]
+    words = [w.lower() for w in _WORDS.findall(text[:2000])]  # plenty to tell
     if len(words) < 3:
         return "und"
-    scores = {lang: sum(w in s for w in words) for lang, s in _SETS.items()}
+    scores = dict.fromkeys(_SETS, 0)  # one lookup per word, not one per word and language
+    for w in words:
+        for lang in _LANGS_OF.get(w, ()):
+            scores[lang] += 1
     best = max(scores, key=lambda lang: scores[lang])
     return best if scores[best] >= 1 else "und"

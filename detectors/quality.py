@@ -9,7 +9,9 @@ and for PII the spans), stored per event and rolled up into windowed rates.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -135,15 +137,28 @@ def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
 
 
 def _patterns_or_exemplars(name: str, text: str, vector: np.ndarray | None,
-                           patterns: Sequence[re.Pattern[str]], exemplars: np.ndarray,
+                           patterns: tuple[re.Pattern[str], ...], exemplars: np.ndarray,
                            similarity_at_half: float, threshold: float) -> QualityScore:
     """0.9 when a pattern matches; else a soft ramp of the similarity to the exemplars."""
-    pattern = next((p.pattern for p in patterns if p.search(text)), None)
+    any_of, lower = _any_of(patterns)
+    pattern = (next((p.pattern for p in patterns if p.search(text)), None)
+               if any_of.search(text.lower() if lower else text) else None)  # one scan first
     similarity = _max_similarity(vector, exemplars)
     score = max(0.9 if pattern else 0.0,
                 _ramp(similarity, similarity_at_half - 0.1, similarity_at_half))
     return QualityScore(name, score, score >= threshold,
                         details={"pattern": pattern, "similarity": round(similarity, 4)})
+
+
+@functools.cache
+def _any_of(patterns: tuple[re.Pattern[str], ...]) -> tuple[re.Pattern[str], bool]:
+    """One alternation of all the patterns, and whether it reads lower-cased text: patterns
+    that ignore case and are written in lower case match lower-cased text without re.I,
+    which Python's engine runs ~40 % faster."""
+    flags = functools.reduce(operator.or_, (p.flags for p in patterns), 0)
+    source = "|".join(f"(?:{p.pattern})" for p in patterns) or "(?!)"
+    lower = all(p.flags & re.I for p in patterns) and source == source.lower()
+    return re.compile(source, flags & ~re.I if lower else flags), lower
 
 
 def pii(name: str, text: str) -> QualityScore:

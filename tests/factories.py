@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from llmwatch.schemas import LLMEvent
@@ -25,6 +26,22 @@ def make_event(i: int = 0, **overrides: object) -> LLMEvent:
     }
     fields.update(overrides)
     return LLMEvent.model_validate(fields)
+
+
+def consume_enriched(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60.0
+                     ) -> tuple[list, list]:  # type: ignore[type-arg]
+    """The enriched topic's records and the events they carry (packed: several a record),
+    read until `expect` events arrived (or the time is up)."""
+    from llmwatch.schemas.embedded import from_wire_many
+
+    records: list = []  # type: ignore[type-arg]
+    events: list = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    while len(events) < expect and time.monotonic() < deadline:
+        got = consume(bootstrap, topic, expect=len(records) + 1, timeout_s=5)
+        records = got
+        events = [e for r in records for e in from_wire_many(r.value)]
+    return records, events
 
 
 def consume(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60.0) -> list:  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from factories import consume, make_event
+from factories import consume, consume_enriched, make_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
@@ -24,7 +24,7 @@ from llmwatch.embedding import Embedder
 from llmwatch.flood import hostile_messages
 from llmwatch.local.kafka import LocalKafka, free_port
 from llmwatch.schemas import DeadLetter, FeedbackEvent, LLMEvent, Rejected, decode_event
-from llmwatch.schemas.embedded import from_wire
+from llmwatch.schemas.embedded import from_wire_many
 from llmwatch.sdk import Monitor
 from llmwatch.simulate import TrafficPlan, traffic
 from llmwatch.storage import Store, upgrade
@@ -218,15 +218,15 @@ def test_a_valid_199000_character_cjk_prompt_is_stored_handed_on_and_judged(
                     DriftCursorRow.__table__.select().with_only_columns(
                         DriftCursorRow.windows)).scalars())
         wait_for(judged, "the window holding the CJK prompt to be judged", log, timeout_s=300)
-        enriched = consume(kafka.bootstrap, s.topics.enriched, expect=200, timeout_s=60)
+        enriched, _ = consume_enriched(kafka.bootstrap, s.topics.enriched, expect=200)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
     found = store.event("evt-000150")
     assert found is not None and len(found[0].prompt_text) == 199_000
     [record] = [r for r in enriched if b"evt-000150" in r.value]
-    assert len(record.value) < 1_000_000 and from_wire(record.value).event.prompt_text == \
-        cjk[:199_000]
+    [item] = [e for e in from_wire_many(record.value) if e.event.event_id == "evt-000150"]
+    assert len(record.value) < 1_000_000 and item.event.prompt_text == cjk[:199_000]
     store.dispose()
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 from factories import make_event
 
 from llmwatch.embedding import Embedder
-from llmwatch.schemas.embedded import from_wire, to_wire
+from llmwatch.schemas.embedded import from_wire, from_wire_many, pack, to_wire
 from llmwatch.storage import Store
 from llmwatch.streams.pipeline import RawMessage, process_batch
 
@@ -47,6 +48,34 @@ def test_enriched_wire_format_round_trips(embedder: Embedder) -> None:
     item = embedder.embed_events([make_event(5)])[0]
     back = from_wire(to_wire(item))
     assert back.event == item.event
+    assert back.prompt_vector.dtype == np.float32
+    np.testing.assert_allclose(back.prompt_vector, item.prompt_vector, atol=1e-3)  # float16
+    np.testing.assert_allclose(back.response_vector, item.response_vector, atol=1e-3)
+
+
+def test_enriched_records_pack_many_events_under_the_size_limit(embedder: Embedder) -> None:
+    items = embedder.embed_events([make_event(i) for i in range(40)])
+    wires = [to_wire(i) for i in items]
+    one = pack(wires, 1_000_000)
+    assert len(one) == 1
+    assert [e.event for e in from_wire_many(one[0])] == [i.event for i in items]
+    small = pack(wires, 3 * max(len(w) for w in wires))  # two or three a record
+    assert len(small) > 10 and all(len(r) <= 3 * max(len(w) for w in wires) for r in small)
+    assert [e.event for r in small for e in from_wire_many(r)] == [i.event for i in items]
+    assert [e.event for e in from_wire_many(wires[0])] == [items[0].event]  # unpacked too
+
+
+def test_enriched_records_of_the_previous_version_still_read(embedder: Embedder) -> None:
+    import base64
+    import json
+
+    item = embedder.embed_events([make_event(6)])[0]
+    doc = json.loads(to_wire(item))
+    del doc["vector_dtype"]  # written before float16: float32 vectors, no marker
+    doc["prompt_vector"] = base64.b64encode(item.prompt_vector.astype("<f4").tobytes()).decode()
+    doc["response_vector"] = base64.b64encode(
+        item.response_vector.astype("<f4").tobytes()).decode()
+    back = from_wire(json.dumps(doc).encode())
     assert back.prompt_vector.tobytes() == item.prompt_vector.tobytes()
 
 

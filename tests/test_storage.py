@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from factories import make_event
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
 
 from llmwatch.schemas import FeedbackEvent
@@ -46,13 +46,31 @@ def test_replayed_events_are_stored_once(store: Store) -> None:
     assert sorted(store.event_ids()) == [f"evt-{i:06d}" for i in range(5)]
 
 
-def test_embeddings_round_trip_exactly(store: Store) -> None:
+def test_embeddings_round_trip_in_half_precision(store: Store) -> None:
     items = [embedded(1), embedded(2, response=False)]
     store.save_events(items)
     loaded = store.load_vectors(["evt-000001", "evt-000002"])
-    np.testing.assert_array_equal(loaded["evt-000001"][0], items[0].prompt_vector)
-    np.testing.assert_array_equal(loaded["evt-000001"][1], items[0].response_vector)
+    prompt, response = loaded["evt-000001"]
+    assert prompt.dtype == np.float32 and prompt.shape == items[0].prompt_vector.shape
+    np.testing.assert_allclose(prompt, items[0].prompt_vector, atol=1e-3)
+    np.testing.assert_allclose(response, items[0].response_vector, atol=1e-3)
+    assert float(prompt @ items[0].prompt_vector) > 0.9999  # cosine: nothing a test can see
     assert loaded["evt-000002"][1] is None
+    with store.engine.connect() as conn:  # 2 bytes a dimension, not 4
+        size = conn.execute(text("SELECT length(prompt_vector) FROM embeddings WHERE "
+                                 "event_id = 'evt-000001'")).scalar_one()
+    assert size == 2 * prompt.shape[0]
+
+
+def test_vectors_stored_as_float32_before_still_read() -> None:
+    from llmwatch.storage import vectors
+
+    v = np.random.default_rng(0).normal(size=384).astype(np.float32)
+    legacy = np.ascontiguousarray(v, dtype="<f4").tobytes()
+    np.testing.assert_array_equal(vectors.from_bytes(legacy, 384), v)
+    np.testing.assert_allclose(vectors.from_bytes(vectors.to_bytes(v), 384), v, rtol=1e-3)
+    with pytest.raises(ValueError, match="expected 384"):
+        vectors.from_bytes(legacy[:-4], 384)
 
 
 def test_feedback_is_idempotent(store: Store) -> None:

@@ -8,8 +8,9 @@ so a restart neither skips nor repeats a window.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,8 @@ from .tables import (
 
 Position = tuple[datetime, str]  # (stored_at, event_id)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Cursor:
@@ -52,10 +55,14 @@ class Cursor:
 class DriftRepository:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
+        # vectors of another embedding backend live in another space: never mixed
+        self.embedding = store.embedding_model
 
     # -- events ------------------------------------------------------------------------
     def count_after(self, segment: Segment, after: Position | None) -> int:
-        stmt = select(func.count()).select_from(EventRow).where(*_filters(segment, after))
+        stmt = (select(func.count()).select_from(EventRow)
+                .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
+                .where(*_filters(segment, after), EmbeddingRow.model_name == self.embedding))
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
@@ -66,7 +73,7 @@ class DriftRepository:
         stmt = (
             select(EventRow, EmbeddingRow)
             .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
-            .where(*_filters(segment, after))
+            .where(*_filters(segment, after), EmbeddingRow.model_name == self.embedding)
             .order_by(*(c.desc() for c in order) if newest else order)
             .limit(limit)
         )
@@ -98,7 +105,8 @@ class DriftRepository:
                 rows.extend(session.execute(
                     select(EventRow, EmbeddingRow)
                     .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
-                    .where(EventRow.event_id.in_(ids[at:at + 500]))).tuples())
+                    .where(EventRow.event_id.in_(ids[at:at + 500]),
+                           EmbeddingRow.model_name == self.embedding)).tuples())
         rows.sort(key=lambda r: (as_utc(r[0].timestamp), r[0].event_id))
         flags, negative = self._flags_and_feedback([e.event_id for e, _ in rows])
         return [_record(e, emb, flags.get(e.event_id, {}), negative.get(e.event_id))
@@ -134,7 +142,13 @@ class DriftRepository:
             row = session.get(DriftBaselineRow, segment)
             if row is None:
                 return None
-            return baseline_from_bytes(row.state), (as_utc(row.last_stored_at), row.last_event_id)
+            baseline = baseline_from_bytes(row.state)
+            if baseline.embedding != self.embedding:  # the backend changed: baseline anew
+                log.warning("the baseline of %s was fitted on %s vectors, the worker embeds "
+                            "with %s: a new baseline is taken from the calls embedded now",
+                            segment, baseline.embedding, self.embedding)
+                return None
+            return baseline, (as_utc(row.last_stored_at), row.last_event_id)
 
     def predecessor(self, lineage: str, segment: str) -> Baseline | None:
         """The newest other baseline of the same app and model: the previous version."""
@@ -143,7 +157,8 @@ class DriftRepository:
                 .order_by(DriftBaselineRow.created_at.desc()).limit(1))
         with Session(self.engine) as session:
             row = session.execute(stmt).scalar_one_or_none()
-            return None if row is None else baseline_from_bytes(row.state)
+            previous = None if row is None else baseline_from_bytes(row.state)
+            return previous if previous and previous.embedding == self.embedding else None
 
     def save_baseline(self, segment: Segment, baseline: Baseline, last: Position,
                       findings: Sequence[Finding], now: datetime) -> None:
@@ -152,7 +167,8 @@ class DriftRepository:
                 segment=segment.key, lineage=segment.lineage, size=baseline.size,
                 reference_start=baseline.start, reference_end=baseline.end,
                 last_stored_at=last[0], last_event_id=last[1],
-                state=baseline_to_bytes(baseline), created_at=now,
+                state=baseline_to_bytes(replace(baseline, embedding=self.embedding)),
+                created_at=now,
             ))
             session.merge(DriftCursorRow(
                 segment=segment.key, last_stored_at=last[0], last_event_id=last[1], windows=0,
