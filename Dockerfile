@@ -12,6 +12,9 @@ COPY streams ./streams
 COPY detectors ./detectors
 COPY alerts ./alerts
 RUN pip install ".[server]"
+# the default embedding backend, distilled from the installed MiniLM once, into the image
+ENV LLMWATCH_EMBEDDING__CACHE_DIR=/opt/llmwatch/embeddings
+RUN llmwatch embedding build
 # /data (faust's scratch space) and /reports belong to the user the worker runs as; a named
 # volume mounted on /reports starts with this ownership, so reports can be written.
 RUN useradd --create-home llmwatch && mkdir /data /reports \

@@ -1,14 +1,15 @@
 """Whole-pipeline throughput per embedding backend on realistic calls, side by side, one run.
 
     python bench/pipeline_throughput.py [--backends minilm,static] [--events 6000]
-        [--minilm-events 400] [--latency-s 20] [--no-eval] [--metrics-overhead]
+        [--minilm-events 400] [--latency-s 20] [--no-eval] [--metrics-overhead] [--workers 2]
 
 Calls are built from real text that ships in packages (bench/embedding_budget.py): prompts of
 ~60 words, answers of ~200 words, no repeats (the embedding cache gets no help). For each
 backend, against a real Apache Kafka broker and a real PostgreSQL, with a `llmwatch worker`
 process at its defaults (every quality check, drift and alerts on):
 
-1. *sustained*: N calls produced at once; events/s from the first send until all are stored;
+1. *sustained*: N calls wait in the topic while the worker is stopped (as after a peak);
+   the worker is started and drains them: events/s from the first stored to the last;
 2. *ceiling*: the same texts embedded in this process with the same backend and batching;
 3. *latency*: calls produced at half the sustained rate for `--latency-s`; p50/p95 of
    stored_at − timestamp (the worker stamps stored_at when it writes; the producer stamps
@@ -80,16 +81,19 @@ def main() -> None:
                         help="sustained run of the minilm backend (~20 events/s)")
     parser.add_argument("--latency-s", type=float, default=20.0)
     parser.add_argument("--no-eval", action="store_true", help="skip drift and quality")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="workers in the group while the backlog drains (scale-out)")
     parser.add_argument("--metrics-overhead", action="store_true",
                         help="also time the first backend with /metrics off")
     args = parser.parse_args()
     backends = args.backends.split(",")
     results = []
-    with LocalKafka(partitions=3) as kafka:
+    with LocalKafka(partitions=4) as kafka:
         for backend in backends:
             n = args.minilm_events if backend == "minilm" else args.events
             with LocalPostgres(database="bench") as pg:
-                results.append(run_backend(backend, kafka.bootstrap, pg.url, n, args.latency_s))
+                results.append(run_backend(backend, kafka.bootstrap, pg.url, n, args.latency_s,
+                                           workers=args.workers))
             if args.metrics_overhead and backend == backends[0]:
                 with LocalPostgres(database="bench") as pg:
                     off = run_backend(backend, kafka.bootstrap, pg.url, n, 0, metrics=False,
@@ -106,7 +110,7 @@ def main() -> None:
 
 
 def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float, *,
-                metrics: bool = True, tag: str = "") -> Result:
+                metrics: bool = True, tag: str = "", workers: int = 1) -> Result:
     name = f"{backend}{tag}"
     workdir = Path(tempfile.mkdtemp(prefix=f"llmwatch-bench-{name}-"))
     settings = Settings.model_validate({
@@ -125,10 +129,17 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
            "LLMWATCH_TOPICS__EVENTS": settings.topics.events,
            "LLMWATCH_TOPICS__ENRICHED": settings.topics.enriched,
            "LLMWATCH_TOPICS__DEADLETTER": settings.topics.deadletter,
-           "LLMWATCH_WORKER__METRICS_PORT": str(free_port()) if metrics else "off"}
+           "LLMWATCH_WORKER__METRICS_PORT": str(port := free_port()) if metrics else "off"}
     log = (workdir / "worker.log").open("ab")
-    worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker", "--loglevel", "warn"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start(own_port: bool = False) -> subprocess.Popen[bytes]:
+        extra = {"LLMWATCH_WORKER__METRICS_PORT": "off",
+                 "LLMWATCH_WORKER__DATA_DIR": str(workdir / f"w{free_port()}")} if own_port else {}
+        return subprocess.Popen([sys.executable, "-m", "llmwatch", "worker", "--loglevel",
+                                 "warn"], env={**env, **extra}, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+    worker = start()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                              batch_size=256 * 1024)
     pairs = calls(WARM_UP + n + 40_000, repeat=0.0, seed=11)
@@ -137,12 +148,22 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
     try:
         send(producer, topic, pairs[:WARM_UP])
         wait_stored(store, WARM_UP, worker, timeout_s=900)  # a first static build included
-        print(f"[{name}] worker warm; {n} calls at once ...", flush=True)
-        started = time.perf_counter()
-        send(producer, topic, pairs[WARM_UP:WARM_UP + n])
+        # the backlog: N calls waiting while the worker is down (as after a peak or an
+        # outage); the rate is how fast a running worker drains it, timed by the stored_at
+        # stamps of the first and the last — the producer's own CPU is not in the way
+        stop(worker)
+        ids = send(producer, topic, pairs[WARM_UP:WARM_UP + n])
+        print(f"[{name}] {n} calls waiting; worker restarted to drain them ...", flush=True)
+        worker = start()
+        helpers = [start(own_port=True) for _ in range(workers - 1)]  # the same group
         wait_stored(store, WARM_UP + n, worker)
-        result.events_per_s = n / (time.perf_counter() - started)
-        print(f"[{name}] sustained {result.events_per_s:.1f} events/s", flush=True)
+        for helper in helpers:
+            stop(helper)
+        result.events_per_s = drain_rate(store, ids)
+        print(f"[{name}] sustained {result.events_per_s:.1f} events/s with {workers} "
+              "worker(s)", flush=True)
+        if metrics:
+            print(f"[{name}] worker time by stage: {stage_seconds(port)}", flush=True)
         if latency_s > 0:
             rate = result.events_per_s / 2
             paced = pairs[WARM_UP + n:WARM_UP + n + int(rate * latency_s)]
@@ -155,10 +176,38 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
         result.bytes_per_event, result.vector_bytes = stored_bytes(store)
     finally:
         producer.close()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
+        stop(worker)
         store.dispose()
     return result
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def stage_seconds(port: int) -> str:
+    """The worker's own account (/metrics): seconds spent per stage of ingest, batches."""
+    import re
+    import urllib.request
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    parts = [f"{m[0]} {float(m[1]):.1f} s" for m in re.findall(
+        r'llmwatch_batch_seconds_sum\{stage="(\w+)"\} (\S+)', body)]
+    batches = re.search(r"llmwatch_batch_size_count (\S+)", body)
+    return ", ".join(parts) + (f"; {float(batches[1]):.0f} batches" if batches else "")
+
+
+def drain_rate(store: Store, ids: list[str]) -> float:
+    with store.engine.connect() as conn:
+        first, last = conn.execute(text(
+            "SELECT min(stored_at), max(stored_at) FROM events WHERE event_id = ANY(:ids)"),
+            {"ids": ids}).one()
+    return (len(ids) - 1) / max((last - first).total_seconds(), 1e-9)
 
 
 def send(producer: KafkaProducer, topic: str, pairs: list[tuple[str, str]],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,9 @@ tickets_app = typer.Typer(help="Retraining tickets: list, show, export a ticket'
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
+embedding_app = typer.Typer(help="The embedding backend: build the static embedding ahead.",
+                            no_args_is_help=True)
+app.add_typer(embedding_app, name="embedding")
 console = Console()
 err = Console(stderr=True)
 _debug = False
@@ -185,7 +189,7 @@ def report(
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    store = Store(settings.storage.url)
+    store = Store.of(settings)
     upgrade(store.engine)
     columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
     with Progress(*columns, console=err, transient=True) as bar:
@@ -297,7 +301,7 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
             return ""
         return (policy.show(text) or f"(withheld: privacy.examples = none, {len(text)} chars)")[:n]
 
-    found = Store(settings.storage.url).event(event_id)
+    found = Store.of(settings).event(event_id)
     if found is None:
         err.print(f"no stored event '{event_id}'; `llmwatch status` shows what is stored")
         raise typer.Exit(1)
@@ -343,7 +347,7 @@ def alerts_list() -> None:
     from llmwatch.storage.tables import AlertStateRow
 
     settings = load_settings()
-    store = Store(settings.storage.url)
+    store = Store.of(settings)
     with Session(store.engine) as s:
         rows = s.execute(select(AlertStateRow)).scalars().all()
     table = Table(title="alerts")
@@ -389,7 +393,7 @@ def alerts_show(fingerprint: Annotated[str, typer.Argument(
     from llmwatch.storage import Store
     from llmwatch.storage.tables import FindingRow
 
-    with Session(Store(load_settings().storage.url).engine) as s:
+    with Session(Store.of(load_settings()).engine) as s:
         state = _alert_state(s, fingerprint)
         where = [FindingRow.segment == state.segment]
         if state.metric:
@@ -416,7 +420,7 @@ def alerts_ack(fingerprint: Annotated[str, typer.Argument(
     from llmwatch.storage import Store
     from llmwatch.storage.tables import AlertEpisodeRow
 
-    with Session(Store(load_settings().storage.url).engine) as s, s.begin():
+    with Session(Store.of(load_settings()).engine) as s, s.begin():
         state = _alert_state(s, fingerprint)
         if state.status != "firing":
             err.print(f"alert {state.fingerprint} is {state.status}, not firing: nothing to "
@@ -458,7 +462,7 @@ def alerts_silence(
         raise typer.BadParameter("give one of --like, --app and --segment")
     duration = _duration(for_)
     now = datetime.now(UTC)
-    store = Store(load_settings().storage.url)
+    store = Store.of(load_settings())
     with Session(store.engine) as s, s.begin():
         if like is not None:
             segment = _alert_state(s, like).segment
@@ -492,7 +496,7 @@ def alerts_silences(
     from llmwatch.storage.tables import AlertSilenceRow, as_utc
 
     now = datetime.now(UTC)
-    with Session(Store(load_settings().storage.url).engine) as s:
+    with Session(Store.of(load_settings()).engine) as s:
         stmt = select(AlertSilenceRow).order_by(AlertSilenceRow.ends_at.desc())
         rows = s.execute(stmt if all_ else stmt.where(AlertSilenceRow.ends_at > now)
                          ).scalars().all()
@@ -523,7 +527,7 @@ def alerts_unsilence(silence_id: Annotated[int, typer.Argument(
     from llmwatch.storage.tables import AlertSilenceRow, as_utc
 
     now = datetime.now(UTC)
-    with Session(Store(load_settings().storage.url).engine) as s, s.begin():
+    with Session(Store.of(load_settings()).engine) as s, s.begin():
         row = s.get(AlertSilenceRow, silence_id)
         if row is None or as_utc(row.ends_at) <= now:
             err.print(f"no active silence #{silence_id}; `llmwatch alerts silences` lists them")
@@ -551,7 +555,7 @@ def tickets_list() -> None:
     from llmwatch.storage import Store
     from llmwatch.storage.tables import TicketRow
 
-    with Session(Store(load_settings().storage.url).engine) as s:
+    with Session(Store.of(load_settings()).engine) as s:
         rows = s.execute(select(TicketRow).order_by(TicketRow.updated_at.desc())).scalars().all()
     if not rows:
         console.print("no tickets yet: they open when an alert keeps firing "
@@ -591,7 +595,7 @@ def _ticket(ticket_id: int):  # type: ignore[no-untyped-def]
     from llmwatch.storage import Store
     from llmwatch.storage.tables import TicketRow
 
-    with Session(Store(load_settings().storage.url).engine) as s:
+    with Session(Store.of(load_settings()).engine) as s:
         row = s.get(TicketRow, ticket_id)
     if row is None:
         err.print(f"no ticket {ticket_id}; `llmwatch tickets list` shows them")
@@ -604,10 +608,31 @@ def db_upgrade() -> None:
     """Create the tables or migrate them to the newest schema (safe to run again)."""
     from llmwatch.storage import Store, upgrade
 
-    store = Store(load_settings().storage.url)
+    store = Store.of(load_settings())
     upgrade(store.engine)
     console.print(f"database at {store.engine.url.render_as_string(hide_password=True)} "
                   "is up to date")
+
+
+@embedding_app.command("build")
+def embedding_build() -> None:
+    """Build the static embedding now (once per machine or image; the worker otherwise
+    builds it at its first start, 2–3 minutes on 2 cores) and check that it embeds."""
+    from llmwatch.embedding import default_model_path, make_embedder
+    from llmwatch.static_embedding import cache_path, default_cache_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    emb = load_settings().embedding
+    started = time.monotonic()
+    embedder = make_embedder("static", model_path=emb.model_path, cache_dir=emb.cache_dir)
+    refund, again, weather = embedder.encode(["How do I get my money back?",
+                                              "I want a refund for my order.",
+                                              "Rain is expected in Paris tomorrow."])
+    path = cache_path(Path(emb.model_path) if emb.model_path else default_model_path(),
+                      emb.cache_dir or default_cache_dir())
+    console.print(f"static embedding {embedder.name} ready at {path} "
+                  f"({time.monotonic() - started:.0f} s); refund·refund {refund @ again:.2f}, "
+                  f"refund·weather {refund @ weather:.2f}")
 
 
 @schemas_app.command("export")
@@ -658,7 +683,7 @@ def erase(
     if not user_hash and not events:
         err.print("name what to erase: --user-hash H, --user ID or --event ID")
         raise typer.Exit(2)
-    removed = erase_data(Store(settings.storage.url).engine, user_hash=user_hash,
+    removed = erase_data(Store.of(settings).engine, user_hash=user_hash,
                          event_ids=events or (), privacy=settings.privacy.policy())
     console.print(f"erased: {removed.describe()}", markup=False)
     for path in removed.files:
@@ -677,7 +702,7 @@ def retention() -> None:
     from llmwatch.storage.retention import apply_retention
 
     settings = load_settings()
-    removed = apply_retention(Store(settings.storage.url).engine, settings.retention.policy(),
+    removed = apply_retention(Store.of(settings).engine, settings.retention.policy(),
                               datetime.now(UTC), settings.report.out_dir)
     console.print(f"removed: {removed.describe()}", markup=False)
 

@@ -169,9 +169,14 @@ class EmbeddingSettings(BaseModel):
     cache_dir: Path | None = Field(
         None, description="Where the static embedding is cached; default "
         "~/.cache/llmwatch/embeddings.")
-    batch_size: int = Field(
-        64, ge=1, le=4096, description="Events taken from Kafka and processed together."
-    )
+    processes: int = Field(
+        1, ge=0, le=1, description="1: embedding and the quality checks run in a child "
+        "process of the worker (a core of their own, beside Kafka, storage and drift); "
+        "0: in the worker's own process.")
+    batch_size: int | None = Field(
+        None, ge=1, le=4096, description="Events taken from Kafka and processed together; "
+        "unset = the backend's (static 256: fewer round trips; minilm 64: a batch takes "
+        "~3 s of the transformer).")
     model_batch_size: int = Field(
         16, ge=1, le=1024,
         description="Texts per forward pass of the model (on CPU, small is faster: less padding).",
@@ -186,6 +191,10 @@ class EmbeddingSettings(BaseModel):
     max_tokens: int = Field(
         256, ge=16, le=512, description="Tokens read per text (MiniLM's cost grows with "
         "them; 256 is the model's own limit, 128 halves the cost of long answers).")
+
+    @property
+    def events_per_batch(self) -> int:
+        return self.batch_size or (256 if self.backend == "static" else 64)
 
 
 class WorkerSettings(BaseModel):

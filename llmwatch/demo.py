@@ -49,7 +49,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
     worker = None
     try:
         ensure_topics(settings)
-        upgrade(Store(settings.storage.url).engine)
+        upgrade(Store.of(settings).engine)
         worker = _start_worker(env, worker_log)
         console.print(f"[green]✓[/] worker started (pid {worker.pid}, log {worker_log})")
         plan = TrafficPlan(events=events, shift_at=0.5, shift_topic=shift_topic,
@@ -94,7 +94,7 @@ def _wait_until_processed(settings: Settings, report: SendReport,
                           worker: subprocess.Popen[bytes], worker_log: Path,
                           console: Console) -> bool:
     expected = report.produced - report.failed
-    store = Store(settings.storage.url)
+    store = Store.of(settings)
     columns = [TextColumn("processing"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn()]
     deadline = time.monotonic() + WAIT_S
@@ -120,7 +120,7 @@ def _wait_for_drift_windows(settings: Settings, plan: TrafficPlan, windows: int,
     from llmwatch.detectors.segments import Segment
     from llmwatch.storage.drift_repo import DriftRepository
 
-    repo = DriftRepository(Store(settings.storage.url))
+    repo = DriftRepository(Store.of(settings))
     key = Segment(plan.app, plan.model, plan.model_version, plan.prompt_version).key
     deadline = time.monotonic() + WAIT_S
     with console.status(f"drift stage: waiting for {windows} windows of {WINDOW} events ..."):
@@ -138,7 +138,7 @@ def _quality_summary(settings: Settings, console: Console) -> None:
 
     from llmwatch.storage.tables import QualityScoreRow
 
-    store = Store(settings.storage.url)
+    store = Store.of(settings)
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(QualityScoreRow.name, func.count(), QualityScoreRow.event_id)
@@ -156,7 +156,7 @@ def _alert_summary(settings: Settings, console: Console) -> None:
 
     from llmwatch.storage.tables import AlertOutboxRow, AlertStateRow
 
-    store = Store(settings.storage.url)
+    store = Store.of(settings)
     with Session(store.engine) as s:
         notices = list(s.execute(select(AlertOutboxRow).order_by(AlertOutboxRow.id)).scalars())
         firing = s.execute(select(AlertStateRow).where(AlertStateRow.status == "firing")).all()
@@ -178,7 +178,7 @@ def _report(settings: Settings, workdir: Path, console: Console) -> None:
     from llmwatch.report.service import write_report
     from llmwatch.storage.tables import EventRow
 
-    store = Store(settings.storage.url)
+    store = Store.of(settings)
     with store.engine.connect() as conn:
         first, last = conn.execute(select(func.min(EventRow.timestamp),
                                           func.max(EventRow.timestamp))).one()
@@ -218,7 +218,7 @@ def _ticket_summary(store: Store, console: Console) -> None:
 def _drift_summary(settings: Settings, console: Console) -> None:
     from llmwatch.storage.drift_repo import DriftRepository
 
-    rows = list(reversed(DriftRepository(Store(settings.storage.url)).findings(limit=1000)))
+    rows = list(reversed(DriftRepository(Store.of(settings)).findings(limit=1000)))
     fired = [r for r in rows if r.fired]
     console.print(f"\n[bold]drift[/] (reference: first {REFERENCE} calls; windows of {WINDOW}; "
                   f"{len(rows)} tests, {len(fired)} fired; false-discovery rate ≤ "
@@ -250,7 +250,7 @@ def _drift_summary(settings: Settings, console: Console) -> None:
 
 def _summary(settings: Settings, report: SendReport, shift_topic: str, console: Console,
              db: Path, worker_log: Path) -> None:
-    c = Store(settings.storage.url).counts()
+    c = Store.of(settings).counts()
     letters = read_dead_letters(settings)
     table = Table(title="llmwatch demo: what happened", show_header=True)
     table.add_column("")

@@ -152,20 +152,30 @@ class Embedder:
         ]
 
 
+def embedding_name(backend: str = "static", model_path: str | None = None) -> str:
+    """The name stored with every vector of a backend: vectors of two names are never
+    compared (each space has its own baselines)."""
+    if backend == "minilm":
+        return DEFAULT_MODEL_NAME
+    from .static_embedding import RECIPE
+
+    return f"{Path(model_path).name if model_path else DEFAULT_MODEL_NAME}/{RECIPE}"
+
+
 def make_embedder(backend: str = "static", *, model_path: str | None = None,
                   device: str = "cpu", batch_size: int = 16, cache_size: int = 0,
                   max_tokens: int | None = None, cache_dir: Path | None = None) -> Embedder:
     """The embedder of a backend (see the module's doc); builds the static one if needed."""
     if backend == "minilm":
         return Embedder(load_model(model_path, device), batch_size=batch_size,
-                        cache_size=cache_size, max_tokens=max_tokens)
+                        cache_size=cache_size, max_tokens=max_tokens,
+                        name=embedding_name(backend, model_path))
     if backend == "static":
-        from .static_embedding import RECIPE, default_cache_dir, load_static
+        from .static_embedding import default_cache_dir, load_static
 
         path = Path(model_path) if model_path else default_model_path()
         encoder = load_static(None, path, cache_dir or default_cache_dir(),
                               max_tokens=512 if max_tokens is None else max(max_tokens, 512))
-        return Embedder(encoder, name=f"{DEFAULT_MODEL_NAME}/{RECIPE}" if not model_path
-                        else f"{path.name}/{RECIPE}", batch_size=batch_size,
-                        cache_size=cache_size)
+        return Embedder(encoder, name=embedding_name(backend, model_path),
+                        batch_size=batch_size, cache_size=cache_size)
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")

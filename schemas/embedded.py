@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
 from .events import LLMEvent
 
@@ -28,12 +28,17 @@ class EmbeddedEvent:
     response_vector: np.ndarray | None  # None when the call has no response
     source: SourcePosition | None = None
     quality: dict[str, tuple[float, bool]] | None = None  # check → (score, flagged)
+    # `to_wire` of this very event, when it was made where the event was analysed (the
+    # worker's analysis process): the worker hands it on without encoding it again
+    wire: bytes | None = field(default=None, compare=False, repr=False)
 
 
 def to_wire(e: EmbeddedEvent) -> bytes:
     """JSON for the enriched topic: the event plus base64 little-endian float16 vectors
     (`vector_dtype`; records without it are float32). Compact UTF-8 (no ASCII escapes): a
     200,000-character CJK prompt stays ~600 KB."""
+    if e.wire is not None:
+        return e.wire
     doc = {
         "event": e.event.model_dump(mode="json"),
         "vector_dtype": _WIRE_DTYPE,
@@ -42,7 +47,7 @@ def to_wire(e: EmbeddedEvent) -> bytes:
         "source": None if e.source is None else vars(e.source),
         "quality": e.quality,
     }
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(doc)  # compact UTF-8, ~8× faster than json for these records
 
 
 def pack(wires: Sequence[bytes], max_bytes: int) -> list[bytes]:
@@ -66,12 +71,12 @@ def pack(wires: Sequence[bytes], max_bytes: int) -> list[bytes]:
 
 def from_wire_many(data: bytes) -> list[EmbeddedEvent]:
     """The events of one enriched record: packed (`pack`) or a single `to_wire` record."""
-    doc = json.loads(data)
+    doc = orjson.loads(data)
     return [_from_doc(d) for d in doc["events"]] if "events" in doc else [_from_doc(doc)]
 
 
 def from_wire(data: bytes) -> EmbeddedEvent:
-    return _from_doc(json.loads(data))
+    return _from_doc(orjson.loads(data))
 
 
 def _from_doc(doc: dict) -> EmbeddedEvent:  # type: ignore[type-arg]

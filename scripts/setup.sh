@@ -53,4 +53,6 @@ fi
 # --- Apache Kafka jars -----------------------------------------------------------------
 say "resolving Apache Kafka's jars (cached after the first time)"
 "$VENV/bin/python" -c 'from llmwatch.local.kafka import ensure_jars; print("kafka jars:", ensure_jars())'
+say "building the static embedding from the installed MiniLM (once per machine: 2–3 min)"
+"$VENV/bin/llmwatch" embedding build
 say "set-up complete"

@@ -28,12 +28,10 @@ from faust.types import EventT
 
 from llmwatch import logs
 from llmwatch.alerts import outbox
-from llmwatch.config import KafkaSettings, QualitySettings, Settings
+from llmwatch.config import KafkaSettings, Settings
 from llmwatch.detectors.findings import Finding
-from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, QualityScorer
 from llmwatch.detectors.redact import redact
 from llmwatch.detectors.segments import segment_name
-from llmwatch.embedding import Embedder, make_embedder
 from llmwatch.observability import Health, LagWatcher, Metrics, serve
 from llmwatch.schemas import DeadLetter
 from llmwatch.schemas.decode import Limits
@@ -43,6 +41,7 @@ from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs
 from .alert_stage import AlertStage
+from .analysis import LocalAnalyser, ProcessAnalyser, local_analyser
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
@@ -51,6 +50,8 @@ from .watchdog import Watchdog
 log = logging.getLogger(__name__)
 EXIT_FATAL = 70  # EX_SOFTWARE
 ENRICHED_MAX_BYTES = 1_000_000  # Kafka's default message.max.bytes is 1,048,588
+ENRICHED_PACK_BYTES = 512_000  # events packed into one enriched record up to this size
+DRIFT_ROUND = 256  # enriched events judged per drift round
 SEND_TIMEOUT_S = 120.0
 
 
@@ -68,6 +69,9 @@ def build_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.topics.replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Kafka's own default record limit (message.max.bytes 1,048,588), not faust's 1,000,000:
+        # an enriched record of ENRICHED_MAX_BYTES plus its framing must fit
+        producer_max_request_size=1_048_576,
         broker_session_timeout=settings.worker.session_timeout_s,
     )
     topics = settings.topics
@@ -105,7 +109,8 @@ def build_app(settings: Settings) -> faust.App:
     @app.agent(raw)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         emb = settings.embedding
-        async for batch in stream.take_events(emb.batch_size, within=emb.batch_wait_s):
+        async for batch in stream.take_events(emb.events_per_batch,
+                                              within=emb.batch_wait_s):
             try:
                 outcome = await runtime.process(_raw_messages(batch))
             except Exception as exc:  # noqa: BLE001
@@ -119,7 +124,7 @@ def build_app(settings: Settings) -> faust.App:
                     continue
                 by_state.setdefault(item.event.state_key, []).append(wire)
             for key, wires in by_state.items():
-                for record in pack(wires, ENRICHED_MAX_BYTES):
+                for record in pack(wires, ENRICHED_PACK_BYTES):
                     sent.append(await enriched.send(key=key, value=record))
             for letter in outcome.dead_letters:
                 key = f"{letter.source_topic}/{letter.source_partition}".encode()
@@ -158,9 +163,9 @@ def build_app(settings: Settings) -> faust.App:
 
         @app.agent(enriched)
         async def drift(stream: faust.StreamT[bytes]) -> None:
-            async for batch in stream.take_events(256, within=1.0):
-                try:
-                    found = await runtime.detect_drift(_readable(batch))
+            async for batch in stream.take_events(64, within=1.0):  # records: packs
+                try:  # records are read in the drift thread too: off the event loop
+                    found = await runtime.detect_drift([e.message for e in batch])
                 except Exception as exc:  # noqa: BLE001
                     _exit_for_restart(exc)
                 sent = [await findings.send(key=finding.segment.encode(),
@@ -189,11 +194,10 @@ class _Runtime:
                                                   thread_name_prefix="llmwatch-report")
         self.delivery_executor = ThreadPoolExecutor(max_workers=1,
                                                     thread_name_prefix="llmwatch-deliver")
-        self._embedder: Embedder | None = None
+        self._analyser: LocalAnalyser | ProcessAnalyser | None = None
         self._store: Store | None = None
         self._report_store: Store | None = None
         self._drift: DriftStage | None = None
-        self._scorer: QualityScorer | None = None
         self._alerts: AlertStage | None = None
         self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
@@ -211,18 +215,17 @@ class _Runtime:
     def warm_up(self) -> None:
         """Load the model and the detectors' state (runs in an executor; once)."""
         with self._warm:
-            if self._embedder is None:
+            if self._analyser is None:
                 self._warm_up()
 
     def _warm_up(self) -> None:
         emb = self.settings.embedding
-        embedder = make_embedder(
-            emb.backend, model_path=emb.model_path, device=emb.device,
-            batch_size=emb.model_batch_size, cache_size=emb.cache_size,
-            max_tokens=emb.max_tokens, cache_dir=emb.cache_dir)
+        analyser: LocalAnalyser | ProcessAnalyser = (
+            ProcessAnalyser(emb, self.settings.quality) if emb.processes
+            else local_analyser(emb, self.settings.quality))
         store = Store(self.settings.storage.url,  # run_worker migrated it before faust started
                       store_text=self.settings.privacy.store_text,
-                      embedding_model=embedder.name)
+                      embedding_model=analyser.name)
         self._store = store
         self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy())
         self._alerts = AlertStage(store, self.settings.alerts,
@@ -230,21 +233,20 @@ class _Runtime:
                                   privacy=self.settings.privacy.policy())
         redact("warm up: Jane Doe, +44 20 7946 0958", thorough=True)  # Presidio's imports,
         # now rather than in the first drift window that shows examples
-        self._scorer = QualityScorer(ExemplarIndex.build(embedder.encode),
-                                     quality_config(self.settings.quality))
         self.health.database = _database_check(store)
         self.health.model_loaded = True
-        self._embedder = embedder  # last: it marks the warm-up done
-        log.info("llmwatch worker ready: embedding %s (%s backend, dim=%d), storage=%s",
-                 embedder.name, emb.backend, embedder.dim,
+        self._analyser = analyser  # last: it marks the warm-up done
+        log.info("llmwatch worker ready: embedding %s (%s backend, dim=%d, %s), storage=%s",
+                 analyser.name, emb.backend, analyser.dim,
+                 "in a child process" if emb.processes else "in this process",
                  store.engine.url.render_as_string(hide_password=True))
 
     def run_batch(self, messages: Sequence[RawMessage]) -> BatchOutcome:
         self.warm_up()
-        assert self._embedder is not None and self._store is not None
+        assert self._analyser is not None and self._store is not None
         return process_batch(
-            messages, embedder=self._embedder, store=self._store, now=datetime.now(UTC),
-            scorer=self._scorer, limits=self.limits,
+            messages, analyser=self._analyser, store=self._store, now=datetime.now(UTC),
+            limits=self.limits,
             dead_letter_bytes=self.settings.ingest.dead_letter_max_bytes,
             clock=lambda: datetime.now(UTC),
         )
@@ -326,7 +328,7 @@ class _Runtime:
 
         try:
             if self._report_store is None:
-                self._report_store = Store(self.settings.storage.url)  # warm_up migrates it
+                self._report_store = Store.of(self.settings)  # warm_up migrates it
             started = time.perf_counter()
             result = run_due(self._report_store, self.settings)
         except Exception:  # noqa: BLE001
@@ -346,7 +348,7 @@ class _Runtime:
 
         try:
             if self._report_store is None:
-                self._report_store = Store(self.settings.storage.url)
+                self._report_store = Store.of(self.settings)
             removed = apply_retention(self._report_store.engine,
                                       self.settings.retention.policy(), datetime.now(UTC),
                                       self.settings.report.out_dir)
@@ -357,9 +359,16 @@ class _Runtime:
         if removed:
             log.info("retention removed %s", removed.describe())
 
-    async def detect_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
+    async def detect_drift(self, records: Sequence[Any]) -> list[Finding]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.drift_executor, self.run_drift, batch)
+        def rounds() -> list[Finding]:
+            # rounds of at most DRIFT_ROUND events, as when each record held one event: a
+            # round is one step of an alert's streak (tickets open after a few of them)
+            events = _readable(records)
+            return [f for i in range(0, len(events), DRIFT_ROUND)
+                    for f in self.run_drift(events[i:i + DRIFT_ROUND])]
+
+        return await loop.run_in_executor(self.drift_executor, rounds)
 
     def report(self, outcome: BatchOutcome) -> None:
         if self.kafka_logs is not None:
@@ -435,17 +444,17 @@ async def _delivered(sent: Sequence[Any]) -> None:
         _exit_for_restart(exc)
 
 
-def _readable(batch: Sequence[EventT[Any]]) -> list[EmbeddedEvent]:
-    """The enriched records of a batch; one that cannot be read (written by a bug, or by an
-    incompatible version) is logged and skipped rather than stopping every segment."""
+def _readable(records: Sequence[Any]) -> list[EmbeddedEvent]:
+    """The events of a batch of enriched records (faust messages); a record that cannot be
+    read (written by a bug, or by an incompatible version) is logged and skipped rather than
+    stopping every segment."""
     out = []
-    for e in batch:
+    for m in records:
         try:
-            out.extend(from_wire_many(e.message.value))
+            out.extend(from_wire_many(m.value))
         except Exception as exc:  # noqa: BLE001
             log.error("enriched record %s[%d]@%d cannot be read (%s: %s); skipped",
-                      e.message.topic, e.message.partition, e.message.offset,
-                      type(exc).__name__, first_line(exc))
+                      m.topic, m.partition, m.offset, type(exc).__name__, first_line(exc))
     return out
 
 
@@ -455,10 +464,6 @@ def _raw_messages(batch: Sequence[EventT[Any]]) -> list[RawMessage]:
                    e.message.key, e.message.value)
         for e in batch
     ]
-
-
-def quality_config(s: QualitySettings) -> QualityConfig:
-    return QualityConfig(**s.model_dump())
 
 
 def faust_credentials(kafka: KafkaSettings) -> Any:
@@ -500,6 +505,10 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     worker = Worker(app, loglevel=settings.log.level.lower() if loglevel == "info" else loglevel,
                     quiet=True, logging_config=logs.config(settings.log.format,
                                                            settings.log.level))
+    # faust's start-up spinner turns the root logger to DEBUG at WARN and above (it spins on
+    # every record): every debug line of aiokafka would then be built and dropped, ~8 % of a
+    # busy worker's loop. No spinner: a service has no terminal to spin on.
+    worker.spinner = None
     logs.install()
     runtime = app.llmwatch_runtime  # type: ignore[attr-defined]
     if settings.worker.metrics_port is not None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from llmwatch.detectors.quality import QualityScorer
@@ -23,6 +24,8 @@ from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
 from llmwatch.storage.store import content_hash
+
+from .analysis import Analyses, LocalAnalyser
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +65,18 @@ class BatchOutcome:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
+CHUNK = 64  # calls analysed per step: the next chunk is analysed while this one is written
 Call = tuple[RawMessage, LLMEvent]
 Feedback = tuple[RawMessage, FeedbackEvent]
+# LocalAnalyser or ProcessAnalyser: (calls, their positions) → vectors, scores, records
+Analyser = Callable[[Sequence[LLMEvent], Sequence[SourcePosition | None]], Analyses]
 
 
 def process_batch(
-    messages: Sequence[RawMessage], *, embedder: Embedder, store: Store, now: datetime,
-    scorer: QualityScorer | None = None, limits: Limits = DEFAULT_LIMITS,
+    messages: Sequence[RawMessage], *, embedder: Embedder | None = None, store: Store,
+    now: datetime, scorer: QualityScorer | None = None, limits: Limits = DEFAULT_LIMITS,
     dead_letter_bytes: int = 65_536, clock: Callable[[], datetime] | None = None,
+    analyser: Analyser | None = None,
 ) -> BatchOutcome:
     """Decode, check, embed, score and store one batch. `now` judges timestamps and dates
     dead letters; rows are stamped `stored_at` by `clock` at each write (the worker passes the
@@ -77,6 +84,10 @@ def process_batch(
     the drift stage, reading windows in stored_at order, does not pass over a row another
     worker was still writing), or with `now` when no clock is given."""
     stamp = clock or (lambda: now)
+    if analyser is None:
+        if embedder is None:
+            raise TypeError("process_batch needs an embedder or an analyser")
+        analyser = LocalAnalyser(embedder, scorer)
     calls: list[Call] = []
     feedback: list[Feedback] = []
     outcome = BatchOutcome()
@@ -97,12 +108,11 @@ def process_batch(
     known = until_stored(lambda: store.stored_hashes("events", [e.event_id for _, e in calls]))
     fresh, replayed = _sort_out(calls, known, reject)
     try:
-        stored = _embed_and_store(fresh, feedback, embedder, store, stamp, scorer)
+        stored = _embed_and_store(fresh, feedback, analyser, store, stamp)
     except Exception as exc:  # not an outage (those are waited out): some message cannot be stored
         log.error("batch failed (%s); retrying its %d messages one by one",
                   type(exc).__name__, len(fresh) + len(feedback))
-        stored = _one_by_one(fresh, feedback, embedder, store, now, stamp, scorer,
-                             dead_letter_bytes)
+        stored = _one_by_one(fresh, feedback, analyser, store, now, stamp, dead_letter_bytes)
     outcome.add(stored)
     outcome.embedded.extend(_from_storage(replayed, store))
     _set_aside_conflicts(outcome, fresh, feedback, store, reject)
@@ -163,38 +173,58 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
                             (e.source.partition, e.source.offset) not in conflicting]
 
 
-def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
-                     store: Store, stamp: Callable[[], datetime],
-                     scorer: QualityScorer | None = None) -> BatchOutcome:
+def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,
+                     store: Store, stamp: Callable[[], datetime]) -> BatchOutcome:
+    """Analyse and store the calls in chunks, the next chunk analysed (in the analysis
+    process, when there is one) while this one is written: the batch takes about the
+    longer of the two, not their sum. Each chunk is its own transaction; all are stored
+    before this returns, so the batch's offsets still commit only after every row."""
     outcome = BatchOutcome()
-    started = time.perf_counter()
-    embedded = embedder.embed_events(
-        [event for _, event in calls], [msg.position for msg, _ in calls]
-    )
-    outcome.time("embed", time.perf_counter() - started)
-    outcome.texts_embedded = len(calls) + sum(1 for _, e in calls if e.response_text.strip())
-    started = time.perf_counter()
-    scores = {}
-    if scorer is not None:
-        scores = {e.event.event_id: scorer.score(e.event, e.prompt_vector, e.response_vector)
-                  for e in embedded}
-        embedded = [replace(e, quality={k: (s.score, s.flagged)
-                                        for k, s in scores[e.event.event_id].items()})
-                    for e in embedded]
+    chunks = [calls[i:i + CHUNK] for i in range(0, len(calls), CHUNK)]
+    pending = _submit(analyser, chunks[0]) if chunks else None
+    for i, chunk in enumerate(chunks):
+        assert pending is not None
+        analyses = pending.result()
+        pending = _submit(analyser, chunks[i + 1]) if i + 1 < len(chunks) else None
+        for stage, took in analyses.seconds.items():
+            outcome.time(stage, took)
+        outcome.texts_embedded += analyses.texts_embedded
+        embedded = [EmbeddedEvent(event, a.prompt_vector, a.response_vector, msg.position,
+                                  {k: (s.score, s.flagged) for k, s in a.scores.items()}
+                                  or None, a.wire)
+                    for (msg, event), a in zip(chunk, analyses.items, strict=True)]
+        scores = {event.event_id: a.scores for (_, event), a
+                  in zip(chunk, analyses.items, strict=True) if a.scores}
+        started = time.perf_counter()
+        outcome.new_events += until_stored(
+            lambda embedded=embedded, scores=scores: store.save_events(  # type: ignore[misc]
+                embedded, now=stamp(), quality=scores))
+        outcome.time("store", time.perf_counter() - started)
+        outcome.embedded.extend(embedded)
     verdicts = [fb for _, fb in feedback]
-    outcome.time("quality", time.perf_counter() - started)
     started = time.perf_counter()
-    outcome.new_events = until_stored(
-        lambda: store.save_events(embedded, now=stamp(), quality=scores))
     outcome.new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=stamp()))
     outcome.time("store", time.perf_counter() - started)
-    outcome.embedded = embedded
     return outcome
 
 
-def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: Embedder,
+def _submit(analyser: Analyser, chunk: Sequence[Call]) -> Future[Analyses]:
+    """The chunk's analysis, started (in the analysis process) or done (in this one)."""
+    events, sources = [e for _, e in chunk], [m.position for m, _ in chunk]
+    submit = getattr(analyser, "submit", None)
+    if submit is not None:
+        return submit(events, sources)  # type: ignore[no-any-return]
+    done: Future[Analyses] = Future()
+    try:
+        done.set_result(analyser(events, sources))
+    except Exception as exc:  # noqa: BLE001 - raised where the result is taken
+        done.set_exception(exc)
+    return done
+
+
+def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,
                 store: Store, now: datetime, stamp: Callable[[], datetime],
-                scorer: QualityScorer | None, dead_letter_bytes: int) -> BatchOutcome:
+                dead_letter_bytes: int) -> BatchOutcome:
     """Store what can be stored; dead-letter each message that cannot, with the error."""
     total = BatchOutcome()
     singles: list[tuple[RawMessage, list[Call], list[Feedback]]] = [
@@ -203,7 +233,7 @@ def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], embedder: E
     ]
     for msg, one_call, one_feedback in singles:
         try:
-            total.add(_embed_and_store(one_call, one_feedback, embedder, store, stamp, scorer))
+            total.add(_embed_and_store(one_call, one_feedback, analyser, store, stamp))
         except Exception as exc:  # noqa: BLE001 - becomes the dead letter's reason
             total.dead_letters.append(dead_letter(msg, _error(exc), "store", now,
                                                   dead_letter_bytes))

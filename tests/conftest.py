@@ -94,3 +94,12 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
         })
 
     return make
+
+
+@pytest.fixture(scope="session")
+def static_embedder() -> Embedder:
+    """The default backend: the static embedding distilled from the installed MiniLM (built
+    by `make test`'s set-up, or here once)."""
+    from llmwatch.embedding import make_embedder
+
+    return make_embedder("static")

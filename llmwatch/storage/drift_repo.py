@@ -71,21 +71,21 @@ class DriftRepository:
         """Events with embeddings in order (or the newest `limit`, still returned in order)."""
         order = (EventRow.stored_at, EventRow.event_id)
         stmt = (
-            select(EventRow, EmbeddingRow)
+            select(*_RECORD_COLUMNS)
             .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
             .where(*_filters(segment, after), EmbeddingRow.model_name == self.embedding)
             .order_by(*(c.desc() for c in order) if newest else order)
             .limit(limit)
         )
-        with Session(self.engine) as session:
-            rows = list(session.execute(stmt).tuples())
+        with self.engine.connect() as conn:  # plain rows: no ORM objects for thousands
+            rows = list(conn.execute(stmt))
         if newest:
             rows.reverse()
-        ids = [event.event_id for event, _ in rows]
+        ids = [row.event_id for row in rows]
         flags, negative = self._flags_and_feedback(ids)
-        records = [_record(event, emb, flags.get(event.event_id, {}),
-                           negative.get(event.event_id)) for event, emb in rows]
-        last = (rows[-1][0].stored_at, rows[-1][0].event_id) if rows else None
+        records = [_record(row, flags.get(row.event_id, {}), negative.get(row.event_id))
+                   for row in rows]
+        last = (rows[-1].stored_at, rows[-1].event_id) if rows else None
         return records, last
 
     def records_between(self, segment: Segment, start: datetime, end: datetime, *,
@@ -103,14 +103,14 @@ class DriftRepository:
             rows = []
             for at in range(0, len(ids), 500):
                 rows.extend(session.execute(
-                    select(EventRow, EmbeddingRow)
+                    select(*_RECORD_COLUMNS)
                     .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
                     .where(EventRow.event_id.in_(ids[at:at + 500]),
-                           EmbeddingRow.model_name == self.embedding)).tuples())
-        rows.sort(key=lambda r: (as_utc(r[0].timestamp), r[0].event_id))
-        flags, negative = self._flags_and_feedback([e.event_id for e, _ in rows])
-        return [_record(e, emb, flags.get(e.event_id, {}), negative.get(e.event_id))
-                for e, emb in rows], total
+                           EmbeddingRow.model_name == self.embedding)))
+        rows.sort(key=lambda r: (as_utc(r.timestamp), r.event_id))
+        flags, negative = self._flags_and_feedback([r.event_id for r in rows])
+        return [_record(r, flags.get(r.event_id, {}), negative.get(r.event_id))
+                for r in rows], total
 
     def _flags_and_feedback(self, ids: list[str]
                             ) -> tuple[dict[str, dict[str, bool]], dict[str, bool]]:
@@ -220,18 +220,26 @@ def _filters(segment: Segment, after: Position | None) -> list[Any]:
     return out
 
 
-def _record(event: EventRow, emb: EmbeddingRow, flags: dict[str, bool],
-            negative_feedback: bool | None) -> EventRecord:
+_RECORD_COLUMNS = (
+    EventRow.event_id, EventRow.stored_at, EventRow.timestamp, EventRow.prompt_text,
+    EventRow.response_text, EventRow.latency_ms, EventRow.input_tokens, EventRow.output_tokens,
+    EventRow.cost_usd, EventRow.finish_reason, EventRow.prompt_messages, EmbeddingRow.dim,
+    EmbeddingRow.prompt_vector, EmbeddingRow.response_vector,
+)
+
+
+def _record(row: Any, flags: dict[str, bool], negative_feedback: bool | None) -> EventRecord:
+    """A row of `_RECORD_COLUMNS` as the detectors read it."""
     return EventRecord(
-        timestamp=as_utc(event.timestamp), prompt_text=event.prompt_text,
-        response_text=event.response_text, latency_ms=event.latency_ms,
-        input_tokens=event.input_tokens, output_tokens=event.output_tokens,
-        cost_usd=event.cost_usd, finish_reason=event.finish_reason,
-        prompt_vector=vectors.from_bytes(emb.prompt_vector, emb.dim),
-        response_vector=(None if emb.response_vector is None
-                         else vectors.from_bytes(emb.response_vector, emb.dim)),
-        flags=flags, negative_feedback=negative_feedback, event_id=event.event_id,
-        prompt_messages=event.prompt_messages,
+        timestamp=as_utc(row.timestamp), prompt_text=row.prompt_text,
+        response_text=row.response_text, latency_ms=row.latency_ms,
+        input_tokens=row.input_tokens, output_tokens=row.output_tokens,
+        cost_usd=row.cost_usd, finish_reason=row.finish_reason,
+        prompt_vector=vectors.from_bytes(row.prompt_vector, row.dim),
+        response_vector=(None if row.response_vector is None
+                         else vectors.from_bytes(row.response_vector, row.dim)),
+        flags=flags, negative_feedback=negative_feedback, event_id=row.event_id,
+        prompt_messages=row.prompt_messages,
     )
 
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import JSON, Engine, create_engine, event, func, insert, select
@@ -22,6 +22,9 @@ from llmwatch.schemas import FeedbackEvent, LLMEvent
 from llmwatch.schemas.embedded import EmbeddedEvent
 
 from . import vectors
+
+if TYPE_CHECKING:
+    from llmwatch.config import Settings
 from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow, QualityScoreRow
 
 _CHUNK = 500
@@ -40,12 +43,23 @@ class Store:
 
     def __init__(self, url: str, *, embedding_model: str = "all-MiniLM-L6-v2",
                  store_text: str = "raw") -> None:
+        """`embedding_model`: the name vectors are stored under and read by (drift compares
+        only vectors of one name); `Store.of(settings)` takes the configured backend's."""
         self.url = url
         self.engine = make_engine(url)
         self.embedding_model = embedding_model
         # privacy.store_text = redacted: text is redacted on its way into the tables (the
         # content hash, which tells replays from conflicts, is still of the event as sent)
         self.text: Callable[[str], str] = _redacted if store_text == "redacted" else _as_is
+
+    @classmethod
+    def of(cls, settings: Settings) -> Store:
+        """The store of these settings: its database, text policy and embedding backend."""
+        from llmwatch.embedding import embedding_name
+
+        return cls(settings.storage.url, store_text=settings.privacy.store_text,
+                   embedding_model=embedding_name(settings.embedding.backend,
+                                                  settings.embedding.model_path))
 
     def save_events(self, batch: Sequence[EmbeddedEvent], *, now: datetime | None = None,
                     quality: Mapping[str, Mapping[str, QualityScore]] | None = None) -> int:

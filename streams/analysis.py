@@ -1,0 +1,188 @@
+"""The CPU-bound half of ingest — embedding and the quality checks — in this process or in a
+process of its own.
+
+Both are pure functions of the calls (`analyse`). In the worker's own process they share one
+interpreter lock with Kafka, storage and the drift stage; `ProcessAnalyser` runs them in a
+child process (`embedding.processes = 1`, the default) so that they use a core of their own
+while the worker stores the previous batch, hands it on and judges windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from llmwatch.detectors.quality import QualityScore, QualityScorer
+from llmwatch.schemas import LLMEvent
+from llmwatch.schemas.embedded import SourcePosition, to_wire
+
+if TYPE_CHECKING:
+    from llmwatch.config import EmbeddingSettings, QualitySettings
+    from llmwatch.embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """One call's vectors and quality scores."""
+
+    prompt_vector: np.ndarray
+    response_vector: np.ndarray | None
+    scores: dict[str, QualityScore]
+    wire: bytes | None = None  # its enriched record (`to_wire`), made where it was analysed
+
+
+@dataclass
+class Analyses:
+    items: list[Analysed]
+    texts_embedded: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # embed, quality
+
+
+def analyse(events: Sequence[LLMEvent], embedder: Embedder, scorer: QualityScorer | None,
+            sources: Sequence[SourcePosition | None] | None = None) -> Analyses:
+    """Embed every prompt and answer in one call, score each call, and encode each as the
+    enriched record the worker hands on."""
+    started = time.perf_counter()
+    embedded = embedder.embed_events(events, sources)
+    embed_s = time.perf_counter() - started
+    started = time.perf_counter()
+    items = []
+    for e in embedded:
+        scores = scorer.score(e.event, e.prompt_vector, e.response_vector) if scorer else {}
+        quality = {k: (s.score, s.flagged) for k, s in scores.items()} or None
+        items.append(Analysed(e.prompt_vector, e.response_vector, scores,
+                              to_wire(replace(e, quality=quality))))
+    texts = len(events) + sum(1 for e in events if e.response_text.strip())
+    return Analyses(items, texts, {"embed": embed_s, "quality": time.perf_counter() - started})
+
+
+class LocalAnalyser:
+    """`analyse` in the calling process."""
+
+    def __init__(self, embedder: Embedder, scorer: QualityScorer | None) -> None:
+        self.embedder, self.scorer = embedder, scorer
+        self.name, self.dim = embedder.name, embedder.dim
+
+    def __call__(self, events: Sequence[LLMEvent],
+                 sources: Sequence[SourcePosition | None] | None = None) -> Analyses:
+        return analyse(events, self.embedder, self.scorer, sources)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessAnalyser:
+    """`analyse` in a child process that loads the embedder and the checks once. A child
+    that dies is replaced and the batch sent again."""
+
+    def __init__(self, embedding: EmbeddingSettings, quality: QualitySettings) -> None:
+        self._settings = (embedding.model_dump_json(), quality.model_dump_json())
+        self._lock = threading.Lock()
+        self._pool = self._start()
+        self.name, self.dim = self._pool.submit(_info).result()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the worker has threads (faust, Kafka, the metrics server)
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_load, initargs=self._settings)
+
+    def __call__(self, events: Sequence[LLMEvent],
+                 sources: Sequence[SourcePosition | None] | None = None) -> Analyses:
+        return self.submit(events, sources).result()
+
+    def submit(self, events: Sequence[LLMEvent],
+               sources: Sequence[SourcePosition | None] | None = None) -> Future[Analyses]:
+        """The analysis, running in the child; a child that died is replaced and the work
+        sent again (once: a second death is the caller's error)."""
+        args = (list(events), None if sources is None else list(sources))
+        out: Future[Analyses] = Future()
+
+        def relay(first: Future[Analyses]) -> None:
+            try:
+                out.set_result(first.result())
+            except BrokenProcessPool:
+                log.error("the analysis process died; starting another and retrying")
+                try:
+                    self._send(args, broken=pool).add_done_callback(lambda f: _settle(out, f))
+                except Exception as exc:  # noqa: BLE001
+                    out.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - the caller's to raise
+                out.set_exception(exc)
+
+        pool = self._pool
+        self._send(args).add_done_callback(relay)
+        return out
+
+    def _send(self, args: tuple[object, ...], broken: ProcessPoolExecutor | None = None
+              ) -> Future[Analyses]:
+        with self._lock:
+            if broken is not None and self._pool is broken:
+                self._restart()
+            try:
+                return self._pool.submit(_analyse, *args)
+            except BrokenProcessPool:
+                self._restart()
+                return self._pool.submit(_analyse, *args)
+
+    def _restart(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(out: Future[Analyses], done: Future[Analyses]) -> None:
+    try:
+        out.set_result(done.result())
+    except Exception as exc:  # noqa: BLE001
+        out.set_exception(exc)
+
+
+def local_analyser(emb: EmbeddingSettings, quality: QualitySettings) -> LocalAnalyser:
+    from llmwatch.detectors.quality import ExemplarIndex, QualityConfig
+    from llmwatch.embedding import make_embedder
+
+    embedder = make_embedder(
+        emb.backend, model_path=emb.model_path, device=emb.device,
+        batch_size=emb.model_batch_size, cache_size=emb.cache_size,
+        max_tokens=emb.max_tokens, cache_dir=emb.cache_dir)
+    return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.build(embedder.encode),
+                                                 QualityConfig(**quality.model_dump())))
+
+
+# -- in the child process ------------------------------------------------------------------
+_CHILD: LocalAnalyser | None = None
+
+
+def _load(embedding_json: str, quality_json: str) -> None:
+    global _CHILD
+    from llmwatch.config import EmbeddingSettings, QualitySettings
+    from llmwatch.logs import install
+
+    install()  # tracebacks redacted, as in the worker
+    logging.basicConfig(level=logging.WARNING,
+                        format="[%(asctime)s] [analysis] %(levelname)s %(name)s: %(message)s")
+    _CHILD = local_analyser(EmbeddingSettings.model_validate_json(embedding_json),
+                            QualitySettings.model_validate_json(quality_json))
+
+
+def _info() -> tuple[str, int]:
+    assert _CHILD is not None
+    return _CHILD.name, _CHILD.dim
+
+
+def _analyse(events: list[LLMEvent], sources: list[SourcePosition | None] | None) -> Analyses:
+    assert _CHILD is not None
+    return _CHILD(events, sources)

@@ -1,0 +1,134 @@
+"""The static embedding (the default backend) and what the worker does with two backends."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from factories import make_event
+
+from llmwatch.config import EmbeddingSettings, QualitySettings
+from llmwatch.detectors.drift_monitor import DriftConfig, EventSample, fit_baseline
+from llmwatch.detectors.segments import Segment
+from llmwatch.embedding import Embedder
+from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
+from llmwatch.static_embedding import RECIPE, cache_path, pool, sif_weights
+from llmwatch.storage import Store
+from llmwatch.storage.drift_repo import DriftRepository
+from llmwatch.streams.analysis import ProcessAnalyser, local_analyser
+
+
+def test_pool_is_the_normalised_mean_of_token_vectors() -> None:
+    vectors = np.array([[1, 0, 0], [0, 2, 0], [0, 0, 3]], dtype=np.float32)
+    out = pool(vectors, [[0, 1], [2], [], [0, 0, 2]])
+    np.testing.assert_allclose(out[0], np.array([1, 2, 0]) / np.sqrt(5), rtol=1e-6)
+    np.testing.assert_allclose(out[1], [0, 0, 1])
+    assert not out[2].any()  # no tokens: a zero vector, not NaN
+    np.testing.assert_allclose(out[3], np.array([2, 0, 3]) / np.sqrt(13), rtol=1e-6)
+
+
+def test_rarer_tokens_weigh_more() -> None:
+    w = sif_weights(30_000)
+    assert w[0] < w[1000] < w[20_000] <= 1.0
+
+
+def test_static_vectors_are_normalised_and_mean_something(static_embedder: Embedder) -> None:
+    refund, refund2, weather, code = static_embedder.encode([
+        "How can I get my money back for this order?",
+        "I want a refund for my purchase.",
+        "It will rain in Paris tomorrow afternoon.",
+        "def parse(path): return json.loads(open(path).read())",
+    ])
+    for v in (refund, refund2, weather, code):
+        assert v.dtype == np.float32 and v.shape == (384,)
+        assert abs(float(np.linalg.norm(v)) - 1) < 1e-5
+    assert refund @ refund2 > refund @ weather + 0.1
+    assert refund @ refund2 > refund @ code + 0.1
+    assert static_embedder.name.endswith(RECIPE)  # stored vectors carry their space
+
+
+def test_static_agrees_with_minilm_on_what_is_close(static_embedder: Embedder,
+                                                    embedder: Embedder) -> None:
+    """Not the same vectors, but the same neighbours for most texts."""
+    texts = [
+        "my card was charged twice", "refund for a double charge", "the app crashes on login",
+        "cannot sign in after the update", "what is your opening time on sundays",
+        "are you open on weekends", "translate this sentence into french",
+        "how do you say thank you in french", "write a python function to sort a list",
+        "sort a list in python",
+    ]
+    fast, slow = static_embedder.encode(texts), embedder.encode(texts)
+    agree = 0
+    for i in range(len(texts)):
+        sims_fast, sims_slow = fast @ fast[i], slow @ slow[i]
+        sims_fast[i] = sims_slow[i] = -9
+        agree += int(np.argmax(sims_fast) == np.argmax(sims_slow))
+    assert agree >= 8, agree
+
+
+def test_the_cache_file_names_the_recipe_and_the_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from llmwatch.embedding import default_model_path
+
+    path = cache_path(default_model_path(), tmp_path)
+    assert path.parent == tmp_path and path.name.startswith(RECIPE) and path.suffix == ".npz"
+
+
+def test_the_analysis_process_gives_what_this_process_gives() -> None:
+    events = [make_event(i) for i in range(6)]
+    sources = [SourcePosition("t", 0, i) for i in range(6)]
+    local = local_analyser(EmbeddingSettings(), QualitySettings())
+    here = local(events, sources)
+    assert (local.name, local.dim) == ("all-MiniLM-L6-v2/static-v1", 384)
+    child = ProcessAnalyser(EmbeddingSettings(), QualitySettings())
+    try:
+        there = child(events, sources)
+        assert (child.name, child.dim) == ("all-MiniLM-L6-v2/static-v1", 384)
+        for a, b in zip(here.items, there.items, strict=True):
+            np.testing.assert_allclose(a.prompt_vector, b.prompt_vector, atol=1e-6)
+            assert {k: s.flagged for k, s in a.scores.items()} == \
+                {k: s.flagged for k, s in b.scores.items()}
+            assert a.wire == b.wire
+        # a child that dies is replaced, and the work done
+        [pid] = [p.pid for p in child._pool._processes.values()]
+        os.kill(pid, signal.SIGKILL)
+        again = child(events, sources)
+        assert [a.wire for a in again.items] == [a.wire for a in here.items]
+    finally:
+        child.close()
+
+
+def _embedded(i: int, vector: np.ndarray) -> EmbeddedEvent:
+    event = make_event(i, timestamp=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i))
+    return EmbeddedEvent(event, vector, vector)
+
+
+def test_vectors_of_two_backends_are_never_compared(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A worker switched to another backend ignores the old vectors and the old baseline,
+    and takes a new baseline from calls embedded in its own space."""
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    from llmwatch.storage import upgrade
+
+    old = Store(url, embedding_model="all-MiniLM-L6-v2")
+    upgrade(old.engine)
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(120, 384)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    old.save_events([_embedded(i, unit[i]) for i in range(60)])
+    segment = Segment("support-bot", "gpt-test", "2026-10", "v1")
+    old_repo = DriftRepository(old)
+    records, last = old_repo.records(segment)
+    assert len(records) == 60 and last is not None
+    baseline = fit_baseline(segment.key, EventSample.of(records), DriftConfig())
+    old_repo.save_baseline(segment, baseline, last, [], datetime.now(UTC))
+    assert old_repo.baseline(segment.key) is not None
+
+    new = Store(url, embedding_model="all-MiniLM-L6-v2/static-v1")
+    new_repo = DriftRepository(new)
+    assert new_repo.count_after(segment, None) == 0 and new_repo.records(segment)[0] == []
+    assert new_repo.baseline(segment.key) is None  # fitted in the other space: taken anew
+    new.save_events([_embedded(i, unit[i]) for i in range(60, 120)])
+    assert [r.event_id for r in new_repo.records(segment)[0]] == \
+        [f"evt-{i:06d}" for i in range(60, 120)]
+    assert old_repo.count_after(segment, None) == 60  # and the other way round
