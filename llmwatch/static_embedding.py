@@ -93,10 +93,21 @@ def _fast_tokenizer(model_path: Path) -> Callable[[Sequence[str]], list[list[int
 
 
 def cache_path(model_path: Path, cache_dir: Path) -> Path:
+    """Named by what the model *is* (its config, tokenizer and the size and edges of its
+    weights), not where it is installed: every virtualenv with the same model shares one
+    build."""
+    digest = hashlib.sha256(RECIPE.encode())
+    for name in ("config.json", "tokenizer.json"):
+        file = model_path / name
+        digest.update(file.read_bytes() if file.exists() else b"-")
     weights = model_path / "model.safetensors"
-    stamp = f"{model_path.resolve()}|{weights.stat().st_size if weights.exists() else 0}"
-    digest = hashlib.sha256(stamp.encode()).hexdigest()[:12]
-    return cache_dir / f"{RECIPE}-{digest}.npz"
+    if weights.exists():
+        size = weights.stat().st_size
+        with weights.open("rb") as f:
+            digest.update(str(size).encode() + f.read(1 << 20))
+            f.seek(max(size - (1 << 20), 0))
+            digest.update(f.read())
+    return cache_dir / f"{RECIPE}-{digest.hexdigest()[:12]}.npz"
 
 
 def default_cache_dir() -> Path:

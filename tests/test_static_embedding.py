@@ -69,10 +69,21 @@ def test_static_agrees_with_minilm_on_what_is_close(static_embedder: Embedder,
 
 
 def test_the_cache_file_names_the_recipe_and_the_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Named by the model's content: the same model installed elsewhere (another
+    virtualenv) shares the build; another model does not."""
     from llmwatch.embedding import default_model_path
 
-    path = cache_path(default_model_path(), tmp_path)
+    model = default_model_path()
+    path = cache_path(model, tmp_path)
     assert path.parent == tmp_path and path.name.startswith(RECIPE) and path.suffix == ".npz"
+    elsewhere = tmp_path / "venv2" / "model"
+    elsewhere.mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (elsewhere / name).symlink_to(model / name)
+    assert cache_path(elsewhere, tmp_path) == path
+    (elsewhere / "config.json").unlink()
+    (elsewhere / "config.json").write_text('{"hidden_size": 768}')
+    assert cache_path(elsewhere, tmp_path) != path
 
 
 def test_the_analysis_process_gives_what_this_process_gives() -> None:
