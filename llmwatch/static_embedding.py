@@ -115,22 +115,20 @@ def default_cache_dir() -> Path:
     return Path(base) / "llmwatch" / "embeddings"
 
 
-def load_static(model: SentenceTransformer | None, model_path: Path, cache_dir: Path,
-                max_tokens: int = 512, *, fit: bool = True) -> StaticEncoder:
+def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> StaticEncoder:
     """The cached static embedding of the model at `model_path`, built first if missing."""
     path = cache_path(model_path, cache_dir)
     if path.exists():
         vectors = np.load(path)["vectors"]
     else:
-        if model is None:
-            from .embedding import load_model
+        from .embedding import load_model
 
-            model = load_model(str(model_path))
+        model = load_model(str(model_path))
         log.info("building the static embedding from %s once (2–3 minutes on 2 cores); "
                  "cached at %s", model_path.name, path)
-        vectors = build_static(model, fit_texts=fit_corpus() if fit else [])
+        vectors = build_static(model, fit_texts=fit_corpus())
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # two first workers race
         np.savez(tmp, vectors=vectors)
         os.replace(tmp, path)
     return StaticEncoder(vectors.astype(np.float32), _fast_tokenizer(model_path), max_tokens)
@@ -237,12 +235,9 @@ def fit_corpus(n: int = FIT_TEXTS, seed: int = 0) -> list[str]:
             if callable(obj) and getattr(obj, "__module__", None) == name:
                 doc += "\n\n" + pydoc.getdoc(obj)
         texts += [" ".join(p.split()) for p in doc.split("\n\n") if len(p.split()) >= 6]
-    try:
-        from llmwatch.simulate import chitchat_pairs
+    from llmwatch.simulate import chitchat_pairs  # a dependency: the corpus is always whole
 
-        texts += [r for _, r in chitchat_pairs() if len(r.split()) >= 3]
-    except Exception:  # noqa: BLE001 - the dataset is optional for the build
-        pass
+    texts += [r for _, r in chitchat_pairs() if len(r.split()) >= 3]
     texts = sorted(set(texts))
     rng.shuffle(texts)
     return texts[:n]

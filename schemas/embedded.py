@@ -59,7 +59,7 @@ def pack(wires: Sequence[bytes], max_bytes: int) -> list[bytes]:
     group: list[bytes] = []
     size = 0
     for wire in wires:
-        if group and size + len(wire) + 1 > max_bytes - len(_HEAD) - len(_TAIL):
+        if group and size + len(wire) + 1 > max_bytes - PACK_OVERHEAD:
             out.append(_HEAD + b",".join(group) + _TAIL)
             group, size = [], 0
         group.append(wire)
@@ -94,6 +94,7 @@ def _from_doc(doc: dict) -> EmbeddedEvent:  # type: ignore[type-arg]
 
 _WIRE_DTYPE = "<f2"  # half the bytes of float32; nothing a cosine or centroid test can see
 _HEAD, _TAIL = b'{"events":[', b"]}"
+PACK_OVERHEAD = len(_HEAD) + len(_TAIL)  # bytes `pack` adds around a single record
 
 
 def _vec_b64(v: np.ndarray) -> str:

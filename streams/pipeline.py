@@ -25,7 +25,7 @@ from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
 from llmwatch.storage.store import content_hash
 
-from .analysis import Analyses, LocalAnalyser
+from .analysis import Analyses, LocalAnalyser, ProcessAnalyser
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,7 @@ class BatchOutcome:
 CHUNK = 64  # calls analysed per step: the next chunk is analysed while this one is written
 Call = tuple[RawMessage, LLMEvent]
 Feedback = tuple[RawMessage, FeedbackEvent]
-# LocalAnalyser or ProcessAnalyser: (calls, their positions) → vectors, scores, records
-Analyser = Callable[[Sequence[LLMEvent], Sequence[SourcePosition | None]], Analyses]
+Analyser = LocalAnalyser | ProcessAnalyser  # (calls, positions) → vectors, scores, records
 
 
 def process_batch(
@@ -190,8 +189,7 @@ def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analys
             outcome.time(stage, took)
         outcome.texts_embedded += analyses.texts_embedded
         embedded = [EmbeddedEvent(event, a.prompt_vector, a.response_vector, msg.position,
-                                  {k: (s.score, s.flagged) for k, s in a.scores.items()}
-                                  or None, a.wire)
+                                  a.quality, a.wire)
                     for (msg, event), a in zip(chunk, analyses.items, strict=True)]
         scores = {event.event_id: a.scores for (_, event), a
                   in zip(chunk, analyses.items, strict=True) if a.scores}
@@ -210,16 +208,7 @@ def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analys
 
 def _submit(analyser: Analyser, chunk: Sequence[Call]) -> Future[Analyses]:
     """The chunk's analysis, started (in the analysis process) or done (in this one)."""
-    events, sources = [e for _, e in chunk], [m.position for m, _ in chunk]
-    submit = getattr(analyser, "submit", None)
-    if submit is not None:
-        return submit(events, sources)  # type: ignore[no-any-return]
-    done: Future[Analyses] = Future()
-    try:
-        done.set_result(analyser(events, sources))
-    except Exception as exc:  # noqa: BLE001 - raised where the result is taken
-        done.set_exception(exc)
-    return done
+    return analyser.submit([e for _, e in chunk], [m.position for m, _ in chunk])
 
 
 def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,

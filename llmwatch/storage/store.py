@@ -22,10 +22,10 @@ from llmwatch.schemas import FeedbackEvent, LLMEvent
 from llmwatch.schemas.embedded import EmbeddedEvent
 
 from . import vectors
+from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow, QualityScoreRow
 
 if TYPE_CHECKING:
     from llmwatch.config import Settings
-from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow, QualityScoreRow
 
 _CHUNK = 500
 
