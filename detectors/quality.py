@@ -16,11 +16,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from llmwatch.schemas import LLMEvent
+
+if TYPE_CHECKING:
+    from llmwatch.embedding import Embedder
+    from llmwatch.relevance import RelevanceHead
 
 from .language import guess_language
 from .pii import PiiSpan, find_pii
@@ -77,9 +81,16 @@ class ExemplarIndex:
     refusal_patterns: tuple[re.Pattern[str], ...]
     injection_patterns: tuple[re.Pattern[str], ...]
     toxicity_lexicon: dict[str, int]
+    relevance: RelevanceHead | None = None  # the embedding's learned relevance head, if any
 
     @classmethod
-    def build(cls, embed: Callable[[Sequence[str]], np.ndarray]) -> ExemplarIndex:
+    def of(cls, embedder: Embedder) -> ExemplarIndex:
+        """The index in `embedder`'s space, with its relevance head."""
+        return cls.build(embedder.encode, relevance=embedder.relevance_head)
+
+    @classmethod
+    def build(cls, embed: Callable[[Sequence[str]], np.ndarray],
+              relevance: RelevanceHead | None = None) -> ExemplarIndex:
         lexicon = {}
         for line in data_lines("toxicity_lexicon.tsv"):
             term, severity = line.rsplit("\t", 1)
@@ -92,6 +103,7 @@ class ExemplarIndex:
             injection_patterns=tuple(re.compile(p, re.I)
                                      for p in data_lines("injection_markers.txt")),
             toxicity_lexicon=lexicon,
+            relevance=relevance,
         )
 
 
@@ -115,7 +127,7 @@ def score_event(event: LLMEvent, prompt_vector: np.ndarray, response_vector: np.
         pii("pii_prompt", event.prompt_text),
         pii("pii_response", response),
         toxicity(response, index, config),
-        relevance(prompt_vector, response_vector, config),
+        relevance(prompt_vector, response_vector, config, index.relevance),
         *degenerate(event, config),
         *operational(event, config),
     ]
@@ -181,10 +193,18 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig) -> Qual
 
 
 def relevance(prompt_vector: np.ndarray, response_vector: np.ndarray | None,
-              config: QualityConfig) -> QualityScore:
+              config: QualityConfig, head: RelevanceHead | None = None) -> QualityScore:
+    """Off-topic answers: by the embedding's learned head when it has one (its probability,
+    flagged at the head's calibrated threshold), else by the prompt–answer cosine."""
     if response_vector is None:
         return QualityScore("relevance", 0.0, False, details={"similarity": None})
     similarity = float(np.dot(prompt_vector, response_vector))
+    if head is not None:
+        p = float(head.off_topic(prompt_vector, response_vector)[0])
+        score = _ramp(p, head.threshold - 0.1, head.threshold)
+        return QualityScore("relevance", score, p >= head.threshold,
+                            details={"similarity": round(similarity, 4),
+                                     "off_topic": round(p, 4)})
     score = _ramp(-similarity, -config.relevance_min_similarity - 0.1,
                   -config.relevance_min_similarity)
     return QualityScore("relevance", score, similarity < config.relevance_min_similarity,

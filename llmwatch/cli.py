@@ -617,7 +617,7 @@ def db_upgrade() -> None:
 @embedding_app.command("build")
 def embedding_build() -> None:
     """Build the static embedding now (once per machine or image; the worker otherwise
-    builds it at its first start, 2–3 minutes on 2 cores) and check that it embeds."""
+    builds it at its first start, 3–4 minutes on 2 cores) and check that it embeds."""
     from llmwatch.embedding import default_model_path, make_embedder
     from llmwatch.static_embedding import cache_path, default_cache_dir
 

@@ -30,6 +30,8 @@ from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from .relevance import RelevanceHead
+
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 BACKENDS = ("static", "minilm")
 
@@ -138,6 +140,12 @@ class Embedder:
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self.encoder.encode(texts), dtype=np.float32)
+
+    @property
+    def relevance_head(self) -> RelevanceHead | None:
+        """The relevance check's learned head for this space, if it has one (the static
+        backend's); without one the check reads the prompt–answer cosine."""
+        return getattr(self.encoder, "relevance", None)
 
     def embed_events(
         self, events: Sequence[LLMEvent], sources: Sequence[SourcePosition | None] | None = None

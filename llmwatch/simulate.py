@@ -12,6 +12,7 @@ import json
 import random
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,12 +35,28 @@ MALFORMED: list[bytes] = [
 ]
 
 
+SPLITS = ("train", "validation", "heldout")
+
+
+def chitchat_split(conversation_id: str) -> str:
+    """Conversations split by a hash of their id: what is fitted to chit-chat (the static
+    embedding, the relevance head) learns from "train" (70 %), sets its thresholds on
+    "validation" (10 %), and the benchmarks that judge those fits read "heldout" (20 %)."""
+    bucket = zlib.crc32(conversation_id.encode()) % 10
+    return "heldout" if bucket in (0, 5) else "validation" if bucket == 1 else "train"
+
+
 @cache
-def chitchat_pairs() -> list[Pair]:
-    """(prompt, response) pairs: each turn of a chitchat conversation and the reply to it."""
+def chitchat_pairs(split: str | None = None) -> list[Pair]:
+    """(prompt, response) pairs: each turn of a chitchat conversation and the reply to it;
+    of one split's conversations only when `split` is given."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     data = json.loads(resources.files("chitchat_dataset").joinpath("dataset.json").read_bytes())
     pairs: list[Pair] = []
-    for conversation in data.values():
+    for key, conversation in data.items():
+        if split is not None and chitchat_split(key) != split:
+            continue
         turns = [" ".join(m["text"] for m in turn).strip() for turn in conversation["messages"]]
         turns = [t for t in turns if t]
         pairs.extend(zip(turns, turns[1:], strict=False))

@@ -9,9 +9,13 @@ installed weights (nothing is downloaded) and cached as a `.npz` file:
    alone (`[CLS] token [SEP]`, mean-pooled); the shared component is removed and tokens are
    weighted by an estimate of their rarity (SIF over Zipf ranks), so "the" counts little;
 2. *fit* (tokenlearn's idea, as a ridge regression): on sentences that ship with the
-   installed packages (Python's own docstrings and the chit-chat dataset's replies — never
-   the prompts the drift benchmark draws from), the token vectors are moved so that their
-   average lands where MiniLM puts the whole sentence. One sparse least-squares solve.
+   installed packages (Python's own docstrings and the replies of the chit-chat dataset's
+   training conversations — never its prompts, which the drift benchmark draws from, nor its
+   held-out conversations), the token vectors are moved so that their average lands where
+   MiniLM puts the whole sentence. One sparse least-squares solve;
+3. *relevance head* (`llmwatch.relevance`): what the static cosine cannot tell — is this
+   reply about its prompt — learned over the static vectors from the training
+   conversations' real and shuffled turn pairs (~1 minute).
 
 `StaticEncoder.encode` is pure numpy over the tokenizer's ids; `build_static` does the
 two steps above and needs PyTorch only while building.
@@ -32,12 +36,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .relevance import RelevanceHead
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
-RECIPE = "static-v1"  # bump when the build changes: cached files carry it in their name
+RECIPE = "static-v2"  # bump when the build changes: cached files carry it in their name
 SIF = 1e-4
 FIT_TEXTS = 12_000
 RIDGE = 0.5
@@ -50,6 +56,7 @@ class StaticEncoder:
     vectors: np.ndarray  # (vocab, dim) float32, weights already applied
     tokenize: Callable[[Sequence[str]], list[list[int]]]
     max_tokens: int = 512
+    relevance: RelevanceHead | None = None  # the quality check's head for this space
 
     @property
     def dim(self) -> int:
@@ -118,20 +125,32 @@ def default_cache_dir() -> Path:
 def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> StaticEncoder:
     """The cached static embedding of the model at `model_path`, built first if missing."""
     path = cache_path(model_path, cache_dir)
+    tokenize = _fast_tokenizer(model_path)
     if path.exists():
-        vectors = np.load(path)["vectors"]
+        with np.load(path) as stored:
+            vectors = stored["vectors"].astype(np.float32)
+            head = RelevanceHead.from_arrays(stored)
     else:
-        from .embedding import load_model
+        from llmwatch import relevance
+        from llmwatch.simulate import chitchat_pairs
+
+        from .embedding import MiniLMEncoder, load_model
 
         model = load_model(str(model_path))
-        log.info("building the static embedding from %s once (2–3 minutes on 2 cores); "
+        log.info("building the static embedding from %s once (3–4 minutes on 2 cores); "
                  "cached at %s", model_path.name, path)
-        vectors = build_static(model, fit_texts=fit_corpus())
+        vectors = build_static(model, fit_texts=fit_corpus()).astype(np.float32)
+        encoder = StaticEncoder(vectors, tokenize, max_tokens)
+        validation = random.Random(0).sample(relevance.usable(chitchat_pairs("validation")),
+                                             relevance.VALIDATION_PAIRS)
+        rate = relevance.flag_rate(MiniLMEncoder(model).encode, validation,
+                                   relevance.MINILM_MIN_SIMILARITY)
+        head = relevance.train(encoder.encode, chitchat_pairs("train"), validation, rate)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # two first workers race
-        np.savez(tmp, vectors=vectors)
+        np.savez(tmp, vectors=vectors, **head.arrays())
         os.replace(tmp, path)
-    return StaticEncoder(vectors.astype(np.float32), _fast_tokenizer(model_path), max_tokens)
+    return StaticEncoder(vectors, tokenize, max_tokens, head)
 
 
 def token_pass(model: SentenceTransformer, batch: int = 1024) -> np.ndarray:
@@ -219,7 +238,8 @@ def _block_cg(a: object, rhs: np.ndarray, x0: np.ndarray, iterations: int = 300,
 
 
 def fit_corpus(n: int = FIT_TEXTS, seed: int = 0) -> list[str]:
-    """Sentences from installed packages: Python's docstrings and chit-chat replies."""
+    """Sentences from installed packages: Python's docstrings and chit-chat replies (of the
+    training conversations)."""
     rng = random.Random(seed)
     texts: list[str] = []
     for name in sorted(sys.stdlib_module_names):
@@ -237,7 +257,7 @@ def fit_corpus(n: int = FIT_TEXTS, seed: int = 0) -> list[str]:
         texts += [" ".join(p.split()) for p in doc.split("\n\n") if len(p.split()) >= 6]
     from llmwatch.simulate import chitchat_pairs  # a dependency: the corpus is always whole
 
-    texts += [r for _, r in chitchat_pairs() if len(r.split()) >= 3]
+    texts += [r for _, r in chitchat_pairs("train") if len(r.split()) >= 3]
     texts = sorted(set(texts))
     rng.shuffle(texts)
     return texts[:n]

@@ -172,7 +172,7 @@ def local_analyser(emb: EmbeddingSettings, quality: QualitySettings) -> LocalAna
         emb.backend, model_path=emb.model_path, device=emb.device,
         batch_size=emb.model_batch_size, cache_size=emb.cache_size,
         max_tokens=emb.max_tokens, cache_dir=emb.cache_dir)
-    return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.build(embedder.encode),
+    return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.of(embedder),
                                                  QualityConfig(**quality.model_dump())))
 
 

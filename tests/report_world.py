@@ -65,7 +65,7 @@ def plans() -> list[TrafficPlan]:
 
 
 def build_world(store: Store, embedder: Embedder) -> World:
-    scorer = QualityScorer(ExemplarIndex.build(embedder.encode), QualityConfig())
+    scorer = QualityScorer(ExemplarIndex.of(embedder), QualityConfig())
     drift = DriftStage(store, DRIFT)
     alerts = AlertStage(store, ALERTS, window=DRIFT.window_size)
     offset = 0

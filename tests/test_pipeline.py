@@ -115,7 +115,7 @@ def test_every_call_is_scored_and_the_scores_are_stored(embedder: Embedder,
                                                         store: Store) -> None:
     from llmwatch.detectors.quality import ExemplarIndex, QualityScorer
 
-    scorer = QualityScorer(ExemplarIndex.build(embedder.encode))
+    scorer = QualityScorer(ExemplarIndex.of(embedder))
     leak = make_event(1, prompt="What is my card number?",
                       response="Your card is 4111 1111 1111 1111.")
     refusal = make_event(2, response="I'm sorry, but I can't help with that.")

@@ -15,7 +15,7 @@ CONFIG = QualityConfig()
 
 @pytest.fixture(scope="module")
 def index(embedder: Embedder) -> ExemplarIndex:
-    return ExemplarIndex.build(embedder.encode)
+    return ExemplarIndex.of(embedder)
 
 
 def vec(embedder: Embedder, text: str):  # type: ignore[no-untyped-def]

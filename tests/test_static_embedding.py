@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,9 @@ import numpy as np
 from factories import make_event
 
 from llmwatch.config import EmbeddingSettings, QualitySettings
+from llmwatch.detectors import quality
 from llmwatch.detectors.drift_monitor import DriftConfig, EventSample, fit_baseline
+from llmwatch.detectors.quality import ExemplarIndex, QualityConfig
 from llmwatch.detectors.segments import Segment
 from llmwatch.embedding import Embedder
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
@@ -47,6 +50,57 @@ def test_static_vectors_are_normalised_and_mean_something(static_embedder: Embed
     assert refund @ refund2 > refund @ weather + 0.1
     assert refund @ refund2 > refund @ code + 0.1
     assert static_embedder.name.endswith(RECIPE)  # stored vectors carry their space
+
+
+def test_relevance_head_tells_off_topic_answers(static_embedder: Embedder) -> None:
+    head = static_embedder.relevance_head
+    assert head is not None  # built and stored with the static vectors
+    config = QualityConfig()
+    password, reset, bananas = static_embedder.encode([
+        "How do I reset my password?", "Go to Settings and choose Reset password.",
+        "Bananas are rich in potassium and grow in the tropics."])
+    on_topic = quality.relevance(password, reset, config, head)
+    off_topic = quality.relevance(password, bananas, config, head)
+    assert not on_topic.flagged and off_topic.flagged
+    assert off_topic.details["off_topic"] > on_topic.details["off_topic"]
+    index = ExemplarIndex.of(static_embedder)
+    assert index.relevance is head  # the worker's scorer uses it
+
+
+def test_relevance_head_beats_the_static_cosine_on_held_out_chats(
+        static_embedder: Embedder) -> None:
+    """On conversations it never saw: real replies vs other replies to the same turns, the
+    head ranks better than the static cosine (the check it replaces) and flags near its
+    validation rate of real replies."""
+    from sklearn.metrics import roc_auc_score
+
+    from llmwatch.relevance import usable
+    from llmwatch.simulate import chitchat_pairs
+
+    rng = random.Random(3)
+    pairs = rng.sample(usable(chitchat_pairs("heldout")), 1000)
+    prompts = static_embedder.encode([p for p, _ in pairs])
+    replies = static_embedder.encode([r for _, r in pairs])
+    shuffled = replies[rng.sample(range(len(pairs)), len(pairs))]
+    head = static_embedder.relevance_head
+    assert head is not None
+    labels = np.r_[np.zeros(len(pairs)), np.ones(len(pairs))]
+    cosine = -np.r_[np.einsum("ij,ij->i", prompts, replies),
+                    np.einsum("ij,ij->i", prompts, shuffled)]
+    learned = np.r_[head.off_topic(prompts, replies), head.off_topic(prompts, shuffled)]
+    assert roc_auc_score(labels, learned) > roc_auc_score(labels, cosine) + 0.03
+    real_flagged = float(np.mean(learned[:len(pairs)] >= head.threshold))
+    assert 0.02 < real_flagged < 0.15
+
+
+def test_chitchat_splits_are_disjoint_and_cover_every_pair() -> None:
+    from llmwatch.simulate import chitchat_pairs
+
+    parts = [set(chitchat_pairs(s)) for s in ("train", "validation", "heldout")]
+    assert all(len(p) > 10_000 for p in parts)
+    assert len(parts[0] & parts[2]) < 0.01 * len(parts[2])  # only stock lines recur ("hi")
+    assert sum(len(chitchat_pairs(s)) for s in ("train", "validation", "heldout")) == len(
+        chitchat_pairs())
 
 
 def test_static_agrees_with_minilm_on_what_is_close(static_embedder: Embedder,
