@@ -116,46 +116,112 @@ class QualityScorer:
               response_vector: np.ndarray | None) -> dict[str, QualityScore]:
         return score_event(event, prompt_vector, response_vector, self.index, self.config)
 
+    def score_many(self, events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray],
+                   response_vectors: Sequence[np.ndarray | None]
+                   ) -> list[dict[str, QualityScore]]:
+        return score_events(events, prompt_vectors, response_vectors, self.index, self.config)
+
+
+@dataclass(frozen=True)
+class _Similarities:
+    """What the vector checks read of one event, computed for a whole batch at once."""
+
+    injection: float
+    refusal: float
+    cosine: float | None  # prompt–answer; None without an answer
+    off_topic: float | None  # the relevance head's probability, when there is a head
+
 
 def score_event(event: LLMEvent, prompt_vector: np.ndarray, response_vector: np.ndarray | None,
                 index: ExemplarIndex, config: QualityConfig) -> dict[str, QualityScore]:
     """Every check of one event, by name."""
-    response = event.response_text
-    scores = [
-        refusal(response, response_vector, index, config),
-        injection(event.prompt_text, prompt_vector, index, config),
-        pii("pii_prompt", event.prompt_text),
-        pii("pii_response", response),
-        toxicity(response, index, config),
-        relevance(prompt_vector, response_vector, config, index.relevance),
-        *degenerate(event, config),
-        *operational(event, config),
-    ]
-    return {s.name: s for s in scores}
+    return score_events([event], [prompt_vector], [response_vector], index, config)[0]
+
+
+def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray],
+                 response_vectors: Sequence[np.ndarray | None], index: ExemplarIndex,
+                 config: QualityConfig) -> list[dict[str, QualityScore]]:
+    """Every check of each event, by name; the vector arithmetic of all events in a few
+    matrix products (per event it costs more in numpy's overhead than in arithmetic)."""
+    out = []
+    for event, sims in zip(events, _similarities(prompt_vectors, response_vectors, index),
+                           strict=True):
+        response = event.response_text
+        scores = [
+            _patterns_or_exemplars("refusal", _refusal_text(response), sims.refusal,
+                                   index.refusal_patterns, config.refusal_similarity,
+                                   config.refusal_threshold),
+            _patterns_or_exemplars("injection", event.prompt_text, sims.injection,
+                                   index.injection_patterns, config.injection_similarity,
+                                   config.injection_threshold),
+            pii("pii_prompt", event.prompt_text),
+            pii("pii_response", response),
+            toxicity(response, index, config),
+            _relevance(sims.cosine, sims.off_topic, config, index.relevance),
+            *degenerate(event, config),
+            *operational(event, config),
+        ]
+        out.append({s.name: s for s in scores})
+    return out
+
+
+def _similarities(prompt_vectors: Sequence[np.ndarray],
+                  response_vectors: Sequence[np.ndarray | None],
+                  index: ExemplarIndex) -> list[_Similarities]:
+    n = len(prompt_vectors)
+    if n == 0:
+        return []
+    prompts = np.stack(prompt_vectors).astype(np.float32, copy=False)
+    answered = [i for i, v in enumerate(response_vectors) if v is not None]
+    injection = _max_rows(prompts, index.injection)
+    refusal = np.zeros(n)
+    cosine = np.full(n, np.nan)
+    off_topic = np.full(n, np.nan)
+    if answered:
+        responses = np.stack([response_vectors[i] for i in answered]).astype(np.float32,
+                                                                             copy=False)
+        asked = prompts[answered]
+        refusal[answered] = _max_rows(responses, index.refusal)
+        cosine[answered] = np.einsum("ij,ij->i", asked, responses)
+        if index.relevance is not None:
+            off_topic[answered] = index.relevance.off_topic(asked, responses)
+    return [_Similarities(float(injection[i]), float(refusal[i]),
+                          None if np.isnan(cosine[i]) else float(cosine[i]),
+                          None if np.isnan(off_topic[i]) else float(off_topic[i]))
+            for i in range(n)]
+
+
+def _max_rows(vectors: np.ndarray, exemplars: np.ndarray) -> np.ndarray:
+    if exemplars.size == 0:
+        return np.zeros(len(vectors))
+    return np.max(vectors @ exemplars.T, axis=1)
+
+
+def _refusal_text(response: str) -> str:
+    return response[:300].replace("’", "'")
 
 
 def refusal(response: str, vector: np.ndarray | None, index: ExemplarIndex,
             config: QualityConfig) -> QualityScore:
     return _patterns_or_exemplars(
-        "refusal", response[:300].replace("’", "'"), vector, index.refusal_patterns,
-        index.refusal, config.refusal_similarity, config.refusal_threshold)
+        "refusal", _refusal_text(response), _max_similarity(vector, index.refusal),
+        index.refusal_patterns, config.refusal_similarity, config.refusal_threshold)
 
 
 def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
               config: QualityConfig) -> QualityScore:
     return _patterns_or_exemplars(
-        "injection", prompt, vector, index.injection_patterns, index.injection,
-        config.injection_similarity, config.injection_threshold)
+        "injection", prompt, _max_similarity(vector, index.injection),
+        index.injection_patterns, config.injection_similarity, config.injection_threshold)
 
 
-def _patterns_or_exemplars(name: str, text: str, vector: np.ndarray | None,
-                           patterns: tuple[re.Pattern[str], ...], exemplars: np.ndarray,
+def _patterns_or_exemplars(name: str, text: str, similarity: float,
+                           patterns: tuple[re.Pattern[str], ...],
                            similarity_at_half: float, threshold: float) -> QualityScore:
     """0.9 when a pattern matches; else a soft ramp of the similarity to the exemplars."""
     any_of, lower = _any_of(patterns)
     pattern = (next((p.pattern for p in patterns if p.search(text)), None)
                if any_of.search(text.lower() if lower else text) else None)  # one scan first
-    similarity = _max_similarity(vector, exemplars)
     score = max(0.9 if pattern else 0.0,
                 _ramp(similarity, similarity_at_half - 0.1, similarity_at_half))
     return QualityScore(name, score, score >= threshold,
@@ -197,10 +263,18 @@ def relevance(prompt_vector: np.ndarray, response_vector: np.ndarray | None,
     """Off-topic answers: by the embedding's learned head when it has one (its probability,
     flagged at the head's calibrated threshold), else by the prompt–answer cosine."""
     if response_vector is None:
+        return _relevance(None, None, config, head)
+    off_topic = (None if head is None
+                 else float(head.off_topic(prompt_vector, response_vector)[0]))
+    return _relevance(float(np.dot(prompt_vector, response_vector)), off_topic, config, head)
+
+
+def _relevance(similarity: float | None, off_topic: float | None, config: QualityConfig,
+               head: RelevanceHead | None) -> QualityScore:
+    if similarity is None:
         return QualityScore("relevance", 0.0, False, details={"similarity": None})
-    similarity = float(np.dot(prompt_vector, response_vector))
-    if head is not None:
-        p = float(head.off_topic(prompt_vector, response_vector)[0])
+    if head is not None and off_topic is not None:
+        p = off_topic
         score = _ramp(p, head.threshold - 0.1, head.threshold)
         return QualityScore("relevance", score, p >= head.threshold,
                             details={"similarity": round(similarity, 4),
@@ -250,7 +324,7 @@ def _repetition(text: str, n: int = 4) -> float:
     words = text.lower().split()
     if len(words) < 4 * n:
         return 0.0
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = list(zip(*(words[i:] for i in range(n)), strict=False))
     return 1 - len(set(grams)) / len(grams)
 
 

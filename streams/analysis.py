@@ -65,8 +65,11 @@ def analyse(events: Sequence[LLMEvent], embedder: Embedder, scorer: QualityScore
     embed_s = time.perf_counter() - started
     started = time.perf_counter()
     items = []
-    for e in embedded:
-        scores = scorer.score(e.event, e.prompt_vector, e.response_vector) if scorer else {}
+    all_scores = (scorer.score_many([e.event for e in embedded],
+                                    [e.prompt_vector for e in embedded],
+                                    [e.response_vector for e in embedded])
+                  if scorer else [{} for _ in embedded])
+    for e, scores in zip(embedded, all_scores, strict=True):
         item = Analysed(e.prompt_vector, e.response_vector, scores)
         items.append(replace(item, wire=to_wire(replace(e, quality=item.quality))))
     texts = len(events) + sum(1 for e in events if e.response_text.strip())

@@ -180,11 +180,11 @@ def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analys
     before this returns, so the batch's offsets still commit only after every row."""
     outcome = BatchOutcome()
     chunks = [calls[i:i + CHUNK] for i in range(0, len(calls), CHUNK)]
-    pending = _submit(analyser, chunks[0]) if chunks else None
-    for i, chunk in enumerate(chunks):
-        assert pending is not None
-        analyses = pending.result()
-        pending = _submit(analyser, chunks[i + 1]) if i + 1 < len(chunks) else None
+    # every chunk queued at once: the analysis process works through them back to back
+    # while this thread stores each as it comes (it never waits for a hand-over)
+    pending = [_submit(analyser, chunk) for chunk in chunks]
+    for chunk, future in zip(chunks, pending, strict=True):
+        analyses = future.result()
         for stage, took in analyses.seconds.items():
             outcome.time(stage, took)
         outcome.texts_embedded += analyses.texts_embedded

@@ -145,11 +145,11 @@ def test_the_analysis_process_gives_what_this_process_gives() -> None:
     sources = [SourcePosition("t", 0, i) for i in range(6)]
     local = local_analyser(EmbeddingSettings(), QualitySettings())
     here = local(events, sources)
-    assert (local.name, local.dim) == ("all-MiniLM-L6-v2/static-v1", 384)
+    assert (local.name, local.dim) == (f"all-MiniLM-L6-v2/{RECIPE}", 384)
     child = ProcessAnalyser(EmbeddingSettings(), QualitySettings())
     try:
         there = child(events, sources)
-        assert (child.name, child.dim) == ("all-MiniLM-L6-v2/static-v1", 384)
+        assert (child.name, child.dim) == (f"all-MiniLM-L6-v2/{RECIPE}", 384)
         for a, b in zip(here.items, there.items, strict=True):
             np.testing.assert_allclose(a.prompt_vector, b.prompt_vector, atol=1e-6)
             assert {k: s.flagged for k, s in a.scores.items()} == \
