@@ -633,6 +633,11 @@ def embedding_build() -> None:
     console.print(f"static embedding {embedder.name} ready at {path} "
                   f"({time.monotonic() - started:.0f} s); refund·refund {refund @ again:.2f}, "
                   f"refund·weather {refund @ weather:.2f}")
+    head = embedder.relevance_head
+    if head is not None:
+        off = head.off_topic(refund[None, :], weather[None, :])[0]
+        console.print(f"relevance head: flags an answer at p(off-topic) ≥ {head.threshold:.2f}"
+                      f"; refund question, weather answer: {off:.2f}")
 
 
 @schemas_app.command("export")
