@@ -211,6 +211,10 @@ class WorkerSettings(BaseModel):
         120, gt=0, description="/readyz turns not ready when records wait while nothing was "
         "processed for this long.")
     lag_every_s: float = Field(10, gt=0, description="How often the worker reads its lag.")
+    stop_timeout_s: float = Field(
+        25, gt=0, description="After SIGTERM/SIGINT, the longest a clean stop may take; then "
+        "the worker exits without committing (uncommitted calls are replayed by the group). "
+        "Below Kubernetes' default 30 s grace.")
 
     @field_validator("metrics_port", "web_port", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import ssl
 import threading
 import time
@@ -438,6 +439,28 @@ def _exit_for_restart(exc: Exception) -> NoReturn:
     os._exit(EXIT_FATAL)
 
 
+_stop_deadline: list[threading.Thread] = []
+
+
+def exit_after(seconds: float) -> None:
+    """A stop that has not finished after `seconds` ends in an exit without committing: a
+    rebalance racing SIGTERM can leave faust waiting forever for in-flight events (seen with
+    two workers stopped together). Nothing is lost — the group replays uncommitted calls."""
+    if _stop_deadline:  # one deadline per stop, the first signal's
+        return
+
+    def expire() -> None:
+        time.sleep(seconds)
+        log.error("the worker did not stop within %g s of the signal (worker.stop_timeout_s);"
+                  " exiting without committing: the group replays what was in flight", seconds)
+        logging.shutdown()
+        os._exit(EXIT_FATAL)
+
+    thread = threading.Thread(target=expire, name="llmwatch-stop-deadline", daemon=True)
+    _stop_deadline.append(thread)
+    thread.start()
+
+
 async def _delivered(sent: Sequence[Any]) -> None:
     """Wait until Kafka acknowledged every record handed on. A record that cannot be
     delivered is never skipped: the worker exits without committing and replays the batch."""
@@ -504,10 +527,15 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """
     from faust.worker import Worker
 
+    class _Worker(Worker):  # type: ignore[misc]
+        def _schedule_shutdown(self, signal: signal.Signals) -> None:
+            exit_after(settings.worker.stop_timeout_s)
+            super()._schedule_shutdown(signal)
+
     wait_for_kafka(settings)
     wait_for_database(settings)
     app = build_app(settings)
-    worker = Worker(app, loglevel=settings.log.level.lower() if loglevel == "info" else loglevel,
+    worker = _Worker(app, loglevel=settings.log.level.lower() if loglevel == "info" else loglevel,
                     quiet=True, logging_config=logs.config(settings.log.format,
                                                            settings.log.level))
     # faust's start-up spinner turns the root logger to DEBUG at WARN and above (it spins on

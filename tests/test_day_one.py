@@ -174,3 +174,17 @@ def test_the_producer_side_installs_and_emits_without_pytorch(
     assert json.loads(record.value)["event_id"] == run.stdout.strip()
     assert subprocess.run([str(venv / "bin" / "llmwatch"), "--version"],
                           capture_output=True).returncode == 0
+
+
+def test_a_stop_that_hangs_ends_in_an_exit_without_commit() -> None:
+    """faust can wait forever for in-flight events when a rebalance races SIGTERM (seen with
+    two workers stopped together): the stop deadline turns that into a prompt exit (70) with
+    a line that says what happened, so a supervisor restarts it and nothing is committed."""
+    code = ("import time; from llmwatch.streams.app import exit_after; "
+            "exit_after(0.5); exit_after(60); time.sleep(30)")  # a stop that never ends
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 70
+    assert time.monotonic() - started < 20  # the first deadline counts, not the second
+    assert "did not stop within 0.5 s" in done.stderr
