@@ -621,7 +621,7 @@ def embedding_build() -> None:
     from llmwatch.embedding import default_model_path, make_embedder
     from llmwatch.static_embedding import cache_path, default_cache_dir
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("llmwatch").setLevel(logging.INFO)  # the build's steps, as they go
     emb = load_settings().embedding
     started = time.monotonic()
     embedder = make_embedder("static", model_path=emb.model_path, cache_dir=emb.cache_dir)

@@ -137,14 +137,17 @@ def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> Sta
         from .embedding import MiniLMEncoder, load_model
 
         model = load_model(str(model_path))
-        log.info("building the static embedding from %s once (3–4 minutes on 2 cores); "
+        log.info("building the static embedding from %s once (about 5 minutes on 2 cores); "
                  "cached at %s", model_path.name, path)
         vectors = build_static(model, fit_texts=fit_corpus()).astype(np.float32)
         encoder = StaticEncoder(vectors, tokenize, max_tokens)
         validation = random.Random(0).sample(relevance.usable(chitchat_pairs("validation")),
                                              relevance.VALIDATION_PAIRS)
+        log.info("3/4 MiniLM's flag rate of real replies (relevance, %d validation pairs)",
+                 len(validation))
         rate = relevance.flag_rate(MiniLMEncoder(model).encode, validation,
                                    relevance.MINILM_MIN_SIMILARITY)
+        log.info("4/4 training the relevance head (to flag %.1f %% of real replies)", 100 * rate)
         head = relevance.train(encoder.encode, chitchat_pairs("train"), validation, rate)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # two first workers race
@@ -179,10 +182,13 @@ def sif_weights(size: int) -> np.ndarray:
 
 
 def build_static(model: SentenceTransformer, fit_texts: Sequence[str] = ()) -> np.ndarray:
+    log.info("1/4 every vocabulary token through MiniLM alone")
     raw = token_pass(model)
     raw -= raw.mean(0)
     vectors = raw * sif_weights(len(raw))[:, None]
     if fit_texts:
+        log.info("2/4 fitting token vectors to MiniLM's sentence vectors (%d sentences)",
+                 len(fit_texts))
         vectors = fit(vectors, model, fit_texts)
     return vectors.astype(np.float32)
 

@@ -187,3 +187,13 @@ def test_init_creates_topics_and_tables(kafka: LocalKafka, tmp_path: Path) -> No
     assert f"created init-{tmp_path.name[-6:]}" in first.stdout and "up to date" in first.stdout
     again = run("init", env=env)
     assert again.returncode == 0 and "topics exist" in again.stdout
+
+
+def test_embedding_build_reports_the_space_and_its_relevance_head() -> None:
+    """(The cache exists by now: this reads it.) What a person checks after a build: where it
+    is, that similar texts are near, and the relevance head's threshold."""
+    done = run("embedding", "build")
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "ready at" in out and "refund·refund" in out
+    assert "relevance head: flags an answer at p(off-topic) ≥" in out
