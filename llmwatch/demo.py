@@ -67,7 +67,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         return 0 if done else 1
     finally:
         if worker is not None:
-            _stop(worker)
+            stop_worker(worker)
         broker.close()
 
 
@@ -80,11 +80,12 @@ def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes
     )
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
+def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within `timeout_s`."""
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
         try:
-            worker.wait(30)
+            worker.wait(timeout_s)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()

@@ -10,8 +10,9 @@ its cache file; scoring is two small matrix products in numpy.
 
 Its flag threshold is set on validation conversations (neither trained on nor the held-out
 ones the benchmark reads) at MiniLM's own operating point: the head flags the share of real
-replies that MiniLM's cosine below `MINILM_MIN_SIMILARITY` (the minilm backend's default
-threshold) flags there, so both backends trade false alarms for recall alike.
+replies that MiniLM's cosine below the minilm backend's default threshold
+(`QualityConfig.relevance_min_similarity`) flags there, so both backends trade false alarms
+for recall alike.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 HIDDEN = 256
 TRAIN_PAIRS = 60_000  # real pairs; as many shuffled ones
 VALIDATION_PAIRS = 4_000
-MINILM_MIN_SIMILARITY = 0.05  # QualityConfig.relevance_min_similarity's default
 ARRAYS = ("w1", "b1", "w2", "b2", "threshold")
 
 
@@ -112,7 +112,7 @@ def train(encode: Callable[[Sequence[str]], np.ndarray], pairs: Sequence[tuple[s
     threshold = float(np.quantile(scores, 1 - false_positive_rate))
     log.info("relevance head: %d epochs; flags %.1f %% of real validation replies at p ≥ %.3f",
              net.n_iter_, 100 * false_positive_rate, threshold)
-    return RelevanceHead(head.w1, head.b1, head.w2, head.b2, threshold)
+    return replace(head, threshold=threshold)
 
 
 def usable(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

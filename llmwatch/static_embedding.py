@@ -132,6 +132,7 @@ def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> Sta
             head = RelevanceHead.from_arrays(stored)
     else:
         from llmwatch import relevance
+        from llmwatch.detectors.quality import QualityConfig
         from llmwatch.simulate import chitchat_pairs
 
         from .embedding import MiniLMEncoder, load_model
@@ -146,7 +147,7 @@ def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> Sta
         log.info("3/4 MiniLM's flag rate of real replies (relevance, %d validation pairs)",
                  len(validation))
         rate = relevance.flag_rate(MiniLMEncoder(model).encode, validation,
-                                   relevance.MINILM_MIN_SIMILARITY)
+                                   QualityConfig().relevance_min_similarity)
         log.info("4/4 training the relevance head (to flag %.1f %% of real replies)", 100 * rate)
         head = relevance.train(encoder.encode, chitchat_pairs("train"), validation, rate)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -528,9 +528,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from faust.worker import Worker
 
     class _Worker(Worker):  # type: ignore[misc]
-        def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        def _schedule_shutdown(self, sig: signal.Signals) -> None:
             exit_after(settings.worker.stop_timeout_s)
-            super()._schedule_shutdown(signal)
+            super()._schedule_shutdown(sig)
 
     wait_for_kafka(settings)
     wait_for_database(settings)

@@ -65,7 +65,7 @@ class BatchOutcome:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
-CHUNK = 64  # calls analysed per step: the next chunk is analysed while this one is written
+CHUNK = 64  # calls per analysis and per transaction: each is stored as its analysis returns
 Call = tuple[RawMessage, LLMEvent]
 Feedback = tuple[RawMessage, FeedbackEvent]
 Analyser = LocalAnalyser | ProcessAnalyser  # (calls, positions) → vectors, scores, records
@@ -174,10 +174,11 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
 
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,
                      store: Store, stamp: Callable[[], datetime]) -> BatchOutcome:
-    """Analyse and store the calls in chunks, the next chunk analysed (in the analysis
-    process, when there is one) while this one is written: the batch takes about the
-    longer of the two, not their sum. Each chunk is its own transaction; all are stored
-    before this returns, so the batch's offsets still commit only after every row."""
+    """Analyse and store the calls in chunks: all chunks are queued for analysis (in the
+    analysis process, when there is one) and each is written as it comes back, so the batch
+    takes about the longer of the two, not their sum. Each chunk is its own transaction; all
+    are stored before this returns, so the batch's offsets still commit only after every
+    row."""
     outcome = BatchOutcome()
     chunks = [calls[i:i + CHUNK] for i in range(0, len(calls), CHUNK)]
     # every chunk queued at once: the analysis process works through them back to back
