@@ -48,7 +48,7 @@ from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs
 from .alert_stage import AlertStage
-from .analysis import LocalAnalyser, ProcessAnalyser, local_analyser
+from .analysis import LocalAnalyser, ProcessAnalyser, local_analyser, one_blas_thread
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
@@ -532,6 +532,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
             exit_after(settings.worker.stop_timeout_s)
             super()._schedule_shutdown(sig)
 
+    one_blas_thread()
     wait_for_kafka(settings)
     wait_for_database(settings)
     app = build_app(settings)
