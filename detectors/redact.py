@@ -140,7 +140,7 @@ def shown(text: str | None, policy: ExamplesPolicy = "redacted",
 def find_sensitive(text: str, *, keep_words: Iterable[str] = (),
                    thorough: bool = True) -> list[Span]:
     """Merged, sorted, non-overlapping spans of every layer."""
-    found: list[Span] = [Span(p.kind, p.start, p.end) for p in find_pii(text)]
+    found: list[Span] = [Span(p.kind, p.start, p.end) for p in find_pii(text, broad=True)]
     if thorough:
         found += _presidio(text) + _secrets(text)
     found += _fail_closed(text, frozenset(keep_words) | _KEEP)

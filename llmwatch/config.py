@@ -312,9 +312,10 @@ class QualitySettings(BaseModel):
     toxicity_severity: int = Field(
         2, ge=1, le=3, description="Lexicon severity (1 mild … 3 severe) that flags alone.")
     relevance_min_similarity: float = Field(
-        0.05, description="Prompt–response cosine similarity below which an answer is "
-        "off-topic (minilm backend; the static backend's learned relevance head flags at "
-        "its own threshold, set when it is built to flag as many real answers as this does).")
+        -0.04, description="Prompt–response cosine similarity below which an answer is "
+        "off-topic (minilm backend): -0.04 flags 0.5 % of real replies. The static backend's "
+        "learned relevance head flags at its own threshold, set when it is built to flag "
+        "0.5 % of real replies too. Replies under five words are not judged.")
     repetition_threshold: float = Field(
         0.5, gt=0, le=1, description="Share of repeated 4-grams that counts as a loop.")
     latency_slo_ms: float = Field(10_000, gt=0, description="Latency SLO per call.")

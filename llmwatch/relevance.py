@@ -9,10 +9,10 @@ fitted with the static embedding when that is built (`llmwatch embedding build`)
 its cache file; scoring is two small matrix products in numpy.
 
 Its flag threshold is set on validation conversations (neither trained on nor the held-out
-ones the benchmark reads) at MiniLM's own operating point: the head flags the share of real
-replies that MiniLM's cosine below the minilm backend's default threshold
-(`QualityConfig.relevance_min_similarity`) flags there, so both backends trade false alarms
-for recall alike.
+ones the benchmark reads) so that it flags `FALSE_ALARMS` (0.5 %) of real replies there: a
+check that fires on one call in twelve (its first operating point, MiniLM's cosine < 0.05)
+trains on-call to ignore it. Replies shorter than `MIN_REPLY_WORDS` ("sure haha", "ok!") get
+no verdict at all: whether they fit cannot be read from so little.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 HIDDEN = 256
+FALSE_ALARMS = 0.005  # share of real validation replies the head flags
+MIN_REPLY_WORDS = 5  # shorter replies are not judged
 TRAIN_PAIRS = 60_000  # real pairs; as many shuffled ones
 VALIDATION_PAIRS = 4_000
 ARRAYS = ("w1", "b1", "w2", "b2", "threshold")
@@ -118,3 +120,12 @@ def train(encode: Callable[[Sequence[str]], np.ndarray], pairs: Sequence[tuple[s
 def usable(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """Pairs worth judging: a turn of three words or more, and a reply."""
     return [(p, r) for p, r in pairs if len(p.split()) >= 3 and r.strip()]
+
+
+def judged(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Pairs the check gives a verdict on: usable, with a reply of `MIN_REPLY_WORDS` or more."""
+    return [(p, r) for p, r in usable(pairs) if judgeable(p, r)]
+
+
+def judgeable(prompt: str, reply: str) -> bool:
+    return len(prompt.split()) >= 3 and len(reply.split()) >= MIN_REPLY_WORDS

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECIPE = "static-v2"  # bump when the build changes: cached files carry it in their name
+RECIPE = "static-v3"  # bump when the build changes: cached files carry it in their name
 SIF = 1e-4
 FIT_TEXTS = 12_000
 RIDGE = 0.5
@@ -142,14 +142,18 @@ def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> Sta
                  "cached at %s", model_path.name, path)
         vectors = build_static(model, fit_texts=fit_corpus()).astype(np.float32)
         encoder = StaticEncoder(vectors, tokenize, max_tokens)
-        validation = random.Random(0).sample(relevance.usable(chitchat_pairs("validation")),
+        validation = random.Random(0).sample(relevance.judged(chitchat_pairs("validation")),
                                              relevance.VALIDATION_PAIRS)
         log.info("3/4 MiniLM's flag rate of real replies (relevance, %d validation pairs)",
                  len(validation))
         rate = relevance.flag_rate(MiniLMEncoder(model).encode, validation,
                                    QualityConfig().relevance_min_similarity)
-        log.info("4/4 training the relevance head (to flag %.1f %% of real replies)", 100 * rate)
-        head = relevance.train(encoder.encode, chitchat_pairs("train"), validation, rate)
+        log.info("MiniLM's cosine < %.2f flags %.2f %% of them; the head is set to flag %.1f %%",
+                 QualityConfig().relevance_min_similarity, 100 * rate,
+                 100 * relevance.FALSE_ALARMS)
+        log.info("4/4 training the relevance head")
+        head = relevance.train(encoder.encode, chitchat_pairs("train"), validation,
+                               relevance.FALSE_ALARMS)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # two first workers race
         np.savez(tmp, vectors=vectors, **head.arrays())

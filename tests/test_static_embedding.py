@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import replace
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -61,8 +62,10 @@ def test_relevance_head_tells_off_topic_answers(static_embedder: Embedder) -> No
         "Bananas are rich in potassium and grow in the tropics."])
     on_topic = quality.relevance(password, reset, config, head)
     off_topic = quality.relevance(password, bananas, config, head)
-    assert not on_topic.flagged and off_topic.flagged
-    assert off_topic.details["off_topic"] > on_topic.details["off_topic"]
+    assert not on_topic.flagged
+    assert off_topic.details["off_topic"] > on_topic.details["off_topic"] + 0.3
+    # flagged at an operating point with more false alarms than the default 0.5 %
+    assert quality.relevance(password, bananas, config, replace(head, threshold=0.7)).flagged
     index = ExemplarIndex.of(static_embedder)
     assert index.relevance is head  # the worker's scorer uses it
 
@@ -71,14 +74,14 @@ def test_relevance_head_beats_the_static_cosine_on_held_out_chats(
         static_embedder: Embedder) -> None:
     """On conversations it never saw: real replies vs other replies to the same turns, the
     head ranks better than the static cosine (the check it replaces) and flags near its
-    validation rate of real replies."""
+    validation rate of real replies (0.5 %: the check must not cry wolf)."""
     from sklearn.metrics import roc_auc_score
 
-    from llmwatch.relevance import usable
+    from llmwatch.relevance import judged
     from llmwatch.simulate import chitchat_pairs
 
     rng = random.Random(3)
-    pairs = rng.sample(usable(chitchat_pairs("heldout")), 1000)
+    pairs = rng.sample(judged(chitchat_pairs("heldout")), 2000)
     prompts = static_embedder.encode([p for p, _ in pairs])
     replies = static_embedder.encode([r for _, r in pairs])
     shuffled = replies[rng.sample(range(len(pairs)), len(pairs))]
@@ -90,7 +93,7 @@ def test_relevance_head_beats_the_static_cosine_on_held_out_chats(
     learned = np.r_[head.off_topic(prompts, replies), head.off_topic(prompts, shuffled)]
     assert roc_auc_score(labels, learned) > roc_auc_score(labels, cosine) + 0.03
     real_flagged = float(np.mean(learned[:len(pairs)] >= head.threshold))
-    assert 0.02 < real_flagged < 0.15
+    assert real_flagged <= 0.012
 
 
 def test_chitchat_splits_are_disjoint_and_cover_every_pair() -> None:

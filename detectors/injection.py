@@ -1,0 +1,177 @@
+"""Signs of prompt injection that do not depend on the wording of known attacks.
+
+Nearest-exemplar matching finds English jailbreaks that look like the templates it knows; it
+misses an override in German, an instruction to "the AI assistant" buried in a résumé, a
+payload in base64 and a fake "System:" turn. These are read from the text's structure:
+
+- `override`: an instruction to drop earlier instructions or reveal the system prompt, in
+  English, German, French, Spanish, Italian, Portuguese, Dutch, Turkish, Russian, Chinese,
+  Arabic and Persian;
+- `fake_turn`: chat-template tokens and role markers that end the user's turn and open a
+  system or assistant one (`<|im_start|>system`, `[INST]`, a line opening "System:");
+- `addressed_to_ai`: text that speaks to the model reading it ("Note to the AI assistant",
+  "if you are an LLM") — in a document a user passes on, that is an indirect injection;
+- `encoded`: base64, base32 or hex that decodes to words, or a text that reads as language
+  only after rot13: legitimate prompts rarely hide their words.
+
+`signals(text)` names what it finds, each with the span that shows it; pure and cheap (one
+pass of a few compiled patterns, decoding only where a candidate is found).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+from dataclasses import dataclass
+
+_I = re.I | re.U
+
+_OVERRIDE = re.compile("|".join([
+    # English: ignore / disregard / forget / override … previous … instructions
+    r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|set aside)\b[^.\n]{0,40}?"
+    r"\b(?:previous|prior|above|earlier|preceding|original|initial|all|any|your|system|old)\b"
+    r"[^.\n]{0,25}?\b(?:instructions?|directions?|directives?|rules|prompts?|guidelines|"
+    r"constraints|context|programming|orders|commands)\b",
+    r"\b(?:new|updated|real|actual|true)\s+(?:system\s+)?instructions?\s*(?::|follow|are)",
+    r"\b(?:reveal|show|print|repeat|output|disclose|leak|tell me)\b[^.\n]{0,30}?"
+    r"\b(?:system|hidden|initial|original|secret)\s+(?:prompt|instructions?|message)",
+    r"\byou\s+(?:are|will)\s+now\s+(?:act|be|operate|respond)\b",
+    # German
+    r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b[^.\n]{0,40}?"
+    r"\b(?:anweisungen|instruktionen|regeln|befehle|vorgaben|anordnungen)\b",
+    r"\b(?:zeige?|gib|verrate)\b[^.\n]{0,30}?\bsystem-?prompt",
+    # French
+    r"\b(?:ignore[zrs]?|oublie[zrs]?|n[ée]glige[zr]?)\b[^.\n]{0,40}?"
+    r"\b(?:instructions|consignes|r[èe]gles|directives|ordres)\b",
+    r"\b(?:r[ée]v[èe]le[zr]?|montre[zr]?|affiche[zr]?)\b[^.\n]{0,30}?\bprompt\s+syst[èe]me",
+    # Spanish / Portuguese / Italian
+    r"\b(?:ignora|ignore|ignorar|ignorate|olvida|olvide|esque[çc]a|dimentica|tralascia)\b"
+    r"[^.\n]{0,40}?\b(?:instrucciones|instru[çc][õo]es|istruzioni|reglas|regras|regole|"
+    r"[óo]rdenes|ordens|indicaciones|directrices)\b",
+    r"\b(?:revela|mu[ée]strame|mostra|rivela)\b[^.\n]{0,30}?\b(?:prompt|mensaje|messaggio)"
+    r"\s+(?:del\s+|do\s+|di\s+)?sistema",
+    # Dutch
+    r"\b(?:negeer|vergeet)\b[^.\n]{0,40}?\b(?:instructies|regels|opdrachten)\b",
+    # Turkish (önceki talimatları yok say / tüm kuralları unut)
+    r"(?:talimat|kural|komut|y[öo]nerge)\w*\s+(?:\w+\s+){0,3}?(?:yok\s+say|unut|g[öo]rmezden"
+    r"\s+gel|ihmal\s+et|iptal)",
+    r"\b(?:sistem\s+(?:istemini|komutunu|mesaj[ıi]n[ıi]))\b",
+    # Russian
+    r"(?:игнорируй|игнорировать|забудь|забудьте|проигнорируй)\w*[^.\n]{0,40}?"
+    r"(?:инструкци|правил|указани|команд)",
+    r"(?:системн\w+\s+(?:промпт|подсказк|инструкци))",
+    # Chinese
+    r"(?:忽略|忽视|无视|忘记|忘掉|不要理会)[^。\n]{0,12}?(?:指令|指示|说明|规则|提示|要求|设定)",
+    r"(?:系统提示|系统指令|系统消息)",
+    # Arabic / Persian
+    r"(?:تجاهل|انس|اتجاهل)[^.\n]{0,40}?(?:التعليمات|الأوامر|القواعد)",
+    r"(?:دستورالعمل|دستورات|قوانین)[^.\n]{0,40}?(?:نادیده|فراموش)",
+]), _I)
+
+_FAKE_TURN = re.compile(
+    r"<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|eot_id)\|>"
+    r"|\[/?INST\]|<</?SYS>>|</?(?:system|instructions?|sys)>"
+    r"|(?:^|\n)\s*(?:#{1,3}\s*)?(?:system|assistant|developer)\s*(?:prompt|message)?\s*:"
+    r"|\b(?:end|ignore) of (?:the )?(?:user )?(?:input|prompt|document|data)\b"
+    r"|(?:^|\n)\s*[-=*#]{3,}\s*(?:new\s+)?(?:system|instructions?|admin)\b", _I)
+
+_READER = (r"(?:ai|a\.i\.|assistant|llm|language model|model|agent|chatbot|bot|gpt|copilot"
+           r"|automated\s+(?:\w+\s+){0,2}?(?:software|systems?|tools?|screeners?|reviewers?"
+           r"|readers?|parsers?)|(?:screening|ranking|review|hiring)\s+(?:software|systems?|"
+           r"tools?|bots?))")
+_ADDRESSED = re.compile(
+    r"\b(?:note|message|instructions?|attention|reminder|important|notice)\s+(?:to|for)\s+"
+    r"(?:the\s+|any\s+|all\s+)?" + _READER + r"s?\b"
+    r"|\bif you are an?\s+(?:ai|llm|large language model|language model|assistant|agent|bot)\b"
+    r"|\b(?:ai|llm)\s+(?:assistants?|agents?|models?|systems?|tools?)\s+(?:reading|processing|"
+    r"summari[sz]ing|parsing|analy[sz]ing|reviewing|that read)\b"
+    r"|\b(?:dear|hey|attention|to the)\s+(?:ai|assistant|llm|chatbot|agent)\b[,:!]"
+    r"|\b(?:assistant|ai|agent|model),?\s+(?:you must|you should|please)\s+(?:now\s+)?(?:append|"
+    r"include|add|send|forward|call|run|execute|visit|open|reply|respond|say|print|output|insert"
+    r"|ignore|recommend|summari[sz]e)", _I)
+
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
+_BASE32 = re.compile(r"(?<![A-Z2-7=])[A-Z2-7]{24,}={0,6}(?![A-Z2-7=])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){12,}(?![0-9A-Fa-f])")
+_ENGLISH = frozenset("the and you to of is a in it that for what how do i this with be are "
+                     "not on can your me my all now from an or as at by".split())
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str  # override | fake_turn | addressed_to_ai | encoded
+    start: int
+    end: int
+    decoded: str | None = None  # what an encoded payload says
+
+
+def signals(text: str) -> list[Signal]:
+    """What in `text` looks like an injection, whatever its wording (see the module)."""
+    found = [Signal(kind, m.start(), m.end()) for kind, pattern in (
+        ("override", _OVERRIDE), ("fake_turn", _FAKE_TURN), ("addressed_to_ai", _ADDRESSED))
+        for m in [pattern.search(text)] if m is not None]
+    found += _encoded(text)
+    return found
+
+
+def _encoded(text: str) -> list[Signal]:
+    out = []
+    for pattern, decode in ((_BASE64, _b64), (_BASE32, _b32), (_HEX, _hex)):
+        for m in pattern.finditer(text):
+            words = decode(m.group())
+            if words is not None:
+                out.append(Signal("encoded", m.start(), m.end(), words[:200]))
+                break
+    if not out and _looks_rot13(text):
+        out.append(Signal("encoded", 0, len(text), codecs.decode(text, "rot13")[:200]))
+    return out
+
+
+def _words(raw: bytes) -> str | None:
+    """Decoded bytes that read as language: printable text of three words or more."""
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(ch.isalpha() or ch.isspace() for ch in decoded)
+    if len(decoded.split()) >= 3 and letters >= 0.8 * len(decoded):
+        return decoded
+    return None
+
+
+def _b64(candidate: str) -> str | None:
+    if len(candidate) % 4 == 1:
+        return None
+    try:
+        return _words(base64.b64decode(candidate + "=" * (-len(candidate) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b32(candidate: str) -> str | None:
+    try:
+        return _words(base64.b32decode(candidate + "=" * (-len(candidate) % 8)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _hex(candidate: str) -> str | None:
+    digits = re.sub(r"[ :]", "", candidate)
+    if len(digits) % 2:
+        return None
+    try:
+        return _words(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _looks_rot13(text: str) -> bool:
+    """English after rot13 and not before: common words appear only once rotated."""
+    words = re.findall(r"[a-z]+", text[:1000].lower())
+    if len(words) < 6:
+        return False
+    plain = sum(w in _ENGLISH for w in words)
+    rotated = sum(codecs.encode(w, "rot13") in _ENGLISH for w in words)
+    return rotated >= 4 and rotated >= 3 * max(plain, 1)
