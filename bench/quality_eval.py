@@ -15,6 +15,7 @@ the detectors' cost per event beside the cost of embedding the same events, same
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import random
 import sys
@@ -42,7 +43,7 @@ from quality_data import (  # noqa: E402
 )
 
 from llmwatch.detectors import quality  # noqa: E402
-from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, score_event  # noqa: E402
+from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
 from llmwatch.embedding import BACKENDS, Embedder, make_embedder  # noqa: E402
 from llmwatch.schemas import LLMEvent  # noqa: E402
 
@@ -101,6 +102,10 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
                      for kind, texts in toxicity_unseen().items()},
     }
 
+    sets["word list"] = sets["toxicity"]  # the toxicity check without its learned model
+    unseen["word list"] = unseen["toxicity"]
+    words_only = dataclasses.replace(index, toxicity_model=None)
+
     def by_prompt(check: Callable[[str, np.ndarray], bool]) -> Callable[[list[Example]], list[bool]]:
         def run(examples: list[Example]) -> list[bool]:
             vectors = embedder.encode([e.prompt for e in examples])
@@ -121,6 +126,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "injection": by_prompt(lambda t, v: quality.injection(t, v, index, config).flagged),
         "pii": lambda ex: [quality.pii("pii_prompt", e.prompt).flagged for e in ex],
         "toxicity": lambda ex: [quality.toxicity(e.response, index, config).flagged for e in ex],
+        "word list": lambda ex: [quality.toxicity(e.response, words_only, config).flagged
+                                 for e in ex],
         "relevance": by_response(lambda e, r, p: quality.relevance(
             p, r, config, index.relevance, texts=(e.prompt, e.response)).flagged),
     }
@@ -211,14 +218,16 @@ def cost(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
         embedded += embedder.embed_events(events[i:i + 64])
     embed_s = time.perf_counter() - started
     started = time.perf_counter()
-    for item in embedded:
-        score_event(item.event, item.prompt_vector, item.response_vector, index, config)
+    for i in range(0, len(embedded), 64):  # as the worker scores: a chunk at a time
+        chunk = embedded[i:i + 64]
+        quality.score_events([e.event for e in chunk], [e.prompt_vector for e in chunk],
+                             [e.response_vector for e in chunk], index, config)
     detect_s = time.perf_counter() - started
     per = 1000 / len(events)
     print(f"\ncost per event over {len(events)} chitchat calls: embedding {embed_s * per:.2f} ms, "
           f"all {len(quality.CHECKS)} quality checks {detect_s * per:.3f} ms = "
-          f"{detect_s / embed_s:.1%} of the embedding "
-          f"({'PASS' if detect_s < 0.1 * embed_s else 'FAIL'}: target < 10 %)")
+          f"{detect_s / embed_s:.1%} of this backend's embedding (the target, ≤ 5 %, is "
+          "against MiniLM's: --backend minilm)")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def _ip(match: str) -> bool:
 def _global_ip(match: str) -> bool:
     """An address that can point at someone: not private, loopback, link-local or one of
     the documentation ranges (192.0.2.0/24, 2001:db8::/32 …) that examples use."""
-    return _ip(match) and ipaddress.ip_address(match).is_global
+    if not _ip(match) or match.lower().startswith(("255.255.", "ffff:ffff:")):  # netmasks
+        return False
+    return ipaddress.ip_address(match).is_global
 
 
 def _phone_broad(match: str) -> bool:
@@ -86,6 +88,8 @@ def _phone(match: str, text: str, start: int) -> bool:
     number = _EXTENSION.sub("", match).strip()
     digits = re.sub(r"\D", "", number)
     if not 8 <= len(digits) <= 15 or len(set(digits)) <= 2:
+        return False
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", number):  # an IPv4 address or netmask
         return False
     before = text[max(0, start - 40):start]
     if _NOT_PHONE.search(before[-25:]):

@@ -31,6 +31,8 @@ from .injection import signals as _injection_signals
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
+from .toxicity import ProfanityModel, masked
+from .toxicity import load as load_toxicity_model
 
 CHECKS = ("refusal", "injection", "pii_prompt", "pii_response", "toxicity", "relevance",
           "empty", "truncated", "repetition", "invalid_json", "language_mismatch",
@@ -49,11 +51,14 @@ class QualityScore:
 @dataclass(frozen=True)
 class QualityConfig:
     refusal_threshold: float = 0.5
-    refusal_similarity: float = 0.62  # cosine similarity to a refusal exemplar that flags
+    # cosine similarity to an exemplar that scores 0.5; chosen on quality_eval's tune split
+    # (0.62/0.50 flagged 0.5 %/0.9 % of chit-chat; 0.70/0.53: 0.0 %/0.2 %, recall −0.00/−0.02)
+    refusal_similarity: float = 0.70
     injection_threshold: float = 0.5
-    injection_similarity: float = 0.5
+    injection_similarity: float = 0.53
     toxicity_threshold: float = 0.5
     toxicity_severity: int = 2  # lexicon severity that flags on its own
+    toxicity_model_threshold: float = 0.9  # the learned classifier's probability that flags
     # prompt–response cosine below this: off-topic (minilm). -0.04 flags 0.5 % of real
     # chit-chat replies of five words or more (validation conversations); 0.05 flagged 6–8 %
     relevance_min_similarity: float = -0.04
@@ -86,6 +91,7 @@ class ExemplarIndex:
     injection_patterns: tuple[re.Pattern[str], ...]
     toxicity_lexicon: dict[str, int]
     relevance: RelevanceHead | None = None  # the embedding's learned relevance head, if any
+    toxicity_model: ProfanityModel | None = None  # the learned classifier (toxicity.load)
 
     @classmethod
     def of(cls, embedder: Embedder) -> ExemplarIndex:
@@ -108,6 +114,7 @@ class ExemplarIndex:
                                      for p in data_lines("injection_markers.txt")),
             toxicity_lexicon=lexicon,
             relevance=relevance,
+            toxicity_model=load_toxicity_model(),
         )
 
 
@@ -148,15 +155,22 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
     """Every check of each event, by name; the vector arithmetic of all events in a few
     matrix products (per event it costs more in numpy's overhead than in arithmetic)."""
     out = []
-    for event, sims in zip(events, _similarities(prompt_vectors, response_vectors, index),
-                           strict=True):
+    answered = [i for i, e in enumerate(events) if e.response_text.strip()]
+    toxic: list[float | None] | None = None
+    if index.toxicity_model is not None:  # one sparse product for the chunk
+        toxic = [None] * len(events)
+        for i, p in zip(answered, index.toxicity_model.probability(
+                [events[i].response_text for i in answered]), strict=True):
+            toxic[i] = float(p)
+    for i, (event, sims) in enumerate(zip(
+            events, _similarities(prompt_vectors, response_vectors, index), strict=True)):
         response = event.response_text
         scores = [
             _refusal(response, sims.refusal, index, config),
             _injection(event.prompt_text, sims.injection, index, config),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
-            toxicity(response, index, config),
+            toxicity(response, index, config, probability=None if toxic is None else toxic[i]),
             _relevance(sims.cosine, sims.off_topic, config, index.relevance,
                        judged=judgeable(event.prompt_text, response)),
             *degenerate(event, config),
@@ -275,14 +289,40 @@ def pii(name: str, text: str) -> QualityScore:
 _WORDS = re.compile(r"[a-z']+")
 
 
-def toxicity(response: str, index: ExemplarIndex, config: QualityConfig) -> QualityScore:
-    text = " " + " ".join(_WORDS.findall(response.lower())) + " "
-    hits = {term: sev for term, sev in index.toxicity_lexicon.items() if f" {term} " in text}
+_DIRECTED = re.compile(r"\b(?:you|your|you're|youre|ur|u|yourself)\b")
+
+
+def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
+             probability: float | None = None) -> QualityScore:
+    """The word list (on the `masked` text: names and quotes do not count) and, when it is
+    installed, the learned classifier's probability (`probability`, computed here unless a
+    batch computed it). With the classifier, the two must agree except at the extremes: a
+    listed word of severity 3 flags alone, and so does a classifier sure of it — unless all
+    it saw was one mild word about a thing ("that movie was stupid"), not about someone."""
+    words = " " + " ".join(_WORDS.findall(masked(response).lower())) + " "
+    hits = {term: sev for term, sev in index.toxicity_lexicon.items() if f" {term} " in words}
     severity = max(hits.values(), default=0)
-    score = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
-    flagged = severity >= config.toxicity_severity or score >= config.toxicity_threshold
-    return QualityScore("toxicity", score, flagged,
-                        details={"terms": sorted(hits), "severity": severity})
+    lexicon = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
+    model = index.toxicity_model
+    if probability is None and model is not None and response.strip():
+        probability = float(model.probability([response])[0])
+    listed = severity >= config.toxicity_severity or lexicon >= config.toxicity_threshold
+    if probability is None:  # the word list alone
+        flagged = listed
+        learned = 0.0
+    else:
+        sure = probability >= config.toxicity_model_threshold
+        if sure and hits and severity == 1 and not _DIRECTED.search(words):
+            plain = " ".join(w for w in words.split() if hits.get(w) != 1)
+            sure = float(model.probability([plain])[0]) >= config.toxicity_model_threshold  # type: ignore[union-attr]
+        flagged = severity >= 3 or sure or (listed and probability >= 0.5)
+        learned = _ramp(probability, config.toxicity_model_threshold - 0.1,
+                        config.toxicity_model_threshold)
+    return QualityScore("toxicity", max(lexicon, learned) if flagged else min(
+        max(lexicon, learned), 0.49), flagged,
+                        details={"terms": sorted(hits), "severity": severity,
+                                 "probability": None if probability is None
+                                 else round(probability, 4)})
 
 
 def relevance(prompt_vector: np.ndarray, response_vector: np.ndarray | None,

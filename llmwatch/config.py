@@ -304,13 +304,16 @@ class DriftSettings(BaseModel):
 class QualitySettings(BaseModel):
     refusal_threshold: float = Field(0.5, gt=0, le=1, description="Refusal score that flags.")
     refusal_similarity: float = Field(
-        0.62, description="Cosine similarity to a refusal exemplar that scores 0.5.")
+        0.70, description="Cosine similarity to a refusal exemplar that scores 0.5.")
     injection_threshold: float = Field(0.5, gt=0, le=1, description="Injection score that flags.")
     injection_similarity: float = Field(
-        0.5, description="Cosine similarity to an attack exemplar that scores 0.5.")
+        0.53, description="Cosine similarity to an attack exemplar that scores 0.5.")
     toxicity_threshold: float = Field(0.5, gt=0, le=1, description="Toxicity score that flags.")
     toxicity_severity: int = Field(
         2, ge=1, le=3, description="Lexicon severity (1 mild … 3 severe) that flags alone.")
+    toxicity_model_threshold: float = Field(
+        0.9, gt=0, le=1, description="Probability of the learned toxicity classifier "
+        "(alt-profanity-check, on text with names and quotes masked) that flags.")
     relevance_min_similarity: float = Field(
         -0.04, description="Prompt–response cosine similarity below which an answer is "
         "off-topic (minilm backend): -0.04 flags 0.5 % of real replies. The static backend's "

@@ -87,6 +87,17 @@ def test_pii_spans(text: str, kinds: list[str]) -> None:
     assert [s.kind for s in find_pii(text)] == kinds
 
 
+def test_toxicity_learned_model_reads_insults_the_word_list_misses(index: ExemplarIndex) -> None:
+    """The classifier finds abuse without a listed word; names and quotes do not trip it."""
+    assert index.toxicity_model is not None  # alt-profanity-check is a server dependency
+    insult = "you are such a pathetic loser, nobody could ever stand you, shut up"
+    assert quality.toxicity(insult, index, CONFIG).flagged
+    for benign in ("Dick Clark hosted New Year's Rockin' Eve for decades.",
+                   'Is the word "bastard" too strong for a novel set in 1890?',
+                   "The old firmware is worthless now that the update is out."):
+        assert not quality.toxicity(benign, index, CONFIG).flagged, benign
+
+
 def test_redaction_reads_numbers_broadly() -> None:
     """The check claims personal data only where it holds; redaction fails closed."""
     text = "server 10.0.12.7, order 4829301847"

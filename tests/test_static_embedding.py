@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import replace
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
