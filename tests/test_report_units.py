@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -203,3 +204,24 @@ def test_names_and_values_cannot_open_a_script_in_evidentlys_page(monkeypatch) -
     # and if the data were not made inert, the page would be left out, not embedded
     monkeypatch.setattr(evidently_section, "inert", lambda text: text)
     assert build([seg], max_segments=1).html is None
+
+
+def test_the_summary_leads_with_moves_against_the_baseline_and_names_new_apps() -> None:
+    """p95 latency up against the baseline reaches the summary even when the last period was
+    empty, and traffic from apps nobody saw before is named with its share."""
+    centre = np.ones(8)
+    week = Period(T0, T0 + timedelta(days=7))
+    known = Segment("support-bot", "gpt-4o", "2024-08-06", "v3").key
+    usual = SegmentData(known, records(500, T0, centre=centre, latency=800, seed=1), [],
+                        records(500, T0 - timedelta(days=14), centre=centre, latency=500,
+                                seed=2))
+    new = [SegmentData(Segment(app, "gpt-4o-mini", None, None).key,
+                       records(300, T0, centre=-centre, seed=3 + i), [], [])
+           for i, app in enumerate(("search-bot", "email-drafts"))]
+    f = compute(ReportInputs(week, ZoneInfo("UTC"), [usual, *new]))
+    texts = [i["text"] for i in f["summary"]]
+    first = next(t for t in texts if t.startswith("New this period"))
+    assert "new apps: search-bot (300 calls, 27%), email-drafts (300 calls, 27%)" in first
+    assert "all-traffic prompt drift" in first and texts.index(first) < 2
+    latency = next(t for t in texts if "p95 latency" in t and "support-bot" in t)
+    assert re.search(r"up 5\d% on the baseline \(51\d\.\d → 81\d\.\d\)", latency), latency

@@ -479,15 +479,8 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
                             "text": f"{name}: {q['label']} rose to {q['current']['rate']:.1%} "
                                     f"from {ref_rate:.1%} ({ref}).",
                             "action": _quality_action(name)}))
-        for name in ("latency_p95_ms", "cost_per_1k_usd"):
-            o = s["operations"][name]
-            change = o["change_vs_previous"]
-            if change is not None and change >= 0.2 and s["volume"]["previous"] >= 100:
-                out.append((2, {"severity": "info", "segment": seg,
-                                "text": f"{name}: {o['label']} up {change:.0%} on last period "
-                                        f"({o['previous']:g} → {o['current']:g}).",
-                                "action": "look at the model/prompt version and output length "
-                                          "changes of the period"}))
+    out += _new_traffic(f)
+    out += _operation_moves(f)
     for v in f["versions"]:
         worse = [r["label"] for r in v["quality"].values()
                  if r["significant"] and (r["new"] or 0) > (r["old"] or 0)]
@@ -513,6 +506,93 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
                         "action": "nothing to do"}))
     out.sort(key=lambda x: x[0])
     return [item for _, item in out]
+
+
+MOVES = ("latency_p95_ms", "cost_per_1k_usd", "input_tokens_mean", "output_tokens_mean")
+MIN_CALLS_TO_COMPARE = 100  # a reference period with fewer calls says too little
+
+
+def _operation_moves(f: dict[str, Any]) -> list[tuple[int, dict[str, str]]]:
+    """The largest moves of latency, cost and tokens, against the baseline and against the
+    last period (whichever has traffic to compare with), all traffic first; largest first."""
+    moves: list[tuple[float, dict[str, str]]] = []
+    for s in [f["overall"], *f["segments"]]:
+        whole = s is f["overall"]
+        for name in MOVES:
+            o = s["operations"][name]
+            refs = [(ref, o[ref], o[f"change_vs_{ref}"]) for ref in ("baseline", "previous")
+                    if s["volume"][ref] >= MIN_CALLS_TO_COMPARE
+                    and o[f"change_vs_{ref}"] is not None]
+            if not refs:
+                continue
+            ref, was, change = max(refs, key=lambda r: abs(r[2]))
+            worse = change >= 0.2 or (name == "output_tokens_mean" and change <= -0.3)
+            if not worse:
+                continue
+            other = [f"{c:+.0%} on the {r}" for r, _, c in refs if r != ref]
+            where = "All traffic" if whole else s["name"]
+            text = (f"{where}: {o['label']} {'up' if change > 0 else 'down'} {abs(change):.0%} "
+                    f"on the {ref} ({was:,.4g} → {o['current']:,.4g})"
+                    + (f"; {other[0]}" if other else "") + ".")
+            action = {"latency_p95_ms": "look at the model/prompt version and output length "
+                                        "changes of the period, and the provider's status",
+                      "cost_per_1k_usd": "look at tokens per call and the model mix: a new "
+                                         "model or a longer prompt template",
+                      "input_tokens_mean": "a prompt template or retrieved context grew: check "
+                                           "the prompt versions of the period",
+                      "output_tokens_mean": "answers got longer (cost, latency) or shorter "
+                                            "(truncation?): read the examples below"}[name]
+            moves.append((abs(change) + (10 if whole else 0), {
+                "severity": "warning" if abs(change) >= 0.5 else "info",
+                "segment": "" if whole else s["key"], "text": text, "action": action}))
+    moves.sort(key=lambda m: -m[0])
+    return [(1 if item["severity"] == "warning" else 2, item) for _, item in moves]
+
+
+def _new_traffic(f: dict[str, Any]) -> list[tuple[int, dict[str, str]]]:
+    """Apps, models and versions serving traffic now that served none in the baseline or the
+    last period, and how much of all traffic (and of its prompt drift) they are."""
+    from llmwatch.detectors.segments import Segment
+
+    def parse(key: str) -> Segment | None:
+        try:
+            return Segment.from_key(key)
+        except ValueError:
+            return None
+
+    known = [seg for s in f["segments"]
+             if (s["volume"]["previous"] or s["volume"]["baseline"])
+             and (seg := parse(s["key"])) is not None]
+    new = [(seg, s) for s in f["segments"]
+           if s["volume"]["current"] and not s["volume"]["previous"]
+           and not s["volume"]["baseline"] and (seg := parse(s["key"])) is not None]
+    if not new:
+        return []
+    total = max(f["overall"]["volume"]["current"], 1)
+    kinds: dict[str, list[str]] = {"app": [], "model": [], "version": []}
+    calls = 0
+    for seg, s in new:
+        calls += s["volume"]["current"]
+        share = f"{s['volume']['current']:,} calls, {s['volume']['current'] / total:.0%}"
+        if not any(k.app == seg.app for k in known):
+            kinds["app"].append(f"{seg.app} ({share})")
+        elif not any(k.app == seg.app and k.model == seg.model for k in known):
+            kinds["model"].append(f"{seg.model} for {seg.app} ({share})")
+        else:
+            kinds["version"].append(f"{segment_name(s['key'])} ({share})")
+    said = [f"new {kind}{'s' if len(names) > 1 else ''}: {', '.join(names[:5])}"
+            + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            for kind, names in kinds.items() if names]
+    d = f["overall"]["drift"]["prompt"]
+    drift = (f"; all-traffic prompt drift {d['current']:.3f} from the baseline"
+             + (f" ({d['normal']:.3f} is normal)" if d["normal"] is not None else "")
+             if d["current"] is not None else "")
+    share = calls / total
+    return [(0 if share >= 0.1 else 1, {
+        "severity": "warning" if share >= 0.1 else "info", "segment": "",
+        "text": f"New this period — {'; '.join(said)}: {share:.0%} of all calls{drift}.",
+        "action": "check that they are expected; their drift is measured against their own "
+                  "baseline once it is collected, and all-traffic figures move with them"})]
 
 
 def _quality_action(name: str) -> str:
