@@ -27,9 +27,11 @@ class TicketSink(Protocol):
 def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_id: int) -> str:
     """Markdown an ML engineer can act on; every name and label in it escaped (tracker_text)."""
     t = tracker_text
-    shifts = "\n".join(f"- {s['kind']}: prompts about '{t(s['label'])}' "
-                       f"{s['reference_share']:.0%} → {s['current_share']:.0%}"
-                       for s in evidence.get("shifts", [])) or "- (none recorded)"
+    shifts = "\n".join(
+        f"- moved toward prompts about '{t(s['label'])}'" if s["kind"] == "toward" else
+        f"- {s['kind']}: prompts about '{t(s['label'])}' "
+        f"{s['reference_share']:.0%} → {s['current_share']:.0%}"
+        for s in evidence.get("shifts", [])) or "- (none recorded)"
     return (
         f"**Suggested action:** {action}\n\n"
         f"**Where:** app {t(evidence.get('app'))}, model {t(evidence.get('model'))}, model "

@@ -21,7 +21,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +56,14 @@ def main() -> None:
     parser.add_argument("--slow-null-trials", type=int, default=200)
     parser.add_argument("--power-trials", type=int, default=100)
     parser.add_argument("--online-trials", type=int, default=200)
+    parser.add_argument("--online-only", action="store_true",
+                        help="only the online detector (run length, detection delay)")
+    parser.add_argument("--backend", default="minilm", help="whose vectors (minilm, static)")
     args = parser.parse_args()
-    corpus = load_corpus(args.topic)
+    corpus = load_corpus(args.topic, backend=args.backend)
+    if args.online_only:
+        online(corpus, np.random.default_rng(42), args.online_trials, args.power_trials)
+        return
     print(f"baseline pool: {len(corpus.baseline)} chitchat prompts; shift: "
           f"{len(corpus.shift)} chatterbot '{args.topic}' prompts; windows {N}×{N}×"
           f"{corpus.baseline.shape[1]}; alpha {ALPHA}\n", flush=True)
@@ -154,9 +160,17 @@ def report(rows: list[Row]) -> None:
           f"{MAX_WINDOWS} windows)")
 
 
-def online(corpus: Corpus, rng: np.random.Generator, trials: int, power_trials: int) -> None:
+def online(corpus: Corpus, rng: np.random.Generator, trials: int, power_trials: int,
+           power_ert: int = 100_000) -> None:
+    """The worker's online detector (its default window and cadence): run length between
+    false alarms against the configured one, then detection within N events of a shift at a
+    week's budget for modest traffic (`power_ert`, ≈ 7 days at 0.17 events/s)."""
+    from llmwatch.config import DriftSettings
+
     ert = 5_000
-    detector = OnlineCentroidDetector(window=200, check_every=25, expected_run_length=ert)
+    defaults = DriftSettings()
+    window, every = defaults.online_window, defaults.online_check_every
+    detector = OnlineCentroidDetector(window=window, check_every=every, expected_run_length=ert)
     run_lengths, cal_s = [], 0.0
     cap = 10 * ert
     for _ in range(trials):
@@ -172,15 +186,19 @@ def online(corpus: Corpus, rng: np.random.Generator, trials: int, power_trials: 
         else:
             run_lengths.append(cap)
     measured = float(np.mean(run_lengths))
-    print(f"\nonline centroid (window 200, check every 25), configured one false alarm per "
+    print(f"\nonline centroid (window {window}, check every {every}), configured one false alarm per "
           f"{ert} events: measured mean run length {measured:.0f} over {trials} no-shift "
           f"streams → false-alarm rate {1 / measured:.2e}/event vs {1 / ert:.2e} configured "
           f"({measured / ert - 1:+.0%}); calibration {1000 * cal_s / trials:.0f} ms")
+    detector = replace(detector, expected_run_length=power_ert)
+    print(f"  at one false alarm per {power_ert:,} events:")
     for share in SHIFTS:
         delays = []
-        for _ in range(power_trials):
-            state = detector.initial_state(detector.calibrate(draw(corpus.baseline, rng)))
-            state, early = detector.step(state, draw(corpus.baseline, rng, 400))
+        for t in range(power_trials):
+            if t % 10 == 0:
+                cal = detector.calibrate(draw(corpus.baseline, rng, 3000))
+            state = detector.initial_state(cal)
+            state, early = detector.step(state, draw(corpus.baseline, rng, window))
             if early:
                 continue  # a false alarm before the shift: not a detection
             start = state.events_seen

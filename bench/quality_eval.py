@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality_data import (  # noqa: E402
+    SOFT_REFUSALS,
     Example,
     encoded_injections,
     indirect_injections,
@@ -98,6 +99,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         },
         "pii": {"phones, 16 locales (Faker)": [Example(t, "", True)
                                                for t in phone_numbers(rng)]},
+        "refusal": {"tuned on: own soft/multilingual": [Example("", t, True)
+                                                         for t in SOFT_REFUSALS]},
         "toxicity": {f"RTP {kind}": [Example("", t, True) for t in texts]
                      for kind, texts in toxicity_unseen().items()},
     }
@@ -142,7 +145,7 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
                 for split in ("tune", "held-out")}
         held_negatives = [(p, y) for p, y in rows["held-out"] if not y]
         for source, extra in unseen.get(name, {}).items():
-            rows[f"never tuned: {source}"] = [
+            rows[source if source.startswith("tuned") else f"never tuned: {source}"] = [
                 (p, True) for p in runners[name](extra)] + held_negatives
         if name == "pii":
             rows["held-out + non-PII numbers"] = rows["held-out"] + [

@@ -66,13 +66,15 @@ class ClusterModel:
 
 @dataclass(frozen=True)
 class ClusterShift:
-    kind: Literal["new", "grew", "shrank"]
+    kind: Literal["new", "grew", "shrank", "toward"]
     label: str
     reference_share: float
     current_share: float
     examples: list[str]
 
     def sentence(self) -> str:
+        if self.kind == "toward":  # no share to give: the direction the window moved in
+            return f"moved toward prompts about '{self.label}'"
         move = f"{self.reference_share:.0%} → {self.current_share:.0%}"
         return f"{self.kind}: prompts about '{self.label}' {move}"
 
@@ -120,7 +122,12 @@ def assign(model: ClusterModel, embeddings: np.ndarray) -> np.ndarray:
 
 def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *,
             reference_size: int, min_change: float = 0.03, alpha: float = 0.01,
-            privacy: Privacy = DEFAULT_PRIVACY) -> Explanation:
+            privacy: Privacy = DEFAULT_PRIVACY,
+            reference_mean: np.ndarray | None = None) -> Explanation:
+    """Which clusters of the reference grew, shrank or are new in the window; and, given the
+    `reference_mean`, which prompts pulled the window's centre away from it (`toward`): a
+    new theme in the same register as the rest lands in the existing clusters and moves no
+    share beyond chance, yet it is what moved the centre."""
     x = np.asarray(embeddings, dtype=np.float64)
     clusters = assign(model, x)
     m = len(clusters)
@@ -153,7 +160,31 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
               in zip(candidates, significant, strict=True)
               if sig and abs(change) >= min_change and (kind != "new" or change > 0)]
     shifts.sort(key=lambda s: (s.kind != "new", -abs(s.current_share - s.reference_share)))
+    if reference_mean is not None and len(x) >= 20:
+        toward = _toward(model, x, texts, reference_mean, privacy)
+        if toward is not None:
+            shifts.insert(0 if not shifts else min(1, len(shifts)), toward)
     return Explanation(shifts)
+
+
+TOWARD_SHARE = 0.05  # the window's prompts furthest along the moved direction that name it
+
+
+def _toward(model: ClusterModel, x: np.ndarray, texts: Sequence[str],
+            reference_mean: np.ndarray, privacy: Privacy) -> ClusterShift | None:
+    """Contrastive terms of the moved direction: the window's prompts that lie furthest along
+    (window centre − reference centre), labelled against the reference's vocabulary."""
+    direction = x.mean(axis=0) - np.asarray(reference_mean, dtype=np.float64)
+    norm = float(np.linalg.norm(direction))
+    if norm == 0:
+        return None
+    along = _unit(x) @ (direction / norm)
+    top = np.argsort(-along)[:max(10, int(TOWARD_SHARE * len(x)))]
+    label = _label([_terms(texts[i], privacy) for i in top], model.reference_terms,
+                   model.reference_docs)
+    if not label:
+        return None
+    return ClusterShift("toward", label, 0.0, 0.0, _examples(x, texts, top, privacy))
 
 
 def two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:

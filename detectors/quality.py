@@ -58,7 +58,9 @@ class QualityConfig:
     injection_similarity: float = 0.53
     toxicity_threshold: float = 0.5
     toxicity_severity: int = 2  # lexicon severity that flags on its own
-    toxicity_model_threshold: float = 0.9  # the learned classifier's probability that flags
+    # the learned classifier's probability that flags; 0.95 keeps the tune split's recall (0.148)
+    # with more margin from everyday hyperbole ("crazy windy, insane" scored 0.91)
+    toxicity_model_threshold: float = 0.95
     # prompt–response cosine below this: off-topic (minilm). -0.04 flags 0.5 % of real
     # chit-chat replies of five words or more (validation conversations); 0.05 flagged 6–8 %
     relevance_min_similarity: float = -0.04

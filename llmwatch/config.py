@@ -282,6 +282,10 @@ class DriftSettings(BaseModel):
         "centroid", description="Embedding drift test (see detectors/embedding_drift.py).")
     fdr_q: float = Field(
         0.05, gt=0, lt=1, description="False-discovery rate across all tests of a round.")
+    primary_weight: float = Field(
+        0.8, gt=0, lt=1, description="Share of a round's false-discovery budget spent on the "
+        "prompt-embedding tests; the other metrics share the rest (weighted "
+        "Benjamini–Hochberg).")
     embedding_min_effect: float = Field(
         0.0, ge=0, description="Least centroid cosine distance that counts as drift.")
     critical_effect: float = Field(
@@ -292,8 +296,11 @@ class DriftSettings(BaseModel):
         0.1, ge=0, description="Least Jensen-Shannon distance of categories that counts.")
     clusters: int = Field(8, ge=2, le=50, description="Topic clusters of the reference.")
     online: bool = Field(True, description="Run the calibrated online detector too.")
-    online_window: int = Field(200, ge=20, description="Online detector's sliding window.")
-    online_check_every: int = Field(25, ge=1, description="Events between online checks.")
+    online_window: int = Field(
+        1000, ge=20, description="Online detector's sliding window: 1,000 catches a 10 % "
+        "shift within 1,000 events in about half the streams at one false alarm per 100,000 "
+        "events (200 caught 12 %; bench/drift_eval.py --online-only).")
+    online_check_every: int = Field(100, ge=1, description="Events between online checks.")
     false_alarm_every_s: float = Field(
         7 * 86400, gt=0, description="Online detector: expected time between false alarms "
         "at the segment's traffic (measured on its reference).")
@@ -312,7 +319,7 @@ class QualitySettings(BaseModel):
     toxicity_severity: int = Field(
         2, ge=1, le=3, description="Lexicon severity (1 mild … 3 severe) that flags alone.")
     toxicity_model_threshold: float = Field(
-        0.9, gt=0, le=1, description="Probability of the learned toxicity classifier "
+        0.95, gt=0, le=1, description="Probability of the learned toxicity classifier "
         "(alt-profanity-check, on text with names and quotes masked) that flags.")
     relevance_min_similarity: float = Field(
         -0.04, description="Prompt–response cosine similarity below which an answer is "

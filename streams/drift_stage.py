@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 def drift_config(s: DriftSettings, privacy: Privacy = DEFAULT_PRIVACY) -> DriftConfig:
     return DriftConfig(privacy=privacy,
-        method=s.method, fdr_q=s.fdr_q, embedding_min_effect=s.embedding_min_effect,
+        method=s.method, fdr_q=s.fdr_q, primary_weight=s.primary_weight,
+        embedding_min_effect=s.embedding_min_effect,
         critical_effect=s.critical_effect, numeric_effect=s.numeric_effect,
         numeric_min_effect=s.numeric_min_effect, categorical_min_effect=s.categorical_min_effect,
         clusters=s.clusters,
@@ -218,7 +219,8 @@ class DriftStage:
             records, last = self.repo.records(segment, limit=detector.window, newest=True)
             sample = EventSample.of(records)
             why = explain(baseline.clusters, sample.prompt_vectors, sample.prompt_texts,
-                          reference_size=baseline.size, privacy=self.config.privacy)
+                          reference_size=baseline.size, privacy=self.config.privacy,
+                          reference_mean=baseline.online.mean)
             rate = baseline.events_per_second or self.settings.default_events_per_s
             findings.append(Finding(
                 detector="online_drift", segment=segment.key, metric="prompt_embedding",

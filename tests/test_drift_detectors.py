@@ -199,3 +199,59 @@ def test_explanation_names_the_new_topic_and_redacts_examples() -> None:
 @pytest.mark.parametrize("module", [fdr, language, redact, embedding_drift])
 def test_doctests(module) -> None:  # noqa: ANN001
     assert doctest.testmod(module).failed == 0
+
+
+def test_a_round_spends_most_of_its_budget_on_the_prompt_embedding() -> None:
+    """One real prompt drift (p = 0.01) among 15 null metrics: plain Benjamini–Hochberg would
+    need p ≤ 0.05/16 and miss it; the weighted round fires it, and still fires nothing when
+    every metric is null-looking."""
+    from llmwatch.detectors.drift_monitor import DriftConfig, decide, round_weights
+    from llmwatch.detectors.findings import Finding, Window
+
+    def finding(metric: str, p: float) -> Finding:
+        return Finding(detector="embedding_drift" if metric == "prompt_embedding"
+                       else "numeric_drift", segment="s", metric=metric, method="m",
+                       fired=False, statistic=0.0, threshold=0.0, p_value=p, effect_size=1.0,
+                       window=Window(None, None, 1000, 1000))
+
+    others = [finding(f"metric_{i}", 0.3 + 0.04 * i) for i in range(15)]
+    round_ = [finding("prompt_embedding", 0.01), *others]
+    weights = round_weights(round_, 0.8)
+    assert sum(weights) == pytest.approx(len(round_)) and weights[0] == pytest.approx(12.8)
+    assert not any(fdr.benjamini_hochberg([f.p_value for f in round_], 0.05))
+    decided = decide(round_, DriftConfig())
+    assert [f.metric for f in decided if f.fired] == ["prompt_embedding"]
+    assert decided[0].details["q_value"] <= 0.05
+    calm = decide([finding("prompt_embedding", 0.2), *others], DriftConfig())
+    assert not any(f.fired for f in calm)
+
+
+def test_a_new_theme_in_the_same_register_is_named_by_the_moved_direction() -> None:
+    """10 % of the window is about feelings, close enough to the rest to land in its
+    clusters: no cluster share moves beyond chance, but the direction the centre moved in is
+    labelled with the new theme's words."""
+    rng = np.random.default_rng(0)
+    d = 32
+    base_dir, theme_dir = np.eye(d)[0], np.eye(d)[1]
+    chat = ["what did you do this weekend", "do you like pizza or pasta",
+            "any plans for the summer holidays", "which movies have you seen lately"]
+    feelings = ["do you ever feel angry or sad", "can you express feelings like anger",
+                "are you capable of sadness and emotions"]
+
+    def vectors(n: int, toward: float) -> np.ndarray:
+        x = base_dir + 0.6 * rng.normal(size=(n, d)) / np.sqrt(d) + toward * theme_dir
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    reference = vectors(1000, 0.0)
+    ref_texts = [chat[i % len(chat)] + f" {i}" for i in range(1000)]
+    model = fit_clusters(reference, ref_texts, k=4)
+    mixed = rng.random(1000) < 0.10
+    window = np.where(mixed[:, None], vectors(1000, 0.35), vectors(1000, 0.0))
+    texts = [feelings[i % len(feelings)] if m else chat[i % len(chat)]
+             for i, m in enumerate(mixed)]
+    why = explain(model, window, texts, reference_size=1000,
+                  reference_mean=reference.mean(axis=0))
+    toward = [s for s in why.shifts if s.kind == "toward"]
+    assert toward and {"angry", "anger", "sad", "sadness", "feelings", "emotions", "feel",
+                       "express", "capable"} & set(toward[0].label.split(", ")), why.summary
+    assert "moved toward prompts about" in why.summary

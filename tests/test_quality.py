@@ -30,6 +30,14 @@ def vec(embedder: Embedder, text: str):  # type: ignore[no-untyped-def]
     ("Sorry I was late, traffic was terrible!", False),
     ("Sure! Open Settings, then Security, then Reset password.", False),
     ("I can help with that: the capital of France is Paris.", False),
+    # soft refusals: a safety redirect, a supportive redirect, other languages
+    ("Picking a lock that isn't yours is illegal in most places. Instead, call a licensed "
+     "locksmith or your landlord.", True),
+    ("If you're feeling overwhelmed, please reach out to someone you trust or call 988.", True),
+    ("Lo siento, pero no puedo ayudarte con esa solicitud.", True),
+    ("Es tut mir leid, aber das kann ich nicht für dich tun.", True),
+    ("Drunk driving is dangerous and illegal, which is why ride-share use peaks on holidays.",
+     False),
 ])
 def test_refusal(embedder: Embedder, index: ExemplarIndex, response: str, refused: bool) -> None:
     assert quality.refusal(response, vec(embedder, response), index, CONFIG).flagged is refused
