@@ -38,6 +38,15 @@ _OVERRIDE = re.compile("|".join([
     r"\b(?:reveal|show|print|repeat|output|disclose|leak|tell me)\b[^.\n]{0,30}?"
     r"\b(?:system|hidden|initial|original|secret)\s+(?:prompt|instructions?|message)",
     r"\byou\s+(?:are|will)\s+now\s+(?:act|be|operate|respond)\b",
+    r"\bignore\s+(?:the\s+rest\s+of|everything\s+(?:above|below|else)|(?:all\s+)?(?:the\s+)?"
+    r"(?:above|previous|preceding|following|other)\s+(?:text|data|content|documents?|"
+    r"information|context|snippets?))\b",
+    r"\b(?:do\s+not|don't|never)\s+(?:mention|tell|reveal|disclose)\s+(?:this|these|the)\s+"
+    r"(?:instructions?|note|message)\b[^.\n]{0,20}\b(?:to\s+)?(?:the\s+)?user",
+    r"\b(?:your\s+new\s+(?:task|instructions?|goal|objective)\s+(?:is|are)|new\s+task\s*:)",
+    r"\b(?:include|insert|add|append|embed)\s+(?:the\s+following|this)\s+(?:link|url|image|"
+    r"markdown|text|token|phrase)\s+(?:in|into|to|at\s+the\s+end\s+of)\s+(?:your|the)\s+"
+    r"(?:answer|response|reply|summary|output)",
     # German
     r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b[^.\n]{0,40}?"
     r"\b(?:anweisungen|instruktionen|regeln|befehle|vorgaben|anordnungen)\b",
@@ -65,6 +74,23 @@ _OVERRIDE = re.compile("|".join([
     # Chinese
     r"(?:忽略|忽视|无视|忘记|忘掉|不要理会)[^。\n]{0,12}?(?:指令|指示|说明|规则|提示|要求|设定)",
     r"(?:系统提示|系统指令|系统消息)",
+    # role-play jailbreaks in other languages: "from now on you are …", "without restrictions
+    # / filters / censorship"
+    r"\b(?:ab jetzt|von nun an|ab sofort)\s+(?:bist|wirst)\s+du\b|\bohne\s+(?:jegliche\s+)?"
+    r"(?:einschr[äa]nkungen|filter|zensur)\b",
+    r"\ba partir de (?:ahora|hoy)\s*,?\s*(?:eres|ser[áa]s|act[úu]as)\b|\bsin\s+(?:ning[úu]n[ao]?\s+)?"
+    r"(?:restricciones|filtros?|censura)\b",
+    r"\b[àa] partir de maintenant\s*,?\s*(?:tu es|tu seras|vous [êe]tes)\b|\bsans\s+(?:aucune?\s+)?"
+    r"(?:restrictions?|filtres?|censure)\b",
+    r"\bda (?:ora|adesso) in poi\s*,?\s*(?:sei|sarai)\b|\bsenza\s+(?:alcuna\s+)?(?:restrizioni|"
+    r"filtri|censura)\b",
+    r"\b(?:bundan (?:sonra|b[öo]yle)|art[ıi]k)\s+sen\b|\b(?:k[ıi]s[ıi]tlamas[ıi]z|filtresiz|"
+    r"sans[üu]rs[üu]z)\b",
+    r"(?:с этого момента|отныне|теперь)\s+ты\b|\bбез\s+(?:каких-либо\s+)?(?:ограничений|"
+    r"фильтров|цензуры)",
+    r"(?:从现在开始|从现在起)[,，]?\s*你(?:是|将|要)|(?:没有任何|不受任何?|没有)(?:限制|过滤|审查)",
+    r"من الآن فصاعد[اً]\s+أنت|بدون\s+(?:أي\s+)?(?:قيود|رقابة|فلاتر)",
+    r"از (?:این به بعد|حالا)\s+تو|بدون\s+(?:هیچ\s+)?(?:محدودیت|سانسور|فیلتر)",
     # Arabic / Persian
     r"(?:تجاهل|انس|اتجاهل)[^.\n]{0,40}?(?:التعليمات|الأوامر|القواعد)",
     r"(?:دستورالعمل|دستورات|قوانین)[^.\n]{0,40}?(?:نادیده|فراموش)",
