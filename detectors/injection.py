@@ -78,8 +78,8 @@ _OVERRIDE = re.compile("|".join([
     # / filters / censorship"
     r"\b(?:ab jetzt|von nun an|ab sofort)\s+(?:bist|wirst)\s+du\b|\bohne\s+(?:jegliche\s+)?"
     r"(?:einschr[äa]nkungen|filter|zensur)\b",
-    r"\ba partir de (?:ahora|hoy)\s*,?\s*(?:eres|ser[áa]s|act[úu]as)\b|\bsin\s+(?:ning[úu]n[ao]?\s+)?"
-    r"(?:restricciones|filtros?|censura)\b",
+    r"\ba partir de (?:ahora|hoy)\s*,?\s*(?:eres|ser[áa]s|act[úu]as)\b"
+    r"|\bsin\s+(?:ning[úu]n[ao]?\s+)?(?:restricciones|filtros?|censura)\b",
     r"\b[àa] partir de maintenant\s*,?\s*(?:tu es|tu seras|vous [êe]tes)\b|\bsans\s+(?:aucune?\s+)?"
     r"(?:restrictions?|filtres?|censure)\b",
     r"\bda (?:ora|adesso) in poi\s*,?\s*(?:sei|sarai)\b|\bsenza\s+(?:alcuna\s+)?(?:restrizioni|"
