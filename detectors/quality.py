@@ -169,7 +169,8 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
         response = event.response_text
         scores = [
             _refusal(response, sims.refusal, index, config),
-            _injection(event.prompt_text, sims.injection, index, config),
+            _injection(event.prompt_text, sims.injection, index, config,
+                       tool_texts=_tool_texts(event)),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
             toxicity(response, index, config, probability=None if toxic is None else toxic[i]),
@@ -243,19 +244,31 @@ def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
     return _injection(prompt, _max_similarity(vector, index.injection), index, config)
 
 
+def _tool_texts(event: LLMEvent) -> list[str]:
+    """What tools returned into the chat (retrieved documents, web pages, API results): text
+    no user wrote and nobody vetted — where indirect injections arrive."""
+    if isinstance(event.prompt, str):
+        return []
+    return [m.content for m in event.prompt if m.role == "tool"]
+
+
 def _injection(prompt: str, similarity: float, index: ExemplarIndex,
-               config: QualityConfig) -> QualityScore:
+               config: QualityConfig, tool_texts: Sequence[str] = ()) -> QualityScore:
     """Known attack wording (patterns, exemplars) or the structure of one (`injection.signals`:
-    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads)."""
+    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads) in
+    the user's prompt; the structure alone in each tool message, judged on its own."""
     if len(prompt.split()) < MIN_WORDS_INJECTION_SIMILARITY:
         similarity = 0.0
     found = _injection_signals(prompt[:20_000])
+    in_tools = sorted({f"{f.kind} (tool message {i + 1})" for i, text in enumerate(tool_texts)
+                       for f in _injection_signals(text[:20_000])})
     score = _patterns_or_exemplars("injection", prompt, similarity, index.injection_patterns,
                                    config.injection_similarity, config.injection_threshold)
-    if not found:
+    if not found and not in_tools:
         return score
     return QualityScore("injection", max(score.score, 0.9), True,
-                        details={**score.details, "signals": sorted({f.kind for f in found})})
+                        details={**score.details,
+                                 "signals": sorted({f.kind for f in found}) + in_tools})
 
 
 def _patterns_or_exemplars(name: str, text: str, similarity: float,
