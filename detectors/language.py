@@ -69,6 +69,8 @@ def guess_language(text: str) -> str:
 
 def _script(text: str) -> str | None:
     """The language of a text mostly in one non-Latin script, else None."""
+    if text.isascii():  # most traffic: nothing to count
+        return None
     letters = [ch for ch in text[:400] if ch.isalpha()]
     if not letters or sum(ch < "\u0250" for ch in letters) >= len(letters) / 2:
         return None
