@@ -29,7 +29,7 @@ from dataclasses import dataclass
 _I = re.U  # the patterns are lower case and read lower-cased text: without re.I,
 # Python's engine runs them ~35 % faster
 
-_OVERRIDE = re.compile("|".join([
+_OVERRIDE = re.compile("|".join([  # re.I on the text as written: lower() mangles Turkish İ
     # English: ignore / disregard / forget / override … previous … instructions
     r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|set aside)\b[^.\n]{0,40}?"
     r"\b(?:previous|prior|above|earlier|preceding|original|initial|all|any|your|system|old)\b"
@@ -95,7 +95,7 @@ _OVERRIDE = re.compile("|".join([
     # Arabic / Persian
     r"(?:تجاهل|انس|اتجاهل)[^.\n]{0,40}?(?:التعليمات|الأوامر|القواعد)",
     r"(?:دستورالعمل|دستورات|قوانین)[^.\n]{0,40}?(?:نادیده|فراموش)",
-]), _I)
+]), re.I | re.U)
 
 _FAKE_TURN = re.compile(
     r"<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|eot_id)\|>"
@@ -136,10 +136,11 @@ class Signal:
 
 def signals(text: str) -> list[Signal]:
     """What in `text` looks like an injection, whatever its wording (see the module)."""
-    lower = text.lower()  # offsets may shift after a few letters (Turkish İ): they are not shown
-    found = [Signal(kind, m.start(), m.end()) for kind, pattern in (
-        ("override", _OVERRIDE), ("fake_turn", _FAKE_TURN), ("addressed_to_ai", _ADDRESSED))
-        for m in [pattern.search(lower)] if m is not None]
+    lower = text.lower()  # for the English-only patterns (offsets may shift: not shown)
+    found = [Signal(kind, m.start(), m.end()) for kind, pattern, read in (
+        ("override", _OVERRIDE, text), ("fake_turn", _FAKE_TURN, lower),
+        ("addressed_to_ai", _ADDRESSED, lower))
+        for m in [pattern.search(read)] if m is not None]
     found += _encoded(text)
     return found
 
