@@ -59,7 +59,12 @@ def main() -> None:
     parser.add_argument("--online-only", action="store_true",
                         help="only the online detector (run length, detection delay)")
     parser.add_argument("--backend", default="minilm", help="whose vectors (minilm, static)")
+    parser.add_argument("--online-window", type=int, help="default: the worker's")
+    parser.add_argument("--online-check-every", type=int, help="default: the worker's")
     args = parser.parse_args()
+    if args.online_window:
+        ONLINE.update(window=args.online_window,
+                      every=args.online_check_every or max(args.online_window // 10, 1))
     corpus = load_corpus(args.topic, backend=args.backend)
     if args.online_only:
         online(corpus, np.random.default_rng(42), args.online_trials, args.power_trials)
@@ -162,14 +167,15 @@ def report(rows: list[Row]) -> None:
 
 def online(corpus: Corpus, rng: np.random.Generator, trials: int, power_trials: int,
            power_ert: int = 100_000) -> None:
-    """The worker's online detector (its default window and cadence): run length between
+    """The online detector (`--online-window`, default the worker's): run length between
     false alarms against the configured one, then detection within N events of a shift at a
     week's budget for modest traffic (`power_ert`, ≈ 7 days at 0.17 events/s)."""
     from llmwatch.config import DriftSettings
 
     ert = 5_000
     defaults = DriftSettings()
-    window, every = defaults.online_window, defaults.online_check_every
+    window, every = ONLINE.get("window", defaults.online_window), ONLINE.get(
+        "every", defaults.online_check_every)
     detector = OnlineCentroidDetector(window=window, check_every=every, expected_run_length=ert)
     run_lengths, cal_s = [], 0.0
     cap = 10 * ert
@@ -216,6 +222,7 @@ def online(corpus: Corpus, rng: np.random.Generator, trials: int, power_trials: 
 
 
 ONLINE_RESULT: dict[str, float] = {}
+ONLINE: dict[str, int] = {}  # --online-window / --online-check-every
 
 
 def verdict(rows: list[Row]) -> None:

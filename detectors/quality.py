@@ -376,8 +376,10 @@ def _relevance(similarity: float | None, off_topic: float | None, config: Qualit
 # about JSON ("How do I use json.load?")
 _ASKS_FOR_JSON = re.compile(
     r"\b(?:in|as|into|with|return|returns|respond|reply|answer|output|give me|format(?:ted)?)"
-    r"\s+(?:(?:a|an|the|valid|only|strict|pure)\s+)*json\b|\bjson\s+(?:only|object|format|"
+    r"\s+(?:(?:a|an|the|valid|only|strict|pure)\s+)*json\b(?!\s*[-_]?(?:formatted|encoded|"
+    r"serialized|stream|file|module|library|parser|document)\b)|\bjson\s+(?:only|object|format|"
     r"output|response|schema)\b|\bvalid json\b", re.I)
+_CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.S)  # "JSON object" in pasted code asks nothing
 
 
 def degenerate(event: LLMEvent, config: QualityConfig) -> list[QualityScore]:
@@ -385,7 +387,7 @@ def degenerate(event: LLMEvent, config: QualityConfig) -> list[QualityScore]:
     empty = not response.strip() and event.error is None
     truncated = (event.finish_reason or "").lower() in ("length", "max_tokens")
     loop = _repetition(response)
-    wants_json = (_ASKS_FOR_JSON.search(event.prompt_text) is not None
+    wants_json = (_ASKS_FOR_JSON.search(_CODE_BLOCK.sub(" ", event.prompt_text)) is not None
                   or event.metadata.get("response_format") in ("json", "json_object"))
     bad_json = wants_json and bool(response.strip()) and not _is_json(response)
     prompt_lang, response_lang = guess_language(event.prompt_text), guess_language(response)

@@ -19,7 +19,6 @@ import signal
 import ssl
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -49,13 +48,7 @@ from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs
 from .alert_stage import AlertStage
-from .analysis import (
-    LocalAnalyser,
-    ProcessAnalyser,
-    freeze_loaded,
-    local_analyser,
-    one_blas_thread,
-)
+from .analysis import LocalAnalyser, ProcessAnalyser, local_analyser, one_blas_thread
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, RawMessage, process_batch
 from .topics import ensure_topics
@@ -67,7 +60,6 @@ ENRICHED_MAX_BYTES = 1_000_000  # Kafka's default message.max.bytes is 1,048,588
 ENRICHED_PACK_BYTES = 512_000  # events packed into one enriched record up to this size
 DRIFT_ROUND = 256  # enriched events judged per drift round
 SEND_TIMEOUT_S = 120.0
-HANDED_ON_MEMORY = 20_000  # event ids remembered as handed on (a few batches' worth)
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -121,53 +113,32 @@ def build_app(settings: Settings) -> faust.App:
         except Exception as exc:  # noqa: BLE001
             _exit_for_restart(exc)
 
-    async def hand_on(outcome: BatchOutcome) -> None:
-        sent = []
-        by_state: dict[bytes, list[bytes]] = {}  # one record per segment and batch
-        for item in outcome.embedded:
-            wire = to_wire(item)
-            if len(wire) + PACK_OVERHEAD > ENRICHED_MAX_BYTES:  # the gate's limit: never
-                outcome.dead_letters.append(runtime.too_large(item, len(wire)))
-                continue
-            by_state.setdefault(item.event.state_key, []).append(wire)
-        for key, wires in by_state.items():
-            for record in pack(wires, ENRICHED_PACK_BYTES):
-                sent.append(await enriched.send(key=key, value=record))
-        for letter in outcome.dead_letters:
-            key = f"{letter.source_topic}/{letter.source_partition}".encode()
-            sent.append(await deadletter.send(key=key,
-                                              value=letter.model_dump_json().encode()))
-        await _delivered(sent)  # before the batch's offsets can be committed
-        runtime.report(outcome)
-
     @app.agent(raw)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        """Two batches in flight: batch N+1 is decoded and analysed while batch N is stored
-        and handed on, so the analysis process never waits for the worker between batches.
-        Acks are manual (`noack_take`): a batch's offsets are acked only after its rows are
-        committed and its records delivered, in the order the batches were taken."""
         emb = settings.embedding
-        previous: asyncio.Task[None] | None = None
-
-        async def finish(events: Sequence[EventT[Any]], work: asyncio.Future[BatchOutcome],
-                         before: asyncio.Task[None] | None) -> None:
+        async for batch in stream.take_events(emb.events_per_batch,
+                                              within=emb.batch_wait_s):
             try:
-                outcome = await work
+                outcome = await runtime.process(_raw_messages(batch))
             except Exception as exc:  # noqa: BLE001
                 _exit_for_restart(exc)
-            if before is not None:
-                await before  # hand on and ack in the order batches were taken
-            outcome.embedded = runtime.not_yet_handed_on(outcome.embedded)
-            await hand_on(outcome)
-            for event in events:
-                await stream.ack(event)
-
-        async for events in stream.noack_take(emb.events_per_batch, within=emb.batch_wait_s):
-            work = asyncio.ensure_future(runtime.process(_raw_messages(events)))
-            task = asyncio.create_task(finish(events, work, previous))
-            if previous is not None:
-                await previous  # at most two batches in flight
-            previous = task
+            sent = []
+            by_state: dict[bytes, list[bytes]] = {}  # one record per segment and batch
+            for item in outcome.embedded:
+                wire = to_wire(item)
+                if len(wire) + PACK_OVERHEAD > ENRICHED_MAX_BYTES:  # the gate's limit: never
+                    outcome.dead_letters.append(runtime.too_large(item, len(wire)))
+                    continue
+                by_state.setdefault(item.event.state_key, []).append(wire)
+            for key, wires in by_state.items():
+                for record in pack(wires, ENRICHED_PACK_BYTES):
+                    sent.append(await enriched.send(key=key, value=record))
+            for letter in outcome.dead_letters:
+                key = f"{letter.source_topic}/{letter.source_partition}".encode()
+                sent.append(await deadletter.send(key=key,
+                                                  value=letter.model_dump_json().encode()))
+            await _delivered(sent)  # before the batch's offsets can be committed
+            runtime.report(outcome)
 
     if settings.alerts.enabled and settings.alerts.has_sink:
 
@@ -222,13 +193,6 @@ class _Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
-        # two batches in flight (the ingest agent): with the analysis in a child process, the
-        # second batch's decoding and storing overlap the first's; in one process they would
-        # only contend for its lock
-        self.ingest_executor = ThreadPoolExecutor(
-            max_workers=2 if settings.embedding.processes else 1,
-            thread_name_prefix="llmwatch-ingest")
-        self._handed_on: OrderedDict[str, None] = OrderedDict()
         # drift rounds read the database and fit tests: never in the way of embedding
         self.drift_executor = ThreadPoolExecutor(max_workers=1,
                                                  thread_name_prefix="llmwatch-drift")
@@ -277,7 +241,6 @@ class _Runtime:
         # now rather than in the first drift window that shows examples
         self.health.database = _database_check(store)
         self.health.model_loaded = True
-        freeze_loaded()  # the model, Presidio and the stores live as long as the worker
         self._analyser = analyser  # last: it marks the warm-up done
         log.info("llmwatch worker ready: embedding %s (%s backend, dim=%d, %s), storage=%s",
                  analyser.name, emb.backend, analyser.dim,
@@ -325,20 +288,7 @@ class _Runtime:
         self.metrics.consumed.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.ingest_executor, self.run_batch, messages)
-
-    def not_yet_handed_on(self, embedded: Sequence[EmbeddedEvent]) -> list[EmbeddedEvent]:
-        """Drop a call handed on by a recent batch: two batches in flight can both take a
-        copy of one call (a producer's retry) as new before either stored it."""
-        out = []
-        for item in embedded:
-            if item.event.event_id in self._handed_on:
-                continue
-            self._handed_on[item.event.event_id] = None
-            out.append(item)
-        while len(self._handed_on) > HANDED_ON_MEMORY:
-            self._handed_on.popitem(last=False)
-        return out
+        return await loop.run_in_executor(self.executor, self.run_batch, messages)
 
     def run_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         self.warm_up()

@@ -163,6 +163,11 @@ def test_a_question_about_json_does_not_ask_for_json() -> None:
         1, prompt="How do I use json.load?", response="It reads a file into Python objects."),
         CONFIG)}["invalid_json"]
     assert not asked.flagged and asked.details["asked"] is False
+    for prompt in ("What does this do?\n```python\nkind = 'JSON object'\n```",
+                   "Write code for this: serialize obj as a JSON formatted stream to fp"):
+        scores = {s.name: s for s in quality.degenerate(make_event(
+            2, prompt=prompt, response="It writes the file."), CONFIG)}
+        assert scores["invalid_json"].details["asked"] is False, prompt
 
 
 def test_relevance(embedder: Embedder) -> None:
