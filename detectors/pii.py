@@ -137,6 +137,10 @@ def _plain(check: Callable[[str], bool]) -> Check:
 
 _IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
                  r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_CARD = re.compile(r"(?<![\d.-])(?:\d{4}([./])\d{4}\1\d{4}\1\d{1,7}|(?:\d[ -]?){12,18}\d)"
+                   r"(?![\d-])")
+_NATIONAL_ID = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"  # US SSN
+                          r"|\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")  # UK NINO
 _COMMON: list[tuple[str, re.Pattern[str], Check | None]] = [
     ("PRIVATE_KEY", re.compile(
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
@@ -148,25 +152,24 @@ _COMMON: list[tuple[str, re.Pattern[str], Check | None]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b"), None),
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", re.I),
      _plain(_iban)),
-    ("CARD", re.compile(r"(?<![\d.-])(?:\d{4}([./])\d{4}\1\d{4}\1\d{1,7}|(?:\d[ -]?){12,18}\d)"
-                        r"(?![\d-])"), None),
-    ("NATIONAL_ID", re.compile(
-        r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"  # US SSN
-        r"|\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"), None),  # UK NINO
 ]
 # The check (`find_pii`): a finding is a claim that personal data is there; it must hold.
 _RULES: list[tuple[str, re.Pattern[str], Check | None]] = [
-    *((k, p, _card_in_context if k == "CARD" else c) for k, p, c in _COMMON),
+    *_COMMON,
+    ("CARD", _CARD, _card_in_context),
+    ("NATIONAL_ID", _NATIONAL_ID, None),
     ("IP", _IP, _plain(_global_ip)),
     # an SSN written with spaces, dots or none, where the text says it is one
     ("NATIONAL_ID", re.compile(r"(?<![\w-])\d{3}[ .]?\d{2}[ .]?\d{4}(?![\w-])"), _ssn),
     ("PHONE", re.compile(r"(?<![\w+#.-])(?:\+|00)?\(?\d[\d ().-]{5,20}\d"
                          r"(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?!\w|-\d)", re.I), _phone),
 ]
-# Redaction (`find_pii(broad=True)`) fails closed: any address is masked as an IP, any run of
-# 9–15 digits as a phone, context or not.
+# Redaction (`find_pii(broad=True)`) fails closed: any Luhn-valid number is masked as a card,
+# any address as an IP, any run of 9–15 digits as a phone, context or not.
 _BROAD_RULES: list[tuple[str, re.Pattern[str], Check | None]] = [
-    *((k, p, _card_in_context if k == "CARD" else c) for k, p, c in _COMMON),
+    *_COMMON,
+    ("CARD", _CARD, _plain(_card)),  # any Luhn-valid number, context or not
+    ("NATIONAL_ID", _NATIONAL_ID, None),
     ("IP", _IP, _plain(_ip)),
     ("PHONE", re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{7,18}\d(?!\w)"), _plain(_phone_broad)),
 ]

@@ -84,15 +84,6 @@ def training_pairs(pairs: Sequence[tuple[str, str]], n: int, rng: random.Random
     return prompts, replies, labels
 
 
-def flag_rate(encode: Callable[[Sequence[str]], np.ndarray], pairs: Sequence[tuple[str, str]],
-              min_similarity: float) -> float:
-    """Share of real pairs whose prompt–reply cosine in `encode`'s space is below
-    `min_similarity`: how often the cosine check flags an on-topic reply."""
-    similarity = np.einsum("ij,ij->i", encode([p for p, _ in pairs]),
-                           encode([r for _, r in pairs]))
-    return float(np.mean(similarity < min_similarity))
-
-
 def train(encode: Callable[[Sequence[str]], np.ndarray], pairs: Sequence[tuple[str, str]],
           validation: Sequence[tuple[str, str]], false_positive_rate: float,
           seed: int = 0) -> RelevanceHead:

@@ -132,10 +132,9 @@ def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> Sta
             head = RelevanceHead.from_arrays(stored)
     else:
         from llmwatch import relevance
-        from llmwatch.detectors.quality import QualityConfig
         from llmwatch.simulate import chitchat_pairs
 
-        from .embedding import MiniLMEncoder, load_model
+        from .embedding import load_model
 
         model = load_model(str(model_path))
         log.info("building the static embedding from %s once (about 5 minutes on 2 cores); "
@@ -144,14 +143,8 @@ def load_static(model_path: Path, cache_dir: Path, max_tokens: int = 512) -> Sta
         encoder = StaticEncoder(vectors, tokenize, max_tokens)
         validation = random.Random(0).sample(relevance.judged(chitchat_pairs("validation")),
                                              relevance.VALIDATION_PAIRS)
-        log.info("3/4 MiniLM's flag rate of real replies (relevance, %d validation pairs)",
-                 len(validation))
-        rate = relevance.flag_rate(MiniLMEncoder(model).encode, validation,
-                                   QualityConfig().relevance_min_similarity)
-        log.info("MiniLM's cosine < %.2f flags %.2f %% of them; the head is set to flag %.1f %%",
-                 QualityConfig().relevance_min_similarity, 100 * rate,
+        log.info("3/3 training the relevance head (to flag %.1f %% of real replies)",
                  100 * relevance.FALSE_ALARMS)
-        log.info("4/4 training the relevance head")
         head = relevance.train(encoder.encode, chitchat_pairs("train"), validation,
                                relevance.FALSE_ALARMS)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,12 +180,12 @@ def sif_weights(size: int) -> np.ndarray:
 
 
 def build_static(model: SentenceTransformer, fit_texts: Sequence[str] = ()) -> np.ndarray:
-    log.info("1/4 every vocabulary token through MiniLM alone")
+    log.info("1/3 every vocabulary token through MiniLM alone")
     raw = token_pass(model)
     raw -= raw.mean(0)
     vectors = raw * sif_weights(len(raw))[:, None]
     if fit_texts:
-        log.info("2/4 fitting token vectors to MiniLM's sentence vectors (%d sentences)",
+        log.info("2/3 fitting token vectors to MiniLM's sentence vectors (%d sentences)",
                  len(fit_texts))
         vectors = fit(vectors, model, fit_texts)
     return vectors.astype(np.float32)
