@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llmwatch.config import Settings
-from llmwatch.local.kafka import KAFKA_VERSION, LocalKafka
+from llmwatch.local.kafka import KAFKA_VERSION, LocalKafka, free_port
 from llmwatch.simulate import SendReport, TrafficPlan, send
 from llmwatch.storage import Store, upgrade
 from llmwatch.streams.topics import end_offsets, ensure_topics, read_dead_letters
@@ -43,6 +45,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         "LLMWATCH_WORKER__APP_ID": "llmwatch-demo",
         "LLMWATCH_DRIFT__REFERENCE_SIZE": str(REFERENCE),
         "LLMWATCH_DRIFT__WINDOW_SIZE": str(WINDOW),
+        "LLMWATCH_WORKER__METRICS_PORT": str(free_port()),
     }
     settings = Settings.model_validate(_nested(env))
     worker_log = (workdir / "worker.log").resolve()
@@ -52,6 +55,8 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         upgrade(Store.of(settings).engine)
         worker = _start_worker(env, worker_log)
         console.print(f"[green]✓[/] worker started (pid {worker.pid}, log {worker_log})")
+        if not _wait_until_ready(settings, worker, worker_log, console):
+            return 1
         plan = TrafficPlan(events=events, shift_at=0.5, shift_topic=shift_topic,
                            shift_fraction=0.4, malformed=MALFORMED, feedback_rate=0.1)
         report = send(plan, topic=settings.topics.events,
@@ -89,6 +94,32 @@ def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> Non
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def _wait_until_ready(settings: Settings, worker: subprocess.Popen[bytes], worker_log: Path,
+                      console: Console) -> bool:
+    """Produce only once the worker says ready (model loaded, partitions assigned): a backlog
+    read one partition at a time would store the calls out of order, and the demo's windows
+    are read in stored order."""
+    url = f"http://127.0.0.1:{settings.worker.metrics_port}/readyz"
+    deadline = time.monotonic() + WAIT_S
+    with console.status("waiting for the worker to be ready (model loaded, partitions "
+                        "assigned) ..."):
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                console.print(f"[red]the worker stopped (exit {worker.returncode})[/]; "
+                              f"last lines of {worker_log}:\n{_tail(worker_log)}")
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 (loopback)
+                    if answer.status == 200:
+                        console.print(f"[green]✓[/] worker ready ({url})")
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass  # not listening yet, or 503: not ready
+            time.sleep(0.5)
+    console.print(f"[red]the worker was not ready within {WAIT_S}s[/]; see {worker_log}")
+    return False
 
 
 def _wait_until_processed(settings: Settings, report: SendReport,

@@ -5,7 +5,9 @@ Per segment: the first `reference_size` events (or a time range) become its base
 the database across restarts; a new model or prompt version's baseline is first compared
 with its predecessor's ("version_change"). Then every `window_size` stored events form a
 window tested against the baseline (embedding drift explained by topic clusters, numeric
-and categorical drift), with false-discovery control across the whole round; and the online
+and categorical drift), with false-discovery control across the segments' windows of one
+step (a backlog read in one batch is several steps: a later window's drift never lends its
+budget to an earlier window of the same segment); and the online
 detector checks every micro-batch, calibrated to one false alarm per `false_alarm_every_s`.
 """
 
@@ -66,7 +68,7 @@ class DriftStage:
         by_segment: dict[Segment, list[EmbeddedEvent]] = {}
         for item in batch:
             by_segment.setdefault(segment_of(item.event, self.settings.segment_by), []).append(item)
-        candidates: list[Finding] = []
+        steps: list[list[Finding]] = []  # step k: the k-th window of every segment
         decided: list[Finding] = []
         cursors: list[Cursor] = []
         version_changes: list[Finding] = []
@@ -75,22 +77,25 @@ class DriftStage:
                 step = self._segment_round(segment, items, now, version_changes)
                 if step is None:
                     continue
-                cursor, found, alarms = step
-                candidates.extend(found)
+                cursor, windows, alarms = step
+                steps.extend([] for _ in range(len(windows) - len(steps)))
+                for k, found in enumerate(windows):
+                    steps[k].extend(found)
                 decided.extend(alarms)
                 cursors.append(cursor)
             if self.failures.is_failing(segment.key):
                 self._forget(segment)  # rebuilt from storage when it is retried
-        findings = decide(candidates, self.config) + decided
+        findings = [f for step in steps for f in decide(step, self.config)] + decided
         if cursors or findings:
             self.repo.save_round(cursors, findings, now)
         return version_changes + findings  # version changes were stored with their baseline
 
     def _segment_round(self, segment: Segment, items: Sequence[EmbeddedEvent], now: datetime,
                        version_changes: list[Finding]
-                       ) -> tuple[Cursor, list[Finding], list[Finding]] | None:
-        """One segment's part of the round: its windows' candidate findings (decided with the
-        whole round's) and its online alarms; None while it has no baseline yet."""
+                       ) -> tuple[Cursor, list[list[Finding]], list[Finding]] | None:
+        """One segment's part of the round: the candidate findings of each of its windows, in
+        order (decided with the other segments' windows of the same step), and its online
+        alarms; None while it has no baseline yet."""
         baseline = self._baseline(segment, items, now, version_changes)
         if baseline is None:
             return None
@@ -170,9 +175,9 @@ class DriftStage:
 
     # -- windows -----------------------------------------------------------------------------
     def _windows(self, segment: Segment, baseline: Baseline,
-                 cursor: Cursor) -> tuple[Cursor, list[Finding]]:
+                 cursor: Cursor) -> tuple[Cursor, list[list[Finding]]]:
         s = self.settings
-        found: list[Finding] = []
+        found: list[list[Finding]] = []
         while True:
             waiting = self.repo.count_after(segment, cursor.position)
             if waiting >= s.window_size:
@@ -183,7 +188,7 @@ class DriftStage:
                 return cursor, found
             records, last = self.repo.records(segment, after=cursor.position, limit=size)
             assert last is not None
-            found.extend(evaluate_window(baseline, EventSample.of(records), self.config))
+            found.append(evaluate_window(baseline, EventSample.of(records), self.config))
             cursor = replace(cursor, position=last, windows=cursor.windows + 1)
 
     def _window_too_old(self, segment: Segment, cursor: Cursor) -> bool:

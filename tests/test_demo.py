@@ -16,6 +16,7 @@ def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> Non
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout
+    assert "✓ worker ready" in text  # events are produced only once the worker reads them
     assert "✓ counts add up" in text and "dead-lettered" in text
     assert "calls 400–600: no prompt drift" in text  # quiet before the shift
     shifted = [line for line in text.splitlines() if "calls 600–800" in line]

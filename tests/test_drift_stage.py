@@ -118,6 +118,31 @@ def test_findings_are_stored_with_their_evidence(store: Store) -> None:
     assert row.details["shifts"][0]["examples"] and "q_value" in row.details
 
 
+def test_a_backlog_read_at_once_decides_each_window_on_its_own(store: Store) -> None:
+    """A worker catching up reads many windows in one batch. Its later windows' true drift
+    must not lend false-discovery budget to an earlier window of the same segment: pooled in
+    one Benjamini–Hochberg round, 20 discoveries lift the cut-off twentyfold, and a quiet
+    window before the shift fires (the demo's first window did, at p = 0.16)."""
+    from llmwatch.detectors.drift_monitor import round_weights
+    from llmwatch.detectors.fdr import weighted_adjusted
+
+    traffic = Traffic()
+    stage = DriftStage(store, SETTINGS)
+    backlog = traffic.batch(300) + [e for _ in range(3) for e in traffic.batch(100, 0.5)]
+    found = [f for f in feed(stage, store, [backlog]) if f.detector != "online_drift"]
+    by_window: dict[datetime, list[Finding]] = {}
+    for f in found:
+        by_window.setdefault(f.window.end, []).append(f)
+    assert len(by_window) == 4
+    first, *shifted = (by_window[end] for end in sorted(by_window))
+    assert all(f.details["tests_in_round"] == len(first) for f in first)
+    p = [f.p_value if f.p_value is not None else 1.0 for f in first]
+    expected = weighted_adjusted(p, round_weights(first, SETTINGS.primary_weight))
+    assert [f.details["q_value"] for f in first] == expected
+    assert not any(f.fired for f in prompt_findings(first))
+    assert all(any(f.fired for f in prompt_findings(w)) for w in shifted)
+
+
 def test_a_jump_in_a_quality_rate_is_a_finding(store: Store) -> None:
     from llmwatch.detectors.quality import QualityScore
 
