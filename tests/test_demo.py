@@ -21,7 +21,9 @@ def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> Non
     assert "calls 400–600: no prompt drift" in text  # quiet before the shift
     shifted = [line for line in text.splitlines() if "calls 600–800" in line]
     assert shifted and "prompt drift" in shifted[0] and "no prompt drift" not in shifted[0]
-    assert "new: prompts about" in shifted[0]
+    # a new topic, or one the reference had a little of (its clusters depend on the order the
+    # calls were stored in, which varies from run to run)
+    assert "new: prompts about" in shifted[0] or "grew: prompts about" in shifted[0]
     assert any(term in shifted[0] for term in ("stock", "money", "market", "dollar"))
     assert "online detector (calibrated to one false alarm per 7 days" in text
     assert "alerts: 1 Slack message(s) in the outbox" in text  # one alert, not one per window
