@@ -1,9 +1,12 @@
 """The faust worker: the edge where Kafka meets the domain.
 
 ingest agent: raw events topic → (batch of up to `embedding.batch_size`, or whatever arrived
-within `embedding.batch_wait_s`) → `process_batch` in a worker thread (embedding is CPU-bound;
-a blocked event loop misses heartbeats) → dead letters to the dead-letter topic → stored
-events with their embeddings to the enriched topic, for the detector stages.
+within `embedding.batch_wait_s`) → `prepare_batch` (decode, analysis queued) and
+`finish_batch` (sort out against storage, store), each in a worker thread of its own
+(embedding is CPU-bound; a blocked event loop misses heartbeats), so the next batch is
+prepared while this one is stored → dead letters to the dead-letter topic → stored events
+with their embeddings to the enriched topic, for the detector stages. Two batches are in
+flight at most; they are finished, handed on and acked in the order they were taken.
 
 Offsets are committed only after a batch is processed and the producer flushed, and storage
 is idempotent, so a crash replays work and never duplicates or loses it.
@@ -50,7 +53,7 @@ from . import kafka_logs
 from .alert_stage import AlertStage
 from .analysis import LocalAnalyser, ProcessAnalyser, local_analyser, one_blas_thread
 from .drift_stage import DriftStage
-from .pipeline import BatchOutcome, RawMessage, process_batch
+from .pipeline import BatchOutcome, PreparedBatch, RawMessage, finish_batch, prepare_batch
 from .topics import ensure_topics
 from .watchdog import Watchdog
 
@@ -113,32 +116,54 @@ def build_app(settings: Settings) -> faust.App:
         except Exception as exc:  # noqa: BLE001
             _exit_for_restart(exc)
 
+    async def hand_on(outcome: BatchOutcome) -> None:
+        sent = []
+        by_state: dict[bytes, list[bytes]] = {}  # one record per segment and batch
+        for item in outcome.embedded:
+            wire = to_wire(item)
+            if len(wire) + PACK_OVERHEAD > ENRICHED_MAX_BYTES:  # the gate's limit: never
+                outcome.dead_letters.append(runtime.too_large(item, len(wire)))
+                continue
+            by_state.setdefault(item.event.state_key, []).append(wire)
+        for key, wires in by_state.items():
+            for record in pack(wires, ENRICHED_PACK_BYTES):
+                sent.append(await enriched.send(key=key, value=record))
+        for letter in outcome.dead_letters:
+            key = f"{letter.source_topic}/{letter.source_partition}".encode()
+            sent.append(await deadletter.send(key=key,
+                                              value=letter.model_dump_json().encode()))
+        await _delivered(sent)  # before the batch's offsets can be committed
+        runtime.report(outcome)
+
     @app.agent(raw)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
+        """Two batches in flight: batch N+1 is taken, decoded, analysed and stored while
+        batch N's records are handed on and delivered, so the analysis process does not wait
+        for Kafka between batches. Batches are stored one after the other (one ingest thread:
+        a call's first copy is stored before a later batch sorts out its second), and acks
+        are manual (`noack_take`): a batch's offsets are acked only after its rows are
+        committed and its records delivered, in the order the batches were taken."""
         emb = settings.embedding
-        async for batch in stream.take_events(emb.events_per_batch,
-                                              within=emb.batch_wait_s):
+        previous: asyncio.Task[None] | None = None
+
+        async def finish(events: Sequence[EventT[Any]], work: asyncio.Future[BatchOutcome],
+                         before: asyncio.Task[None] | None) -> None:
             try:
-                outcome = await runtime.process(_raw_messages(batch))
+                outcome = await work
             except Exception as exc:  # noqa: BLE001
                 _exit_for_restart(exc)
-            sent = []
-            by_state: dict[bytes, list[bytes]] = {}  # one record per segment and batch
-            for item in outcome.embedded:
-                wire = to_wire(item)
-                if len(wire) + PACK_OVERHEAD > ENRICHED_MAX_BYTES:  # the gate's limit: never
-                    outcome.dead_letters.append(runtime.too_large(item, len(wire)))
-                    continue
-                by_state.setdefault(item.event.state_key, []).append(wire)
-            for key, wires in by_state.items():
-                for record in pack(wires, ENRICHED_PACK_BYTES):
-                    sent.append(await enriched.send(key=key, value=record))
-            for letter in outcome.dead_letters:
-                key = f"{letter.source_topic}/{letter.source_partition}".encode()
-                sent.append(await deadletter.send(key=key,
-                                                  value=letter.model_dump_json().encode()))
-            await _delivered(sent)  # before the batch's offsets can be committed
-            runtime.report(outcome)
+            if before is not None:
+                await before  # hand on and ack in the order batches were taken
+            await hand_on(outcome)
+            for event in events:
+                await stream.ack(event)
+
+        async for events in stream.noack_take(emb.events_per_batch, within=emb.batch_wait_s):
+            work = asyncio.ensure_future(runtime.process(_raw_messages(events)))
+            task = asyncio.create_task(finish(events, work, previous))
+            if previous is not None:
+                await previous  # at most two batches in flight
+            previous = task
 
     if settings.alerts.enabled and settings.alerts.has_sink:
 
@@ -193,6 +218,9 @@ class _Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmwatch-embed")
+        # the next batch is decoded and queued for analysis while this one is stored
+        self.prepare_executor = ThreadPoolExecutor(max_workers=1,
+                                                   thread_name_prefix="llmwatch-prepare")
         # drift rounds read the database and fit tests: never in the way of embedding
         self.drift_executor = ThreadPoolExecutor(max_workers=1,
                                                  thread_name_prefix="llmwatch-drift")
@@ -247,15 +275,16 @@ class _Runtime:
                  "in a child process" if emb.processes else "in this process",
                  store.engine.url.render_as_string(hide_password=True))
 
-    def run_batch(self, messages: Sequence[RawMessage]) -> BatchOutcome:
+    def prepare(self, messages: Sequence[RawMessage]) -> PreparedBatch:
         self.warm_up()
-        assert self._analyser is not None and self._store is not None
-        return process_batch(
-            messages, analyser=self._analyser, store=self._store, now=datetime.now(UTC),
-            limits=self.limits,
-            dead_letter_bytes=self.settings.ingest.dead_letter_max_bytes,
-            clock=lambda: datetime.now(UTC),
-        )
+        assert self._analyser is not None
+        return prepare_batch(messages, analyser=self._analyser, now=datetime.now(UTC),
+                             limits=self.limits,
+                             dead_letter_bytes=self.settings.ingest.dead_letter_max_bytes)
+
+    def finish(self, prepared: PreparedBatch) -> BatchOutcome:
+        assert self._store is not None
+        return finish_batch(prepared, store=self._store, clock=lambda: datetime.now(UTC))
 
     def too_large(self, item: EmbeddedEvent, size: int) -> DeadLetter:
         source = item.source
@@ -288,7 +317,9 @@ class _Runtime:
         self.metrics.consumed.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.run_batch, messages)
+        prepared = await loop.run_in_executor(self.prepare_executor, self.prepare, messages)
+        # one thread finishes batches, in the order they were prepared: first copy wins
+        return await loop.run_in_executor(self.executor, self.finish, prepared)
 
     def run_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         self.warm_up()

@@ -25,7 +25,7 @@ from llmwatch.storage import Store
 from llmwatch.storage.retry import until_stored
 from llmwatch.storage.store import content_hash
 
-from .analysis import Analyses, LocalAnalyser, ProcessAnalyser
+from .analysis import Analysed, Analyses, LocalAnalyser, ProcessAnalyser
 
 log = logging.getLogger(__name__)
 
@@ -82,36 +82,77 @@ def process_batch(
     wall clock, so a row's stamp is moments before its commit whatever the embedding took:
     the drift stage, reading windows in stored_at order, does not pass over a row another
     worker was still writing), or with `now` when no clock is given."""
-    stamp = clock or (lambda: now)
     if analyser is None:
         if embedder is None:
             raise TypeError("process_batch needs an embedder or an analyser")
         analyser = LocalAnalyser(embedder, scorer)
+    prepared = prepare_batch(messages, analyser=analyser, now=now, limits=limits,
+                             dead_letter_bytes=dead_letter_bytes)
+    return finish_batch(prepared, store=store, clock=clock)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch decoded, with its calls' analyses under way (`prepare_batch`)."""
+
+    now: datetime
+    analyser: Analyser
+    dead_letter_bytes: int
+    calls: list[Call]
+    feedback: list[Feedback]
+    analyses: list[Future[Analyses]]  # one per CHUNK calls, in order
+    outcome: BatchOutcome
+
+
+def prepare_batch(messages: Sequence[RawMessage], *, analyser: Analyser, now: datetime,
+                  limits: Limits = DEFAULT_LIMITS, dead_letter_bytes: int = 65_536
+                  ) -> PreparedBatch:
+    """Decode a batch and start analysing its calls. Nothing here reads or writes storage,
+    so the worker prepares the next batch while the previous one is still being stored
+    (`finish_batch` sorts out replays and conflicts against what is stored, in order): the
+    analysis process never waits between batches. A replay is analysed for nothing — rare,
+    and cheaper than a pause in every batch."""
     calls: list[Call] = []
     feedback: list[Feedback] = []
     outcome = BatchOutcome()
-
-    def reject(msg: RawMessage, reason: str, stage: str) -> None:
-        outcome.dead_letters.append(dead_letter(msg, reason, stage, now, dead_letter_bytes))
-
     started = time.perf_counter()
     for msg in messages:
         decoded = decode_event(msg.value, now=now, limits=limits)
         if isinstance(decoded, Rejected):
-            reject(msg, decoded.reason, "decode")
+            outcome.dead_letters.append(dead_letter(msg, decoded.reason, "decode", now,
+                                                    dead_letter_bytes))
         elif isinstance(decoded, LLMEvent):
             calls.append((msg, decoded))
         else:
             feedback.append((msg, decoded))
     outcome.time("decode", time.perf_counter() - started)
+    analyses = [_submit(analyser, calls[i:i + CHUNK]) for i in range(0, len(calls), CHUNK)]
+    return PreparedBatch(now, analyser, dead_letter_bytes, calls, feedback, analyses, outcome)
+
+
+def finish_batch(prepared: PreparedBatch, *, store: Store,
+                 clock: Callable[[], datetime] | None = None) -> BatchOutcome:
+    """Sort a prepared batch's calls out against storage (new, exact replays, conflicting
+    reuses of an id) and store the new ones as their analyses come back. Batches must be
+    finished in the order they were taken: the first copy of a call wins."""
+    now, analyser, outcome = prepared.now, prepared.analyser, prepared.outcome
+    stamp = clock or (lambda: now)
+    calls, feedback = prepared.calls, prepared.feedback
+
+    def reject(msg: RawMessage, reason: str, stage: str) -> None:
+        outcome.dead_letters.append(dead_letter(msg, reason, stage, now,
+                                                prepared.dead_letter_bytes))
+
     known = until_stored(lambda: store.stored_hashes("events", [e.event_id for _, e in calls]))
     fresh, replayed = _sort_out(calls, known, reject)
     try:
-        stored = _embed_and_store(fresh, feedback, analyser, store, stamp)
+        stored = _store_analysed(calls, prepared.analyses, {id(e) for _, e in fresh}, feedback,
+                                 store, stamp)
     except Exception as exc:  # not an outage (those are waited out): some message cannot be stored
         log.error("batch failed (%s); retrying its %d messages one by one",
                   type(exc).__name__, len(fresh) + len(feedback))
-        stored = _one_by_one(fresh, feedback, analyser, store, now, stamp, dead_letter_bytes)
+        stored = _one_by_one(fresh, feedback, analyser, store, now, stamp,
+                             prepared.dead_letter_bytes)
     outcome.add(stored)
     outcome.embedded.extend(_from_storage(replayed, store))
     _set_aside_conflicts(outcome, fresh, feedback, store, reject)
@@ -174,37 +215,55 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
 
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,
                      store: Store, stamp: Callable[[], datetime]) -> BatchOutcome:
-    """Analyse and store the calls in chunks: all chunks are queued for analysis (in the
-    analysis process, when there is one) and each is written as it comes back, so the batch
-    takes about the longer of the two, not their sum. Each chunk is its own transaction; all
-    are stored before this returns, so the batch's offsets still commit only after every
-    row."""
+    """Analyse and store the calls in chunks (see `_store_analysed`)."""
+    analyses = [_submit(analyser, calls[i:i + CHUNK]) for i in range(0, len(calls), CHUNK)]
+    return _store_analysed(calls, analyses, {id(e) for _, e in calls}, feedback, store,
+                           stamp)
+
+
+def _store_analysed(calls: Sequence[Call], analyses: Sequence[Future[Analyses]],
+                    fresh: set[int], feedback: Sequence[Feedback], store: Store,
+                    stamp: Callable[[], datetime]) -> BatchOutcome:
+    """Store the `fresh` calls (by their events' ids, `id()`) of each chunk as its analysis
+    comes back; each chunk is its own transaction, all stored before this returns."""
     outcome = BatchOutcome()
-    chunks = [calls[i:i + CHUNK] for i in range(0, len(calls), CHUNK)]
-    # every chunk queued at once: the analysis process works through them back to back
-    # while this thread stores each as it comes (it never waits for a hand-over)
-    pending = [_submit(analyser, chunk) for chunk in chunks]
-    for chunk, future in zip(chunks, pending, strict=True):
-        analyses = future.result()
-        for stage, took in analyses.seconds.items():
-            outcome.time(stage, took)
-        outcome.texts_embedded += analyses.texts_embedded
-        embedded = [EmbeddedEvent(event, a.prompt_vector, a.response_vector, msg.position,
-                                  a.quality, a.wire)
-                    for (msg, event), a in zip(chunk, analyses.items, strict=True)]
-        scores = {event.event_id: a.scores for (_, event), a
-                  in zip(chunk, analyses.items, strict=True) if a.scores}
-        started = time.perf_counter()
-        outcome.new_events += until_stored(
-            lambda embedded=embedded, scores=scores: store.save_events(  # type: ignore[misc]
-                embedded, now=stamp(), quality=scores))
-        outcome.time("store", time.perf_counter() - started)
-        outcome.embedded.extend(embedded)
+    for k, future in enumerate(analyses):
+        chunk = calls[k * CHUNK:(k + 1) * CHUNK]
+        _store_chunk(outcome, [(call, a) for call, a in zip(chunk, _result(future, outcome),
+                                                            strict=True) if id(call[1]) in fresh],
+                     store, stamp)
+    _store_feedback(outcome, feedback, store, stamp)
+    return outcome
+
+
+def _result(future: Future[Analyses], outcome: BatchOutcome) -> list[Analysed]:
+    analyses = future.result()
+    for stage, took in analyses.seconds.items():
+        outcome.time(stage, took)
+    outcome.texts_embedded += analyses.texts_embedded
+    return analyses.items
+
+
+def _store_chunk(outcome: BatchOutcome, analysed: Sequence[tuple[Call, Analysed]],
+                 store: Store, stamp: Callable[[], datetime]) -> None:
+    if not analysed:
+        return
+    embedded = [EmbeddedEvent(event, a.prompt_vector, a.response_vector, msg.position,
+                              a.quality, a.wire) for (msg, event), a in analysed]
+    scores = {event.event_id: a.scores for (_, event), a in analysed if a.scores}
+    started = time.perf_counter()
+    outcome.new_events += until_stored(lambda: store.save_events(embedded, now=stamp(),
+                                                                 quality=scores))
+    outcome.time("store", time.perf_counter() - started)
+    outcome.embedded.extend(embedded)
+
+
+def _store_feedback(outcome: BatchOutcome, feedback: Sequence[Feedback], store: Store,
+                    stamp: Callable[[], datetime]) -> None:
     verdicts = [fb for _, fb in feedback]
     started = time.perf_counter()
     outcome.new_feedback = until_stored(lambda: store.save_feedback(verdicts, now=stamp()))
     outcome.time("store", time.perf_counter() - started)
-    return outcome
 
 
 def _submit(analyser: Analyser, chunk: Sequence[Call]) -> Future[Analyses]:
