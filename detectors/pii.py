@@ -135,8 +135,8 @@ def _plain(check: Callable[[str], bool]) -> Check:
     return lambda match, _text, _start: check(match)
 
 
-_IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
-                 r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_IP4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+_IP6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 _CARD = re.compile(r"(?<![\d.-])(?:\d{4}([./])\d{4}\1\d{4}\1\d{1,7}|(?:\d[ -]?){12,18}\d)"
                    r"(?![\d-])")
 _NATIONAL_ID = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"  # US SSN
@@ -158,7 +158,8 @@ _RULES: list[tuple[str, re.Pattern[str], Check | None]] = [
     *_COMMON,
     ("CARD", _CARD, _card_in_context),
     ("NATIONAL_ID", _NATIONAL_ID, None),
-    ("IP", _IP, _plain(_global_ip)),
+    ("IP", _IP4, _plain(_global_ip)),
+    ("IP", _IP6, _plain(_global_ip)),
     # an SSN written with spaces, dots or none, where the text says it is one
     ("NATIONAL_ID", re.compile(r"(?<![\w-])\d{3}[ .]?\d{2}[ .]?\d{4}(?![\w-])"), _ssn),
     ("PHONE", re.compile(r"(?<![\w+#.-])(?:\+|00)?\(?\d[\d ().-]{5,20}\d"
@@ -170,24 +171,32 @@ _BROAD_RULES: list[tuple[str, re.Pattern[str], Check | None]] = [
     *_COMMON,
     ("CARD", _CARD, _plain(_card)),  # any Luhn-valid number, context or not
     ("NATIONAL_ID", _NATIONAL_ID, None),
-    ("IP", _IP, _plain(_ip)),
+    ("IP", _IP4, _plain(_ip)),
+    ("IP", _IP6, _plain(_ip)),
     ("PHONE", re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{7,18}\d(?!\w)"), _plain(_phone_broad)),
 ]
 
 
 _DIGIT = re.compile(r"\d")
+_KEY_PREFIXES = ("sk-", "xox", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "AIza",
+                 "eyJ")  # how API_KEY's matches open
 
 # What a rule cannot match without (text, its count of \d): a rule whose gate is shut is
 # skipped, which changes no result and saves most of the cost on long plain text.
 _GATES = {
     "PRIVATE_KEY": lambda text, _: "-----BEGIN" in text,
+    "API_KEY": lambda text, _: any(prefix in text for prefix in _KEY_PREFIXES),
     "EMAIL": lambda text, _: "@" in text,
     "IBAN": lambda _, digits: digits >= 2,
     "CARD": lambda _, digits: digits >= 13,
     "NATIONAL_ID": lambda _, digits: digits >= 6,
-    "IP": lambda text, digits: (digits >= 4 and "." in text) or text.count(":") >= 2,
+    "IP4": lambda text, digits: digits >= 4 and "." in text,
+    "IP6": lambda text, _: text.count(":") >= 2,
     "PHONE": lambda _, digits: digits >= 8,
 }
+
+
+_GATE_OF = {_IP4: "IP4", _IP6: "IP6"}  # one kind, two patterns: two gates
 
 
 def find_pii(text: str, *, broad: bool = False) -> list[PiiSpan]:
@@ -208,7 +217,7 @@ def find_pii(text: str, *, broad: bool = False) -> list[PiiSpan]:
     taken: list[tuple[int, int]] = []
     digits = len(_DIGIT.findall(text))
     for kind, pattern, check in _BROAD_RULES if broad else _RULES:
-        gate = _GATES.get(kind)
+        gate = _GATES.get(_GATE_OF.get(pattern, kind))
         if gate is not None and not gate(text, digits):
             continue
         for m in pattern.finditer(text):
