@@ -101,23 +101,30 @@ class OnlineCentroidDetector:
         pool = np.stack([z[rng.integers(0, len(z), self.check_every)].sum(axis=0)
                          for _ in range(4096)]).astype(np.float32)
         running_max = np.empty((self.simulations, checks - per_window + 1), dtype=np.float32)
+        # components first: the cumulative sums run along contiguous memory, and every step
+        # works in place (4× faster than (simulation, check, component) order: a calibration
+        # at a week's run length took 5 s of the worker's CPU per new segment)
+        pool_t = np.ascontiguousarray(pool.T)
         for start in range(0, self.simulations, 25):
             b = min(25, self.simulations - start)
             # the reference mean's own sampling error, as a bootstrap of the reference
             offsets = z[rng.integers(0, len(z), (b, reference_size))].mean(axis=1)
-            blocks = pool[rng.integers(0, len(pool), (b, checks))]
-            sums = np.cumsum(blocks, axis=1)
-            window_sums = sums[:, per_window - 1:].copy()
-            window_sums[:, 1:] -= sums[:, :-per_window]
-            means = window_sums / self.window - offsets[:, None, :].astype(np.float32)
-            stat = self.window * np.sum(means * means, axis=2)
+            blocks = np.take(pool_t, rng.integers(0, len(pool), (b, checks)), axis=1)
+            sums = np.cumsum(blocks, axis=2, out=blocks)
+            window_sums = sums[:, :, per_window - 1:].copy()
+            window_sums[:, :, 1:] -= sums[:, :, :-per_window]
+            # window · ||window mean − offset||² = ||window sum − window · offset||² / window
+            window_sums -= (self.window * offsets.T).astype(np.float32)[:, :, None]
+            stat = np.einsum("kbc,kbc->bc", window_sums, window_sums) / self.window
             running_max[start:start + b] = np.maximum.accumulate(stat, axis=1)
         horizon = checks * self.check_every
 
         def average_run_length(h: float) -> float:
-            crossed = running_max > h
-            alarmed = crossed[:, -1]
-            first = np.where(alarmed, np.argmax(crossed, axis=1), running_max.shape[1])
+            # each row is a running maximum, so non-decreasing: its first check above h is a
+            # binary search (a comparison of the whole matrix per step took seconds)
+            first = np.fromiter((np.searchsorted(row, h, side="right") for row in running_max),
+                                dtype=np.int64, count=len(running_max))
+            alarmed = first < running_max.shape[1]
             run_lengths = np.minimum((first + per_window) * self.check_every, horizon)
             return float(run_lengths.sum() / max(int(alarmed.sum()), 1))
 
