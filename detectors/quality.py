@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from llmwatch.embedding import Embedder
     from llmwatch.relevance import RelevanceHead
 
+from .gates import FirstMatch
 from .injection import signals as _injection_signals
 from .language import guess_language
 from .pii import PiiSpan, find_pii
@@ -275,9 +275,8 @@ def _patterns_or_exemplars(name: str, text: str, similarity: float,
                            patterns: tuple[re.Pattern[str], ...],
                            similarity_at_half: float, threshold: float) -> QualityScore:
     """0.9 when a pattern matches; else a soft ramp of the similarity to the exemplars."""
-    any_of, lower = _any_of(patterns)
-    pattern = (next((p.pattern for p in patterns if p.search(text)), None)
-               if any_of.search(text.lower() if lower else text) else None)  # one scan first
+    match = _first_match(patterns).search(text)
+    pattern = match.pattern if match is not None else None
     score = max(0.9 if pattern else 0.0,
                 _ramp(similarity, similarity_at_half - 0.1, similarity_at_half))
     return QualityScore(name, score, score >= threshold,
@@ -285,14 +284,11 @@ def _patterns_or_exemplars(name: str, text: str, similarity: float,
 
 
 @functools.cache
-def _any_of(patterns: tuple[re.Pattern[str], ...]) -> tuple[re.Pattern[str], bool]:
-    """One alternation of all the patterns, and whether it reads lower-cased text: patterns
-    that ignore case and are written in lower case match lower-cased text without re.I,
-    which Python's engine runs ~40 % faster."""
-    flags = functools.reduce(operator.or_, (p.flags for p in patterns), 0)
-    source = "|".join(f"(?:{p.pattern})" for p in patterns) or "(?!)"
-    lower = all(p.flags & re.I for p in patterns) and source == source.lower()
-    return re.compile(source, flags & ~re.I if lower else flags), lower
+def _first_match(patterns: tuple[re.Pattern[str], ...]) -> FirstMatch:
+    """The patterns, each run only on text that holds the words it cannot match without
+    (`detectors.gates`). One alternation of all of them, tried at every position of every
+    text, cost the refusal and injection checks 0.2 ms a call."""
+    return FirstMatch(patterns)
 
 
 def pii(name: str, text: str) -> QualityScore:
