@@ -26,6 +26,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from .gates import Substrings
+
 _I = re.U  # the patterns are lower case and read lower-cased text: without re.I,
 # Python's engine runs them ~35 % faster
 
@@ -135,6 +137,8 @@ _OTHER_OVERRIDES: tuple[tuple[_Gate, str], ...] = (
 )
 _OVERRIDES = tuple((gate, re.compile(pattern, re.I | re.U))
                    for gate, pattern in _ENGLISH_OVERRIDES + _OTHER_OVERRIDES)
+_GATE_SETS = tuple(tuple(frozenset(group) for group in gate) for gate, _ in _OVERRIDES)
+_GATE_WORDS = Substrings(w for gate, _ in _OVERRIDES for group in gate for w in group)
 
 _FAKE_TURN = re.compile(
     r"<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|eot_id)\|>"
@@ -190,8 +194,9 @@ def _override(text: str, lower: str) -> re.Match[str] | None:
     """The first override rule that matches, trying only rules whose words are in the text."""
     # what re.I equates and lower() does not: İ (lower(): i + a combining dot), ı, ſ
     folded = lower.replace("\u0307", "").replace("ı", "i").replace("ſ", "s")
-    for gate, pattern in _OVERRIDES:
-        if all(any(word in folded for word in group) for group in gate):
+    found = _GATE_WORDS.found(folded)  # all the rules' words, in one pass
+    for groups, (_, pattern) in zip(_GATE_SETS, _OVERRIDES, strict=True):
+        if all(not found.isdisjoint(group) for group in groups):
             m = pattern.search(text)
             if m is not None:
                 return m

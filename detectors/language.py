@@ -31,6 +31,7 @@ for _lang, _words in _SETS.items():
 
 MIN_WORDS = 8  # below this a stopword count says little: "That's a hard no" is not Spanish
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
+_NON_LATIN = re.compile(r"[^\W\d_\u0000-\u024f]")  # a letter past Latin Extended-B
 _SCRIPTS = {"CJK": "zh", "HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "CYRILLIC": "ru",
             "ARABIC": "ar", "HEBREW": "he", "DEVANAGARI": "hi", "THAI": "th", "GREEK": "el"}
 
@@ -49,16 +50,18 @@ def guess_language(text: str) -> str:
     >>> guess_language("That's a hard no")
     'und'
     """
-    prose = _CODE.sub(" ", text[:2000])
+    prose = text[:2000]
+    if "`" in prose:
+        prose = _CODE.sub(" ", prose)
     script = _script(prose)
     if script is not None:
         return script
-    words = [w.lower() for w in _WORDS.findall(prose)]
+    words = _WORDS.findall(prose.lower())
     if len(words) < MIN_WORDS:
         return "und"
-    scores = dict.fromkeys(_SETS, 0.0)  # one lookup per word, not one per word and language
-    for w in words:
-        langs = _LANGS_OF.get(w, ())
+    scores = dict.fromkeys(_SETS, 0.0)  # one lookup per stopword, not per word and language
+    for w in filter(_LANGS_OF.__contains__, words):
+        langs = _LANGS_OF[w]
         for lang in langs:  # a word of several languages says less of each
             scores[lang] += 1 / len(langs)
     best, runner_up = sorted(scores.values(), reverse=True)[:2]
@@ -69,7 +72,7 @@ def guess_language(text: str) -> str:
 
 def _script(text: str) -> str | None:
     """The language of a text mostly in one non-Latin script, else None."""
-    if text.isascii():  # most traffic: nothing to count
+    if text.isascii() or not _NON_LATIN.search(text, 0, 400):  # most traffic: nothing to count
         return None
     letters = [ch for ch in text[:400] if ch.isalpha()]
     if not letters or sum(ch < "\u0250" for ch in letters) >= len(letters) / 2:

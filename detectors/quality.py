@@ -310,8 +310,10 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     batch computed it). With the classifier, the two must agree except at the extremes: a
     listed word of severity 3 flags alone, and so does a classifier sure of it — unless all
     it saw was one mild word about a thing ("that movie was stupid"), not about someone."""
-    words = " " + " ".join(_WORDS.findall(masked(response).lower())) + " "
-    hits = {term: sev for term, sev in index.toxicity_lexicon.items() if f" {term} " in words}
+    tokens = _WORDS.findall(masked(response).lower())
+    words, present = " " + " ".join(tokens) + " ", set(tokens)
+    hits = {term: sev for term, sev in index.toxicity_lexicon.items()
+            if (f" {term} " in words if " " in term else term in present)}
     severity = max(hits.values(), default=0)
     lexicon = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
     model = index.toxicity_model

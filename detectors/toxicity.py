@@ -11,6 +11,7 @@ talk about a word, not the use of it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -25,7 +26,8 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|[A-Z]\.))+")
 _QUOTED = re.compile(r"[\"“'‘]([^\"”'’\n]{1,40})[\"”'’]")
 
 
-def masked(text: str) -> str:
+@functools.lru_cache(maxsize=1024)  # a chunk's answers are masked for the classifier's
+def masked(text: str) -> str:  # batch, then again for the word list: once is enough
     """`text` with names replaced by "someone" and short quoted spans removed.
 
     >>> masked('Dick Clark said the word "bastard" twice.')
