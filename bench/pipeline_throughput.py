@@ -156,12 +156,18 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
         print(f"[{name}] {n} calls waiting; worker restarted to drain them ...", flush=True)
         worker = start()
         helpers = [start(own_port=True) for _ in range(workers - 1)]  # the same group
+        wait_stored(store, WARM_UP + 1, worker)  # loaded and draining: count CPU from here
+        before, started = cpu_seconds(), time.monotonic()
         wait_stored(store, WARM_UP + n, worker)
+        used, wall = cpu_seconds(), time.monotonic() - started
         for helper in helpers:
             stop(helper)
         result.events_per_s = drain_rate(store, ids)
         print(f"[{name}] sustained {result.events_per_s:.1f} events/s with {workers} "
               "worker(s)", flush=True)
+        print(f"[{name}] cores used while draining ({wall:.0f} s): " + ", ".join(
+            f"{who} {(used.get(who, 0) - before.get(who, 0)) / wall:.2f}"
+            for who in ("worker", "analysis", "postgres", "kafka", "other")), flush=True)
         if metrics:
             print(f"[{name}] worker time by stage: {stage_seconds(port)}", flush=True)
         if latency_s > 0:
@@ -179,6 +185,32 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
         stop(worker)
         store.dispose()
     return result
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the processes of this machine, by role: the llmwatch
+    worker, its analysis process, PostgreSQL, Kafka, and the rest (this script included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    workers, found = set(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parent, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if "llmwatch worker" in cmd:
+            workers.add(int(entry.name))
+        found.append((parent, cmd, seconds))
+    out: dict[str, float] = {}
+    for parent, cmd, seconds in found:
+        who = ("worker" if "llmwatch worker" in cmd else "analysis" if parent in workers
+               else "postgres" if "postgres" in cmd else "kafka" if "kafka.Kafka" in cmd
+               else "other")
+        out[who] = out.get(who, 0.0) + seconds
+    return out
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:

@@ -195,6 +195,21 @@ def _load(embedding_json: str, quality_json: str) -> None:
                         format="[%(asctime)s] [analysis] %(levelname)s %(name)s: %(message)s")
     _CHILD = local_analyser(EmbeddingSettings.model_validate_json(embedding_json),
                             QualitySettings.model_validate_json(quality_json))
+    freeze_loaded()
+
+
+def freeze_loaded() -> None:
+    """Move everything loaded so far (models, vocabularies, modules) out of the garbage
+    collector's walks: it lives as long as the process, and every full collection walked it
+    again — unpickling one chunk's results took 5.6 ms with it, 1.2 ms without. Unfrozen at
+    exit, so that the interpreter's last collection still frees it (an extension that
+    counts its live objects at exit would otherwise report them as leaked)."""
+    import atexit
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    atexit.register(gc.unfreeze)
 
 
 def one_blas_thread() -> None:

@@ -51,7 +51,13 @@ from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs
 from .alert_stage import AlertStage
-from .analysis import LocalAnalyser, ProcessAnalyser, local_analyser, one_blas_thread
+from .analysis import (
+    LocalAnalyser,
+    ProcessAnalyser,
+    freeze_loaded,
+    local_analyser,
+    one_blas_thread,
+)
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, PreparedBatch, RawMessage, finish_batch, prepare_batch
 from .topics import ensure_topics
@@ -269,6 +275,7 @@ class _Runtime:
         # now rather than in the first drift window that shows examples
         self.health.database = _database_check(store)
         self.health.model_loaded = True
+        freeze_loaded()  # the model, the checks and the stores live as long as the worker
         self._analyser = analyser  # last: it marks the warm-up done
         log.info("llmwatch worker ready: embedding %s (%s backend, dim=%d, %s), storage=%s",
                  analyser.name, emb.backend, analyser.dim,
