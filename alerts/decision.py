@@ -225,7 +225,10 @@ def decide_round(alerts: Iterable[Alert], states: Mapping[str, AlertState], now:
     groups: dict[str, Group] = {}
     new_states: dict[str, AlertState] = {}
     for alert in alerts:
-        state = states.get(alert.fingerprint, AlertState())
+        # one alert can be judged in several windows of a round (a worker catching up on a
+        # backlog): each window follows the state the previous one left — three windows
+        # firing are three in a row (retraining tickets count them), and one notice
+        state = new_states.get(alert.fingerprint) or states.get(alert.fingerprint, AlertState())
         decision = decide(alert, state, now, policy, context)
         held = last_notice.get(alert.segment)
         if (decision.action == "fire" and held is not None

@@ -167,3 +167,14 @@ def test_text_we_did_not_write_cannot_format_ping_or_forge_lines_in_slack() -> N
     for live in ("<!channel>", "<@U123>", "\n", "*CRITICAL*", "`", "~y~", "https://"):
         assert live not in shown, live
     assert "&lt;!channel&gt;" in shown and "&amp; co" in shown and "CRITICAL" in shown
+
+
+def test_an_alert_firing_in_several_windows_of_one_round_counts_each_window() -> None:
+    """A worker catching up judges several windows of a segment in one round: the same alert
+    firing in three of them is three windows in a row (what retraining tickets count), and
+    on-call gets one notice, not three."""
+    groups, states = decide_round([alert(), alert(), alert()], {}, T0, POLICY)
+    assert states[alert().fingerprint].streak == 3
+    assert [d.action for g in groups for _, d in g.decisions] == ["fire"]
+    _, after_quiet = decide_round([alert(), alert(firing=False)], {}, T0, POLICY)
+    assert after_quiet[alert().fingerprint].streak == 0
