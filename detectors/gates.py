@@ -26,8 +26,10 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 
+from .language import ENGLISH_STOPWORDS
+
 Gate = tuple[tuple[str, ...], ...]  # every group: one of its strings is in the text
-MIN_LENGTH = 3  # shorter strings ("i", "we") are in almost every text: no gate
+MIN_LENGTH = 3  # shorter strings ("i", "we") are in almost every text: no gate (`_selective`)
 MAX_GROUPS = 1  # the most selective group: more cost more substring tests than they save
 MAX_STRINGS = 32  # a group of more alternatives costs more to test than it saves
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
@@ -51,9 +53,9 @@ def gate(pattern: re.Pattern[str]) -> Gate:
     usable = []
     for group in groups:
         strings = {fold(s) if ignore_case else s for s in group}
-        if len(strings) <= MAX_STRINGS and min(map(len, strings)) >= MIN_LENGTH:
+        if len(strings) <= MAX_STRINGS and all(map(_selective, strings)):
             usable.append(tuple(sorted(strings)))
-    usable.sort(key=lambda g: (-min(map(len, g)), len(g)))
+    usable.sort(key=lambda g: (-min(map(len, g)), len(g)))  # longest shortest string first
     return tuple(usable[:MAX_GROUPS])
 
 
@@ -67,19 +69,13 @@ class Gated:
     def __post_init__(self) -> None:
         object.__setattr__(self, "gate", gate(self.pattern))
 
-    def opens(self, text: str, folded: str | None = None) -> bool:
-        """Whether the pattern could match `text` (`folded`: `fold(text)`, if at hand)."""
-        if not self.gate:
-            return True
-        if self.pattern.flags & re.I:
-            seen = folded if folded is not None else fold(text)
-        else:
-            seen = text
-        has = seen.__contains__  # map() over a bound method: no Python frame per string
-        return all(any(map(has, group)) for group in self.gate)
+    def opens(self, text: str) -> bool:
+        """Whether the pattern could match `text`."""
+        seen = fold(text) if self.pattern.flags & re.I else text
+        return all(any(s in seen for s in group) for group in self.gate)
 
-    def search(self, text: str, folded: str | None = None) -> re.Match[str] | None:
-        return self.pattern.search(text) if self.opens(text, folded) else None
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text) if self.opens(text) else None
 
 
 def _required(items: list[tuple[object, object]], ignore_case: bool) -> list[frozenset[str]]:
@@ -114,9 +110,18 @@ def _required(items: list[tuple[object, object]], ignore_case: bool) -> list[fro
     return groups
 
 
+def _selective(s: str) -> bool:
+    """Rare enough to gate on: 3 characters (2 outside ASCII: a pair of Han characters is a
+    word), and not one of the words in almost every English text ("your", "will")."""
+    long_enough = len(s) >= MIN_LENGTH or (len(s) == 2 and not s.isascii())
+    return long_enough and s.strip().lower() not in ENGLISH_STOPWORDS
+
+
 def _best(groups: list[frozenset[str]]) -> frozenset[str] | None:
-    """The most selective group of an alternative (longest shortest string)."""
-    return max(groups, key=lambda g: min(map(len, g)), default=None)
+    """The most selective group of an alternative: rare words first, then the longest
+    shortest string."""
+    return max(groups, key=lambda g: (all(map(_selective, g)), min(map(len, g))),
+               default=None)
 
 
 class Substrings:
@@ -147,11 +152,13 @@ class FirstMatch:
         self._raw = Substrings(s for g in self.items if not g.pattern.flags & re.I
                                for group in g.gate for s in group)
 
-    def search(self, text: str) -> re.Pattern[str] | None:
-        """The first pattern that matches `text`, or None."""
+    def search(self, text: str) -> re.Match[str] | None:
+        """The match of the first pattern that matches `text` (its `.re`), or None."""
         found = self._folded.found(fold(text)) if self._folded.strings else set()
         found |= self._raw.found(text)
         for g, groups in zip(self.items, self._sets, strict=True):
-            if all(not found.isdisjoint(group) for group in groups) and g.pattern.search(text):
-                return g.pattern
+            if all(not found.isdisjoint(group) for group in groups):
+                m = g.pattern.search(text)
+                if m is not None:
+                    return m
         return None

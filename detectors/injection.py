@@ -26,119 +26,85 @@ import codecs
 import re
 from dataclasses import dataclass
 
-from .gates import Substrings
+from .gates import FirstMatch
 
 _I = re.U  # the patterns are lower case and read lower-cased text: without re.I,
 # Python's engine runs them ~35 % faster
 
-# Each override rule: the words it cannot match without (every group: one of its words, in
-# the lower-cased text), then its pattern, read with re.I on the text as written (lower()
-# mangles Turkish İ). A rule runs only where its words are: one alternation of them all
-# tried at every position of every prompt cost 0.3 ms a call, most of the checks' time.
-_Gate = tuple[tuple[str, ...], ...]
-_ENGLISH_OVERRIDES: tuple[tuple[_Gate, str], ...] = (
+# Override rules, read with re.I on the text as written (lower() mangles Turkish İ), each
+# only where the words it cannot match without are (`gates.FirstMatch`): one alternation of
+# them all tried at every position of every prompt cost 0.3 ms a call.
+_ENGLISH_OVERRIDES = (
     # ignore / disregard / forget / override … previous … instructions
-    ((("ignor", "disregard", "forget", "overrid", "bypass", "skip", "drop", "abandon", "aside"),
-      ("instruction", "direction", "directive", "rules", "prompt", "guidelines", "constraints",
-       "context", "programming", "orders", "commands")),
-     r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|set aside)\b[^.\n]{0,40}?"
-     r"\b(?:previous|prior|above|earlier|preceding|original|initial|all|any|your|system|old)\b"
-     r"[^.\n]{0,25}?\b(?:instructions?|directions?|directives?|rules|prompts?|guidelines|"
-     r"constraints|context|programming|orders|commands)\b"),
-    ((("instruction",),),
-     r"\b(?:new|updated|real|actual|true)\s+(?:system\s+)?instructions?\s*(?::|follow|are)"),
-    ((("reveal", "show", "print", "repeat", "output", "disclose", "leak", "tell"),
-      ("prompt", "instruction", "message")),
-     r"\b(?:reveal|show|print|repeat|output|disclose|leak|tell me)\b[^.\n]{0,30}?"
-     r"\b(?:system|hidden|initial|original|secret)\s+(?:prompt|instructions?|message)"),
-    ((("now",), ("you",)), r"\byou\s+(?:are|will)\s+now\s+(?:act|be|operate|respond)\b"),
-    ((("ignore",),),
-     r"\bignore\s+(?:the\s+rest\s+of|everything\s+(?:above|below|else)|(?:all\s+)?(?:the\s+)?"
-     r"(?:above|previous|preceding|following|other)\s+(?:text|data|content|documents?|"
-     r"information|context|snippets?))\b"),
-    ((("user",), ("mention", "tell", "reveal", "disclose")),
-     r"\b(?:do\s+not|don't|never)\s+(?:mention|tell|reveal|disclose)\s+(?:this|these|the)\s+"
-     r"(?:instructions?|note|message)\b[^.\n]{0,20}\b(?:to\s+)?(?:the\s+)?user"),
-    ((("new",), ("task", "instruction", "goal", "objective")),
-     r"\b(?:your\s+new\s+(?:task|instructions?|goal|objective)\s+(?:is|are)|new\s+task\s*:)"),
-    ((("answer", "response", "reply", "summary", "output"),
-      ("include", "insert", "add", "append", "embed")),
-     r"\b(?:include|insert|add|append|embed)\s+(?:the\s+following|this)\s+(?:link|url|image|"
-     r"markdown|text|token|phrase)\s+(?:in|into|to|at\s+the\s+end\s+of)\s+(?:your|the)\s+"
-     r"(?:answer|response|reply|summary|output)"),
+    r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|set aside)\b[^.\n]{0,40}?"
+    r"\b(?:previous|prior|above|earlier|preceding|original|initial|all|any|your|system|old)\b"
+    r"[^.\n]{0,25}?\b(?:instructions?|directions?|directives?|rules|prompts?|guidelines|"
+    r"constraints|context|programming|orders|commands)\b",
+    r"\b(?:new|updated|real|actual|true)\s+(?:system\s+)?instructions?\s*(?::|follow|are)",
+    r"\b(?:reveal|show|print|repeat|output|disclose|leak|tell me)\b[^.\n]{0,30}?"
+    r"\b(?:system|hidden|initial|original|secret)\s+(?:prompt|instructions?|message)",
+    r"\byou\s+(?:are|will)\s+now\s+(?:act|be|operate|respond)\b",
+    r"\bignore\s+(?:the\s+rest\s+of|everything\s+(?:above|below|else)|(?:all\s+)?(?:the\s+)?"
+    r"(?:above|previous|preceding|following|other)\s+(?:text|data|content|documents?|"
+    r"information|context|snippets?))\b",
+    r"\b(?:do\s+not|don't|never)\s+(?:mention|tell|reveal|disclose)\s+(?:this|these|the)\s+"
+    r"(?:instructions?|note|message)\b[^.\n]{0,20}\b(?:to\s+)?(?:the\s+)?user",
+    r"\b(?:your\s+new\s+(?:task|instructions?|goal|objective)\s+(?:is|are)|new\s+task\s*:)",
+    r"\b(?:include|insert|add|append|embed)\s+(?:the\s+following|this)\s+(?:link|url|image|"
+    r"markdown|text|token|phrase)\s+(?:in|into|to|at\s+the\s+end\s+of)\s+(?:your|the)\s+"
+    r"(?:answer|response|reply|summary|output)",
 )
-_OTHER_OVERRIDES: tuple[tuple[_Gate, str], ...] = (
+_OTHER_OVERRIDES = (
     # German
-    ((("anweisungen", "instruktionen", "regeln", "befehle", "vorgaben", "anordnungen"),),
-     r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b[^.\n]{0,40}?"
-     r"\b(?:anweisungen|instruktionen|regeln|befehle|vorgaben|anordnungen)\b"),
-    ((("system",), ("prompt",)), r"\b(?:zeige?|gib|verrate)\b[^.\n]{0,30}?\bsystem-?prompt"),
+    r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b[^.\n]{0,40}?"
+    r"\b(?:anweisungen|instruktionen|regeln|befehle|vorgaben|anordnungen)\b",
+    r"\b(?:zeige?|gib|verrate)\b[^.\n]{0,30}?\bsystem-?prompt",
     # French
-    ((("instructions", "consignes", "gles", "directives", "ordres"),),
-     r"\b(?:ignore[zrs]?|oublie[zrs]?|n[ée]glige[zr]?)\b[^.\n]{0,40}?"
-     r"\b(?:instructions|consignes|r[èe]gles|directives|ordres)\b"),
-    ((("prompt",), ("syst",)),
-     r"\b(?:r[ée]v[èe]le[zr]?|montre[zr]?|affiche[zr]?)\b[^.\n]{0,30}?\bprompt\s+syst[èe]me"),
+    r"\b(?:ignore[zrs]?|oublie[zrs]?|n[ée]glige[zr]?)\b[^.\n]{0,40}?"
+    r"\b(?:instructions|consignes|r[èe]gles|directives|ordres)\b",
+    r"\b(?:r[ée]v[èe]le[zr]?|montre[zr]?|affiche[zr]?)\b[^.\n]{0,30}?\bprompt\s+syst[èe]me",
     # Spanish / Portuguese / Italian
-    ((("instrucciones", "instru", "istruzioni", "reglas", "regras", "regole", "rdenes",
-       "ordens", "indicaciones", "directrices"),),
-     r"\b(?:ignora|ignore|ignorar|ignorate|olvida|olvide|esque[çc]a|dimentica|tralascia)\b"
-     r"[^.\n]{0,40}?\b(?:instrucciones|instru[çc][õo]es|istruzioni|reglas|regras|regole|"
-     r"[óo]rdenes|ordens|indicaciones|directrices)\b"),
-    ((("sistema",), ("prompt", "mensaje", "messaggio")),
-     r"\b(?:revela|mu[ée]strame|mostra|rivela)\b[^.\n]{0,30}?\b(?:prompt|mensaje|messaggio)"
-     r"\s+(?:del\s+|do\s+|di\s+)?sistema"),
+    r"\b(?:ignora|ignore|ignorar|ignorate|olvida|olvide|esque[çc]a|dimentica|tralascia)\b"
+    r"[^.\n]{0,40}?\b(?:instrucciones|instru[çc][õo]es|istruzioni|reglas|regras|regole|"
+    r"[óo]rdenes|ordens|indicaciones|directrices)\b",
+    r"\b(?:revela|mu[ée]strame|mostra|rivela)\b[^.\n]{0,30}?\b(?:prompt|mensaje|messaggio)"
+    r"\s+(?:del\s+|do\s+|di\s+)?sistema",
     # Dutch
-    ((("instructies", "regels", "opdrachten"),),
-     r"\b(?:negeer|vergeet)\b[^.\n]{0,40}?\b(?:instructies|regels|opdrachten)\b"),
+    r"\b(?:negeer|vergeet)\b[^.\n]{0,40}?\b(?:instructies|regels|opdrachten)\b",
     # Turkish (önceki talimatları yok say / tüm kuralları unut)
-    ((("talimat", "kural", "komut", "nerge"), ("yok", "unut", "rmezden", "ihmal", "iptal")),
-     r"(?:talimat|kural|komut|y[öo]nerge)\w*\s+(?:\w+\s+){0,3}?(?:yok\s+say|unut|g[öo]rmezden"
-     r"\s+gel|ihmal\s+et|iptal)"),
-    ((("sistem",),), r"\b(?:sistem\s+(?:istemini|komutunu|mesaj[ıi]n[ıi]))\b"),
+    r"(?:talimat|kural|komut|y[öo]nerge)\w*\s+(?:\w+\s+){0,3}?(?:yok\s+say|unut|g[öo]rmezden"
+    r"\s+gel|ihmal\s+et|iptal)",
+    r"\b(?:sistem\s+(?:istemini|komutunu|mesaj[ıi]n[ıi]))\b",
     # Russian
-    ((("инструкци", "правил", "указани", "команд"),),
-     r"(?:игнорируй|игнорировать|забудь|забудьте|проигнорируй)\w*[^.\n]{0,40}?"
-     r"(?:инструкци|правил|указани|команд)"),
-    ((("системн",),), r"(?:системн\w+\s+(?:промпт|подсказк|инструкци))"),
+    r"(?:игнорируй|игнорировать|забудь|забудьте|проигнорируй)\w*[^.\n]{0,40}?"
+    r"(?:инструкци|правил|указани|команд)",
+    r"(?:системн\w+\s+(?:промпт|подсказк|инструкци))",
     # Chinese
-    ((("忽略", "忽视", "无视", "忘记", "忘掉", "不要理会"),),
-     r"(?:忽略|忽视|无视|忘记|忘掉|不要理会)[^。\n]{0,12}?(?:指令|指示|说明|规则|提示|要求|设定)"),
-    ((("系统提示", "系统指令", "系统消息"),), r"(?:系统提示|系统指令|系统消息)"),
+    r"(?:忽略|忽视|无视|忘记|忘掉|不要理会)[^。\n]{0,12}?(?:指令|指示|说明|规则|提示|要求|设定)",
+    r"(?:系统提示|系统指令|系统消息)",
     # role-play jailbreaks in other languages: "from now on you are …", "without restrictions
     # / filters / censorship"
-    ((("jetzt", "nun", "sofort", "ohne"),),
-     r"\b(?:ab jetzt|von nun an|ab sofort)\s+(?:bist|wirst)\s+du\b|\bohne\s+(?:jegliche\s+)?"
-     r"(?:einschr[äa]nkungen|filter|zensur)\b"),
-    ((("partir", "restriccion", "filtro", "censura"),),
-     r"\ba partir de (?:ahora|hoy)\s*,?\s*(?:eres|ser[áa]s|act[úu]as)\b"
-     r"|\bsin\s+(?:ning[úu]n[ao]?\s+)?(?:restricciones|filtros?|censura)\b"),
-    ((("partir", "restriction", "filtre", "censure"),),
-     r"\b[àa] partir de maintenant\s*,?\s*(?:tu es|tu seras|vous [êe]tes)\b|\bsans\s+"
-     r"(?:aucune?\s+)?(?:restrictions?|filtres?|censure)\b"),
-    ((("poi", "restrizioni", "filtri", "censura"),),
-     r"\bda (?:ora|adesso) in poi\s*,?\s*(?:sei|sarai)\b|\bsenza\s+(?:alcuna\s+)?(?:restrizioni|"
-     r"filtri|censura)\b"),
-    ((("bundan", "artık", "artik", "tlamas", "filtresiz", "sansürs", "sansurs"),),
-     r"\b(?:bundan (?:sonra|b[öo]yle)|art[ıi]k)\s+sen\b|\b(?:k[ıi]s[ıi]tlamas[ıi]z|filtresiz|"
-     r"sans[üu]rs[üu]z)\b"),
-    ((("с этого момента", "отныне", "теперь", "без"),),
-     r"(?:с этого момента|отныне|теперь)\s+ты\b|\bбез\s+(?:каких-либо\s+)?(?:ограничений|"
-     r"фильтров|цензуры)"),
-    ((("从现在", "限制", "过滤", "审查"),),
-     r"(?:从现在开始|从现在起)[,，]?\s*你(?:是|将|要)|(?:没有任何|不受任何?|没有)(?:限制|过滤|审查)"),
-    ((("من الآن", "بدون"),), r"من الآن فصاعد[اً]\s+أنت|بدون\s+(?:أي\s+)?(?:قيود|رقابة|فلاتر)"),
-    ((("از این به بعد", "از حالا", "بدون"),),
-     r"از (?:این به بعد|حالا)\s+تو|بدون\s+(?:هیچ\s+)?(?:محدودیت|سانسور|فیلتر)"),
+    r"\b(?:ab jetzt|von nun an|ab sofort)\s+(?:bist|wirst)\s+du\b|\bohne\s+(?:jegliche\s+)?"
+    r"(?:einschr[äa]nkungen|filter|zensur)\b",
+    r"\ba partir de (?:ahora|hoy)\s*,?\s*(?:eres|ser[áa]s|act[úu]as)\b"
+    r"|\bsin\s+(?:ning[úu]n[ao]?\s+)?(?:restricciones|filtros?|censura)\b",
+    r"\b[àa] partir de maintenant\s*,?\s*(?:tu es|tu seras|vous [êe]tes)\b|\bsans\s+"
+    r"(?:aucune?\s+)?(?:restrictions?|filtres?|censure)\b",
+    r"\bda (?:ora|adesso) in poi\s*,?\s*(?:sei|sarai)\b|\bsenza\s+(?:alcuna\s+)?(?:restrizioni|"
+    r"filtri|censura)\b",
+    r"\b(?:bundan (?:sonra|b[öo]yle)|art[ıi]k)\s+sen\b|\b(?:k[ıi]s[ıi]tlamas[ıi]z|filtresiz|"
+    r"sans[üu]rs[üu]z)\b",
+    r"(?:с этого момента|отныне|теперь)\s+ты\b|\bбез\s+(?:каких-либо\s+)?(?:ограничений|"
+    r"фильтров|цензуры)",
+    r"(?:从现在开始|从现在起)[,，]?\s*你(?:是|将|要)|(?:没有任何|不受任何?|没有)(?:限制|过滤|审查)",
+    r"من الآن فصاعد[اً]\s+أنت|بدون\s+(?:أي\s+)?(?:قيود|رقابة|فلاتر)",
+    r"از (?:این به بعد|حالا)\s+تو|بدون\s+(?:هیچ\s+)?(?:محدودیت|سانسور|فیلتر)",
     # Arabic / Persian
-    ((("التعليمات", "الأوامر", "القواعد"),),
-     r"(?:تجاهل|انس|اتجاهل)[^.\n]{0,40}?(?:التعليمات|الأوامر|القواعد)"),
-    ((("نادیده", "فراموش"),), r"(?:دستورالعمل|دستورات|قوانین)[^.\n]{0,40}?(?:نادیده|فراموش)"),
+    r"(?:تجاهل|انس|اتجاهل)[^.\n]{0,40}?(?:التعليمات|الأوامر|القواعد)",
+    r"(?:دستورالعمل|دستورات|قوانین)[^.\n]{0,40}?(?:نادیده|فراموش)",
 )
-_OVERRIDES = tuple((gate, re.compile(pattern, re.I | re.U))
-                   for gate, pattern in _ENGLISH_OVERRIDES + _OTHER_OVERRIDES)
-_GATE_SETS = tuple(tuple(frozenset(group) for group in gate) for gate, _ in _OVERRIDES)
-_GATE_WORDS = Substrings(w for gate, _ in _OVERRIDES for group in gate for w in group)
+_OVERRIDES = FirstMatch(tuple(re.compile(pattern, re.I | re.U)
+                              for pattern in _ENGLISH_OVERRIDES + _OTHER_OVERRIDES))
 
 _FAKE_TURN = re.compile(
     r"<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|eot_id)\|>"
@@ -182,25 +148,12 @@ def signals(text: str) -> list[Signal]:
     """What in `text` looks like an injection, whatever its wording (see the module)."""
     lower = text.lower()  # for the English-only patterns (offsets may shift: not shown)
     found = [Signal("override", m.start(), m.end())
-             for m in [_override(text, lower)] if m is not None]
+             for m in [_OVERRIDES.search(text)] if m is not None]
     found += [Signal(kind, m.start(), m.end()) for kind, pattern in (
         ("fake_turn", _FAKE_TURN), ("addressed_to_ai", _ADDRESSED))
         for m in [pattern.search(lower)] if m is not None]
     found += _encoded(text)
     return found
-
-
-def _override(text: str, lower: str) -> re.Match[str] | None:
-    """The first override rule that matches, trying only rules whose words are in the text."""
-    # what re.I equates and lower() does not: İ (lower(): i + a combining dot), ı, ſ
-    folded = lower.replace("\u0307", "").replace("ı", "i").replace("ſ", "s")
-    found = _GATE_WORDS.found(folded)  # all the rules' words, in one pass
-    for groups, (_, pattern) in zip(_GATE_SETS, _OVERRIDES, strict=True):
-        if all(not found.isdisjoint(group) for group in groups):
-            m = pattern.search(text)
-            if m is not None:
-                return m
-    return None
 
 
 def _encoded(text: str) -> list[Signal]:

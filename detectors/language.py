@@ -23,6 +23,7 @@ _STOPWORDS = {
           "hij zij er",
 }
 _SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+ENGLISH_STOPWORDS = frozenset(_SETS["en"])  # in almost every English text
 _LANGS_OF: dict[str, tuple[str, ...]] = {}
 for _lang, _words in _SETS.items():
     for _w in _words:

@@ -276,7 +276,7 @@ def _patterns_or_exemplars(name: str, text: str, similarity: float,
                            similarity_at_half: float, threshold: float) -> QualityScore:
     """0.9 when a pattern matches; else a soft ramp of the similarity to the exemplars."""
     match = _first_match(patterns).search(text)
-    pattern = match.pattern if match is not None else None
+    pattern = match.re.pattern if match is not None else None
     score = max(0.9 if pattern else 0.0,
                 _ramp(similarity, similarity_at_half - 0.1, similarity_at_half))
     return QualityScore(name, score, score >= threshold,

@@ -106,9 +106,7 @@ def _wait_until_ready(settings: Settings, worker: subprocess.Popen[bytes], worke
     with console.status("waiting for the worker to be ready (model loaded, partitions "
                         "assigned) ..."):
         while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                console.print(f"[red]the worker stopped (exit {worker.returncode})[/]; "
-                              f"last lines of {worker_log}:\n{_tail(worker_log)}")
+            if _stopped(worker, worker_log, console):
                 return False
             try:
                 with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 (loopback)
@@ -122,6 +120,15 @@ def _wait_until_ready(settings: Settings, worker: subprocess.Popen[bytes], worke
     return False
 
 
+def _stopped(worker: subprocess.Popen[bytes], worker_log: Path, console: Console) -> bool:
+    """Whether the worker has exited (said, with the end of its log)."""
+    if worker.poll() is None:
+        return False
+    console.print(f"[red]the worker stopped (exit {worker.returncode})[/]; "
+                  f"last lines of {worker_log}:\n{_tail(worker_log)}")
+    return True
+
+
 def _wait_until_processed(settings: Settings, report: SendReport,
                           worker: subprocess.Popen[bytes], worker_log: Path,
                           console: Console) -> bool:
@@ -133,9 +140,7 @@ def _wait_until_processed(settings: Settings, report: SendReport,
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("processing", total=expected)
         while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                console.print(f"[red]the worker stopped (exit {worker.returncode})[/]; "
-                              f"last lines of {worker_log}:\n{_tail(worker_log)}")
+            if _stopped(worker, worker_log, console):
                 return False
             c = store.counts()
             seen = c.events + c.feedback + end_offsets(settings, settings.topics.deadletter)

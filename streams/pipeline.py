@@ -126,8 +126,8 @@ def prepare_batch(messages: Sequence[RawMessage], *, analyser: Analyser, now: da
         else:
             feedback.append((msg, decoded))
     outcome.time("decode", time.perf_counter() - started)
-    analyses = [_submit(analyser, calls[i:i + CHUNK]) for i in range(0, len(calls), CHUNK)]
-    return PreparedBatch(now, analyser, dead_letter_bytes, calls, feedback, analyses, outcome)
+    return PreparedBatch(now, analyser, dead_letter_bytes, calls, feedback,
+                         _submit_chunks(analyser, calls), outcome)
 
 
 def finish_batch(prepared: PreparedBatch, *, store: Store,
@@ -216,9 +216,8 @@ def _set_aside_conflicts(outcome: BatchOutcome, calls: Sequence[Call],
 def _embed_and_store(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,
                      store: Store, stamp: Callable[[], datetime]) -> BatchOutcome:
     """Analyse and store the calls in chunks (see `_store_analysed`)."""
-    analyses = [_submit(analyser, calls[i:i + CHUNK]) for i in range(0, len(calls), CHUNK)]
-    return _store_analysed(calls, analyses, {id(e) for _, e in calls}, feedback, store,
-                           stamp)
+    return _store_analysed(calls, _submit_chunks(analyser, calls), {id(e) for _, e in calls},
+                           feedback, store, stamp)
 
 
 def _store_analysed(calls: Sequence[Call], analyses: Sequence[Future[Analyses]],
@@ -266,9 +265,11 @@ def _store_feedback(outcome: BatchOutcome, feedback: Sequence[Feedback], store: 
     outcome.time("store", time.perf_counter() - started)
 
 
-def _submit(analyser: Analyser, chunk: Sequence[Call]) -> Future[Analyses]:
-    """The chunk's analysis, started (in the analysis process) or done (in this one)."""
-    return analyser.submit([e for _, e in chunk], [m.position for m, _ in chunk])
+def _submit_chunks(analyser: Analyser, calls: Sequence[Call]) -> list[Future[Analyses]]:
+    """The analysis of each CHUNK of the calls, all queued at once: started (in the analysis
+    process) or done (in this one)."""
+    chunks = [calls[i:i + CHUNK] for i in range(0, len(calls), CHUNK)]
+    return [analyser.submit([e for _, e in c], [m.position for m, _ in c]) for c in chunks]
 
 
 def _one_by_one(calls: Sequence[Call], feedback: Sequence[Feedback], analyser: Analyser,
