@@ -93,11 +93,13 @@ def test_metrics_move_by_what_was_produced_and_lag_drains(
         kafka: LocalKafka, postgres_url: str, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
     s = settings_for(kafka.bootstrap, postgres_url)
     store = prepared(s)
-    worker, port, log, env = start(s, tmp_path)
+    # lag read 5× a second and a backlog of 2,000 calls: the worker drains ~600 a second,
+    # and a backlog gone between two readings never shows as lag
+    worker, port, log, env = start(s, tmp_path, LLMWATCH_WORKER__LAG_EVERY_S="0.2")
     try:
         assert get(port, "/healthz") == (200, {"alive": True})
         before = scrape(port)
-        plan = TrafficPlan(events=400, feedback_rate=0, seed=9,
+        plan = TrafficPlan(events=2000, feedback_rate=0, seed=9,
                            start=datetime.now(UTC) - timedelta(hours=1))
         produced = produce(kafka.bootstrap, s.topics.events, plan, bad=20)
         most_lag = 0.0
