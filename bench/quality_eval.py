@@ -20,7 +20,6 @@ import math
 import random
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from quality_data import (  # noqa: E402
     pii_set,
     refusal_set,
     relevance_set,
+    split_of,
     toxicity_set,
     toxicity_unseen,
 )
@@ -55,13 +55,6 @@ def main() -> None:
     args = parser.parse_args()
     print(f"embedding backend: {args.backend}")
     evaluate(make_embedder(args.backend), QualityConfig())
-
-
-def split_of(text: str) -> str:
-    """A fixed split, decided by the text alone before any threshold, pattern or exemplar is
-    chosen: 30 % "tune" (what a change may be fitted to), 70 % "held-out" (what it is judged
-    on)."""
-    return "tune" if zlib.crc32(text.encode("utf-8", "replace")) % 10 < 3 else "held-out"
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -9,6 +9,7 @@ and for PII the spans), stored per event and rolled up into windowed rates.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 from .gates import FirstMatch
 from .injection import signals as _injection_signals
+from .injection_head import InjectionHead, head_for
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
@@ -94,15 +96,29 @@ class ExemplarIndex:
     toxicity_lexicon: dict[str, int]
     relevance: RelevanceHead | None = None  # the embedding's learned relevance head, if any
     toxicity_model: ProfanityModel | None = None  # the learned classifier (toxicity.load)
+    injection_head: InjectionHead | None = None  # the learned injection head of this space
+    # encodes a prompt's sentences for the head: only where that is cheap (the static
+    # backend: a sparse product); elsewhere the head reads the whole prompt's vector alone
+    encode_windows: Callable[[Sequence[str]], np.ndarray] | None = field(
+        default=None, compare=False)
 
     @classmethod
     def of(cls, embedder: Embedder) -> ExemplarIndex:
-        """The index in `embedder`'s space, with its relevance head."""
-        return cls.build(embedder.encode, relevance=embedder.relevance_head)
+        """The index in `embedder`'s space, with its relevance and injection heads."""
+        from llmwatch.static_embedding import StaticEncoder
+
+        encoder = embedder.encoder
+        return cls.build(embedder.encode, relevance=embedder.relevance_head,
+                         injection_head=head_for(embedder.name),
+                         encode_windows=encoder.encode if isinstance(encoder, StaticEncoder)
+                         else None)
 
     @classmethod
     def build(cls, embed: Callable[[Sequence[str]], np.ndarray],
-              relevance: RelevanceHead | None = None) -> ExemplarIndex:
+              relevance: RelevanceHead | None = None,
+              injection_head: InjectionHead | None = None,
+              encode_windows: Callable[[Sequence[str]], np.ndarray] | None = None
+              ) -> ExemplarIndex:
         lexicon = {}
         for line in data_lines("toxicity_lexicon.tsv"):
             term, severity = line.rsplit("\t", 1)
@@ -117,6 +133,8 @@ class ExemplarIndex:
             toxicity_lexicon=lexicon,
             relevance=relevance,
             toxicity_model=load_toxicity_model(),
+            injection_head=injection_head,
+            encode_windows=encode_windows,
         )
 
 
@@ -164,13 +182,15 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
         for i, p in zip(answered, index.toxicity_model.probability(
                 [events[i].response_text for i in answered]), strict=True):
             toxic[i] = float(p)
+    heads = _injection_heads([e.prompt_text for e in events], [_tool_texts(e) for e in events],
+                             prompt_vectors, index)
     for i, (event, sims) in enumerate(zip(
             events, _similarities(prompt_vectors, response_vectors, index), strict=True)):
         response = event.response_text
         scores = [
             _refusal(response, sims.refusal, index, config),
             _injection(event.prompt_text, sims.injection, index, config,
-                       tool_texts=_tool_texts(event)),
+                       tool_texts=_tool_texts(event), head=heads[i]),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
             toxicity(response, index, config, probability=None if toxic is None else toxic[i]),
@@ -181,6 +201,34 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
         ]
         out.append({s.name: s for s in scores})
     return out
+
+
+def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]],
+                     prompt_vectors: Sequence[np.ndarray],
+                     index: ExemplarIndex) -> list[HeadReading | None]:
+    """The injection head's reading of each prompt (whole, and sentence by sentence where
+    that is cheap) and of its tool messages, for the whole chunk at once."""
+    head = index.injection_head
+    if head is None or not prompts:
+        return [None] * len(prompts)
+    readings = head.score_texts(prompts, np.stack(prompt_vectors), index.encode_windows)
+    out: list[HeadReading | None] = [HeadReading(p, w, None) for p, w in readings]
+    tools = [(i, k, t) for i, texts in enumerate(tool_texts) for k, t in enumerate(texts)]
+    if tools and index.encode_windows is not None:
+        texts = [t for _, _, t in tools]
+        for (i, k, _), (p, w) in zip(tools, head.score_texts(
+                texts, index.encode_windows(texts), index.encode_windows, content_only=False),
+                strict=True):
+            if p > out[i].probability:  # type: ignore[union-attr]
+                out[i] = HeadReading(p, w, k)
+    return out
+
+
+@dataclass(frozen=True)
+class HeadReading:
+    probability: float
+    window: str | None  # the sentence(s) that scored it; None: the text as a whole
+    tool_message: int | None  # which tool message, if not the prompt
 
 
 def _similarities(prompt_vectors: Sequence[np.ndarray],
@@ -241,7 +289,9 @@ def _refusal(response: str, similarity: float, index: ExemplarIndex,
 
 def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
               config: QualityConfig) -> QualityScore:
-    return _injection(prompt, _max_similarity(vector, index.injection), index, config)
+    heads = _injection_heads([prompt], [()], [vector], index)
+    return _injection(prompt, _max_similarity(vector, index.injection), index, config,
+                      head=heads[0])
 
 
 def _tool_texts(event: LLMEvent) -> list[str]:
@@ -253,10 +303,12 @@ def _tool_texts(event: LLMEvent) -> list[str]:
 
 
 def _injection(prompt: str, similarity: float, index: ExemplarIndex,
-               config: QualityConfig, tool_texts: Sequence[str] = ()) -> QualityScore:
-    """Known attack wording (patterns, exemplars) or the structure of one (`injection.signals`:
-    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads) in
-    the user's prompt; the structure alone in each tool message, judged on its own."""
+               config: QualityConfig, tool_texts: Sequence[str] = (),
+               head: HeadReading | None = None) -> QualityScore:
+    """Known attack wording (patterns, exemplars), the structure of one (`injection.signals`:
+    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads) or
+    a sentence the learned head reads as an instruction aimed at the model
+    (`injection_head`), in the user's prompt; structure and head in each tool message."""
     if len(prompt.split()) < MIN_WORDS_INJECTION_SIMILARITY:
         similarity = 0.0
     found = _injection_signals(prompt[:20_000])
@@ -264,6 +316,18 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
                        for f in _injection_signals(text[:20_000])})
     score = _patterns_or_exemplars("injection", prompt, similarity, index.injection_patterns,
                                    config.injection_similarity, config.injection_threshold)
+    if head is not None and index.injection_head is not None:
+        details = {**score.details, "head": round(head.probability, 4)}
+        if head.window is not None:  # where, not what: the prompt is user data
+            source = prompt if head.tool_message is None else tool_texts[head.tool_message]
+            details["head_at"] = max(source.find(head.window.split(" ", 1)[0]), 0)
+        if head.tool_message is not None:
+            details["head_in"] = f"tool message {head.tool_message + 1}"
+        if head.probability >= index.injection_head.threshold:
+            score = QualityScore("injection", max(score.score, head.probability), True,
+                                 details=details)
+        else:
+            score = dataclasses.replace(score, details=details)
     if not found and not in_tools:
         return score
     return QualityScore("injection", max(score.score, 0.9), True,

@@ -1,0 +1,210 @@
+"""Train the injection check's head (`detectors/injection_head.py`) for an embedding space.
+
+    python bench/train_injection.py [--backend static|minilm] [--write]
+
+Reads `injection_corpus.py`'s sources (never the sources `quality_eval.py` reports as never
+tuned), fits a logistic head over sentence vectors, picks its threshold from out-of-fold
+scores (grouped by template and document, so a template's copies never sit on both sides),
+prints what it measured and with `--write` stores the head in
+`detectors/data/injection_head.json`, beside the heads of other spaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import injection_corpus as corpus  # noqa: E402
+from quality_data import injection_set, split_of  # noqa: E402
+
+from llmwatch.detectors.injection_head import InjectionHead, Logistic, windows  # noqa: E402
+from llmwatch.embedding import BACKENDS, Embedder, embedding_name, make_embedder  # noqa: E402
+
+HEADS = Path(__file__).parents[1] / "detectors" / "data" / "injection_head.json"
+# What people ask of a text they paste: none of these is an injection (written here, not
+# taken from the benign-traffic bench's own asks).
+ASKS = (
+    "Summarise this for me:", "Can you summarize the text below?", "TL;DR please:",
+    "Explain the following in plain English:", "Rewrite this paragraph to be more formal:",
+    "Translate this into Spanish:", "Fix the grammar in this:", "Make this shorter:",
+    "What is the tone of this message?", "Give me three bullet points from this article:",
+    "Is this email a scam?", "Draft a polite reply to this:", "Classify this review as "
+    "positive or negative:", "Extract all the names mentioned here:", "Proofread:",
+    "Read this and tell me what they want from me:", "What are the action items?",
+    "Write a title for this blog post:", "Answer the customer's question below.",
+    "Please explain what this function does and suggest a better name for it.",
+    "Convert this list to a table:", "Simplify this for a ten-year-old:",
+    "Write a short summary of the meeting notes below:", "Find the typos:",
+    "Tell me if this contract clause is unusual:", "Describe the main argument:",
+)
+# Questions about injections, security and assistants that are not attacks.
+LOOKALIKES = (
+    "What is the difference between direct and indirect prompt injection?",
+    "How do I protect my chatbot from jailbreak attempts?",
+    "Write a blog post about the risks of LLM agents reading untrusted emails.",
+    "Our security team wants a checklist for reviewing system prompts. Can you draft one?",
+    "Can you explain how SQL injection works and how parameterised queries prevent it?",
+    "Summarise OWASP's top 10 risks for large language model applications.",
+    "What should an AI assistant do when a document contains instructions?",
+    "How do companies red-team their language models before release?",
+    "Is it safe to let an agent send emails on my behalf?",
+    "List some ways attackers try to exfiltrate data through markdown images.",
+    "What is a system prompt and who writes it?",
+    "Explain role-play in tabletop games to a beginner.",
+    "My assistant keeps ignoring my formatting instructions, how do I phrase them better?",
+    "Write unit tests for a function that strips HTML tags from user input.",
+    "How does base64 encoding work? Give an example.",
+    "Decode this base64 for me: aGVsbG8gd29ybGQ=",
+    "Tell me about the history of the DAN jailbreak and why it stopped working.",
+    "What is the best way to store API keys in a web app?",
+    "Can AI models be trusted to follow rules? Give arguments for and against.",
+    "Please forward me the meeting notes from yesterday when you get a chance.",
+)
+FP_BUDGET = 0.001  # out-of-fold false flags allowed among benign texts and windows
+
+
+@dataclass
+class Labelled:
+    texts: list[str] = field(default_factory=list)
+    labels: list[bool] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+    def add(self, text: str, label: bool, group: str) -> None:
+        self.texts.append(text[:4000])
+        self.labels.append(label)
+        self.groups.append(group)
+
+
+def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
+    """(whole prompts, planted sentences): what each of the head's two readers learns from."""
+    rng = random.Random(seed)
+    whole, planted = Labelled(), Labelled()
+
+    def both(text: str, label: bool, group: str) -> None:
+        whole.add(text, label, group)
+        planted.add(text, label, group)
+
+    docs, _ = corpus.agentdojo_documents()
+    jailbreaks, instructions, spikee_docs, spikee_benign = corpus.spikee_parts()
+    goals = corpus.agentdojo_goals()
+    for i, template in enumerate(corpus._AGENTDOJO_ATTACKS):
+        for goal in goals:
+            both(template.format(goal=goal, user=rng.choice(["Emma Johnson", "the user"]),
+                                 model=rng.choice(["GPT-4", "Claude", "the AI", "Llama"])
+                                 ).strip(), True, f"agentdojo-{i}")
+    for j, wrapper in enumerate(jailbreaks):
+        for instruction in rng.sample(instructions, min(40, len(instructions))):
+            both(wrapper.replace("<INSTRUCTION>", instruction), True, f"spikee-{j}")
+    # an instruction to the model is the user's own as a prompt, an injection inside content
+    for task in corpus.agentdojo_user_tasks():
+        whole.add(task, False, "user-task")
+    for n, instruction in enumerate(goals + instructions):
+        whole.add(instruction, False, "user-task")
+        planted.add(instruction, True, f"instruction-{n % 20}")
+    for n, text in enumerate(corpus.planted_instructions(rng)):
+        planted.add(text, True, f"planted-{n % 20}")
+        doc = rng.choice(docs)
+        planted.add(f"{doc} {text}" if n % 2 else f"{text} {doc}", True, f"planted-{n % 20}")
+    for n, text in enumerate(corpus.instructions_for_people(rng)):
+        planted.add(text, False, f"for-people-{n % 10}")
+        planted.add(f"{rng.choice(docs)} {text}", False, f"for-people-{n % 10}")
+    requests = goals + instructions
+    for k, template in enumerate(corpus.pyrit_templates()):
+        both(template.replace("{{ prompt }}", rng.choice(requests)), True, f"pyrit-{k}")
+    for e in injection_set(random.Random(7)):
+        if split_of(e.prompt + "\n" + e.response) == "tune":
+            both(e.prompt, e.label, "garak-tune" if e.label else "tune-benign")
+    # benign: documents whole (asked about) and sentence by sentence
+    for n, doc in enumerate(docs + spikee_docs):
+        whole.add(f"{rng.choice(ASKS)}\n{doc}", False, f"doc-{n % 40}")
+        for w in [doc, *windows(doc, content_only=False)]:
+            planted.add(w, False, f"doc-{n % 40}")
+    for n, doc in enumerate(corpus.docstrings()):
+        whole.add(doc, False, f"docstring-{n % 20}")
+        for w in [doc, *windows(doc, content_only=False)[:8]]:
+            planted.add(w, False, f"docstring-{n % 20}")
+    for n, code in enumerate(corpus.code_snippets()):
+        both(f"{rng.choice(ASKS)}\n{code}" if n % 2 else code, False, f"code-{n % 20}")
+        for w in windows(code, content_only=False)[:12]:
+            planted.add(w, False, f"code-{n % 20}")
+    for t in spikee_benign + corpus.pyrit_prompts(
+            "pyrit/datasets/seed_datasets/local/garak/normal_instructions.prompt") + list(ASKS):
+        whole.add(t, False, "asks")
+    for t in LOOKALIKES:
+        both(t, False, "lookalikes")
+    for kind in ("illegal", "violence", "malware", "hate", "harassment", "scams", "sexual",
+                 "misinformation", "leakage", "harms"):  # harmful requests: not injections
+        for t in corpus.pyrit_prompts(f"pyrit/datasets/seed_datasets/local/airt/{kind}.prompt"):
+            whole.add(t, False, f"harmful-{kind}")
+    for n, (prompt, reply) in enumerate(corpus.chat_tune()):
+        whole.add(prompt, False, f"chat-{n % 30}")
+        both(reply, False, f"chat-{n % 30}")
+        for w in windows(prompt):
+            planted.add(w, False, f"chat-{n % 30}")
+    for n, text in enumerate(corpus.news_tune()):
+        whole.add(f"{rng.choice(ASKS)} {text}", False, f"news-{n % 20}")
+        for w in [text, *windows(text, content_only=False)]:
+            planted.add(w, False, f"news-{n % 20}")
+    return whole, planted
+
+
+def fit(vectors: np.ndarray, labels: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+    model.fit(vectors, labels)
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
+def train(name: str, data: Labelled, embedder: Embedder, c: float) -> tuple[Logistic, float]:
+    """The reader fitted to all of `data`, and its threshold from out-of-fold scores."""
+    from sklearn.model_selection import GroupKFold
+
+    labels = np.array(data.labels)
+    print(f"{name}: {len(labels)} texts, {labels.sum()} injections, {(~labels).sum()} benign,"
+          f" {len(set(data.groups))} groups", flush=True)
+    vectors = embedder.encode(data.texts)
+    oof = np.zeros(len(labels))
+    for train_rows, test in GroupKFold(5).split(vectors, labels, data.groups):
+        w, b = fit(vectors[train_rows], labels[train_rows], c)
+        oof[test] = Logistic(w, b)(vectors[test])
+    benign = np.sort(oof[~labels])
+    threshold = round(float(max(0.5, benign[int((1 - FP_BUDGET) * len(benign))])), 4)
+    print(f"  out of fold: threshold {threshold:.3f} (benign above it ≤ {FP_BUDGET:.1%}); "
+          f"injections above it {np.mean(oof[labels] >= threshold):.3f}")
+    for group in sorted({g.split("-")[0] for g in data.groups}):
+        rows = np.array([g.split("-")[0] == group for g in data.groups])
+        print(f"  {group:<12} {rows.sum():>6}  flagged {np.mean(oof[rows] >= threshold):.3f}")
+    return Logistic(*fit(vectors, labels, c)), threshold
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="static")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    parser.add_argument("--write", action="store_true", help="store the head")
+    args = parser.parse_args()
+    embedder = make_embedder(args.backend)
+    whole, planted = labelled()
+    readers = {}
+    for name, data in (("whole", whole), ("planted", planted)):
+        readers[name] = train(name, data, embedder, args.c)
+    head = InjectionHead(embedding_name(args.backend), *readers["whole"], *readers["planted"])
+    if args.write:
+        stored = json.loads(HEADS.read_text()) if HEADS.exists() else {"heads": []}
+        stored["heads"] = [h for h in stored["heads"] if h["embedding"] != head.embedding]
+        stored["heads"].append(head.to_json())
+        stored["trained_by"] = "bench/train_injection.py"
+        HEADS.write_text(json.dumps(stored, indent=None, separators=(",", ":")) + "\n")
+        print(f"wrote the {head.embedding} head to {HEADS}")
+
+
+if __name__ == "__main__":
+    main()
