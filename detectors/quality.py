@@ -35,6 +35,7 @@ from .pii import PiiSpan, find_pii
 from .redact import redact
 from .toxicity import ProfanityModel, masked
 from .toxicity import load as load_toxicity_model
+from .toxicity import peaks as toxicity_peaks
 
 CHECKS = ("refusal", "injection", "pii_prompt", "pii_response", "toxicity", "relevance",
           "empty", "truncated", "repetition", "invalid_json", "language_mismatch",
@@ -176,12 +177,12 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
     matrix products (per event it costs more in numpy's overhead than in arithmetic)."""
     out = []
     answered = [i for i, e in enumerate(events) if e.response_text.strip()]
-    toxic: list[float | None] | None = None
+    toxic: list[tuple[float, str] | None] = [None] * len(events)
     if index.toxicity_model is not None:  # one sparse product for the chunk
-        toxic = [None] * len(events)
-        for i, p in zip(answered, index.toxicity_model.probability(
-                [events[i].response_text for i in answered]), strict=True):
-            toxic[i] = float(p)
+        for i, peak in zip(answered, toxicity_peaks(
+                index.toxicity_model, [events[i].response_text for i in answered]),
+                strict=True):
+            toxic[i] = peak
     heads = _injection_heads([e.prompt_text for e in events], [_tool_texts(e) for e in events],
                              prompt_vectors, index)
     for i, (event, sims) in enumerate(zip(
@@ -193,7 +194,7 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
                        tool_texts=_tool_texts(event), head=heads[i]),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
-            toxicity(response, index, config, probability=None if toxic is None else toxic[i]),
+            toxicity(response, index, config, peak=toxic[i]),
             _relevance(sims.cosine, sims.off_topic, config, index.relevance,
                        judged=judgeable(event.prompt_text, response)),
             *degenerate(event, config),
@@ -368,12 +369,13 @@ _DIRECTED = re.compile(r"\b(?:you|your|you're|youre|ur|u|yourself)\b")
 
 
 def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
-             probability: float | None = None) -> QualityScore:
+             peak: tuple[float, str] | None = None) -> QualityScore:
     """The word list (on the `masked` text: names and quotes do not count) and, when it is
-    installed, the learned classifier's probability (`probability`, computed here unless a
-    batch computed it). With the classifier, the two must agree except at the extremes: a
-    listed word of severity 3 flags alone, and so does a classifier sure of it — unless all
-    it saw was one mild word about a thing ("that movie was stupid"), not about someone."""
+    installed, the learned classifier's highest probability over the answer and its
+    sentences (`toxicity.peaks`; computed here unless a batch computed it). With the
+    classifier, the two must agree except at the extremes: a listed word of severity 3 flags
+    alone, and so does a classifier sure of it — unless all it saw was one mild word about a
+    thing ("that movie was stupid", "that sucks"), not about someone."""
     tokens = _WORDS.findall(masked(response).lower())
     words, present = " " + " ".join(tokens) + " ", set(tokens)
     hits = {term: sev for term, sev in index.toxicity_lexicon.items()
@@ -381,16 +383,18 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     severity = max(hits.values(), default=0)
     lexicon = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
     model = index.toxicity_model
-    if probability is None and model is not None and response.strip():
-        probability = float(model.probability([response])[0])
+    if peak is None and model is not None and response.strip():
+        peak = toxicity_peaks(model, [response])[0]
+    probability = None if peak is None else peak[0]
     listed = severity >= config.toxicity_severity or lexicon >= config.toxicity_threshold
     if probability is None:  # the word list alone
         flagged = listed
         learned = 0.0
     else:
         sure = probability >= config.toxicity_model_threshold
-        if sure and hits and severity == 1 and not _DIRECTED.search(words):
-            plain = " ".join(w for w in words.split() if hits.get(w) != 1)
+        line = _WORDS.findall(masked(peak[1]).lower())  # type: ignore[index]  # what scored it
+        if sure and hits and severity == 1 and not _DIRECTED.search(" ".join(line)):
+            plain = " ".join(w for w in line if hits.get(w) != 1)  # its mild words out
             sure = float(model.probability([plain])[0]) >= config.toxicity_model_threshold  # type: ignore[union-attr]
         flagged = severity >= 3 or sure or (listed and probability >= 0.5)
         learned = _ramp(probability, config.toxicity_model_threshold - 0.1,

@@ -23,7 +23,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|[A-Z]\.))+")
-_QUOTED = re.compile(r"[\"“'‘]([^\"”'’\n]{1,40})[\"”'’]")
+# a short span in double quotes, or in single quotes that are not apostrophes ("that's dumb,
+# I'll go" quotes nothing)
+_QUOTED = re.compile(r"[\"“]([^\"”\n]{1,40})[\"”]|(?<![\w'’])['‘]([^'’\n]{1,40})['’](?![\w'’])")
 
 
 @functools.lru_cache(maxsize=1024)  # a chunk's answers are masked for the classifier's
@@ -67,6 +69,28 @@ class ProfanityModel:
         features = self.vectorizer.transform([masked(t)[:5000] for t in texts])
         scores = np.asarray(features @ self.weights) + self.intercepts
         return (1.0 / (1.0 + np.exp(self.slopes * scores + self.offsets))).mean(axis=1)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str, limit: int = 5000) -> list[str]:
+    """The text's sentences of three words or more, from its first `limit` characters."""
+    return [s for s in _SENTENCE.split(text[:limit]) if len(s.split()) >= 3]
+
+
+def peaks(model: ProfanityModel, texts: Sequence[str]) -> list[tuple[float, str]]:
+    """Each text's highest probability, whole or one sentence at a time, and the text that
+    scored it: one offensive line in a long answer is diluted when the answer is read whole
+    ("These people are scum" in three paragraphs of a manifesto read as 0.05)."""
+    parts = [[t, *(sentences(t) if len(sentences(t)) > 1 else [])] for t in texts]
+    probs = model.probability([p for ps in parts for p in ps])
+    out, at = [], 0
+    for ps in parts:
+        k = int(np.argmax(probs[at:at + len(ps)]))
+        out.append((float(probs[at + k]), ps[k]))
+        at += len(ps)
+    return out
 
 
 def load() -> ProfanityModel | None:

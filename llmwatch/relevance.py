@@ -9,7 +9,7 @@ fitted with the static embedding when that is built (`llmwatch embedding build`)
 its cache file; scoring is two small matrix products in numpy.
 
 Its flag threshold is set on validation conversations (neither trained on nor the held-out
-ones the benchmark reads) so that it flags `FALSE_ALARMS` (0.5 %) of real replies there: a
+ones the benchmark reads) so that it flags `FALSE_ALARMS` (0.3 %) of real replies there: a
 check that fires on one call in twelve (its first operating point, MiniLM's cosine < 0.05)
 trains on-call to ignore it. Replies shorter than `MIN_REPLY_WORDS` ("sure haha", "ok!") get
 no verdict at all: whether they fit cannot be read from so little.
@@ -27,7 +27,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 HIDDEN = 256
-FALSE_ALARMS = 0.005  # share of real validation replies the head flags
+FALSE_ALARMS = 0.003  # share of real validation replies the head flags (benign chat ≤ 0.5 %)
 MIN_REPLY_WORDS = 5  # shorter replies are not judged
 TRAIN_PAIRS = 60_000  # real pairs; as many shuffled ones
 VALIDATION_PAIRS = 4_000

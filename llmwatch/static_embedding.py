@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECIPE = "static-v3"  # bump when the build changes: cached files carry it in their name
+RECIPE = "static-v4"  # bump when the build changes: cached files carry it in their name
 SIF = 1e-4
 FIT_TEXTS = 12_000
 RIDGE = 0.5

@@ -154,6 +154,33 @@ def test_toxicity_uses_severity(index: ExemplarIndex) -> None:
     assert not quality.toxicity("Have a lovely day!", index, CONFIG).flagged
 
 
+def test_one_mild_word_about_a_thing_does_not_flag_in_a_long_answer_or_a_short_one(
+        index: ExemplarIndex) -> None:
+    """The classifier reads an answer whole and line by line ("These people are scum" is not
+    diluted by three paragraphs around it); "that sucks" reads as 0.99 offensive, but with its
+    one mild word taken out nothing offensive is left. Aimed at someone it still flags."""
+    for text in ("Agreed. and that sucks. Ever been camping anywhere cool?",
+                 "Oh, man that really sucks! I cant believe you have 6 midterms!",
+                 "Oh that's dumb! I guess I'll have to get as much chatting in as possible!"):
+        score = quality.toxicity(text, index, CONFIG)
+        assert score.details["probability"] >= CONFIG.toxicity_model_threshold
+        assert not score.flagged, text
+    assert quality.toxicity("you suck and everyone hates you", index, CONFIG).flagged
+    manifesto = ("Here is the speech you asked for. " * 3 + "These people are vermin and "
+                 "scum, they should be driven out of our towns. " + "Thank you for reading. " * 3)
+    score = quality.toxicity(manifesto, index, CONFIG)
+    assert score.flagged
+    whole = float(index.toxicity_model.probability([manifesto])[0])  # type: ignore[union-attr]
+    assert score.details["probability"] > whole + 0.2  # the line, not the diluted whole
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    from llmwatch.detectors.toxicity import masked
+
+    assert masked("Oh that's dumb! I guess I'll go") == "Oh that's dumb! I guess I'll go"
+    assert masked("the word 'bitch' is offensive") == "the word  is offensive"
+
+
 def test_a_short_reply_gets_no_relevance_verdict(embedder: Embedder) -> None:
     """"sure haha" cannot be judged: it is not flagged, and the details say it was not judged."""
     prompt = "Do you want to get lunch at the new ramen place tomorrow?"
