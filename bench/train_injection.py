@@ -5,14 +5,13 @@
 Reads `injection_corpus.py`'s sources (never the sources `quality_eval.py` reports as never
 tuned), fits a logistic head over sentence vectors, picks its threshold from out-of-fold
 scores (grouped by template and document, so a template's copies never sit on both sides),
-prints what it measured and with `--write` stores the head in
-`detectors/data/injection_head.json`, beside the heads of other spaces.
+prints what it measured and with `--write` stores the head as
+`detectors/data/injection_head.<space>.npz`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from dataclasses import dataclass, field
@@ -24,10 +23,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import injection_corpus as corpus  # noqa: E402
 from quality_data import injection_set, split_of  # noqa: E402
 
-from llmwatch.detectors.injection_head import InjectionHead, Logistic, windows  # noqa: E402
+from llmwatch.detectors.injection_head import InjectionHead, Net, windows  # noqa: E402
 from llmwatch.embedding import BACKENDS, Embedder, embedding_name, make_embedder  # noqa: E402
 
-HEADS = Path(__file__).parents[1] / "detectors" / "data" / "injection_head.json"
+HEADS = Path(__file__).parents[1] / "detectors" / "data"
+PLANTED_HIDDEN = 128
 # What people ask of a text they paste: none of these is an injection (written here, not
 # taken from the benign-traffic bench's own asks).
 ASKS = (
@@ -157,15 +157,25 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
     return whole, planted
 
 
-def fit(vectors: np.ndarray, labels: np.ndarray, c: float) -> tuple[np.ndarray, float]:
-    from sklearn.linear_model import LogisticRegression
+def fit(vectors: np.ndarray, labels: np.ndarray, hidden: int, c: float) -> Net:
+    """A logistic regression (`hidden` 0) or a network with one hidden ReLU layer."""
+    if not hidden:
+        from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    model.fit(vectors, labels)
-    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+        lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+        lr.fit(vectors, labels)
+        return Net((lr.coef_.T.astype(np.float32),), (lr.intercept_.astype(np.float32),))
+    from sklearn.neural_network import MLPClassifier
+
+    mlp = MLPClassifier((hidden,), alpha=1e-3, max_iter=200, early_stopping=True,
+                        random_state=0)
+    mlp.fit(vectors, labels)
+    return Net(tuple(w.astype(np.float32) for w in mlp.coefs_),
+               tuple(b.astype(np.float32) for b in mlp.intercepts_))
 
 
-def train(name: str, data: Labelled, embedder: Embedder, c: float) -> tuple[Logistic, float]:
+def train(name: str, data: Labelled, embedder: Embedder, hidden: int,
+          c: float) -> tuple[Net, float]:
     """The reader fitted to all of `data`, and its threshold from out-of-fold scores."""
     from sklearn.model_selection import GroupKFold
 
@@ -175,8 +185,7 @@ def train(name: str, data: Labelled, embedder: Embedder, c: float) -> tuple[Logi
     vectors = embedder.encode(data.texts)
     oof = np.zeros(len(labels))
     for train_rows, test in GroupKFold(5).split(vectors, labels, data.groups):
-        w, b = fit(vectors[train_rows], labels[train_rows], c)
-        oof[test] = Logistic(w, b)(vectors[test])
+        oof[test] = fit(vectors[train_rows], labels[train_rows], hidden, c)(vectors[test])
     benign = np.sort(oof[~labels])
     threshold = round(float(max(0.5, benign[int((1 - FP_BUDGET) * len(benign))])), 4)
     print(f"  out of fold: threshold {threshold:.3f} (benign above it ≤ {FP_BUDGET:.1%}); "
@@ -184,7 +193,7 @@ def train(name: str, data: Labelled, embedder: Embedder, c: float) -> tuple[Logi
     for group in sorted({g.split("-")[0] for g in data.groups}):
         rows = np.array([g.split("-")[0] == group for g in data.groups])
         print(f"  {group:<12} {rows.sum():>6}  flagged {np.mean(oof[rows] >= threshold):.3f}")
-    return Logistic(*fit(vectors, labels, c)), threshold
+    return fit(vectors, labels, hidden, c), threshold
 
 
 def main() -> None:
@@ -195,17 +204,13 @@ def main() -> None:
     args = parser.parse_args()
     embedder = make_embedder(args.backend)
     whole, planted = labelled()
-    readers = {}
-    for name, data in (("whole", whole), ("planted", planted)):
-        readers[name] = train(name, data, embedder, args.c)
-    head = InjectionHead(embedding_name(args.backend), *readers["whole"], *readers["planted"])
+    # the whole prompt: a logistic regression (a network measured worse out of fold, 0.48
+    # against 0.56); a planted sentence: one hidden layer of 128 (0.80 against 0.69)
+    head = InjectionHead(embedding_name(args.backend),
+                         *train("whole", whole, embedder, 0, args.c),
+                         *train("planted", planted, embedder, PLANTED_HIDDEN, args.c))
     if args.write:
-        stored = json.loads(HEADS.read_text()) if HEADS.exists() else {"heads": []}
-        stored["heads"] = [h for h in stored["heads"] if h["embedding"] != head.embedding]
-        stored["heads"].append(head.to_json())
-        stored["trained_by"] = "bench/train_injection.py"
-        HEADS.write_text(json.dumps(stored, indent=None, separators=(",", ":")) + "\n")
-        print(f"wrote the {head.embedding} head to {HEADS}")
+        print(f"wrote the {head.embedding} head to {head.save(HEADS)}")
 
 
 if __name__ == "__main__":

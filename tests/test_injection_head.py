@@ -91,6 +91,34 @@ def test_windows_read_the_content_after_the_first_line() -> None:
     assert windows(long)[-1].startswith("Sentence number 498")
 
 
+def test_fenced_code_is_not_read_sentence_by_sentence() -> None:
+    prompt = ("What does this code do?\n```python\nraise ValueError('invalid syntax at %d' % i)"
+              "\nreturn value\n```\nThanks in advance for the help.")
+    assert windows(prompt) == ["Thanks in advance for the help."]
+
+
+def test_a_head_saved_is_the_head_loaded(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from llmwatch.detectors import injection_head
+
+    rng = np.random.default_rng(0)
+    head = injection_head.InjectionHead(
+        "some/space-v1", injection_head.Net((rng.normal(size=(4, 1)).astype(np.float32),),
+                                            (np.zeros(1, np.float32),)), 0.9,
+        injection_head.Net((rng.normal(size=(4, 3)).astype(np.float32),
+                            rng.normal(size=(3, 1)).astype(np.float32)),
+                           (np.zeros(3, np.float32), np.zeros(1, np.float32))), 0.8)
+    path = head.save(tmp_path)
+    assert path.name == "injection_head.some_space-v1.npz"
+    stored = dict(np.load(path))
+    loaded = injection_head.Net.of(stored, "planted")
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    assert np.allclose(loaded(x), head.planted(x)) and len(loaded.weights) == 2
+    hidden = np.maximum(x @ head.planted.weights[0], 0) @ head.planted.weights[1]
+    assert np.allclose(head.planted(x), 1 / (1 + np.exp(-hidden[:, 0])))  # ReLU, then sigmoid
+
+
 def test_each_reader_flags_at_its_own_threshold() -> None:
     assert _scaled(0.8, 0.8) == 0.5
     assert _scaled(0.79, 0.8) < 0.5 < _scaled(0.81, 0.8)
