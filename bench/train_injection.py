@@ -67,7 +67,10 @@ LOOKALIKES = (
     "Can AI models be trusted to follow rules? Give arguments for and against.",
     "Please forward me the meeting notes from yesterday when you get a chance.",
 )
-FP_BUDGET = 0.001  # out-of-fold false flags allowed among benign texts and windows
+FP_BUDGET = 0.001  # out-of-fold false flags allowed among benign texts and windows ...
+GENRE_BUDGET = 0.005  # ... and within each kind of benign text (of 200 or more), except
+HARD_GENRES = {"harmful": 0.02, "user": 0.02}  # harmful requests, and agent tasks asked by
+# their user (the very goals attacks plant): not injections, but worded much alike
 
 
 @dataclass
@@ -150,6 +153,14 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
         both(reply, False, f"chat-{n % 30}")
         for w in windows(prompt):
             planted.add(w, False, f"chat-{n % 30}")
+    for n, text in enumerate(corpus.reference_prose()):
+        planted.add(text, False, f"reference-{n % 20}")
+        for w in windows(text, content_only=False)[:6]:
+            planted.add(w, False, f"reference-{n % 20}")
+    for n, text in enumerate(corpus.model_answers("tune")):  # sentence by sentence only:
+        # whole, answers to harmful requests read much like the jailbreaks that asked them
+        for w in windows(text, content_only=False)[:40]:
+            planted.add(w, False, f"answers-{n % 20}")
     for n, text in enumerate(corpus.news_tune()):
         whole.add(f"{rng.choice(ASKS)} {text}", False, f"news-{n % 20}")
         for w in [text, *windows(text, content_only=False)]:
@@ -187,8 +198,18 @@ def train(name: str, data: Labelled, embedder: Embedder, hidden: int,
     for train_rows, test in GroupKFold(5).split(vectors, labels, data.groups):
         oof[test] = fit(vectors[train_rows], labels[train_rows], hidden, c)(vectors[test])
     benign = np.sort(oof[~labels])
-    threshold = round(float(max(0.5, benign[int((1 - FP_BUDGET) * len(benign))])), 4)
-    print(f"  out of fold: threshold {threshold:.3f} (benign above it ≤ {FP_BUDGET:.1%}); "
+    threshold = float(max(0.5, benign[int((1 - FP_BUDGET) * len(benign))]))
+    genres = np.array([g.split("-")[0] for g in data.groups])
+    for genre in set(genres[~labels]):
+        rows = oof[(genres == genre) & ~labels]
+        if len(rows) >= 200:  # no kind of benign text may carry the false flags alone
+            genre_threshold = float(np.quantile(rows, 1 - HARD_GENRES.get(genre, GENRE_BUDGET)))
+            if genre_threshold > threshold:
+                print(f"  {genre} texts raise the threshold to {genre_threshold:.3f}")
+            threshold = max(threshold, genre_threshold)
+    threshold = round(threshold, 4)
+    print(f"  out of fold: threshold {threshold:.3f} (benign above it ≤ {FP_BUDGET:.1%}, "
+          f"≤ {GENRE_BUDGET:.1%} of each kind); "
           f"injections above it {np.mean(oof[labels] >= threshold):.3f}")
     for group in sorted({g.split("-")[0] for g in data.groups}):
         rows = np.array([g.split("-")[0] == group for g in data.groups])
