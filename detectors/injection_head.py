@@ -39,31 +39,16 @@ def sentences(text: str) -> list[str]:
             if len(p.split()) >= MIN_WORDS or len(p) >= 12 and not p.isascii()]
 
 
-_REQUEST = re.compile(r"[^\n:]{3,120}?:[ \t]+(?=\S)")  # "Summarise this article: <text>"
-
-
-def _content(prompt: str) -> str:
-    """What a prompt carries beside the user's request: what follows its first line, or on a
-    prompt of one line what follows a short request ending in a colon ("Translate to French:
-    …"). Empty if it carries nothing."""
-    first, newline, rest = prompt.partition("\n")
-    if newline:
-        return rest
-    m = _REQUEST.match(first)
-    if m and len(m.group().split()) <= 12:
-        return first[m.end():]
-    return ""
-
-
 def windows(text: str, *, content_only: bool = True) -> list[str]:
-    """The content a prompt carries (`_content`: a pasted document, a ticket, a table), a
-    sentence and a pair of neighbours at a time: where an instruction is one the user did
-    not write. The request itself is judged with the whole prompt. `content_only=False` reads every
+    """The content a prompt carries, a sentence and a pair of neighbours at a time: what
+    follows its first line (a pasted document, a ticket, a table), where an instruction is
+    one the user did not write. The first line is the user's own request, judged with the
+    whole; a prompt of one line carries no content. `content_only=False` reads every
     sentence (a tool's output is content from its first word). Fenced code is left out: a
     line of code is no sentence, and read as one it can look like an order."""
     if content_only:
-        text = _content(text)
-        if not text:
+        _, newline, text = text.partition("\n")
+        if not newline:
             return []
     parts = sentences(_CODE.sub("\n", text))
     out = parts + [f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False)]

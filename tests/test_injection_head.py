@@ -84,13 +84,6 @@ def test_windows_read_the_content_after_the_first_line() -> None:
     content = "Summarise:\nFirst sentence here now. Second sentence here too. Short."
     assert windows(content) == ["First sentence here now.", "Second sentence here too.",
                                 "First sentence here now. Second sentence here too."]
-    assert windows("Summarise this article: First sentence here now. Second one too.") == [
-        "First sentence here now.", "Second one too.",
-        "First sentence here now. Second one too."]  # one line: after a short request
-    assert windows("Note: I think the meeting went well. Thanks for asking.") == [
-        "I think the meeting went well.", "Thanks for asking.",
-        "I think the meeting went well. Thanks for asking."]
-    assert windows("My question is long and has no colon at all. It goes on here.") == []
     assert windows("A tool said this. And that as well.", content_only=False) == [
         "A tool said this.", "And that as well.", "A tool said this. And that as well."]
     long = "Read:\n" + " ".join(f"Sentence number {i} is here." for i in range(500))
