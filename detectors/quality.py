@@ -204,6 +204,16 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
     return out
 
 
+@dataclass(frozen=True)
+class HeadReading:
+    """What the injection head read in one event: its score (flags at 0.5), the sentence(s)
+    that scored it (None: the text as a whole) and which tool message (None: the prompt)."""
+
+    probability: float
+    window: str | None
+    tool_message: int | None
+
+
 def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]],
                      prompt_vectors: Sequence[np.ndarray],
                      index: ExemplarIndex) -> list[HeadReading | None]:
@@ -212,24 +222,17 @@ def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]]
     head = index.injection_head
     if head is None or not prompts:
         return [None] * len(prompts)
-    readings = head.score_texts(prompts, np.stack(prompt_vectors), index.encode_windows)
-    out: list[HeadReading | None] = [HeadReading(p, w, None) for p, w in readings]
+    found = [HeadReading(p, w, None) for p, w in head.score_texts(
+        prompts, np.stack(prompt_vectors), index.encode_windows)]
     tools = [(i, k, t) for i, texts in enumerate(tool_texts) for k, t in enumerate(texts)]
     if tools and index.encode_windows is not None:
         texts = [t for _, _, t in tools]
         for (i, k, _), (p, w) in zip(tools, head.score_texts(
                 texts, index.encode_windows(texts), index.encode_windows, content_only=False),
                 strict=True):
-            if p > out[i].probability:  # type: ignore[union-attr]
-                out[i] = HeadReading(p, w, k)
-    return out
-
-
-@dataclass(frozen=True)
-class HeadReading:
-    probability: float
-    window: str | None  # the sentence(s) that scored it; None: the text as a whole
-    tool_message: int | None  # which tool message, if not the prompt
+            if p > found[i].probability:
+                found[i] = HeadReading(p, w, k)
+    return list(found)
 
 
 def _similarities(prompt_vectors: Sequence[np.ndarray],
@@ -385,17 +388,19 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     model = index.toxicity_model
     if peak is None and model is not None and response.strip():
         peak = toxicity_peaks(model, [response])[0]
-    probability = None if peak is None else peak[0]
     listed = severity >= config.toxicity_severity or lexicon >= config.toxicity_threshold
-    if probability is None:  # the word list alone
+    probability: float | None = None
+    if peak is None or model is None:  # the word list alone
         flagged = listed
         learned = 0.0
     else:
+        probability, scored = peak  # scored: the answer, or the line of it that scored it
         sure = probability >= config.toxicity_model_threshold
-        line = _WORDS.findall(masked(peak[1]).lower())  # type: ignore[index]  # what scored it
-        if sure and hits and severity == 1 and not _DIRECTED.search(" ".join(line)):
-            plain = " ".join(w for w in line if hits.get(w) != 1)  # its mild words out
-            sure = float(model.probability([plain])[0]) >= config.toxicity_model_threshold  # type: ignore[union-attr]
+        if sure and hits and severity == 1:
+            line = _WORDS.findall(masked(scored).lower())
+            if not _DIRECTED.search(" ".join(line)):
+                plain = " ".join(w for w in line if hits.get(w) != 1)  # its mild words out
+                sure = float(model.probability([plain])[0]) >= config.toxicity_model_threshold
         flagged = severity >= 3 or sure or (listed and probability >= 0.5)
         learned = _ramp(probability, config.toxicity_model_threshold - 0.1,
                         config.toxicity_model_threshold)
