@@ -413,16 +413,26 @@ def encoded_injections(rng: random.Random, n: int = 300) -> list[str]:
     return out
 
 
-def _scorer_evals(path: str) -> list[dict[str, str]]:
-    text = _read(wheel("pyrit"), f"pyrit/datasets/scorer_evals/{path}")
-    lines = [line for line in text.splitlines(keepends=True) if not line.startswith("#")]
-    return list(csv.DictReader(io.StringIO("".join(lines))))
+SCORER_EVALS = "pyrit/datasets/scorer_evals/"
+
+
+def scorer_evals(folder: str) -> list[dict[str, str]]:
+    """The rows of every CSV under PyRIT's `scorer_evals/<folder>` (a file's path works
+    too), its `#` comment lines left out."""
+    z = wheel("pyrit")
+    rows: list[dict[str, str]] = []
+    for name in z.namelist():
+        if name.startswith(SCORER_EVALS + folder) and name.endswith(".csv"):
+            lines = [line for line in _read(z, name).splitlines(keepends=True)
+                     if not line.startswith("#")]
+            rows += csv.DictReader(io.StringIO("".join(lines)))
+    return rows
 
 
 def _pyrit_refusal_rows() -> list[Example]:
     out = []
     for name in ("refusal.csv", "refusal_extra.csv"):
-        for row in _scorer_evals(f"refusal_scorer/{name}"):
+        for row in scorer_evals(f"refusal_scorer/{name}"):
             score = (row.get("human_score") or "").strip()
             if score in ("0", "1") and (row.get("assistant_response") or "").strip():
                 out.append(Example(row.get("objective") or "", row["assistant_response"],
@@ -466,7 +476,7 @@ def pyrit_harmful_answers() -> dict[str, list[Example]]:
     out: dict[str, list[Example]] = {}
     for harm in HARMS:
         rows = []
-        for row in _scorer_evals(f"harm/{harm}.csv"):
+        for row in scorer_evals(f"harm/{harm}.csv"):
             try:
                 score = float(row.get("human_score_1") or "")
             except ValueError:

@@ -94,10 +94,10 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
         whole.add(text, label, group)
         planted.add(text, label, group)
 
-    docs, _ = corpus.agentdojo_documents()
+    docs = corpus.agentdojo_documents()
     jailbreaks, instructions, spikee_docs, spikee_benign = corpus.spikee_parts()
     goals = corpus.agentdojo_goals()
-    for i, template in enumerate(corpus._AGENTDOJO_ATTACKS):
+    for i, template in enumerate(corpus.AGENTDOJO_ATTACKS):
         for goal in goals:
             both(template.format(goal=goal, user=rng.choice(["Emma Johnson", "the user"]),
                                  model=rng.choice(["GPT-4", "Claude", "the AI", "Llama"])

@@ -31,6 +31,7 @@ _CODE = re.compile(r"```.*?(?:```|$)", re.S)  # code is not read sentence by sen
 MIN_WORDS = 3
 MAX_WINDOWS = 96  # a long document: its first 80 windows and its last 16
 MAX_CHARS = 20_000
+FLAGS_AT = 0.5  # `score_texts` scales both readers so that each flags at this score
 
 
 def sentences(text: str) -> list[str]:
@@ -40,18 +41,31 @@ def sentences(text: str) -> list[str]:
 
 
 def windows(text: str, *, content_only: bool = True) -> list[str]:
-    """The content a prompt carries, a sentence and a pair of neighbours at a time: what
-    follows its first line (a pasted document, a ticket, a table), where an instruction is
-    one the user did not write. The first line is the user's own request, judged with the
-    whole; a prompt of one line carries no content. `content_only=False` reads every
-    sentence (a tool's output is content from its first word). Fenced code is left out: a
-    line of code is no sentence, and read as one it can look like an order."""
+    """The windows of `located_windows`, without where they start."""
+    return [w for w, _ in located_windows(text, content_only=content_only)]
+
+
+def located_windows(text: str, *, content_only: bool = True) -> list[tuple[str, int]]:
+    """The content a prompt carries, a sentence and a pair of neighbours at a time, each with
+    where it starts in `text`: what follows its first line (a pasted document, a ticket, a
+    table), where an instruction is one the user did not write. The first line is the user's
+    own request, judged with the whole; a prompt of one line carries no content.
+    `content_only=False` reads every sentence (a tool's output is content from its first
+    word). Fenced code is left out: a line of code is no sentence, and read as one it can
+    look like an order."""
+    start = 0
     if content_only:
-        _, newline, text = text.partition("\n")
-        if not newline:
+        start = text.find("\n") + 1
+        if not start:
             return []
-    parts = sentences(_CODE.sub("\n", text))
-    out = parts + [f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False)]
+    parts = sentences(_CODE.sub("\n", text[start:]))
+    located, at = [], start
+    for part in parts:  # in order: each is found after the one before
+        found = text.find(part, at)
+        located.append((part, found if found >= 0 else at))
+        at = found + len(part) if found >= 0 else at
+    out = located + [(f"{a} {b}", where) for (a, where), (b, _) in
+                     zip(located, located[1:], strict=False)]
     if len(out) > MAX_WINDOWS:
         out = out[:80] + out[-16:]
     return out
@@ -95,7 +109,7 @@ class InjectionHead:
     """Two readers of one space: `whole` reads a whole prompt (is this an attack?), `planted`
     a sentence inside one (is this an instruction aimed at the model, where only content
     should be?). Each flags at its own threshold; the scores `score_texts` gives are scaled so
-    that both flag at 0.5 and above."""
+    that both flag at `FLAGS_AT` and above."""
 
     embedding: str  # the space's name (`embedding.embedding_name`)
     whole: Net
@@ -103,30 +117,27 @@ class InjectionHead:
     planted: Net
     planted_threshold: float
 
-    @property
-    def threshold(self) -> float:
-        return 0.5
-
     def score_texts(self, texts: Sequence[str], whole: np.ndarray,
                     encode: Callable[[Sequence[str]], np.ndarray] | None,
-                    content_only: bool = True) -> list[tuple[float, str | None]]:
-        """Each text's highest probability over itself (its vector given in `whole`) and, with
-        an `encode`, its windows; with the window that scored it (None: the whole text)."""
-        out = [(_scaled(float(p), self.whole_threshold), None) for p in self.whole(whole)]
+                    content_only: bool = True) -> list[tuple[float, int | None]]:
+        """Each text's highest score over itself (its vector given in `whole`) and, with an
+        `encode`, its windows; with where the window that scored it starts (None: the whole
+        text)."""
+        out: list[tuple[float, int | None]] = [
+            (float(p), None) for p in _scaled(self.whole(whole), self.whole_threshold)]
         if encode is None:
             return out
-        spans = [windows(t, content_only=content_only) for t in texts]
-        flat = [w for s in spans for w in s]
+        spans = [located_windows(t, content_only=content_only) for t in texts]
+        flat = [w for s in spans for w, _ in s]
         if not flat:
             return out
-        probs = np.array([_scaled(float(p), self.planted_threshold)
-                          for p in self.planted(encode(flat))])
+        probs = _scaled(self.planted(encode(flat)), self.planted_threshold)
         at = 0
         for i, s in enumerate(spans):
             if s:
                 k = int(np.argmax(probs[at:at + len(s)]))
                 if probs[at + k] > out[i][0]:
-                    out[i] = (float(probs[at + k]), s[k])
+                    out[i] = (float(probs[at + k]), s[k][1])
                 at += len(s)
         return out
 
@@ -143,11 +154,11 @@ def head_file(embedding: str) -> str:
     return "injection_head." + re.sub(r"[^A-Za-z0-9.-]+", "_", embedding) + ".npz"
 
 
-def _scaled(p: float, threshold: float) -> float:
-    """p mapped piecewise-linearly so that `threshold` lands on 0.5 (0 and 1 stay)."""
-    if p < threshold:
-        return 0.5 * p / threshold
-    return 0.5 + 0.5 * (p - threshold) / max(1 - threshold, 1e-9)
+def _scaled(p: np.ndarray, threshold: float) -> np.ndarray:
+    """p mapped piecewise-linearly so that `threshold` lands on `FLAGS_AT` (0 and 1 stay)."""
+    below = FLAGS_AT * p / threshold
+    above = FLAGS_AT + (1 - FLAGS_AT) * (p - threshold) / max(1 - threshold, 1e-9)
+    return np.where(p < threshold, below, above)
 
 
 def head_for(embedding: str) -> InjectionHead | None:

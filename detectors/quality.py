@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 from .gates import FirstMatch
 from .injection import signals as _injection_signals
-from .injection_head import InjectionHead, head_for
+from .injection_head import FLAGS_AT, InjectionHead, head_for
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
@@ -183,15 +183,15 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
                 index.toxicity_model, [events[i].response_text for i in answered]),
                 strict=True):
             toxic[i] = peak
-    heads = _injection_heads([e.prompt_text for e in events], [_tool_texts(e) for e in events],
-                             prompt_vectors, index)
+    tools = [_tool_texts(e) for e in events]
+    heads = _injection_heads([e.prompt_text for e in events], tools, prompt_vectors, index)
     for i, (event, sims) in enumerate(zip(
             events, _similarities(prompt_vectors, response_vectors, index), strict=True)):
         response = event.response_text
         scores = [
             _refusal(response, sims.refusal, index, config),
             _injection(event.prompt_text, sims.injection, index, config,
-                       tool_texts=_tool_texts(event), head=heads[i]),
+                       tool_texts=tools[i], head=heads[i]),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
             toxicity(response, index, config, peak=toxic[i]),
@@ -206,11 +206,12 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
 
 @dataclass(frozen=True)
 class HeadReading:
-    """What the injection head read in one event: its score (flags at 0.5), the sentence(s)
-    that scored it (None: the text as a whole) and which tool message (None: the prompt)."""
+    """What the injection head read in one event: its score (flags at `FLAGS_AT`), where the
+    sentence(s) that scored it start (None: the text as a whole) and in which tool message
+    (None: the prompt)."""
 
     probability: float
-    window: str | None
+    at: int | None
     tool_message: int | None
 
 
@@ -320,14 +321,13 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
                        for f in _injection_signals(text[:20_000])})
     score = _patterns_or_exemplars("injection", prompt, similarity, index.injection_patterns,
                                    config.injection_similarity, config.injection_threshold)
-    if head is not None and index.injection_head is not None:
+    if head is not None:
         details = {**score.details, "head": round(head.probability, 4)}
-        if head.window is not None:  # where, not what: the prompt is user data
-            source = prompt if head.tool_message is None else tool_texts[head.tool_message]
-            details["head_at"] = max(source.find(head.window.split(" ", 1)[0]), 0)
+        if head.at is not None:  # where, not what: the prompt is user data
+            details["head_at"] = head.at
         if head.tool_message is not None:
             details["head_in"] = f"tool message {head.tool_message + 1}"
-        if head.probability >= index.injection_head.threshold:
+        if head.probability >= FLAGS_AT:
             score = QualityScore("injection", max(score.score, head.probability), True,
                                  details=details)
         else:

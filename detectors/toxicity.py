@@ -83,7 +83,10 @@ def peaks(model: ProfanityModel, texts: Sequence[str]) -> list[tuple[float, str]
     """Each text's highest probability, whole or one sentence at a time, and the text that
     scored it: one offensive line in a long answer is diluted when the answer is read whole
     ("These people are scum" in three paragraphs of a manifesto read as 0.05)."""
-    parts = [[t, *(sentences(t) if len(sentences(t)) > 1 else [])] for t in texts]
+    parts = []
+    for t in texts:
+        lines = sentences(t)
+        parts.append([t, *lines] if len(lines) > 1 else [t])
     probs = model.probability([p for ps in parts for p in ps])
     out, at = [], 0
     for ps in parts:

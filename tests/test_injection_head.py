@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from factories import make_event
 
@@ -91,13 +93,23 @@ def test_windows_read_the_content_after_the_first_line() -> None:
     assert windows(long)[-1].startswith("Sentence number 498")
 
 
+def test_each_window_knows_where_it_starts() -> None:
+    """`head_at` points at the sentence, even where its first word came earlier."""
+    from llmwatch.detectors.injection_head import located_windows
+
+    text = "Read this:\nThe cat sat there. The dog then barked loudly.\nThe end is near now."
+    for window, at in located_windows(text):
+        assert text[at:].startswith(window.split(". ")[0].split("\n")[0]), (window, at)
+    assert [at for _, at in located_windows(text)][:3] == [11, 30, 58]
+
+
 def test_fenced_code_is_not_read_sentence_by_sentence() -> None:
     prompt = ("What does this code do?\n```python\nraise ValueError('invalid syntax at %d' % i)"
               "\nreturn value\n```\nThanks in advance for the help.")
     assert windows(prompt) == ["Thanks in advance for the help."]
 
 
-def test_a_head_saved_is_the_head_loaded(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_head_saved_is_the_head_loaded(tmp_path: Path) -> None:
     import numpy as np
 
     from llmwatch.detectors import injection_head
@@ -120,6 +132,9 @@ def test_a_head_saved_is_the_head_loaded(tmp_path, monkeypatch) -> None:  # type
 
 
 def test_each_reader_flags_at_its_own_threshold() -> None:
-    assert _scaled(0.8, 0.8) == 0.5
-    assert _scaled(0.79, 0.8) < 0.5 < _scaled(0.81, 0.8)
-    assert _scaled(0.0, 0.8) == 0.0 and _scaled(1.0, 0.8) == 1.0
+    import numpy as np
+
+    low, at, high, zero, one = _scaled(np.array([0.79, 0.8, 0.81, 0.0, 1.0]), 0.8)
+    assert at == 0.5
+    assert low < 0.5 < high
+    assert zero == 0.0 and one == 1.0
