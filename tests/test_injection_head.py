@@ -8,7 +8,7 @@ import pytest
 from factories import make_event
 
 from llmwatch.detectors import quality
-from llmwatch.detectors.injection_head import MAX_WINDOWS, _scaled, head_for, windows
+from llmwatch.detectors.injection_head import MAX_WINDOWS, head_for, scaled, windows
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig, score_event
 from llmwatch.embedding import Embedder, embedding_name
 
@@ -134,7 +134,7 @@ def test_a_head_saved_is_the_head_loaded(tmp_path: Path) -> None:
 def test_each_reader_flags_at_its_own_threshold() -> None:
     import numpy as np
 
-    low, at, high, zero, one = _scaled(np.array([0.79, 0.8, 0.81, 0.0, 1.0]), 0.8)
+    low, at, high, zero, one = scaled(np.array([0.79, 0.8, 0.81, 0.0, 1.0]), 0.8)
     assert at == 0.5
     assert low < 0.5 < high
     assert zero == 0.0 and one == 1.0
