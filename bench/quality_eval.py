@@ -47,6 +47,7 @@ from quality_data import (  # noqa: E402
     pyrit_refusals,
     refusal_set,
     relevance_set,
+    software_messages,
     split_of,
     toxicity_set,
     toxicity_unseen,
@@ -184,6 +185,7 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         for line in lines:
             print(f"  {name}: {line}")
     benign(embedder, index, config, rng)
+    cross_lingual_benign(index)
     cost(embedder, index, config, rng)
     return scores
 
@@ -216,6 +218,30 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
         print(f"{kind:<12} {n:>5} " + " ".join(f"{rates[kind][c]:>9.1f}" for c in checks)
               + f" {rates[kind]['any']:>7.1f}")
     return rates
+
+
+def cross_lingual_benign(index: ExemplarIndex, n: int = 3000) -> None:
+    """The cross-lingual injection check alone on held-out benign text in other languages:
+    all of the benign bench's non-English chat (its sample of 600 is small for a rate near
+    0.5 %) and `n` of Django's messages in 100 languages."""
+    from benign_traffic import LANGUAGES, _chatterbot, _held_out
+
+    check = index.cross_lingual
+    if check is None:
+        print("\ncross-lingual check: its encoder is not installed")
+        return
+    messages = [t for texts in software_messages("held-out").values() for t in texts]
+    sources = {
+        "chat in twelve languages": [p for lang in LANGUAGES
+                                     for p, _ in _held_out(_chatterbot(lang))],
+        "Django's messages": random.Random(11).sample(messages, min(n, len(messages))),
+    }
+    print(f"\ncross-lingual check alone on held-out benign text (flags at {check.threshold}):")
+    for name, texts in sources.items():
+        found = [s for s in check.read(texts) if s is not None]
+        flagged = sum(s >= check.threshold for s in found)
+        print(f"  {name:<26} {len(texts):>5} texts, {len(found):>5} read, "
+              f"flagged {_ci(flagged, len(texts))}")
 
 
 def cost(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
