@@ -390,14 +390,16 @@ def software_messages(split: str) -> dict[str, list[str]]:
     z = wheel("django")
     out: dict[str, set[str]] = {}
     for name in z.namelist():
-        if not name.endswith("/LC_MESSAGES/django.po") or "/en" in name.split("locale")[1][:4]:
+        if not name.endswith("/LC_MESSAGES/django.po"):
             continue
         language = name.split("/locale/")[1].split("/")[0]
+        if language.startswith("en"):
+            continue
         for first, more in _MSGSTR.findall(_read(z, name)):
             text = first + "".join(line.strip()[1:-1] for line in more.splitlines())
             text = " ".join(_PLACEHOLDER.sub("", text.replace('\\"', '"')).split())
-            if "Project-Id-Version" not in text and (len(text.split()) >= 4 or len(text) >= 12 and not text.isascii()) and \
-                    split_of(text) == split:
+            long_enough = len(text.split()) >= 4 or len(text) >= 12 and not text.isascii()
+            if long_enough and "Project-Id-Version" not in text and split_of(text) == split:
                 out.setdefault(language, set()).add(text)
     return {language: sorted(texts) for language, texts in sorted(out.items())}
 

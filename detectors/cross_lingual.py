@@ -11,7 +11,7 @@ English is embedded there and compared with the English injection exemplars
 
 Only prompts that may not be in English are read (`reads`): the encoder costs a few
 milliseconds a prompt, and English prompts have the English checks. `THRESHOLD` is measured
-by `bench/train_injection.py` on benign text in 28 languages and software messages in 14,
+by `bench/train_injection.py` on benign text in 28 languages and Django's messages in 100,
 from their tune splits; nothing from the sources the quality bench judges it on.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 
 from .language import maybe_foreign
 
-# ≤ 0.25 % of benign non-English texts of each kind (chat in 28 languages, software messages
-# in 14) and of English texts without enough stopwords to be called English reach this
+# ≤ 0.25 % of benign non-English texts of each kind (chat in 28 languages, Django's messages
+# in 100) and of English texts without enough stopwords to be called English reach this
 # (`bench/train_injection.py`, tune splits)
 THRESHOLD = 0.38
 MAX_CHARS = 2000  # what is read of a long prompt (an attack is stated in its first lines)

@@ -62,11 +62,7 @@ def guess_language(text: str) -> str:
     words = _WORDS.findall(prose.lower())
     if len(words) < MIN_WORDS:
         return "und"
-    scores = dict.fromkeys(_SETS, 0.0)  # one lookup per stopword, not per word and language
-    for w in filter(_LANGS_OF.__contains__, words):
-        langs = _LANGS_OF[w]
-        for lang in langs:  # a word of several languages says less of each
-            scores[lang] += 1 / len(langs)
+    scores = _stopword_scores(words)
     best, runner_up = sorted(scores.values(), reverse=True)[:2]
     if best < 2 or best < 2 * runner_up:
         return "und"
@@ -90,14 +86,23 @@ def maybe_foreign(text: str) -> bool:
     prose = text[:2000]
     if _script(prose) is not None:
         return True
-    english = other = 0.0
-    for w in filter(_LANGS_OF.__contains__, _WORDS.findall(prose.lower())):
-        langs = _LANGS_OF[w]
-        english += ("en" in langs) / len(langs)
-        other += (len(langs) - ("en" in langs)) / len(langs)
+    scores = _stopword_scores(_WORDS.findall(prose.lower()))
+    english = scores.pop("en")
+    other = sum(scores.values())
     if other > english:
         return True
     return bool(_ACCENTED.search(prose)) and not (english >= 2 and english >= 2 * other)
+
+
+def _stopword_scores(words: list[str]) -> dict[str, float]:
+    """Each language's stopwords among `words`; a word shared by n languages counts 1/n for
+    each (it says less of each). One lookup per stopword, not per word and language."""
+    scores = dict.fromkeys(_SETS, 0.0)
+    for w in filter(_LANGS_OF.__contains__, words):
+        langs = _LANGS_OF[w]
+        for lang in langs:
+            scores[lang] += 1 / len(langs)
+    return scores
 
 
 def _script(text: str) -> str | None:

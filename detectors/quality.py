@@ -129,9 +129,10 @@ class ExemplarIndex:
         for line in data_lines("toxicity_lexicon.tsv"):
             term, severity = line.rsplit("\t", 1)
             lexicon[term.strip().lower()] = int(severity)
+        injection_exemplars = data_lines("injection_exemplars.txt")
         return cls(
             refusal=embed(data_lines("refusal_exemplars.txt")),
-            injection=embed(data_lines("injection_exemplars.txt")),
+            injection=embed(injection_exemplars),
             refusal_patterns=tuple(re.compile(p, re.I)
                                    for p in data_lines("refusal_markers.txt")),
             injection_patterns=tuple(re.compile(p, re.I)
@@ -141,7 +142,7 @@ class ExemplarIndex:
             toxicity_model=load_toxicity_model(),
             injection_head=injection_head,
             encode_windows=encode_windows,
-            cross_lingual=load_cross_lingual(data_lines("injection_exemplars.txt")),
+            cross_lingual=load_cross_lingual(injection_exemplars),
         )
 
 
