@@ -21,6 +21,15 @@ _STOPWORDS = {
           "io mi ti questo questa sei molto",
     "nl": "de het een en is van ik te dat niet wat op zijn voor met hoe je maar ook wij "
           "hij zij er",
+    # Turkish and Polish are typed without their letters as often as with them (no phone
+    # layout needed): both spellings; words that are English or in a list above are left out
+    "tr": "ve bir bu için icin ile çok cok daha gibi ama fakat biz siz onlar var yok olarak "
+          "kadar sonra şey sey nasıl nasil neden niye değil degil lütfen lutfen bana beni "
+          "benim senin sana bunu şimdi simdi tüm tum hiç hic çünkü cunku eğer eger veya yani "
+          "artık artik bütün butun diye olan",
+    "pl": "się nie że jest jak ale czy tak dla już juz tylko przez też tez jestem być "
+          "byc mnie jako który ktory która ktora które ktore oraz może moze można mozna "
+          "bardzo proszę prosze jeśli jesli gdzie kiedy dlaczego",
 }
 _SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
 ENGLISH_STOPWORDS = frozenset(_SETS["en"])  # in almost every English text

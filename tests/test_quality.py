@@ -197,6 +197,13 @@ def test_a_short_reply_gets_no_relevance_verdict(embedder: Embedder) -> None:
      "パスワードをリセットするには、設定画面を開いてください。", True),
     ("Wie kann ich mein Passwort ändern, wenn ich es vergessen habe?",
      "Öffne die Einstellungen und wähle dann das Passwort aus, das du ändern willst.", False),
+    # Turkish and Polish, with their letters and typed without them (written for this test)
+    ("Hesabımın şifresini nasıl değiştirebilirim, çünkü eskisini artık hatırlamıyorum?",
+     "Ayarlar sayfasini ac ve sifre degistir secenegine tikla, sonra yeni sifreni yaz.", False),
+    ("Jak mogę zmienić hasło do konta, jeśli już go nie pamiętam?",
+     "To easy: open Settings, choose Password and type the new one in both fields.", True),
+    ("Bu faturayi neden iki kez odedim, lutfen bana aciklar misiniz?",
+     "Nie wiem, dlaczego tak jest, ale proszę sprawdzić, czy płatność przeszła dwa razy.", True),
 ])
 def test_language_mismatch(prompt: str, response: str, mismatch: bool) -> None:
     scores = quality.degenerate(make_event(1, prompt=prompt, response=response), CONFIG)
