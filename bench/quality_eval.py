@@ -190,6 +190,11 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
     return scores
 
 
+# calls of each kind of benign traffic: a rate near the 0.5 % bar needs thousands to judge
+# (4 of 600 is 0.7 % [0.3–1.7]); technical, code and documents have fewer to give
+BENIGN_CALLS = 3000
+
+
 def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
            rng: random.Random) -> dict[str, dict[str, float]]:
     """How often each check fires on calls that are fine, per kind of traffic, through the
@@ -199,10 +204,12 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
     from benign_traffic import kinds
 
     checks = [c for c in quality.CHECKS if c not in ("error", "latency_slo", "cost_budget")]
-    print("\nflag rate on benign traffic (% of calls; ≤ 0.5 per check, ≤ 2 for any):")
-    print(f"{'kind':<12} {'calls':>5} " + " ".join(f"{c[:9]:>9}" for c in checks) + f" {'any':>7}")
+    print(f"\nflag rate on benign traffic (% of calls, up to {BENIGN_CALLS:,} of each kind; "
+          "≤ 0.5 per check, ≤ 2 for any):")
+    print(f"{'kind':<12} {'calls':>5} " + " ".join(f"{c[:9]:>9}" for c in checks)
+          + f" {'any':>7}   the highest check [95% CI]")
     rates: dict[str, dict[str, float]] = {}
-    for kind, pairs in kinds(rng).items():
+    for kind, pairs in kinds(rng, BENIGN_CALLS).items():
         events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
                            prompt=p, response=r, latency_ms=500, cost_usd=0.001,
                            finish_reason="stop") for i, (p, r) in enumerate(pairs)]
@@ -215,8 +222,10 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
         n = len(found)
         rates[kind] = {c: 100 * sum(s[c].flagged for s in found) / n for c in checks}
         rates[kind]["any"] = 100 * sum(any(s[c].flagged for c in checks) for s in found) / n
+        worst = max(checks, key=lambda c: rates[kind][c])
         print(f"{kind:<12} {n:>5} " + " ".join(f"{rates[kind][c]:>9.1f}" for c in checks)
-              + f" {rates[kind]['any']:>7.1f}")
+              + f" {rates[kind]['any']:>7.1f}   {worst} "
+              + _ci(sum(s[worst].flagged for s in found), n))
     return rates
 
 
