@@ -228,10 +228,13 @@ def bastion(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
         "other English prompts": lambda r: (r.lang == "en" and r.channel == "user_input"
                                             and r.category != "obfuscation"),
         "all": lambda r: True,
+        "all, its own look-alikes only": lambda r: True,  # the corpus's own mix, as a team
+        # measuring on it alone would count
     }
     for group, member in groups.items():
         pairs = [(f, True) for f, r in zip(flagged, rows, strict=True)
-                 if r.malicious and member(r)] + own + held_negatives
+                 if r.malicious and member(r)] + own + (
+                     [] if group.endswith("only") else held_negatives)
         tp = sum(p and y for p, y in pairs)
         fp = sum(p and not y for p, y in pairs)
         pos = sum(y for _, y in pairs)
