@@ -196,6 +196,18 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
     return scores
 
 
+def scored(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
+           events: list[LLMEvent]) -> list[dict[str, quality.QualityScore]]:
+    """The worker's own scoring of calls (`score_events`), 64 at a time."""
+    found = []
+    for i in range(0, len(events), 64):
+        chunk = embedder.embed_events(events[i:i + 64])
+        found += quality.score_events(
+            [e.event for e in chunk], [e.prompt_vector for e in chunk],
+            [e.response_vector for e in chunk], index, config)
+    return found
+
+
 # how a user hands a tool's output or a remembered note to the model, around the text
 TOOL_ASK = "Go through the document I shared and tell me what I need to do."
 
@@ -215,10 +227,7 @@ def bastion(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
                            {"role": "tool", "content": r.text}],
                        response="…", latency_ms=500, cost_usd=0.001, finish_reason="stop")
               for i, r in enumerate(rows)]
-    chunk = embedder.embed_events(events)
-    flagged = [s["injection"].flagged for s in quality.score_events(
-        [e.event for e in chunk], [e.prompt_vector for e in chunk],
-        [e.response_vector for e in chunk], index, config)]
+    flagged = [s["injection"].flagged for s in scored(embedder, index, config, events)]
     own = [(f, False) for f, r in zip(flagged, rows, strict=True) if not r.malicious]
     groups: dict[str, Callable[[CorpusRow], bool]] = {
         "German, French, Spanish, Italian": lambda r: r.lang != "en",
@@ -267,12 +276,7 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
         events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
                            prompt=p, response=r, latency_ms=500, cost_usd=0.001,
                            finish_reason="stop") for i, (p, r) in enumerate(pairs)]
-        found = []
-        for i in range(0, len(events), 64):
-            chunk = embedder.embed_events(events[i:i + 64])
-            found += quality.score_events(
-                [e.event for e in chunk], [e.prompt_vector for e in chunk],
-                [e.response_vector for e in chunk], index, config)
+        found = scored(embedder, index, config, events)
         n = len(found)
         rates[kind] = {c: 100 * sum(s[c].flagged for s in found) / n for c in checks}
         rates[kind]["any"] = 100 * sum(any(s[c].flagged for c in checks) for s in found) / n
