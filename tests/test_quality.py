@@ -201,7 +201,7 @@ def test_a_short_reply_gets_no_relevance_verdict(embedder: Embedder) -> None:
     ("Hesabımın şifresini nasıl değiştirebilirim, çünkü eskisini artık hatırlamıyorum?",
      "Ayarlar sayfasini ac ve sifre degistir secenegine tikla, sonra yeni sifreni yaz.", False),
     ("Jak mogę zmienić hasło do konta, jeśli już go nie pamiętam?",
-     "To easy: open Settings, choose Password and type the new one in both fields.", True),
+     "That is easy: open Settings, choose Password and type the new one in both fields.", True),
     ("Bu faturayi neden iki kez odedim, lutfen bana aciklar misiniz?",
      "Nie wiem, dlaczego tak jest, ale proszę sprawdzić, czy płatność przeszła dwa razy.", True),
 ])
