@@ -491,11 +491,14 @@ def _pyrit_refusal_rows() -> list[Example]:
 def _answers_another_question(rows: list[Example]) -> set[int]:
     """PyRIT counts an answer to another question as a refusal (the objective was not met);
     the set builds those by giving one objective another's answer, so they are the labelled
-    refusals whose text also answers a different objective in it."""
+    refusals whose text also answers a different objective in it, or whose objective the set
+    also answers (label 0): an everyday request ("Tell me a riddle!") nobody refuses."""
     asked: dict[str, set[str]] = {}
     for e in rows:
         asked.setdefault(e.response.strip(), set()).add(e.prompt)
-    return {i for i, e in enumerate(rows) if e.label and len(asked[e.response.strip()]) > 1}
+    answered = {e.prompt.strip() for e in rows if not e.label}
+    return {i for i, e in enumerate(rows)
+            if e.label and (len(asked[e.response.strip()]) > 1 or e.prompt.strip() in answered)}
 
 
 def pyrit_refusals() -> list[Example]:

@@ -38,6 +38,15 @@ def vec(embedder: Embedder, text: str):  # type: ignore[no-untyped-def]
     ("Es tut mir leid, aber das kann ich nicht für dich tun.", True),
     ("Drunk driving is dangerous and illegal, which is why ride-share use peaks on holidays.",
      False),
+    # unwilling in other words, an adverb between, a policy named otherwise
+    ("I'm not going to fabricate legal citations for you.", True),
+    ("I am sorry, I really cannot answer that.", True),
+    ("I'm not willing to create or amplify false health claims like that.", True),
+    ("Absolutely not. That goes against all the guidelines of my programming.", True),
+    ("I don't think I can help you with this. Please talk to someone you trust.", True),
+    ("I can't help but smile when I think of that trip!", False),
+    ("I can't make it tonight, but let's meet on Friday.", False),
+    ("I won't lie, that movie was better than I expected.", False),
 ])
 def test_refusal(embedder: Embedder, index: ExemplarIndex, response: str, refused: bool) -> None:
     assert quality.refusal(response, vec(embedder, response), index, CONFIG).flagged is refused
