@@ -61,6 +61,12 @@ def main() -> None:
     parser.add_argument("--backend", default="minilm", help="whose vectors (minilm, static)")
     parser.add_argument("--online-window", type=int, help="default: the worker's")
     parser.add_argument("--online-check-every", type=int, help="default: the worker's")
+    parser.add_argument("--round", action="store_true",
+                        help="then the worker's full round (every metric, weighted BH) and its "
+                             "explanations, as bench/drift_round_eval.py measures them")
+    parser.add_argument("--round-topic", default="emotion",
+                        help="the round's shift: a topic never used for tuning (default emotion)")
+    parser.add_argument("--round-trials", type=int, default=200)
     args = parser.parse_args()
     if args.online_window:
         ONLINE.update(window=args.online_window,
@@ -68,7 +74,21 @@ def main() -> None:
     corpus = load_corpus(args.topic, backend=args.backend)
     if args.online_only:
         online(corpus, np.random.default_rng(42), args.online_trials, args.power_trials)
-        return
+    else:
+        windowed_tests(corpus, args)
+    if args.round:
+        import drift_round_eval
+
+        print(f"\nthe worker's full round, on chatterbot '{args.round_topic}' "
+              f"(bench/drift_round_eval.py):", flush=True)
+        drift_round_eval.run(args.round_topic, args.backend, args.round_trials)
+    else:
+        print("\nthe worker's full round and its explanations: --round "
+              "(or bench/drift_round_eval.py)")
+
+
+def windowed_tests(corpus: Corpus, args: argparse.Namespace) -> None:
+    """Every windowed test side by side with Evidently's, then the online detector."""
     print(f"baseline pool: {len(corpus.baseline)} chitchat prompts; shift: "
           f"{len(corpus.shift)} chatterbot '{args.topic}' prompts; windows {N}×{N}×"
           f"{corpus.baseline.shape[1]}; alpha {ALPHA}\n", flush=True)

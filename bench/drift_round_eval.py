@@ -112,12 +112,18 @@ def main() -> None:
     parser.add_argument("--refit-every", type=int, default=10,
                         help="windows judged against one baseline before a fresh one")
     args = parser.parse_args()
-    corpus = load_corpus(args.topic, backend=args.backend)
+    run(args.topic, args.backend, args.trials, args.refit_every)
+
+
+def run(topic: str, backend: str, trials: int, refit_every: int = 10) -> None:
+    """The round's power and false alarms per design, and how often its explanation names
+    the shifted topic's theme (`bench/drift_eval.py --round` calls this too)."""
+    corpus = load_corpus(topic, backend=backend)
     config = DriftConfig()
     q = config.fdr_q
-    print(f"{args.backend} vectors; baseline pool {len(corpus.baseline_texts)} chitchat prompts,"
-          f" shift: {len(corpus.shift_texts)} chatterbot '{args.topic}' prompts; windows of {N};"
-          f" q {q}; {args.trials} windows per condition\n", flush=True)
+    print(f"{backend} vectors; baseline pool {len(corpus.baseline_texts)} chitchat prompts,"
+          f" shift: {len(corpus.shift_texts)} chatterbot '{topic}' prompts; windows of {N};"
+          f" q {q}; {trials} windows per condition\n", flush=True)
     rng = np.random.default_rng(7)
     designs = {"centroid alone": None, "round, plain BH": 0.0,
                f"round, weighted ({config.primary_weight})": config.primary_weight}
@@ -127,8 +133,8 @@ def main() -> None:
     tests = 0
     for share in (0.0, *SHIFTS):
         baseline = None
-        for t in range(args.trials):
-            if t % args.refit_every == 0:
+        for t in range(trials):
+            if t % refit_every == 0:
                 baseline = fit_baseline("bench", sample(corpus, rng), config)
             assert baseline is not None
             candidates = evaluate_window(baseline, sample(corpus, rng, share), config)
@@ -160,7 +166,7 @@ def main() -> None:
             cells.append(f"{power:>10.3f} {power / max(alone[s], 1e-9):>6.0%}")
         print(f"{design:<26} {false_alarm:>18.3f} " + " ".join(cells))
     print(f"\nconfigured: q = {q}; kept = power ÷ the centroid test's alone (target ≥ 90 %)")
-    print(f"\ntheme terms of '{args.topic}': {', '.join(sorted(theme))}")
+    print(f"\ntheme terms of '{topic}': {', '.join(sorted(theme))}")
     for share, rows in naming.items():
         if rows:
             print(f"  shift {share:.0%}: of {len(rows)} fired windows, the explanation names the "
