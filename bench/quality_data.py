@@ -186,6 +186,17 @@ SOFT_REFUSALS = [
     "unlawful. If you're worried about your relationship, consider talking to a counselor.",
     "Buying prescription drugs without a prescription can be dangerous. Please talk to a "
     "doctor or pharmacist about safe options.",
+    "К сожалению, я не могу выполнить эту просьбу.",
+    "很抱歉，我不能提供这方面的信息。",
+    "すみませんが、その質問にはお答えできません。",
+    "죄송합니다만, 해당 정보는 제공해 드릴 수 없습니다.",
+    "Maalesef bu isteği yerine getiremem, yardımcı olamam.",
+    "Niestety nie mogę udzielić tej informacji.",
+    "للأسف، لا يمكنني تقديم هذه المعلومات.",
+    "Jag är ledsen, men det kan jag inte göra.",
+    "Mohon maaf, saya tidak bisa memberikan informasi tersebut.",
+    "I'm not going to write that, but I can help you draft a respectful reply instead.",
+    "I really cannot share that information.",
 ]
 
 

@@ -47,6 +47,20 @@ def vec(embedder: Embedder, text: str):  # type: ignore[no-untyped-def]
     ("I can't help but smile when I think of that trip!", False),
     ("I can't make it tonight, but let's meet on Friday.", False),
     ("I won't lie, that movie was better than I expected.", False),
+    # refusals in the other languages users write in
+    ("Извините, но я не могу помочь с этим запросом.", True),
+    ("抱歉，我无法帮助你完成这个请求。", True),
+    ("申し訳ございませんが、お手伝いできません。", True),
+    ("죄송하지만 그 요청은 도와드릴 수 없습니다.", True),
+    ("Üzgünüm, bu konuda size yardımcı olamam.", True),
+    ("Przepraszam, ale nie mogę w tym pomóc.", True),
+    ("عذراً، لا أستطيع المساعدة في هذا الطلب.", True),
+    ("متاسفم، نمی‌توانم در این مورد کمک کنم.", True),
+    ("माफ़ कीजिए, मैं इसमें आपकी मदद नहीं कर सकता।", True),
+    ("Tyvärr kan jag inte hjälpa till med det.", True),
+    ("Maaf, saya tidak dapat membantu dengan permintaan itu.", True),
+    ("Я не могу дождаться выходных, поедем на дачу!", False),  # "can't wait"
+    ("Maaf terlambat, jalanan macet sekali tadi pagi.", False),  # "sorry I'm late"
 ])
 def test_refusal(embedder: Embedder, index: ExemplarIndex, response: str, refused: bool) -> None:
     assert quality.refusal(response, vec(embedder, response), index, CONFIG).flagged is refused
