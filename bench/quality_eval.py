@@ -302,10 +302,12 @@ def cross_lingual_benign(index: ExemplarIndex, n: int = 3000) -> None:
                                      for p, _ in _held_out(_chatterbot(lang))],
         "Django's messages": random.Random(11).sample(messages, min(n, len(messages))),
     }
-    print(f"\ncross-lingual check alone on held-out benign text (flags at {check.threshold}):")
+    head = "" if check.head is None else f", its head at {check.head.threshold:.3f}"
+    print(f"\ncross-lingual check alone on held-out benign text (similarity flags at "
+          f"{check.threshold}{head}):")
     for name, texts in sources.items():
-        found = [s for s in check.read(texts) if s is not None]
-        flagged = sum(s >= check.threshold for s in found)
+        found = [r for r in check.read(texts) if r is not None]
+        flagged = sum(r.flagged for r in found)
         print(f"  {name:<26} {len(texts):>5} texts, {len(found):>5} read, "
               f"flagged {_ci(flagged, len(texts))}")
 

@@ -1,7 +1,8 @@
 """Train the injection check's head (`detectors/injection_head.py`) for an embedding space.
 
     python bench/train_injection.py [--backend static|minilm] [--write]
-    python bench/train_injection.py --cross-lingual   # detectors/cross_lingual.py's threshold
+    python bench/train_injection.py --cross-lingual [--write]   # detectors/cross_lingual.py's
+                                                    # threshold and head
 
 Reads `injection_corpus.py`'s sources (never the sources `quality_eval.py` reports as never
 tuned), fits a logistic head over sentence vectors, picks its threshold from out-of-fold
@@ -256,6 +257,56 @@ def calibrate_cross_lingual(whole: Labelled) -> float:
     return threshold
 
 
+def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
+    """The cross-lingual check's head (`detectors/cross_lingual.py`): a logistic regression
+    over the multilingual vectors of the whole prompts (English attacks against benign text
+    in 28 languages, agent tasks, harmful requests, documents) and of the tune split of
+    Django's messages in 100 languages, flagging at the probability that at most
+    `CROSS_LINGUAL_BUDGET` of each kind of benign text the check reads reaches out of fold
+    (`HARD_GENRES` theirs)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    check = cross_lingual.load(data_lines("injection_exemplars.txt"), head=False)
+    if check is None:
+        sys.exit("the cross-lingual check's encoder is not installed (pip install -e .[server])")
+    messages = [t for texts in software_messages("tune").values() for t in texts]
+    texts = whole.texts + messages
+    labels = np.array(whole.labels + [False] * len(messages))
+    groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))]
+    print(f"cross-lingual head: encoding {len(texts)} texts", flush=True)
+    vectors = np.vstack([check.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
+
+    def fit(rows: np.ndarray) -> Net:
+        lr = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
+        lr.fit(vectors[rows], labels[rows])
+        return Net((lr.coef_.T.astype(np.float32),), (lr.intercept_.astype(np.float32),))
+
+    oof = np.zeros(len(labels))
+    for train_rows, test in GroupKFold(5).split(vectors, labels, groups):
+        oof[test] = fit(train_rows)(vectors[test])
+    read = np.array([cross_lingual.reads(t) for t in texts])
+    similar = np.max(vectors @ check.encode(check.exemplars).T, axis=1) >= check.threshold
+    kinds = np.array([g.split("-")[0] for g in groups])
+    threshold = 0.5
+    for kind in sorted(set(kinds[read & ~labels])):
+        rows = read & ~labels & (kinds == kind)
+        if rows.sum() >= 200:
+            threshold = max(threshold, float(np.quantile(
+                oof[rows], 1 - HARD_GENRES.get(kind, CROSS_LINGUAL_BUDGET))))
+    threshold = round(threshold, 4)
+    for kind in sorted(set(kinds[read & ~labels])):
+        rows = read & ~labels & (kinds == kind)
+        if rows.sum() >= 200:
+            print(f"  {kind:<10} {rows.sum():>6} read: head {np.mean(oof[rows] >= threshold):.4f},"
+                  f" similarity {np.mean(similar[rows]):.4f},"
+                  f" either {np.mean(similar[rows] | (oof[rows] >= threshold)):.4f}")
+    print(f"  out of fold: threshold {threshold:.3f}; attacks above it "
+          f"{np.mean(oof[labels] >= threshold):.3f} (those it reads: "
+          f"{np.mean(oof[labels & read] >= threshold):.3f})")
+    return cross_lingual.Head(fit(np.arange(len(labels))), threshold)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=BACKENDS, default="static")
@@ -267,6 +318,11 @@ def main() -> None:
     whole, planted = labelled()
     if args.cross_lingual:
         calibrate_cross_lingual(whole)
+        head = train_cross_lingual_head(whole)
+        if args.write:
+            path = HEADS / cross_lingual.HEAD_FILE
+            head.save(path)
+            print(f"wrote the cross-lingual head to {path}")
         return
     embedder = make_embedder(args.backend)
     # the whole prompt: a logistic regression (a network measured worse out of fold, 0.48

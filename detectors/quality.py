@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from llmwatch.embedding import Embedder
     from llmwatch.relevance import RelevanceHead
 
-from .cross_lingual import CrossLingual
+from .cross_lingual import CrossLingual, Reading
 from .cross_lingual import load as load_cross_lingual
 from .gates import FirstMatch
 from .injection import signals as _injection_signals
-from .injection_head import FLAGS_AT, InjectionHead, head_for, scaled
+from .injection_head import FLAGS_AT, InjectionHead, head_for
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
@@ -244,9 +244,10 @@ def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]]
     return list(found)
 
 
-def _cross_lingual(prompts: Sequence[str], index: ExemplarIndex) -> list[float | None]:
-    """Each prompt's similarity to the nearest injection exemplar in the multilingual space
-    (None: not read there, `cross_lingual.reads`)."""
+def _cross_lingual(prompts: Sequence[str], index: ExemplarIndex) -> list[Reading | None]:
+    """Each prompt's reading in the multilingual space: its similarity to the nearest
+    injection exemplar and the head's probability (None: not read there,
+    `cross_lingual.reads`)."""
     if index.cross_lingual is None:
         return [None] * len(prompts)
     return index.cross_lingual.read(prompts)
@@ -326,7 +327,7 @@ def _tool_texts(event: LLMEvent) -> list[str]:
 def _injection(prompt: str, similarity: float, index: ExemplarIndex,
                config: QualityConfig, tool_texts: Sequence[str] = (),
                head: HeadReading | None = None,
-               cross_lingual: float | None = None) -> QualityScore:
+               cross_lingual: Reading | None = None) -> QualityScore:
     """Known attack wording (patterns, exemplars), the structure of one (`injection.signals`:
     overrides in twelve languages, fake turns, text addressed to the AI, encoded payloads), a
     sentence the learned head reads as an instruction aimed at the model
@@ -350,11 +351,13 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
                                  details=details)
         else:
             score = dataclasses.replace(score, details=details)
-    if cross_lingual is not None and index.cross_lingual is not None:
-        details = {**score.details, "cross_lingual": round(cross_lingual, 4)}
-        if cross_lingual >= index.cross_lingual.threshold:  # scaled as the head's scores are
-            at = float(scaled(np.asarray(cross_lingual), index.cross_lingual.threshold))
-            score = QualityScore("injection", max(score.score, at), True, details=details)
+    if cross_lingual is not None:
+        details = {**score.details, "cross_lingual": round(cross_lingual.similarity, 4)}
+        if cross_lingual.probability is not None:
+            details["cross_lingual_head"] = round(cross_lingual.probability, 4)
+        if cross_lingual.flagged:  # scaled as the head's scores are
+            score = QualityScore("injection", max(score.score, cross_lingual.score), True,
+                                 details=details)
         else:
             score = dataclasses.replace(score, details=details)
     if not found and not in_tools:
