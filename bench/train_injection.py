@@ -286,7 +286,7 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     for train_rows, test in GroupKFold(5).split(vectors, labels, groups):
         oof[test] = fit(train_rows)(vectors[test])
     read = np.array([cross_lingual.reads(t) for t in texts])
-    similar = np.max(vectors @ check.encode(check.exemplars).T, axis=1) >= check.threshold
+    similar = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
     kinds = np.array([g.split("-")[0] for g in groups])
     threshold = 0.5
     for kind in sorted(set(kinds[read & ~labels])):

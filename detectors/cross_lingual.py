@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -51,8 +52,8 @@ class Head:
     net: Net
     threshold: float
 
-    def save(self, path: object) -> None:
-        np.savez(path, threshold=np.array(self.threshold), **self.net.arrays("head"))  # type: ignore[call-overload]
+    def save(self, path: Path) -> None:
+        np.savez(path, threshold=np.array(self.threshold), **self.net.arrays("head"))
 
 
 def shipped_head() -> Head | None:
@@ -107,17 +108,19 @@ class CrossLingual:
         """Each text's cosine to its nearest exemplar (unit vectors both)."""
         if not texts:
             return np.zeros(0)
+        return np.max(self.encode(texts) @ self.exemplar_vectors().T, axis=1)
+
+    def exemplar_vectors(self) -> np.ndarray:
+        """The exemplars in the multilingual space (encoded at first use)."""
         if self._vectors is None:
             self._vectors = self.encode(self.exemplars)
-        return np.max(self.encode(texts) @ self._vectors.T, axis=1)
+        return self._vectors
 
     def readings(self, vectors: np.ndarray) -> list[Reading]:
         """The readings of prompts already encoded (`encode`)."""
         if len(vectors) == 0:
             return []
-        if self._vectors is None:
-            self._vectors = self.encode(self.exemplars)
-        similarity = np.max(vectors @ self._vectors.T, axis=1)
+        similarity = np.max(vectors @ self.exemplar_vectors().T, axis=1)
         score = scaled(similarity, self.threshold)
         probability = None
         if self.head is not None:
