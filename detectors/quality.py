@@ -292,6 +292,11 @@ def _refusal_text(response: str) -> str:
 # Below these lengths a text's similarity to the exemplars says little ("What is AI?" sits
 # near jailbreak templates, "I have no fear." near refusals): only patterns and signals judge.
 MIN_WORDS_INJECTION_SIMILARITY = 8
+# Where the learned injection head reads a prompt (the static backend), nearness to an exemplar
+# alone flags only if the head's score (flagging at FLAGS_AT, 0.5) reaches this. On the bench's
+# tune split, nearness alone flagged one attack (head 0.33) and two harmless prompts (0.004,
+# 0.13: "Our system prompt shows the wrong date in the terminal, how do I fix it?").
+NEAR_EXEMPLAR_NEEDS_HEAD = 0.25
 MIN_WORDS_REFUSAL_SIMILARITY = 6
 
 
@@ -340,6 +345,12 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
                        for f in _injection_signals(text[:20_000])})
     score = _patterns_or_exemplars("injection", prompt, similarity, index.injection_patterns,
                                    config.injection_similarity, config.injection_threshold)
+    if (head is not None and score.flagged and score.details["pattern"] is None
+            and head.probability < NEAR_EXEMPLAR_NEEDS_HEAD):
+        # near an exemplar in the averaged vector, read as harmless by the head sentence by
+        # sentence ("Do you remember the story I told you last week?")
+        score = QualityScore("injection", min(score.score, 0.49), False,
+                             details={**score.details, "near_exemplar_only": True})
     if head is not None:
         details = {**score.details, "head": round(head.probability, 4)}
         if head.at is not None:  # where, not what: the prompt is user data
