@@ -13,8 +13,8 @@ Sources never used for tuning get rows of their own: garak-multilingual's inject
 latent (indirect) and encoded injections, agent-injection-bench's planted attacks,
 bastioncorpus's attacks and benign look-alikes (by language, channel and kind; those from
 tool output or memory sent as tool messages: evaluation only, never fitted to), Faker's phone
-numbers, three RealToxicityPrompts kinds, PyRIT's human-labelled refusal set and its human-scored answers to harmful requests
-(hate speech, violence, sexual, self-harm). Prints precision and recall with 95 % intervals,
+numbers, three RealToxicityPrompts kinds, PyRIT's human-labelled refusal set and its
+human-scored answers to harmful requests (hate speech, violence, sexual, self-harm). Prints precision and recall with 95 % intervals,
 benign traffic's flag rates per check, then the checks' cost per event beside the cost of
 embedding the same events, same run.
 """

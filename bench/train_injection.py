@@ -242,11 +242,7 @@ def calibrate_cross_lingual(whole: Labelled) -> float:
                                   for t in texts]
     print(f"cross-lingual: {sum(map(len, kinds.values()))} texts it reads", flush=True)
     scores = {kind: check.similarities(texts) for kind, texts in kinds.items()}
-    threshold = 0.0
-    for kind, s in scores.items():
-        if kind != "injections" and len(s) >= 200:
-            threshold = max(threshold, float(np.quantile(
-                s, 1 - HARD_GENRES.get(kind, CROSS_LINGUAL_BUDGET))))
+    threshold = _within_budget({k: s for k, s in scores.items() if k != "injections"}, 0.0)
     threshold = math.ceil(threshold * 100) / 100  # to the next hundredth up
     chat = kinds["chat"]
     for k in np.argsort(-scores["chat"])[:5]:
@@ -257,6 +253,17 @@ def calibrate_cross_lingual(whole: Labelled) -> float:
     return threshold
 
 
+def _within_budget(benign: dict[str, np.ndarray], floor: float) -> float:
+    """The lowest score (not below `floor`) that at most `CROSS_LINGUAL_BUDGET` of each kind
+    of benign text (of 200 or more; `HARD_GENRES` theirs) reaches."""
+    threshold = floor
+    for kind, scores in benign.items():
+        if len(scores) >= 200:
+            threshold = max(threshold, float(np.quantile(
+                scores, 1 - HARD_GENRES.get(kind, CROSS_LINGUAL_BUDGET))))
+    return threshold
+
+
 def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     """The cross-lingual check's head (`detectors/cross_lingual.py`): a logistic regression
     over the multilingual vectors of the whole prompts (English attacks against benign text
@@ -264,7 +271,6 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     Django's messages in 100 languages, flagging at the probability that at most
     `CROSS_LINGUAL_BUDGET` of each kind of benign text the check reads reaches out of fold
     (`HARD_GENRES` theirs)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     check = cross_lingual.load(data_lines("injection_exemplars.txt"), head=False)
@@ -276,27 +282,15 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))]
     print(f"cross-lingual head: encoding {len(texts)} texts", flush=True)
     vectors = np.vstack([check.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
-
-    def fit(rows: np.ndarray) -> Net:
-        lr = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
-        lr.fit(vectors[rows], labels[rows])
-        return Net((lr.coef_.T.astype(np.float32),), (lr.intercept_.astype(np.float32),))
-
     oof = np.zeros(len(labels))
     for train_rows, test in GroupKFold(5).split(vectors, labels, groups):
-        oof[test] = fit(train_rows)(vectors[test])
+        oof[test] = fit(vectors[train_rows], labels[train_rows], 0, 1.0)(vectors[test])
     read = np.array([cross_lingual.reads(t) for t in texts])
     similar = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
     kinds = np.array([g.split("-")[0] for g in groups])
-    threshold = 0.5
-    for kind in sorted(set(kinds[read & ~labels])):
-        rows = read & ~labels & (kinds == kind)
-        if rows.sum() >= 200:
-            threshold = max(threshold, float(np.quantile(
-                oof[rows], 1 - HARD_GENRES.get(kind, CROSS_LINGUAL_BUDGET))))
-    threshold = round(threshold, 4)
-    for kind in sorted(set(kinds[read & ~labels])):
-        rows = read & ~labels & (kinds == kind)
+    benign = {kind: read & ~labels & (kinds == kind) for kind in sorted(set(kinds[read & ~labels]))}
+    threshold = round(_within_budget({k: oof[rows] for k, rows in benign.items()}, 0.5), 4)
+    for kind, rows in benign.items():
         if rows.sum() >= 200:
             print(f"  {kind:<10} {rows.sum():>6} read: head {np.mean(oof[rows] >= threshold):.4f},"
                   f" similarity {np.mean(similar[rows]):.4f},"
@@ -304,7 +298,7 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     print(f"  out of fold: threshold {threshold:.3f}; attacks above it "
           f"{np.mean(oof[labels] >= threshold):.3f} (those it reads: "
           f"{np.mean(oof[labels & read] >= threshold):.3f})")
-    return cross_lingual.Head(fit(np.arange(len(labels))), threshold)
+    return cross_lingual.Head(fit(vectors, labels, 0, 1.0), threshold)
 
 
 def main() -> None:
