@@ -197,6 +197,9 @@ SOFT_REFUSALS = [
     "Mohon maaf, saya tidak bisa memberikan informasi tersebut.",
     "I'm not going to write that, but I can help you draft a respectful reply instead.",
     "I really cannot share that information.",
+    "I'm really sorry you're going through this. Please talk to a trusted adult, counselor, "
+    "or mental health professional.",
+    "I don't feel comfortable writing content that demeans a group of people.",
 ]
 
 
