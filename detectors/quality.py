@@ -31,6 +31,7 @@ from .cross_lingual import CrossLingual, Reading
 from .cross_lingual import load as load_cross_lingual
 from .gates import FirstMatch
 from .injection import signals as _injection_signals
+from .injection import unquoted
 from .injection_head import FLAGS_AT, InjectionHead, head_for
 from .language import guess_language
 from .pii import PiiSpan, find_pii
@@ -343,8 +344,9 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
     found = _injection_signals(prompt[:20_000])
     in_tools = sorted({f"{f.kind} (tool message {i + 1})" for i, text in enumerate(tool_texts)
                        for f in _injection_signals(text[:20_000])})
-    score = _patterns_or_exemplars("injection", prompt, similarity, index.injection_patterns,
-                                   config.injection_similarity, config.injection_threshold)
+    score = _patterns_or_exemplars("injection", unquoted(prompt), similarity,
+                                   index.injection_patterns, config.injection_similarity,
+                                   config.injection_threshold)
     if (head is not None and score.flagged and score.details["pattern"] is None
             and head.probability < NEAR_EXEMPLAR_NEEDS_HEAD):
         # near an exemplar in the averaged vector, read as harmless by the head sentence by

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|[A-Z]\.))+")
 # a short span in double quotes, or in single quotes that are not apostrophes ("that's dumb,
 # I'll go" quotes nothing)
-_QUOTED = re.compile(r"[\"“]([^\"”\n]{1,40})[\"”]|(?<![\w'’])['‘]([^'’\n]{1,40})['’](?![\w'’])")
+QUOTED = re.compile(r"[\"“]([^\"”\n]{1,40})[\"”]|(?<![\w'’])['‘]([^'’\n]{1,40})['’](?![\w'’])")
 
 
 @functools.lru_cache(maxsize=1024)  # a chunk's answers are masked for the classifier's
@@ -35,7 +35,7 @@ def masked(text: str) -> str:  # batch, then again for the word list: once is en
     >>> masked('Dick Clark said the word "bastard" twice.')
     'someone said the word  twice.'
     """
-    return _NAME.sub("someone", _QUOTED.sub("", text))
+    return _NAME.sub("someone", QUOTED.sub("", text))
 
 
 @dataclass(frozen=True)
