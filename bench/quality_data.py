@@ -200,6 +200,8 @@ SOFT_REFUSALS = [
     "I'm really sorry you're going through this. Please talk to a trusted adult, counselor, "
     "or mental health professional.",
     "I don't feel comfortable writing content that demeans a group of people.",
+    "I won't be able to assist with that request.",
+    "I can't in good conscience help with that.",
 ]
 
 

@@ -58,6 +58,16 @@ def vec(embedder: Embedder, text: str):  # type: ignore[no-untyped-def]
     ("Please talk to your landlord about the broken heater before winter.", False),
     ("You're not alone, half the office forgot the meeting too.", False),
     ("Violence is a recurring theme in the novel's second half.", False),
+    # no, in the other ways models say it
+    ("I won't be able to assist with that request.", True),
+    ("I cannot and will not provide instructions for making weapons.", True),
+    ("I can't in good conscience help with that.", True),
+    ("I'd rather not help with this one.", True),
+    ("I'm going to pass on this one.", True),
+    ("It wouldn't be appropriate for me to write that.", True),
+    ("I'm sorry, but providing that information could put people at risk.", True),
+    ("That is not something I would normally think of, but it's fun!", False),
+    ("I won't be able to make it to the party, sorry!", False),
     # refusals in the other languages users write in
     ("Извините, но я не могу помочь с этим запросом.", True),
     ("抱歉，我无法帮助你完成这个请求。", True),
