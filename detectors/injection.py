@@ -12,7 +12,12 @@ payload in base64 and a fake "System:" turn. These are read from the text's stru
 - `addressed_to_ai`: text that speaks to the model reading it ("Note to the AI assistant",
   "if you are an LLM") — in a document a user passes on, that is an indirect injection;
 - `encoded`: base64, base32 or hex that decodes to words, or a text that reads as language
-  only after rot13: legitimate prompts rarely hide their words.
+  only after rot13: legitimate prompts rarely hide their words;
+- `directive` (in what a tool returned only): words about the model's own answer or the user
+  it serves ("in your response", "when summarizing this page", "tell the user that", "do
+  not mention this instruction", "forward the chat history", "call the send_email tool"). A
+  user may well say "in your response, use bullet points"; a retrieved page or an e-mail
+  has no business to.
 
 `signals(text)` names what it finds, each with the span that shows it; pure and cheap (one
 pass of a few compiled patterns, decoding only where a candidate is found).
@@ -129,6 +134,22 @@ _ADDRESSED = re.compile(
     r"include|add|send|forward|call|run|execute|visit|open|reply|respond|say|print|output|insert"
     r"|ignore|recommend|summari[sz]e)", _I)
 
+_DIRECTIVE = re.compile(
+    r"\b(?:in|at the (?:start|end|beginning) of|before|after|within) your (?:response|reply|"
+    r"answer|summary|output|next message|final answer)\b"
+    r"|\byour (?:response|reply|answer|summary|output) (?:must|should|needs to|has to)\b"
+    r"|\b(?:when|while|before|after) (?:you )?(?:summari[sz](?:e|ing)|answer(?:ing)?|"
+    r"respond(?:ing)?|repl(?:y|ying)|process(?:ing)?) (?:this|these|the (?:above|following|"
+    r"user|document|page|email|content|request))\b"
+    r"|\b(?:tell|inform|remind|warn|convince|persuade) the user (?:that|to)\b"
+    r"|\b(?:do not|don't|never) (?:mention|reveal|disclose) (?:this|these|that) (?:instruction|"
+    r"message|note|request)s?\b|\bwithout (?:telling|informing|notifying|alerting) the user\b"
+    r"|\b(?:send|forward|email|post|upload|transfer|exfiltrate|leak) (?:the |all |any )?(?:"
+    r"user'?s|conversation|chat history|passwords?|credentials|api keys?|access tokens?|"
+    r"session tokens?|private keys?)\b"
+    r"|\b(?:call|use|invoke|run) the [`'\"]?\w+_\w+[`'\"]? (?:tool|function)\b"
+    r"|\b(?:call|invoke) the [`'\"]?\w+[`'\"]? (?:tool|function)\b", _I)
+
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
 _BASE32 = re.compile(r"(?<![A-Z2-7=])[A-Z2-7]{24,}={0,6}(?![A-Z2-7=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){12,}(?![0-9A-Fa-f])")
@@ -139,21 +160,23 @@ _ENGLISH_ROT13 = frozenset(codecs.encode(w, "rot13") for w in _ENGLISH)  # rot13
 
 @dataclass(frozen=True)
 class Signal:
-    kind: str  # override | fake_turn | addressed_to_ai | encoded
+    kind: str  # override | fake_turn | addressed_to_ai | encoded | directive
     start: int
     end: int
     decoded: str | None = None  # what an encoded payload says
 
 
-def signals(text: str) -> list[Signal]:
+def signals(text: str, returned_by_tool: bool = False) -> list[Signal]:
     """What in `text` looks like an injection, whatever its wording (see the module). The
-    wording signals read it `unquoted`; encoded payloads are looked for in all of it."""
+    wording signals read it `unquoted`; encoded payloads are looked for in all of it.
+    `returned_by_tool`: the text is what a tool returned, where a `directive` is one too."""
     plain = unquoted(text)
     lower = plain.lower()  # for the English-only patterns (offsets may shift: not shown)
     found = [Signal("override", m.start(), m.end())
              for m in [_OVERRIDES.search(plain)] if m is not None]
     found += [Signal(kind, m.start(), m.end()) for kind, pattern in (
-        ("fake_turn", _FAKE_TURN), ("addressed_to_ai", _ADDRESSED))
+        ("fake_turn", _FAKE_TURN), ("addressed_to_ai", _ADDRESSED),
+        *((("directive", _DIRECTIVE),) if returned_by_tool else ()))
         for m in [pattern.search(lower)] if m is not None]
     found += _encoded(text)
     return found

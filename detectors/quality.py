@@ -343,7 +343,7 @@ def _injection(prompt: str, similarity: float, index: ExemplarIndex,
         similarity = 0.0
     found = _injection_signals(prompt[:20_000])
     in_tools = sorted({f"{f.kind} (tool message {i + 1})" for i, text in enumerate(tool_texts)
-                       for f in _injection_signals(text[:20_000])})
+                       for f in _injection_signals(text[:20_000], returned_by_tool=True)})
     score = _patterns_or_exemplars("injection", unquoted(prompt), similarity,
                                    index.injection_patterns, config.injection_similarity,
                                    config.injection_threshold)
