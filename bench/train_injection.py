@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import injection_corpus as corpus  # noqa: E402
+import multilingual_attacks  # noqa: E402
 from quality_data import injection_set, software_messages, split_of  # noqa: E402
 
 from llmwatch.detectors import cross_lingual  # noqa: E402
@@ -277,9 +278,14 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     if check is None:
         sys.exit("the cross-lingual check's encoder is not installed (pip install -e .[server])")
     messages = [t for texts in software_messages("tune").values() for t in texts]
-    texts = whole.texts + messages
-    labels = np.array(whole.labels + [False] * len(messages))
-    groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))]
+    # attacks and look-alikes written in 14 languages (without them, "not English" itself
+    # reads as harmless), each language one group: what is learnt of the others carries
+    mine = [(t, True, f"written-{lang}") for lang, t in multilingual_attacks.attacks()] + [
+        (t, False, f"written-{lang}") for lang, t in multilingual_attacks.lookalikes()]
+    texts = whole.texts + messages + [t for t, _, _ in mine]
+    labels = np.array(whole.labels + [False] * len(messages) + [y for _, y, _ in mine])
+    groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))] + [
+        g for _, _, g in mine]
     print(f"cross-lingual head: encoding {len(texts)} texts", flush=True)
     vectors = np.vstack([check.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
     oof = np.zeros(len(labels))
@@ -298,6 +304,13 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     print(f"  out of fold: threshold {threshold:.3f}; attacks above it "
           f"{np.mean(oof[labels] >= threshold):.3f} (those it reads: "
           f"{np.mean(oof[labels & read] >= threshold):.3f})")
+    written = np.array([g.startswith("written-") for g in groups])
+    near = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
+    print(f"  the written attacks, their language unseen: head {np.mean(oof[written & labels] >= threshold):.3f}"
+          f", near an exemplar {np.mean(near[written & labels]):.3f}; look-alikes near an exemplar,"
+          f" head: {np.round(np.sort(oof[written & ~labels & near]), 3).tolist()}; attacks caught"
+          f" by nearness alone, head: "
+          f"{np.round(np.sort(oof[written & labels & near & (oof < threshold)]), 3).tolist()}")
     return cross_lingual.Head(fit(vectors, labels, 0, 1.0), threshold)
 
 

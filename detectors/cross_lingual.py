@@ -14,8 +14,11 @@ the same vector beside it (`data/cross_lingual_head.npz`: a logistic regression 
 injection head's whole prompts — attacks in English against benign chat in 28 languages,
 agent tasks, harmful requests, documents — and Django's messages in 100 languages). The
 space puts a translation near its original, so what the head learns of English attacks
-carries to other languages. Either flags: `Reading.score` is the higher of the two, each
-scaled so that its own threshold lands on `FLAGS_AT`.
+carries to other languages; attacks written in 14 languages for it
+(`bench/multilingual_attacks.py`) keep "not English" from reading as harmless in itself.
+Either flags (nearness alone only where the head gives the prompt at least
+`NEAR_EXEMPLAR_NEEDS_HEAD`): `Reading.score` is the higher of the two, each scaled so that
+its own threshold lands on `FLAGS_AT`.
 
 Only prompts that may not be in English are read (`reads`): the encoder costs a few
 milliseconds a prompt, and English prompts have the English checks. `THRESHOLD` and the
@@ -42,6 +45,12 @@ from .language import maybe_foreign
 THRESHOLD = 0.38
 MAX_CHARS = 2000  # what is read of a long prompt (an attack is stated in its first lines)
 MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks: too short to judge
+# With the head, nearness to an exemplar alone flags only where the head scores the prompt at
+# least this (as `quality.NEAR_EXEMPLAR_NEEDS_HEAD` in English). Out of fold, on the attacks
+# and look-alikes written in 14 languages (`bench/multilingual_attacks.py`): the look-alikes
+# near an exemplar ("Negeer mijn vorige bericht", "Was bedeutet Entwicklermodus?") scored
+# ≤ 0.21, the attacks only nearness caught ≥ 0.31.
+NEAR_EXEMPLAR_NEEDS_HEAD = 0.25
 HEAD_FILE = "cross_lingual_head.npz"
 
 
@@ -125,6 +134,8 @@ class CrossLingual:
         probability = None
         if self.head is not None:
             probability = self.head.net(vectors)
+            score = np.where(probability >= NEAR_EXEMPLAR_NEEDS_HEAD, score,
+                             np.minimum(score, FLAGS_AT - 0.01))  # near, but read as harmless
             score = np.maximum(score, scaled(probability, self.head.threshold))
         return [Reading(float(similarity[i]),
                         None if probability is None else float(probability[i]),
