@@ -36,7 +36,7 @@ from .injection_head import FLAGS_AT, InjectionHead, head_for
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
-from .toxicity import ProfanityModel, masked
+from .toxicity import Lexicon, ProfanityModel, masked
 from .toxicity import load as load_toxicity_model
 from .toxicity import peaks as toxicity_peaks
 
@@ -97,7 +97,7 @@ class ExemplarIndex:
     injection: np.ndarray
     refusal_patterns: tuple[re.Pattern[str], ...]
     injection_patterns: tuple[re.Pattern[str], ...]
-    toxicity_lexicon: dict[str, int]
+    toxicity_lexicon: Lexicon
     relevance: RelevanceHead | None = None  # the embedding's learned relevance head, if any
     toxicity_model: ProfanityModel | None = None  # the learned classifier (toxicity.load)
     injection_head: InjectionHead | None = None  # the learned injection head of this space
@@ -126,10 +126,10 @@ class ExemplarIndex:
               injection_head: InjectionHead | None = None,
               encode_windows: Callable[[Sequence[str]], np.ndarray] | None = None
               ) -> ExemplarIndex:
-        lexicon = {}
+        terms = {}
         for line in data_lines("toxicity_lexicon.tsv"):
             term, severity = line.rsplit("\t", 1)
-            lexicon[term.strip().lower()] = int(severity)
+            terms[term.strip().lower()] = int(severity)
         injection_exemplars = data_lines("injection_exemplars.txt")
         return cls(
             refusal=embed(data_lines("refusal_exemplars.txt")),
@@ -138,7 +138,7 @@ class ExemplarIndex:
                                    for p in data_lines("refusal_markers.txt")),
             injection_patterns=tuple(re.compile(p, re.I)
                                      for p in data_lines("injection_markers.txt")),
-            toxicity_lexicon=lexicon,
+            toxicity_lexicon=Lexicon.of(terms),
             relevance=relevance,
             toxicity_model=load_toxicity_model(),
             injection_head=injection_head,
@@ -420,10 +420,7 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     classifier, the two must agree except at the extremes: a listed word of severity 3 flags
     alone, and so does a classifier sure of it — unless all it saw was one mild word about a
     thing ("that movie was stupid", "that sucks"), not about someone."""
-    tokens = _WORDS.findall(masked(response).lower())
-    words, present = " " + " ".join(tokens) + " ", set(tokens)
-    hits = {term: sev for term, sev in index.toxicity_lexicon.items()
-            if (f" {term} " in words if " " in term else term in present)}
+    hits = index.toxicity_lexicon.hits(_WORDS.findall(masked(response).lower()))
     severity = max(hits.values(), default=0)
     lexicon = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
     model = index.toxicity_model

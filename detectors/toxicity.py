@@ -71,6 +71,36 @@ class ProfanityModel:
         return (1.0 / (1.0 + np.exp(self.slopes * scores + self.offsets))).mean(axis=1)
 
 
+@dataclass(frozen=True)
+class Lexicon:
+    """The word list (`data/toxicity_lexicon.tsv`: term, severity 1–3): single words looked up
+    in a set, phrases only where their first word is present (the list holds hundreds of
+    slurs; testing each against every answer cost more than the rest of the check)."""
+
+    words: dict[str, int]
+    phrases: dict[str, tuple[tuple[str, int], ...]]  # first word -> (phrase, severity)
+
+    @classmethod
+    def of(cls, terms: dict[str, int]) -> Lexicon:
+        phrases: dict[str, list[tuple[str, int]]] = {}
+        for term, severity in terms.items():
+            if " " in term:
+                phrases.setdefault(term.split(" ", 1)[0], []).append((term, severity))
+        return cls({t: s for t, s in terms.items() if " " not in t},
+                   {w: tuple(ps) for w, ps in phrases.items()})
+
+    def hits(self, tokens: Sequence[str]) -> dict[str, int]:
+        """The listed terms among `tokens` (lower-case words, in order), with severities."""
+        present = set(tokens)
+        found = {w: self.words[w] for w in present if w in self.words}
+        firsts = present & self.phrases.keys()
+        if firsts:
+            joined = " " + " ".join(tokens) + " "
+            found.update({term: severity for w in firsts for term, severity in self.phrases[w]
+                          if f" {term} " in joined})
+        return found
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 

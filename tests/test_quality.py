@@ -217,6 +217,17 @@ def test_toxicity_uses_severity(index: ExemplarIndex) -> None:
     assert not quality.toxicity("Have a lovely day!", index, CONFIG).flagged
 
 
+def test_identity_slurs_flag_alone_and_the_words_they_look_like_do_not(
+        index: ExemplarIndex) -> None:
+    """The list holds the slurs of Surge AI's and Ofcom's lists (a phrase is found where its
+    first word is), less the ordinary words among them."""
+    slur = quality.toxicity("Go back home, you camel jockey.", index, CONFIG)
+    assert slur.flagged and slur.details["terms"] == ["camel jockey"]
+    for benign in ("Pour a jigger of gin over ice.", "We spent a week on Lesbos in June.",
+                   "He plays honky-tonk piano on Fridays.", "The jockey rode a camel at the fair."):
+        assert not quality.toxicity(benign, index, CONFIG).flagged, benign
+
+
 def test_one_mild_word_about_a_thing_does_not_flag_in_a_long_answer_or_a_short_one(
         index: ExemplarIndex) -> None:
     """The classifier reads an answer whole and line by line ("These people are scum" is not
