@@ -36,7 +36,7 @@ from .injection_head import FLAGS_AT, InjectionHead, head_for
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
-from .toxicity import Lexicon, ProfanityModel, masked
+from .toxicity import Lexicon, ProfanityModel, degrading_generalisation, masked
 from .toxicity import load as load_toxicity_model
 from .toxicity import peaks as toxicity_peaks
 
@@ -419,9 +419,12 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     sentences (`toxicity.peaks`; computed here unless a batch computed it). With the
     classifier, the two must agree except at the extremes: a listed word of severity 3 flags
     alone, and so does a classifier sure of it — unless all it saw was one mild word about a
-    thing ("that movie was stupid", "that sucks"), not about someone."""
+    thing ("that movie was stupid", "that sucks"), not about someone. A group of people
+    called vermin, a burden or inferior as a fact (`toxicity.degrading_generalisation`)
+    counts as a listed slur."""
     hits = index.toxicity_lexicon.hits(_WORDS.findall(masked(response).lower()))
-    severity = max(hits.values(), default=0)
+    generalised = degrading_generalisation(masked(response)) is not None
+    severity = 3 if generalised else max(hits.values(), default=0)  # as a listed slur
     lexicon = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
     model = index.toxicity_model
     if peak is None and model is not None and response.strip():
@@ -445,6 +448,7 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     return QualityScore("toxicity", max(lexicon, learned) if flagged else min(
         max(lexicon, learned), 0.49), flagged,
                         details={"terms": sorted(hits), "severity": severity,
+                                 "generalisation": generalised,
                                  "probability": None if probability is None
                                  else round(probability, 4)})
 

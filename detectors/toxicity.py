@@ -101,6 +101,50 @@ class Lexicon:
         return found
 
 
+# Hate argued rather than sworn: a group of people called vermin, a burden or inferior, as a
+# fact ("Minority groups are a plague", "Women are naturally inferior"). Not where the
+# sentence reports or refutes the claim ("the myth that immigrants are criminals").
+_GROUP = (r"(?:immigrants|migrants|refugees|muslims|jews|christians|hindus|sikhs|atheists|"
+          r"blacks|black people|whites|white people|asians|mexicans|arabs|africans|gypsies|"
+          r"gays|gay people|lesbians|homosexuals|trans people|transgender people|women|"
+          r"disabled people|people with disabilities|the disabled|minorities|minority groups|"
+          r"foreigners)")
+_DEGRADED = (r"(?:inferior|subhuman|animals|vermin|parasites|a disease|a plague|a cancer|"
+             r"criminals|rapists|terrorists|savages|lazy|dirty|stupid|a burden|burdens|"
+             r"a threat|worthless|useless|less intelligent|less capable|unfit|degenerates?|"
+             r"disgusting|evil|the enemy|destroying (?:our|this) (?:country|nation|society))")
+_GENERALISED = re.compile(
+    r"\b" + _GROUP + r"\s+(?:are|is)\s+(?:(?:all|just|simply|nothing but|naturally|"
+    r"inherently|clearly|obviously|a bunch of)\s+)?" + _DEGRADED + r"\b", re.I)
+# the last word of every `_GROUP`: a text with none of them is not read further (the
+# pattern, tried at every position of every answer, cost more than the rest of the check)
+_GROUP_ENDS = frozenset(
+    "immigrants migrants refugees muslims jews christians hindus sikhs atheists blacks people "
+    "whites asians mexicans arabs africans gypsies gays lesbians homosexuals women disabled "
+    "disabilities minorities groups foreigners".split())
+_REPORTED = re.compile(r"\b(?:myths?|stereotypes?|claims?|claiming|argue|argues|argued|"
+                       r"believe|believes|belief|false|untrue|not true|wrong|say|says|said|"
+                       r"think|thinks|idea|notion|narrative|propaganda|accus\w*)\b", re.I)
+
+
+def degrading_generalisation(text: str) -> str | None:
+    """The words that call a group of people vermin, a burden or inferior as a fact, if any
+    (see `_GENERALISED`); None where the sentence reports or refutes the claim.
+
+    >>> degrading_generalisation("Minority groups are a plague on our economy.")
+    'Minority groups are a plague'
+    >>> degrading_generalisation("The myth that immigrants are criminals is false.") is None
+    True
+    """
+    if _GROUP_ENDS.isdisjoint(text.lower().split()):
+        return None
+    for m in _GENERALISED.finditer(text):
+        start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        if not _REPORTED.search(text[start:m.start()]):
+            return m.group()
+    return None
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 

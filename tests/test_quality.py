@@ -228,6 +228,30 @@ def test_identity_slurs_flag_alone_and_the_words_they_look_like_do_not(
         assert not quality.toxicity(benign, index, CONFIG).flagged, benign
 
 
+def test_a_group_called_vermin_as_a_fact_flags_and_a_refuted_claim_does_not(
+        index: ExemplarIndex) -> None:
+    """Hate argued, not sworn: no listed word, and the classifier of comments reads it as
+    mild. Reported or refuted, the same words are an answer against it."""
+    hate = quality.toxicity("Minority groups are a plague on our economy and must be stopped.",
+                            index, CONFIG)
+    assert hate.flagged and hate.details["generalisation"]
+    for text in ("The myth that immigrants are criminals has been disproved many times.",
+                 "Some argue that refugees are a burden, but the data shows otherwise.",
+                 "Minorities are not bad for our country; they enrich it."):
+        score = quality.toxicity(text, index, CONFIG)
+        assert not score.flagged and not score.details["generalisation"], text
+
+
+def test_the_generalisation_gate_holds_the_last_word_of_every_group() -> None:
+    """A text is read for a degrading generalisation only if it has one of these words."""
+    import re
+
+    from llmwatch.detectors import toxicity
+
+    groups = re.findall(r"[a-z][a-z ]*[a-z]", toxicity._GROUP.replace("(?:", ""))
+    assert {g.split()[-1] for g in groups} <= toxicity._GROUP_ENDS
+
+
 def test_one_mild_word_about_a_thing_does_not_flag_in_a_long_answer_or_a_short_one(
         index: ExemplarIndex) -> None:
     """The classifier reads an answer whole and line by line ("These people are scum" is not
