@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import injection_corpus as corpus  # noqa: E402
-import multilingual_attacks  # noqa: E402
+import written_attacks  # noqa: E402
 from quality_data import injection_set, software_messages, split_of  # noqa: E402
 
 from llmwatch.detectors import cross_lingual  # noqa: E402
@@ -280,8 +280,8 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     messages = [t for texts in software_messages("tune").values() for t in texts]
     # attacks and look-alikes written in 14 languages (without them, "not English" itself
     # reads as harmless), each language one group: what is learnt of the others carries
-    mine = [(t, True, f"written-{lang}") for lang, t in multilingual_attacks.attacks()] + [
-        (t, False, f"written-{lang}") for lang, t in multilingual_attacks.lookalikes()]
+    mine = [(t, True, f"written-{lang}") for lang, t in written_attacks.attacks()] + [
+        (t, False, f"written-{lang}") for lang, t in written_attacks.lookalikes()]
     texts = whole.texts + messages + [t for t, _, _ in mine]
     labels = np.array(whole.labels + [False] * len(messages) + [y for _, y, _ in mine])
     groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))] + [

@@ -15,7 +15,7 @@ injection head's whole prompts — attacks in English against benign chat in 28 
 agent tasks, harmful requests, documents — and Django's messages in 100 languages). The
 space puts a translation near its original, so what the head learns of English attacks
 carries to other languages; attacks written in 14 languages for it
-(`bench/multilingual_attacks.py`) keep "not English" from reading as harmless in itself.
+(`bench/written_attacks.py`) keep "not English" from reading as harmless in itself.
 Either flags (nearness alone only where the head gives the prompt at least
 `NEAR_EXEMPLAR_NEEDS_HEAD`): `Reading.score` is the higher of the two, each scaled so that
 its own threshold lands on `FLAGS_AT`.
@@ -47,7 +47,7 @@ MAX_CHARS = 2000  # what is read of a long prompt (an attack is stated in its fi
 MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks: too short to judge
 # With the head, nearness to an exemplar alone flags only where the head scores the prompt at
 # least this (as `quality.NEAR_EXEMPLAR_NEEDS_HEAD` in English). Out of fold, on the attacks
-# and look-alikes written in 14 languages (`bench/multilingual_attacks.py`): the look-alikes
+# and look-alikes written in 14 languages (`bench/written_attacks.py`): the look-alikes
 # near an exemplar ("Negeer mijn vorige bericht", "Was bedeutet Entwicklermodus?") scored
 # ≤ 0.21, the attacks only nearness caught ≥ 0.31.
 NEAR_EXEMPLAR_NEEDS_HEAD = 0.25

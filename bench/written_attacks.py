@@ -1,12 +1,12 @@
-"""Injections and harmless look-alikes in other languages, written for llmwatch (by its
-developers, not taken from any set the quality bench judges on).
+"""Attacks and harmless look-alikes written for llmwatch (by its developers, not taken from
+any set the quality bench judges on), where the sources in packages have none.
 
 The cross-lingual head learns from English attacks and benign text in many languages; with
-nothing else, "not English" itself reads as harmless to it. These give it attacks in the
-languages the multilingual encoder knows, of the kinds seen in English (override, system
-prompt extraction, an unrestricted persona, a developer mode, an instruction planted in a
-document, a forced answer), and requests in the same words that are fine. Each line is
-`language<TAB>text`.
+nothing else, "not English" itself reads as harmless to it. These are attacks of the kinds
+seen in English (override, system prompt extraction, an unrestricted persona, a developer
+mode, an instruction planted in a document, a forced answer) in the 14 languages the
+multilingual encoder knows besides English, and requests in the same words that are fine.
+Each line is `language<TAB>text`.
 """
 
 from __future__ import annotations
@@ -142,3 +142,4 @@ def attacks() -> list[tuple[str, str]]:
 def lookalikes() -> list[tuple[str, str]]:
     """(language, harmless request worded like an attack) pairs."""
     return _rows(LOOKALIKES)
+
