@@ -123,6 +123,14 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
         planted.add(text, True, f"planted-{n % 20}")
         doc = rng.choice(docs)
         planted.add(f"{doc} {text}" if n % 2 else f"{text} {doc}", True, f"planted-{n % 20}")
+    for n, text in enumerate(written_attacks.planted()):  # naming neither model nor user
+        planted.add(text, True, f"writtenplanted-{n % 10}")
+        doc = rng.choice(docs)
+        planted.add(f"{doc} {text}" if n % 2 else f"{text} {doc}", True,
+                    f"writtenplanted-{n % 10}")
+    for n, text in enumerate(written_attacks.for_people()):
+        planted.add(text, False, f"writtenpeople-{n % 10}")
+        planted.add(f"{rng.choice(docs)} {text}", False, f"writtenpeople-{n % 10}")
     for n, text in enumerate(corpus.instructions_for_people(rng)):
         planted.add(text, False, f"for-people-{n % 10}")
         planted.add(f"{rng.choice(docs)} {text}", False, f"for-people-{n % 10}")
@@ -169,6 +177,9 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
         # whole, answers to harmful requests read much like the jailbreaks that asked them
         for w in windows(text, content_only=False)[:40]:
             planted.add(w, False, f"answers-{n % 20}")
+    for n, text in enumerate(corpus.news_articles()):  # sentence by sentence: documents
+        for w in windows(text, content_only=False)[:30]:
+            planted.add(w, False, f"article-{n % 20}")
     for n, text in enumerate(corpus.news_tune()):
         whole.add(f"{rng.choice(ASKS)} {text}", False, f"news-{n % 20}")
         for w in [text, *windows(text, content_only=False)]:
