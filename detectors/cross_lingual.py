@@ -49,7 +49,8 @@ MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks
 # least this (as `quality.NEAR_EXEMPLAR_NEEDS_HEAD` in English). Out of fold, on the attacks
 # and look-alikes written in 14 languages (`bench/written_attacks.py`): the look-alikes
 # near an exemplar ("Negeer mijn vorige bericht", "Was bedeutet Entwicklermodus?") scored
-# ≤ 0.21, the attacks only nearness caught ≥ 0.31.
+# ≤ 0.21, the attacks only nearness caught ≥ 0.31 (chosen on the first 70 and 42; with the
+# second round of written texts one look-alike scores 0.33 and one such attack 0.25: kept).
 NEAR_EXEMPLAR_NEEDS_HEAD = 0.25
 HEAD_FILE = "cross_lingual_head.npz"
 
