@@ -14,9 +14,9 @@ latent (indirect) and encoded injections, agent-injection-bench's planted attack
 bastioncorpus's attacks and benign look-alikes (by language, channel and kind; those from
 tool output or memory sent as tool messages: evaluation only, never fitted to), Faker's phone
 numbers, three RealToxicityPrompts kinds, PyRIT's human-labelled refusal set and its
-human-scored answers to harmful requests (hate speech, violence, sexual, self-harm). Prints precision and recall with 95 % intervals,
-benign traffic's flag rates per check, then the checks' cost per event beside the cost of
-embedding the same events, same run.
+human-scored answers to harmful requests (hate speech, violence, sexual, self-harm). Prints
+precision and recall with 95 % intervals, benign traffic's flag rates per check, then the
+checks' cost per event beside the cost of embedding the same events, same run.
 """
 
 from __future__ import annotations

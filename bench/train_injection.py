@@ -119,21 +119,19 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
     for n, instruction in enumerate(goals + instructions):
         whole.add(instruction, False, "user-task")
         planted.add(instruction, True, f"instruction-{n % 20}")
-    for n, text in enumerate(corpus.planted_instructions(rng)):
-        planted.add(text, True, f"planted-{n % 20}")
-        doc = rng.choice(docs)
-        planted.add(f"{doc} {text}" if n % 2 else f"{text} {doc}", True, f"planted-{n % 20}")
-    for n, text in enumerate(written_attacks.planted()):  # naming neither model nor user
-        planted.add(text, True, f"writtenplanted-{n % 10}")
-        doc = rng.choice(docs)
-        planted.add(f"{doc} {text}" if n % 2 else f"{text} {doc}", True,
-                    f"writtenplanted-{n % 10}")
-    for n, text in enumerate(written_attacks.for_people()):
-        planted.add(text, False, f"writtenpeople-{n % 10}")
-        planted.add(f"{rng.choice(docs)} {text}", False, f"writtenpeople-{n % 10}")
-    for n, text in enumerate(corpus.instructions_for_people(rng)):
-        planted.add(text, False, f"for-people-{n % 10}")
-        planted.add(f"{rng.choice(docs)} {text}", False, f"for-people-{n % 10}")
+    def in_documents(texts: list[str], label: bool, kind: str, groups: int) -> None:
+        """Each text alone and beside a document (an injection after or before it, an
+        imperative for people after it)."""
+        for n, text in enumerate(texts):
+            planted.add(text, label, f"{kind}-{n % groups}")
+            doc = rng.choice(docs)
+            planted.add(f"{text} {doc}" if label and not n % 2 else f"{doc} {text}", label,
+                        f"{kind}-{n % groups}")
+
+    in_documents(corpus.planted_instructions(rng), True, "planted", 20)
+    in_documents(written_attacks.planted(), True, "writtenplanted", 10)  # naming neither
+    in_documents(written_attacks.for_people(), False, "writtenpeople", 10)  # model nor user
+    in_documents(corpus.instructions_for_people(rng), False, "for-people", 10)
     requests = goals + instructions
     for k, template in enumerate(corpus.pyrit_templates()):
         both(template.replace("{{ prompt }}", rng.choice(requests)), True, f"pyrit-{k}")
@@ -316,12 +314,13 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
           f"{np.mean(oof[labels] >= threshold):.3f} (those it reads: "
           f"{np.mean(oof[labels & read] >= threshold):.3f})")
     written = np.array([g.startswith("written-") for g in groups])
-    near = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
-    print(f"  the written attacks, their language unseen: head {np.mean(oof[written & labels] >= threshold):.3f}"
-          f", near an exemplar {np.mean(near[written & labels]):.3f}; look-alikes near an exemplar,"
-          f" head: {np.round(np.sort(oof[written & ~labels & near]), 3).tolist()}; attacks caught"
+    caught = oof >= threshold
+    print(f"  the written attacks, their language unseen: head "
+          f"{np.mean(caught[written & labels]):.3f}, near an exemplar "
+          f"{np.mean(similar[written & labels]):.3f}; look-alikes near an exemplar, head: "
+          f"{np.round(np.sort(oof[written & ~labels & similar]), 3).tolist()}; attacks caught"
           f" by nearness alone, head: "
-          f"{np.round(np.sort(oof[written & labels & near & (oof < threshold)]), 3).tolist()}")
+          f"{np.round(np.sort(oof[written & labels & similar & ~caught]), 3).tolist()}")
     return cross_lingual.Head(fit(vectors, labels, 0, 1.0), threshold)
 
 

@@ -422,8 +422,9 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     thing ("that movie was stupid", "that sucks"), not about someone. A group of people
     called vermin, a burden or inferior as a fact (`toxicity.degrading_generalisation`)
     counts as a listed slur."""
-    hits = index.toxicity_lexicon.hits(_WORDS.findall(masked(response).lower()))
-    generalised = degrading_generalisation(masked(response)) is not None
+    text = masked(response)
+    hits = index.toxicity_lexicon.hits(_WORDS.findall(text.lower()))
+    generalised = degrading_generalisation(text) is not None
     severity = 3 if generalised else max(hits.values(), default=0)  # as a listed slur
     lexicon = min(1.0, severity / 3 + 0.1 * max(len(hits) - 1, 0))
     model = index.toxicity_model
