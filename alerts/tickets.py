@@ -47,6 +47,9 @@ def suggested_action(detector: str, metric: str, new_topic: bool) -> str:
     if metric.startswith(("refusal", "relevance", "language_mismatch", "invalid_json",
                           "truncated", "repetition")):
         return "change the prompt, then fine-tune on corrected answers if it persists"
+    if metric.startswith("harmful_answer"):
+        return ("add a guardrail; fine-tune on refusals of these requests (the dataset holds "
+                "the harmful answers themselves: replace them, never train on them as they are)")
     if metric.startswith(("pii", "toxicity", "injection")):
         return "investigate and add a guardrail; fine-tune on safe answers"
     if metric.startswith("negative_feedback"):

@@ -124,6 +124,12 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
 
     sets["word list"] = sets["toxicity"]  # the toxicity check without its learned model
     unseen["word list"] = unseen["toxicity"]
+    harm_rows = {k: v for k, v in unseen["toxicity"].items() if k.startswith("harmful answers")}
+    # a harmful answer needs the request before it: judged on PyRIT's harm rows only (their
+    # negatives, and the toxicity set's benign chat), alone and beside the toxicity check
+    for name in ("harmful", "tox+harm"):
+        sets[name] = [e for e in sets["toxicity"] if not e.label]
+        unseen[name] = harm_rows
     words_only = dataclasses.replace(index, toxicity_model=None)
 
     def by_prompt(check: Callable[[str, np.ndarray], bool]) -> Callable[[list[Example]], list[bool]]:
@@ -140,6 +146,10 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
             return [check(e, r, p) for e, r, p in zip(examples, responses, prompts, strict=True)]
         return run
 
+    def answered_harm(e: Example, r: np.ndarray, p: np.ndarray) -> bool:
+        refused = quality.refusal(e.response, r, index, config).flagged
+        return quality.harmful(p, e.response, refused, index).flagged
+
     runners = {
         "refusal": by_response(lambda e, r, _p: quality.refusal(e.response, r, index,
                                                                  config).flagged),
@@ -148,6 +158,10 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "toxicity": lambda ex: [quality.toxicity(e.response, index, config).flagged for e in ex],
         "word list": lambda ex: [quality.toxicity(e.response, words_only, config).flagged
                                  for e in ex],
+        "harmful": by_response(answered_harm),
+        "tox+harm": by_response(
+            lambda e, r, p: answered_harm(e, r, p)
+            or quality.toxicity(e.response, index, config).flagged),
         "relevance": by_response(lambda e, r, p: quality.relevance(
             p, r, config, index.relevance, texts=(e.prompt, e.response)).flagged),
     }
@@ -172,6 +186,8 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
                 (p, False) for p, e in zip(runners[name](numbers), numbers, strict=True)
                 if split_of(e.prompt) == "held-out"]
         for row, pairs in rows.items():
+            if not any(y for _, y in pairs):  # nothing to find (harmful answers: tune, held-out)
+                continue
             tp = sum(p and y for p, y in pairs)
             fp = sum(p and not y for p, y in pairs)
             pos = sum(y for _, y in pairs)

@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 from .cross_lingual import CrossLingual, Reading
 from .cross_lingual import load as load_cross_lingual
 from .gates import FirstMatch
+from .harm import HarmHead, harmful_answer
+from .harm import head_for as harm_head_for
 from .injection import signals as _injection_signals
 from .injection import unquoted
-from .injection_head import FLAGS_AT, InjectionHead, head_for
+from .injection_head import FLAGS_AT, InjectionHead, head_for, scaled
 from .language import guess_language
 from .pii import PiiSpan, find_pii
 from .redact import redact
@@ -40,7 +42,8 @@ from .toxicity import Lexicon, ProfanityModel, degrading_generalisation, masked
 from .toxicity import load as load_toxicity_model
 from .toxicity import peaks as toxicity_peaks
 
-CHECKS = ("refusal", "injection", "pii_prompt", "pii_response", "toxicity", "relevance",
+CHECKS = ("refusal", "injection", "pii_prompt", "pii_response", "toxicity", "harmful_answer",
+           "relevance",
           "empty", "truncated", "repetition", "invalid_json", "language_mismatch",
           "error", "latency_slo", "cost_budget")
 
@@ -101,6 +104,7 @@ class ExemplarIndex:
     relevance: RelevanceHead | None = None  # the embedding's learned relevance head, if any
     toxicity_model: ProfanityModel | None = None  # the learned classifier (toxicity.load)
     injection_head: InjectionHead | None = None  # the learned injection head of this space
+    harm_head: HarmHead | None = None  # the harmful-request head of this space (`harm`)
     # encodes a prompt's sentences for the head: only where that is cheap (the static
     # backend: a sparse product); elsewhere the head reads the whole prompt's vector alone
     encode_windows: Callable[[Sequence[str]], np.ndarray] | None = field(
@@ -117,6 +121,7 @@ class ExemplarIndex:
         encoder = embedder.encoder
         return cls.build(embedder.encode, relevance=embedder.relevance_head,
                          injection_head=head_for(embedder.name),
+                         harm_head=harm_head_for(embedder.name),
                          encode_windows=encoder.encode if isinstance(encoder, StaticEncoder)
                          else None)
 
@@ -124,7 +129,8 @@ class ExemplarIndex:
     def build(cls, embed: Callable[[Sequence[str]], np.ndarray],
               relevance: RelevanceHead | None = None,
               injection_head: InjectionHead | None = None,
-              encode_windows: Callable[[Sequence[str]], np.ndarray] | None = None
+              encode_windows: Callable[[Sequence[str]], np.ndarray] | None = None,
+              harm_head: HarmHead | None = None,
               ) -> ExemplarIndex:
         terms = {}
         for line in data_lines("toxicity_lexicon.tsv"):
@@ -142,6 +148,7 @@ class ExemplarIndex:
             relevance=relevance,
             toxicity_model=load_toxicity_model(),
             injection_head=injection_head,
+            harm_head=harm_head,
             encode_windows=encode_windows,
             cross_lingual=load_cross_lingual(injection_exemplars),
         )
@@ -170,6 +177,7 @@ class _Similarities:
     refusal: float
     cosine: float | None  # prompt–answer; None without an answer
     off_topic: float | None  # the relevance head's probability, when there is a head
+    harmful_request: float | None  # the harm head's probability, when there is a head
 
 
 def score_event(event: LLMEvent, prompt_vector: np.ndarray, response_vector: np.ndarray | None,
@@ -197,13 +205,15 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
     for i, (event, sims) in enumerate(zip(
             events, _similarities(prompt_vectors, response_vectors, index), strict=True)):
         response = event.response_text
+        refused = _refusal(response, sims.refusal, index, config)
         scores = [
-            _refusal(response, sims.refusal, index, config),
+            refused,
             _injection(event.prompt_text, sims.injection, index, config,
                        tool_texts=tools[i], head=heads[i], cross_lingual=foreign[i]),
             pii("pii_prompt", event.prompt_text),
             pii("pii_response", response),
             toxicity(response, index, config, peak=toxic[i]),
+            _harmful(response, sims.harmful_request, refused.flagged, index.harm_head),
             _relevance(sims.cosine, sims.off_topic, config, index.relevance,
                        judged=judgeable(event.prompt_text, response)),
             *degenerate(event, config),
@@ -263,6 +273,8 @@ def _similarities(prompt_vectors: Sequence[np.ndarray],
     prompts = np.stack(prompt_vectors).astype(np.float32, copy=False)
     answered = [i for i, v in enumerate(response_vectors) if v is not None]
     injection = _max_rows(prompts, index.injection)
+    harmful = (np.full(n, np.nan) if index.harm_head is None
+               else index.harm_head.probability(prompts))
     refusal = np.zeros(n)
     cosine = np.full(n, np.nan)
     off_topic = np.full(n, np.nan)
@@ -276,7 +288,8 @@ def _similarities(prompt_vectors: Sequence[np.ndarray],
             off_topic[answered] = index.relevance.off_topic(asked, responses)
     return [_Similarities(float(injection[i]), float(refusal[i]),
                           None if np.isnan(cosine[i]) else float(cosine[i]),
-                          None if np.isnan(off_topic[i]) else float(off_topic[i]))
+                          None if np.isnan(off_topic[i]) else float(off_topic[i]),
+                          None if np.isnan(harmful[i]) else float(harmful[i]))
             for i in range(n)]
 
 
@@ -452,6 +465,29 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
                                  "generalisation": generalised,
                                  "probability": None if probability is None
                                  else round(probability, 4)})
+
+
+def harmful(prompt_vector: np.ndarray, response: str, refused: bool,
+            index: ExemplarIndex) -> QualityScore:
+    """Did the model answer a harmful request (`harm.harmful_answer`)? `refused`: the refusal
+    check's verdict on the answer."""
+    head = index.harm_head
+    p = None if head is None else float(head.probability(np.atleast_2d(prompt_vector))[0])
+    return _harmful(response, p, refused, head)
+
+
+def _harmful(response: str, request: float | None, refused: bool,
+             head: HarmHead | None) -> QualityScore:
+    if head is None or request is None or not response.strip():
+        return QualityScore("harmful_answer", 0.0, False,
+                            details={"request": None, "reason": "no harm head for this "
+                                     "embedding" if head is None else "no answer"})
+    verdict = harmful_answer(request, head.threshold, response, refused)
+    # rounded: a float32 product's last digits differ between processes (BLAS threads)
+    score = round(float(scaled(np.array([request]), head.threshold)[0]), 4)
+    return QualityScore("harmful_answer", score if verdict.flagged else min(score, 0.49),
+                        verdict.flagged, details={"request": round(request, 4),
+                                                  "reason": verdict.reason})
 
 
 def relevance(prompt_vector: np.ndarray, response_vector: np.ndarray | None,

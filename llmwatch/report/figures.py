@@ -35,6 +35,7 @@ QUALITY = {
     "pii_response": "PII in responses",
     "pii_prompt": "PII in prompts",
     "toxicity": "toxic responses",
+    "harmful_answer": "harmful requests answered",
     "injection": "prompt injections",
     "relevance": "off-topic answers",
     "negative_feedback": "negative feedback",
@@ -320,10 +321,10 @@ def _flagged_examples(records: Sequence[EventRecord], privacy: Privacy
 
 
 def _shown(r: EventRecord, name: str) -> str:
-    """What a check looked at: the response, the prompt, or both (relevance)."""
+    """What a check looked at: the response, the prompt, or both (relevance, harm)."""
     if name in ("refusal", "toxicity", "pii_response"):
         return r.response_text or ""
-    if name == "relevance":
+    if name in ("relevance", "harmful_answer"):  # the answer beside what it answers
         return f"{short(r.prompt_text, 100)} ⇢ {r.response_text or ''}"
     return r.prompt_text
 
@@ -603,6 +604,8 @@ def _quality_action(name: str) -> str:
                         "output redaction",
         "pii_prompt": "users send personal data: make sure it is redacted before storage",
         "toxicity": "review the flagged answers; tighten the system prompt or moderation",
+        "harmful_answer": "the model answered requests for harm: add a guardrail or moderation "
+                          "in front of it and review the answers below",
         "injection": "prompt-injection attempts rose: review them and harden the prompt",
         "relevance": "answers drift off-topic: check retrieval and the prompt version",
         "negative_feedback": "users are less happy: read the thumbs-down calls",
