@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import injection_corpus as corpus  # noqa: E402
 from quality_data import _read, wheel  # noqa: E402
-from train_injection import ASKS, HEADS, Labelled, fit  # noqa: E402
+from train_injection import ASKS, HEADS, Labelled, fit, out_of_fold  # noqa: E402
 
 from llmwatch.detectors.harm import HarmHead  # noqa: E402
 from llmwatch.detectors.injection_head import windows  # noqa: E402
@@ -232,16 +232,12 @@ def labelled(seed: int = 5) -> Labelled:
 
 
 def train(data: Labelled, backend: str, hidden: int = HIDDEN) -> HarmHead:
-    from sklearn.model_selection import GroupKFold
-
     embedder = make_embedder(backend)
     labels = np.array(data.labels)
     print(f"harm head: {len(labels)} prompts, {labels.sum()} harmful, {(~labels).sum()} benign,"
           f" {len(set(data.groups))} groups", flush=True)
     vectors = embedder.encode(data.texts)
-    oof = np.zeros(len(labels))
-    for train_rows, test in GroupKFold(5).split(vectors, labels, data.groups):
-        oof[test] = fit(vectors[train_rows], labels[train_rows], hidden, C)(vectors[test])
+    oof = out_of_fold(vectors, labels, data.groups, hidden, C)
     kinds = np.array([g.split("-")[0] for g in data.groups])
     threshold = max(0.5, float(np.quantile(oof[~labels], 1 - FP_BUDGET)))
     for kind in sorted(set(kinds[~labels])):

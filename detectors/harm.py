@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from .injection_head import Net
+from .injection_head import Net, shipped_arrays
 
 MIN_ANSWER_WORDS = 40  # shorter answers are not judged: a harmful one says more than this
 # Safety language anywhere in the answer: a refusal late in it, a warning, a redirect to help.
@@ -112,9 +111,7 @@ def head_file(embedding: str) -> str:
 
 def head_for(embedding: str) -> HarmHead | None:
     """The shipped head of a space (`detectors/data/harm_head.<space>.npz`), if any."""
-    path = resources.files("llmwatch.detectors").joinpath("data", head_file(embedding))
-    if not path.is_file():
+    arrays = shipped_arrays(head_file(embedding))
+    if arrays is None:
         return None
-    with path.open("rb") as f, np.load(f) as stored:
-        arrays = {k: stored[k] for k in stored.files}
     return HarmHead(str(arrays["embedding"]), Net.of(arrays, "net"), float(arrays["threshold"]))

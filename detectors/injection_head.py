@@ -161,13 +161,20 @@ def scaled(p: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(p < threshold, below, above)
 
 
-def head_for(embedding: str) -> InjectionHead | None:
-    """The shipped head of a space (`detectors/data/injection_head.<space>.npz`), if any."""
-    path = resources.files("llmwatch.detectors").joinpath("data", head_file(embedding))
+def shipped_arrays(name: str) -> dict[str, np.ndarray] | None:
+    """The arrays of `detectors/data/<name>` (a head's `.npz`), or None if it is not shipped."""
+    path = resources.files("llmwatch.detectors").joinpath("data", name)
     if not path.is_file():
         return None
     with path.open("rb") as f, np.load(f) as stored:
-        arrays = {k: stored[k] for k in stored.files}
+        return {k: stored[k] for k in stored.files}
+
+
+def head_for(embedding: str) -> InjectionHead | None:
+    """The shipped head of a space (`detectors/data/injection_head.<space>.npz`), if any."""
+    arrays = shipped_arrays(head_file(embedding))
+    if arrays is None:
+        return None
     whole, planted = (float(t) for t in arrays["thresholds"])
     return InjectionHead(str(arrays["embedding"]), Net.of(arrays, "whole"), whole,
                          Net.of(arrays, "planted"), planted)
