@@ -14,9 +14,10 @@ flags a call when
   "I won't provide", "instead, …"): a model that answered with warnings or a redirect did
   not comply, whatever it wrote.
 
-It needs the head of the embedding space (`data/harm_head.<space>.npz`); a space without one
-goes without the check. The decision is `harmful_answer`, a pure function of the head's
-probability, the answer and the refusal check's verdict.
+It needs the head of the embedding space (`data/harm_head.<space>.npz`: the static backend's
+and MiniLM's are shipped); a space without one goes without the check. The decision is
+`harmful_answer`, a pure function of the head's probability, the answer and the refusal
+check's verdict.
 """
 
 from __future__ import annotations
