@@ -323,10 +323,11 @@ class QualitySettings(BaseModel):
         0.95, gt=0, le=1, description="Probability of the learned toxicity classifier "
         "(alt-profanity-check, on text with names and quotes masked) that flags.")
     relevance_min_similarity: float = Field(
-        -0.04, description="Prompt–response cosine similarity below which an answer is "
-        "off-topic (minilm backend): -0.04 flags 0.5 % of real replies. The static backend's "
-        "learned relevance head flags at its own threshold, set when it is built to flag "
-        "0.5 % of real replies too. Replies under five words are not judged.")
+        -0.06, description="Prompt–response cosine similarity below which an answer is "
+        "off-topic (minilm backend): -0.06 flags 0.3 % of real replies of validation "
+        "conversations. The static backend's learned relevance head flags at its own "
+        "threshold, set when it is built to flag 0.3 % of them too. Replies under five words "
+        "are not judged.")
     repetition_threshold: float = Field(
         0.5, gt=0, le=1, description="Share of repeated 4-grams that counts as a loop.")
     latency_slo_ms: float = Field(10_000, gt=0, description="Latency SLO per call.")
