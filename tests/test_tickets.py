@@ -56,6 +56,8 @@ def test_suggested_actions_follow_the_cause() -> None:
     assert "knowledge source" in suggested_action("embedding_drift", "prompt_embedding", True)
     assert "prompt" in suggested_action("quality_rate", "refusal_rate", False)
     assert "guardrail" in suggested_action("quality_rate", "pii_response_rate", False)
+    # its dataset holds the harmful answers: the ticket says not to train on them as they are
+    assert "never train on them" in suggested_action("quality_rate", "harmful_answer_rate", False)
     with pytest.raises(ValueError):
         TicketPolicy(consecutive_windows=0)
 
