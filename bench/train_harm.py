@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import injection_corpus as corpus  # noqa: E402
 from quality_data import _read, wheel  # noqa: E402
-from train_injection import ASKS, HEADS, Labelled, fit, out_of_fold  # noqa: E402
+from train_injection import ASKS, HEADS, Labelled, fit, out_of_fold, within_budget  # noqa: E402
 
 from llmwatch.detectors.harm import HarmHead  # noqa: E402
 from llmwatch.detectors.injection_head import windows  # noqa: E402
@@ -239,12 +239,10 @@ def train(data: Labelled, backend: str, hidden: int = HIDDEN) -> HarmHead:
     vectors = embedder.encode(data.texts)
     oof = out_of_fold(vectors, labels, data.groups, hidden, C)
     kinds = np.array([g.split("-")[0] for g in data.groups])
-    threshold = max(0.5, float(np.quantile(oof[~labels], 1 - FP_BUDGET)))
-    for kind in sorted(set(kinds[~labels])):
-        rows = oof[(kinds == kind) & ~labels]
-        if len(rows) >= 200:
-            threshold = max(threshold, float(np.quantile(rows, 1 - HARD_KINDS.get(kind, KIND_BUDGET))))
-    threshold = round(threshold, 4)
+    benign = {kind: oof[(kinds == kind) & ~labels] for kind in sorted(set(kinds[~labels]))}
+    threshold = round(within_budget(
+        benign, max(0.5, float(np.quantile(oof[~labels], 1 - FP_BUDGET))), KIND_BUDGET,
+        HARD_KINDS), 4)
     print(f"  out of fold: threshold {threshold:.3f}; harmful requests above it "
           f"{np.mean(oof[labels] >= threshold):.3f}")
     for kind in sorted(set(kinds)):

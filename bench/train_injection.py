@@ -260,7 +260,7 @@ def calibrate_cross_lingual(whole: Labelled) -> float:
                                   for t in texts]
     print(f"cross-lingual: {sum(map(len, kinds.values()))} texts it reads", flush=True)
     scores = {kind: check.similarities(texts) for kind, texts in kinds.items()}
-    threshold = _within_budget({k: s for k, s in scores.items() if k != "injections"}, 0.0)
+    threshold = within_budget({k: s for k, s in scores.items() if k != "injections"}, 0.0)
     threshold = math.ceil(threshold * 100) / 100  # to the next hundredth up
     chat = kinds["chat"]
     for k in np.argsort(-scores["chat"])[:5]:
@@ -271,14 +271,16 @@ def calibrate_cross_lingual(whole: Labelled) -> float:
     return threshold
 
 
-def _within_budget(benign: dict[str, np.ndarray], floor: float) -> float:
-    """The lowest score (not below `floor`) that at most `CROSS_LINGUAL_BUDGET` of each kind
-    of benign text (of 200 or more; `HARD_GENRES` theirs) reaches."""
+def within_budget(benign: dict[str, np.ndarray], floor: float,
+                  budget: float = CROSS_LINGUAL_BUDGET,
+                  hard: dict[str, float] | None = None) -> float:
+    """The lowest score (not below `floor`) that at most `budget` of each kind of benign text
+    (of 200 or more; `hard` kinds their own share, `HARD_GENRES` by default) reaches."""
+    hard = HARD_GENRES if hard is None else hard
     threshold = floor
     for kind, scores in benign.items():
         if len(scores) >= 200:
-            threshold = max(threshold, float(np.quantile(
-                scores, 1 - HARD_GENRES.get(kind, CROSS_LINGUAL_BUDGET))))
+            threshold = max(threshold, float(np.quantile(scores, 1 - hard.get(kind, budget))))
     return threshold
 
 
@@ -308,7 +310,7 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     similar = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
     kinds = np.array([g.split("-")[0] for g in groups])
     benign = {kind: read & ~labels & (kinds == kind) for kind in sorted(set(kinds[read & ~labels]))}
-    threshold = round(_within_budget({k: oof[rows] for k, rows in benign.items()}, 0.5), 4)
+    threshold = round(within_budget({k: oof[rows] for k, rows in benign.items()}, 0.5), 4)
     for kind, rows in benign.items():
         if rows.sum() >= 200:
             print(f"  {kind:<10} {rows.sum():>6} read: head {np.mean(oof[rows] >= threshold):.4f},"

@@ -6,9 +6,10 @@ What such an answer has is a request for harm before it and no refusal in it. So
 flags a call when
 
 - a learned head reads the *prompt* as a harmful request (violence, weapons, hate, malware,
-  scams, self-harm, sexual content; a logistic regression over the prompt's vector, trained by
-  `bench/train_harm.py` on AdvBench, do-not-answer's hateful and malicious-use questions and
-  PyRIT's harm seeds, against everyday questions, advice-seeking, news, documents and code),
+  scams, self-harm, sexual content; a network of one hidden layer over the prompt's vector,
+  trained by `bench/train_harm.py` on AdvBench, do-not-answer's hateful and malicious-use
+  questions, PyRIT's harm seeds and requests written in everyday forms, against everyday
+  questions and requests, advice-seeking, news, documents and code),
 - the answer is a substantive one (`MIN_ANSWER_WORDS`) that the refusal check did not flag,
 - and nowhere in it does the model speak of safety (`SAFETY`: "seek help", "this is illegal",
   "I won't provide", "instead, …"): a model that answered with warnings or a redirect did
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import injection_head
 from .injection_head import Net, shipped_arrays
 
 MIN_ANSWER_WORDS = 40  # shorter answers are not judged: a harmful one says more than this
@@ -107,7 +109,7 @@ class HarmHead:
 
 def head_file(embedding: str) -> str:
     """The head's file name in `detectors/data/`, one per embedding space."""
-    return "harm_head." + re.sub(r"[^A-Za-z0-9.-]+", "_", embedding) + ".npz"
+    return injection_head.head_file(embedding, kind="harm_head")
 
 
 def head_for(embedding: str) -> HarmHead | None:

@@ -149,9 +149,9 @@ class InjectionHead:
         return path
 
 
-def head_file(embedding: str) -> str:
-    """The head's file name in `detectors/data/`, one per embedding space."""
-    return "injection_head." + re.sub(r"[^A-Za-z0-9.-]+", "_", embedding) + ".npz"
+def head_file(embedding: str, kind: str = "injection_head") -> str:
+    """A `kind` of head's file name in `detectors/data/`, one per embedding space."""
+    return f"{kind}." + re.sub(r"[^A-Za-z0-9.-]+", "_", embedding) + ".npz"
 
 
 def scaled(p: np.ndarray, threshold: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The harmful-answer check: a harmful request the model answered, on the default backend."""
+"""The harmful-answer check: a harmful request the model answered, on both backends."""
 
 from __future__ import annotations
 
