@@ -526,6 +526,22 @@ def pyrit_refusals() -> list[Example]:
     return [e for i, e in enumerate(rows) if i not in other]
 
 
+def pyrit_objective_answers() -> set[str]:
+    """The answers in PyRIT's objective scorer sets (read while writing refusal markers), by
+    their text: 19 of the refusal set's answers are among them."""
+    return {row["assistant_response"].strip() for row in scorer_evals("objective/")
+            if (row.get("assistant_response") or "").strip()}
+
+
+def pyrit_refusals_unread() -> list[Example]:
+    """The refusal set's held-out split less the answers that also sit in PyRIT's objective
+    sets: those were read while refusal markers were written from the objective sets, so only
+    these rows were never seen while tuning."""
+    read = pyrit_objective_answers()
+    return [e for e in pyrit_refusals() if split_of(e.prompt + "\n" + e.response) == "held-out"
+            and e.response.strip() not in read]
+
+
 def pyrit_off_topic() -> list[Example]:
     """The answers PyRIT's refusal set gives to another question (positives: off-topic) and
     the answers it labels as meeting their own objective (negatives)."""

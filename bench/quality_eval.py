@@ -48,7 +48,7 @@ from quality_data import (  # noqa: E402
     pii_set,
     pyrit_harmful_answers,
     pyrit_off_topic,
-    pyrit_refusals,
+    pyrit_refusals_unread,
     refusal_set,
     relevance_set,
     software_messages,
@@ -111,10 +111,10 @@ def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float
         "refusal": {"tuned on: own soft/multilingual": [Example("", t, True)
                                                          for t in SOFT_REFUSALS],
                     # its tune split's misses were read (two safety-redirect markers came of
-                    # them): only its held-out split is reported
-                    "human-labelled (PyRIT refusal set, held-out split)": [
-                        e for e in pyrit_refusals()
-                        if split_of(e.prompt + "\n" + e.response) == "held-out"]},
+                    # them), and so were its answers that PyRIT's objective sets share (markers
+                    # were written from those): only the rest of its held-out split is reported
+                    "human-labelled (PyRIT refusal set, held-out, unread)":
+                        pyrit_refusals_unread()},
         "relevance": {"answers to another question (PyRIT)": pyrit_off_topic()},
         "toxicity": {**{f"RTP {kind}": [Example("", t, True) for t in texts]
                         for kind, texts in toxicity_unseen().items()},
