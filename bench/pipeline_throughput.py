@@ -320,7 +320,8 @@ def quality(backend: str) -> dict[str, tuple[float, float]]:
     from llmwatch.detectors.quality import QualityConfig
 
     with contextlib.redirect_stdout(io.StringIO()):
-        return quality_eval.evaluate(make_embedder(backend), QualityConfig())
+        return quality_eval.evaluate(make_embedder(backend), QualityConfig(),
+                                     None if backend == "static" else make_embedder("static"))
 
 
 def table(results: list[Result]) -> None:

@@ -68,7 +68,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="minilm")
     args = parser.parse_args()
     print(f"embedding backend: {args.backend}")
-    evaluate(make_embedder(args.backend), QualityConfig())
+    # as the worker does: MiniLM borrows the static space's injection head
+    head_space = None if args.backend == "static" else make_embedder("static")
+    evaluate(make_embedder(args.backend), QualityConfig(), head_space)
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -86,10 +88,11 @@ def _ci(k: int, n: int) -> str:
     return f"{k / max(n, 1):.3f} [{lo:.2f}–{hi:.2f}]"
 
 
-def evaluate(embedder: Embedder, config: QualityConfig) -> dict[str, tuple[float, float]]:
+def evaluate(embedder: Embedder, config: QualityConfig,
+             head_space: Embedder | None = None) -> dict[str, tuple[float, float]]:
     """Prints the tables; returns held-out (precision, recall) per detector."""
     rng = random.Random(7)
-    index = ExemplarIndex.of(embedder)
+    index = ExemplarIndex.of(embedder, head_space)
     print("building labelled sets (downloads a few wheels on first run) ...", flush=True)
     sets = {
         "refusal": refusal_set(rng), "injection": injection_set(rng), "pii": pii_set(rng),

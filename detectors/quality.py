@@ -111,21 +111,37 @@ class ExemplarIndex:
     # backend: a sparse product); elsewhere the head reads the whole prompt's vector alone
     encode_windows: Callable[[Sequence[str]], np.ndarray] | None = field(
         default=None, compare=False)
+    # encodes whole prompts for the head when it is of another space than the events'
+    # vectors (MiniLM's events read by the static space's head); None: it reads those vectors
+    encode_for_head: Callable[[Sequence[str]], np.ndarray] | None = field(
+        default=None, compare=False)
     # prompts that may not be in English, read in a multilingual space (its encoder is
     # loaded at first use; None where it is not installed)
     cross_lingual: CrossLingual | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, embedder: Embedder) -> ExemplarIndex:
-        """The index in `embedder`'s space, with its relevance and injection heads."""
+    def of(cls, embedder: Embedder, head_space: Embedder | None = None) -> ExemplarIndex:
+        """The index in `embedder`'s space, with its relevance and injection heads. A space
+        without an injection head of its own (MiniLM's) borrows `head_space`'s, when given:
+        the static backend's, whose head reads a prompt sentence by sentence for a sparse
+        product per sentence — the prompt is encoded there too, for less than 1 % of what
+        MiniLM spends embedding the call."""
         from llmwatch.static_embedding import StaticEncoder
 
-        encoder = embedder.encoder
-        return cls.build(embedder.encode, relevance=embedder.relevance_head,
-                         injection_head=head_for(embedder.name),
-                         harm_head=harm_head_for(embedder.name),
-                         encode_windows=encoder.encode if isinstance(encoder, StaticEncoder)
-                         else None)
+        index = cls.build(embedder.encode, relevance=embedder.relevance_head,
+                          injection_head=head_for(embedder.name),
+                          harm_head=harm_head_for(embedder.name),
+                          encode_windows=embedder.encoder.encode
+                          if isinstance(embedder.encoder, StaticEncoder) else None)
+        if index.injection_head is not None or head_space is None:
+            return index
+        borrowed = head_for(head_space.name)
+        if borrowed is None:
+            return index
+        encode = head_space.encode
+        return dataclasses.replace(
+            index, injection_head=borrowed, encode_for_head=encode,
+            encode_windows=encode if isinstance(head_space.encoder, StaticEncoder) else None)
 
     @classmethod
     def build(cls, embed: Callable[[Sequence[str]], np.ndarray],
@@ -244,8 +260,10 @@ def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]]
     head = index.injection_head
     if head is None or not prompts:
         return [None] * len(prompts)
+    whole = (np.stack(prompt_vectors) if index.encode_for_head is None
+             else index.encode_for_head(prompts))
     found = [HeadReading(p, w, None) for p, w in head.score_texts(
-        prompts, np.stack(prompt_vectors), index.encode_windows)]
+        prompts, whole, index.encode_windows)]
     tools = [(i, k, t) for i, texts in enumerate(tool_texts) for k, t in enumerate(texts)]
     if tools and index.encode_windows is not None:
         texts = [t for _, _, t in tools]

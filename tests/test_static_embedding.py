@@ -231,3 +231,14 @@ def test_vectors_of_two_backends_are_never_compared(tmp_path) -> None:  # type: 
     assert [r.event_id for r in new_repo.records(segment)[0]] == \
         [f"evt-{i:06d}" for i in range(60, 120)]
     assert old_repo.count_after(segment, None) == 60  # and the other way round
+
+
+def test_a_minilm_worker_borrows_the_static_spaces_injection_head() -> None:
+    """The analysis process of a MiniLM worker reads injections with the static space's head
+    (MiniLM has none of its own), built from the same installed model and cache."""
+    local = local_analyser(EmbeddingSettings(backend="minilm"), QualitySettings())
+    assert local.name == "all-MiniLM-L6-v2"
+    assert local.scorer is not None
+    head = local.scorer.index.injection_head
+    assert head is not None and head.embedding == f"all-MiniLM-L6-v2/{RECIPE}"
+    assert local.scorer.index.encode_for_head is not None
