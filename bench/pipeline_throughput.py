@@ -48,7 +48,7 @@ from embedding_budget import calls  # noqa: E402
 
 from llmwatch.config import Settings  # noqa: E402
 from llmwatch.demo import stop_worker  # noqa: E402
-from llmwatch.embedding import make_embedder  # noqa: E402
+from llmwatch.embedding import head_space, make_embedder  # noqa: E402
 from llmwatch.local.kafka import LocalKafka, free_port  # noqa: E402
 from llmwatch.local.postgres import LocalPostgres  # noqa: E402
 from llmwatch.schemas import LLMEvent  # noqa: E402
@@ -321,7 +321,7 @@ def quality(backend: str) -> dict[str, tuple[float, float]]:
 
     with contextlib.redirect_stdout(io.StringIO()):
         return quality_eval.evaluate(make_embedder(backend), QualityConfig(),
-                                     None if backend == "static" else make_embedder("static"))
+                                     head_space(backend))
 
 
 def table(results: list[Result]) -> None:

@@ -59,7 +59,7 @@ from quality_data import (  # noqa: E402
 
 from llmwatch.detectors import quality  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
-from llmwatch.embedding import BACKENDS, Embedder, make_embedder  # noqa: E402
+from llmwatch.embedding import BACKENDS, Embedder, head_space, make_embedder  # noqa: E402
 from llmwatch.schemas import LLMEvent  # noqa: E402
 
 
@@ -68,9 +68,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="minilm")
     args = parser.parse_args()
     print(f"embedding backend: {args.backend}")
-    # as the worker does: MiniLM borrows the static space's injection head
-    head_space = None if args.backend == "static" else make_embedder("static")
-    evaluate(make_embedder(args.backend), QualityConfig(), head_space)
+    evaluate(make_embedder(args.backend), QualityConfig(), head_space(args.backend))
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -89,10 +87,11 @@ def _ci(k: int, n: int) -> str:
 
 
 def evaluate(embedder: Embedder, config: QualityConfig,
-             head_space: Embedder | None = None) -> dict[str, tuple[float, float]]:
-    """Prints the tables; returns held-out (precision, recall) per detector."""
+             borrowed: Embedder | None = None) -> dict[str, tuple[float, float]]:
+    """Prints the tables; returns held-out (precision, recall) per detector. `borrowed`: the
+    space whose injection head `embedder` borrows, as the worker's (`embedding.head_space`)."""
     rng = random.Random(7)
-    index = ExemplarIndex.of(embedder, head_space)
+    index = ExemplarIndex.of(embedder, borrowed)
     print("building labelled sets (downloads a few wheels on first run) ...", flush=True)
     sets = {
         "refusal": refusal_set(rng), "injection": injection_set(rng), "pii": pii_set(rng),

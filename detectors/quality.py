@@ -306,11 +306,14 @@ def _similarities(prompt_vectors: Sequence[np.ndarray],
         cosine[answered] = np.einsum("ij,ij->i", asked, responses)
         if index.relevance is not None:
             off_topic[answered] = index.relevance.off_topic(asked, responses)
-    return [_Similarities(float(injection[i]), float(refusal[i]),
-                          None if np.isnan(cosine[i]) else float(cosine[i]),
-                          None if np.isnan(off_topic[i]) else float(off_topic[i]),
-                          None if np.isnan(harmful[i]) else float(harmful[i]))
+    return [_Similarities(float(injection[i]), float(refusal[i]), _unless_nan(cosine[i]),
+                          _unless_nan(off_topic[i]), _unless_nan(harmful[i]))
             for i in range(n)]
+
+
+def _unless_nan(x: float) -> float | None:
+    """A batch array's entry, None where it was not computed (NaN)."""
+    return None if np.isnan(x) else float(x)
 
 
 def _max_rows(vectors: np.ndarray, exemplars: np.ndarray) -> np.ndarray:

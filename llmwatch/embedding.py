@@ -174,6 +174,16 @@ def embedding_name(backend: str = "static", model_path: str | None = None) -> st
     return f"{Path(model_path).name if model_path else DEFAULT_MODEL_NAME}/{RECIPE}"
 
 
+def head_space(backend: str, *, model_path: str | None = None,
+               cache_dir: Path | None = None) -> Embedder | None:
+    """The space whose learned injection head a backend borrows (`ExemplarIndex.of`): MiniLM
+    has none of its own and reads prompts with the static space's, built from the same
+    installed model and cached once per machine; None for the static backend itself."""
+    if backend == "static":
+        return None
+    return make_embedder("static", model_path=model_path, cache_dir=cache_dir)
+
+
 def make_embedder(backend: str = "static", *, model_path: str | None = None,
                   device: str = "cpu", batch_size: int = 16, cache_size: int = 0,
                   max_tokens: int | None = None, cache_dir: Path | None = None) -> Embedder:

@@ -169,17 +169,14 @@ def _settle(out: Future[Analyses], done: Future[Analyses]) -> None:
 
 def local_analyser(emb: EmbeddingSettings, quality: QualitySettings) -> LocalAnalyser:
     from llmwatch.detectors.quality import ExemplarIndex, QualityConfig
-    from llmwatch.embedding import make_embedder
+    from llmwatch.embedding import head_space, make_embedder
 
     embedder = make_embedder(
         emb.backend, model_path=emb.model_path, device=emb.device,
         batch_size=emb.model_batch_size, cache_size=emb.cache_size,
         max_tokens=emb.max_tokens, cache_dir=emb.cache_dir)
-    # MiniLM has no injection head of its own: it borrows the static space's (built from
-    # the same installed model, cached once per machine)
-    head_space = None if emb.backend == "static" else make_embedder(
-        "static", model_path=emb.model_path, cache_dir=emb.cache_dir)
-    return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.of(embedder, head_space),
+    borrowed = head_space(emb.backend, model_path=emb.model_path, cache_dir=emb.cache_dir)
+    return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.of(embedder, borrowed),
                                                  QualityConfig(**quality.model_dump())))
 
 
