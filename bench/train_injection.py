@@ -287,8 +287,9 @@ def within_budget(benign: dict[str, np.ndarray], floor: float,
 def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     """The cross-lingual check's head (`detectors/cross_lingual.py`): a logistic regression
     over the multilingual vectors of the whole prompts (English attacks against benign text
-    in 28 languages, agent tasks, harmful requests, documents) and of the tune split of
-    Django's messages in 100 languages, flagging at the probability that at most
+    in 28 languages, agent tasks, harmful requests, documents), attacks and look-alikes
+    written in 14 languages, attacks collected in six (`injection_corpus.collected_attacks`)
+    and the tune split of Django's messages in 100 languages, flagging at the probability that at most
     `CROSS_LINGUAL_BUDGET` of each kind of benign text the check reads reaches out of fold
     (`HARD_GENRES` theirs)."""
     check = cross_lingual.load(data_lines("injection_exemplars.txt"), head=False)
@@ -299,6 +300,11 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     # reads as harmless), each language one group: what is learnt of the others carries
     mine = [(t, True, f"written-{lang}") for lang, t in written_attacks.attacks()] + [
         (t, False, f"written-{lang}") for lang, t in written_attacks.lookalikes()]
+    # and attacks people collected in six languages (English among them), less any the bench
+    # judges on or a copy or translation of one (the static space's readers learnt nothing
+    # from such prompts: out of fold their thresholds rose and planted recall fell)
+    mine += [(t, True, f"collected-{n % 20}")
+             for n, t in enumerate(corpus.unseen_by_bench(corpus.collected_attacks()))]
     texts = whole.texts + messages + [t for t, _, _ in mine]
     labels = np.array(whole.labels + [False] * len(messages) + [y for _, y, _ in mine])
     groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))] + [

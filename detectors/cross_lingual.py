@@ -12,7 +12,8 @@ English is embedded there and compared with the English injection exemplars
 Nearness to twenty exemplars misses attacks worded like none of them, so a learned head reads
 the same vector beside it (`data/cross_lingual_head.npz`: a logistic regression trained on the
 injection head's whole prompts — attacks in English against benign chat in 28 languages,
-agent tasks, harmful requests, documents — and Django's messages in 100 languages). The
+agent tasks, harmful requests, documents —, attacks people collected in six languages and
+Django's messages in 100 languages). The
 space puts a translation near its original, so what the head learns of English attacks
 carries to other languages; attacks written in 14 languages for it
 (`bench/written_attacks.py`) keep "not English" from reading as harmless in itself.
@@ -49,7 +50,10 @@ MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks
 # and look-alikes written in 14 languages (`bench/written_attacks.py`): the look-alikes
 # near an exemplar ("Negeer mijn vorige bericht", "Was bedeutet Entwicklermodus?") scored
 # ≤ 0.21, the attacks only nearness caught ≥ 0.31 (chosen on the first 70 and 42; with the
-# second round of written texts one look-alike scores 0.33 and one such attack 0.25: kept).
+# second round of written texts one look-alike scores 0.33 and one such attack 0.25: kept;
+# since the head also learns from collected attacks, four written look-alikes near an
+# exemplar score above it out of fold — 0.28, 0.55, 0.80, 0.98 — and the lowest such attack
+# 0.27: kept, the benign bench's non-English calls flagged by injection stay at 0.1 %).
 NEAR_EXEMPLAR_NEEDS_HEAD = 0.25
 HEAD_FILE = "cross_lingual_head.npz"
 
