@@ -470,7 +470,9 @@ def agent_documents() -> list[AgentCall]:
     """Agents reading repositories, memory, customer records and mail (inspect-evals 0.26.0:
     `ipi_coding_agent`, `agent_threat_bench`): 54 calls with an instruction planted in what a
     tool returned, written by those benchmarks' authors, and 15 without. For evaluation only:
-    no threshold, pattern, exemplar or head is ever fitted to it."""
+    no threshold, pattern, exemplar or head is ever fitted to it. (The planted text of 13 of
+    the 54 was seen while this loader was written, to learn where it sits; nothing has been
+    written from it since.)"""
     z = wheel("inspect-evals")
     return _ipi_coding_agent(z) + _agent_threat_bench(z)
 
