@@ -289,9 +289,9 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     over the multilingual vectors of the whole prompts (English attacks against benign text
     in 28 languages, agent tasks, harmful requests, documents), attacks and look-alikes
     written in 14 languages, attacks collected in six (`injection_corpus.collected_attacks`)
-    and the tune split of Django's messages in 100 languages, flagging at the probability that at most
-    `CROSS_LINGUAL_BUDGET` of each kind of benign text the check reads reaches out of fold
-    (`HARD_GENRES` theirs)."""
+    and the tune split of Django's messages in 100 languages, flagging at the probability
+    that at most `CROSS_LINGUAL_BUDGET` of each kind of benign text the check reads reaches
+    out of fold (`HARD_GENRES` theirs)."""
     check = cross_lingual.load(data_lines("injection_exemplars.txt"), head=False)
     if check is None:
         sys.exit("the cross-lingual check's encoder is not installed (pip install -e .[server])")
