@@ -310,7 +310,7 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
     groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))] + [
         g for _, _, g in mine]
     print(f"cross-lingual head: encoding {len(texts)} texts", flush=True)
-    vectors = np.vstack([check.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
+    vectors = corpus.multilingual_vectors(check, texts)
     oof = out_of_fold(vectors, labels, groups, 0, 1.0)
     read = np.array([cross_lingual.reads(t) for t in texts])
     similar = np.max(vectors @ check.exemplar_vectors().T, axis=1) >= check.threshold
