@@ -62,9 +62,9 @@ CASCADE_BARS = (0.05, 0.1, 0.2, 0.3)  # the static reader's scaled score (flags 
 MAX_WINDOWS = 60  # per message
 
 
-def model_folder(collected: bool) -> Path:
-    """Where a variant's model and threshold are kept."""
-    return CACHE / ("collected" if collected else "planted")
+def model_folder(collected: bool, layers: int | None = None) -> Path:
+    """Where a variant's model and threshold are kept (`layers`: MiniLM's first layers only)."""
+    return CACHE / (("collected" if collected else "planted") + (f"-L{layers}" if layers else ""))
 
 
 def collected_positives() -> list[str]:
@@ -88,7 +88,7 @@ def collected_positives() -> list[str]:
     return corpus.unseen_by_bench(sorted(set(texts)))
 
 
-def train(steps: int | None, collected: bool) -> None:
+def train(steps: int | None, collected: bool, layers: int | None = None) -> None:
     import injection_corpus as corpus
     from train_injection import labelled
 
@@ -128,6 +128,9 @@ def train(steps: int | None, collected: bool) -> None:
     path = str(get_model_path())
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    if layers:  # a cheaper reader: MiniLM's first `layers` of its 6 (cost ~ layers / 6)
+        model.bert.encoder.layer = model.bert.encoder.layer[:layers]
+        model.config.num_hidden_layers = layers
     optimiser = torch.optim.AdamW(model.parameters(), lr=4e-5, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / steps))
@@ -148,7 +151,7 @@ def train(steps: int | None, collected: bool) -> None:
             print(f"  step {step}/{steps}: loss {loss.item():.3f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     model.eval()
-    folder = model_folder(collected)
+    folder = model_folder(collected, layers)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -234,8 +237,8 @@ def rows() -> dict[str, tuple[list[Call], bool]]:
     return out
 
 
-def evaluate(collected: bool) -> None:
-    reader = Reader.load(model_folder(collected))
+def evaluate(collected: bool, layers: int | None = None) -> None:
+    reader = Reader.load(model_folder(collected, layers))
     embedder = make_embedder("static")
     index = ExemplarIndex.of(embedder, head_space("static"))
     head = index.injection_head
@@ -284,11 +287,13 @@ def main() -> None:
     for p in (t, e):
         p.add_argument("--collected", action="store_true",
                        help="the variant that also learns from attacks people collected")
+        p.add_argument("--layers", type=int, choices=range(1, 6), default=None,
+                       help="keep only MiniLM's first LAYERS of 6 (a cheaper reader)")
     args = parser.parse_args()
     if args.command == "train":
-        train(args.steps, args.collected)
+        train(args.steps, args.collected, args.layers)
     else:
-        evaluate(args.collected)
+        evaluate(args.collected, args.layers)
 
 
 if __name__ == "__main__":
