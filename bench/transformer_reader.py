@@ -1,7 +1,10 @@
 """Experiment, not shipped: MiniLM fine-tuned as the injection head's planted reader.
 
-    python bench/transformer_reader.py train [--collected] [--steps N]   # 20-30 min, 2 cores
-    python bench/transformer_reader.py evaluate [--collected]
+    python bench/transformer_reader.py train [--collected] [--steps N] [--layers N]
+                                                     # 20-30 min on 2 cores (6 layers)
+    python bench/transformer_reader.py evaluate [--collected] [--layers N]
+    python bench/transformer_reader.py cost N [N ...]   # ms a window, the full reader beside
+                                                        # the --layers N ones
 
 The shipped planted reader (`detectors/injection_head.py`) is a small network over static
 vectors: one averaged vector per sentence, which cannot read a sentence in its context. This
@@ -278,6 +281,28 @@ def evaluate(collected: bool, layers: int | None = None) -> None:
               + "  ".join(bars) + f"   ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
+def cost(layers: Sequence[int], rounds: int = 3) -> None:
+    """Milliseconds a window for the full reader and the `layers` variants, timed side by side
+    in alternating rounds on the same windows (the benign documents' first 600)."""
+    import torch
+    from benign_traffic import kinds
+
+    torch.set_num_threads(2)
+    docs = kinds(random.Random(7), 600)["documents"]
+    ws = [w for prompt, _ in docs for w in read_windows(prompt)][:600]
+    readers = {n: Reader.load(model_folder(False, None if n == 6 else n)) for n in (6, *layers)}
+    spent = dict.fromkeys(readers, 0.0)
+    for _ in range(rounds):
+        for n, reader in readers.items():
+            reader.seen.clear()
+            started = time.perf_counter()
+            reader.probability(ws)
+            spent[n] += time.perf_counter() - started
+    for n, seconds in spent.items():
+        ms = 1000 * seconds / rounds / len(ws)
+        print(f"{n} layers: {ms:.2f} ms a window ({seconds / spent[6]:.2f} of the full reader's)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,8 +314,12 @@ def main() -> None:
                        help="the variant that also learns from attacks people collected")
         p.add_argument("--layers", type=int, choices=range(1, 6), default=None,
                        help="keep only MiniLM's first LAYERS of 6 (a cheaper reader)")
+    c = sub.add_parser("cost", help="ms a window: the full reader and cheaper ones, side by side")
+    c.add_argument("layers", type=int, nargs="+", help="the --layers variants to time")
     args = parser.parse_args()
-    if args.command == "train":
+    if args.command == "cost":
+        cost(args.layers)
+    elif args.command == "train":
         train(args.steps, args.collected, args.layers)
     else:
         evaluate(args.collected, args.layers)
