@@ -19,9 +19,10 @@ their union, and the union when the fine-tuned reader only reads the windows the
 static reader already scores above a bar (a cascade that would keep the cost down).
 
 `--collected` adds attacks people wrote (`collected_positives`), each alone and beside a
-document, as positives. The models are written outside the repository
-(`~/.cache/llmwatch/transformer_reader/{planted,collected}`, about 90 MB each): nothing here
-is used by the worker.
+document, as positives. `--layers N` keeps only MiniLM's first N layers (a cheaper reader;
+`cost` times it beside the full one). The models are written outside the repository
+(`~/.cache/llmwatch/transformer_reader/{planted,collected}[-L<N>]`, 60-90 MB each): nothing
+here is used by the worker.
 """
 
 from __future__ import annotations
@@ -188,6 +189,10 @@ class Reader:
     def load(cls, folder: Path) -> Reader:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        if not (folder / "config.json").exists():
+            variant = folder.name.replace("planted", "").replace("collected", " --collected")
+            sys.exit(f"no fine-tuned reader in {folder}: train it first (python "
+                     f"bench/transformer_reader.py train{variant.replace('-L', ' --layers ')})")
         threshold = folder / "threshold.txt"
         return cls(AutoTokenizer.from_pretrained(folder),
                    AutoModelForSequenceClassification.from_pretrained(folder).eval(),
@@ -283,7 +288,7 @@ def evaluate(collected: bool, layers: int | None = None) -> None:
 
 def cost(layers: Sequence[int], rounds: int = 3) -> None:
     """Milliseconds a window for the full reader and the `layers` variants, timed side by side
-    in alternating rounds on the same windows (the benign documents' first 600)."""
+    in alternating rounds on the same 600 windows (the first the benign documents give)."""
     import torch
     from benign_traffic import kinds
 
@@ -315,7 +320,8 @@ def main() -> None:
         p.add_argument("--layers", type=int, choices=range(1, 6), default=None,
                        help="keep only MiniLM's first LAYERS of 6 (a cheaper reader)")
     c = sub.add_parser("cost", help="ms a window: the full reader and cheaper ones, side by side")
-    c.add_argument("layers", type=int, nargs="+", help="the --layers variants to time")
+    c.add_argument("layers", type=int, nargs="+", choices=range(1, 6),
+                   help="the --layers variants to time")
     args = parser.parse_args()
     if args.command == "cost":
         cost(args.layers)
