@@ -46,7 +46,7 @@ from quality_data import (  # noqa: E402
     multilingual_injections,
 )
 from quality_eval import Call, agent_call, bastion_call, scored  # noqa: E402
-from train_injection import GENRE_BUDGET  # noqa: E402
+from train_injection import GENRE_BUDGET, within_budget  # noqa: E402
 
 from llmwatch.detectors.injection_head import scaled, windows  # noqa: E402
 from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
@@ -160,16 +160,15 @@ def train(steps: int | None, collected: bool, layers: int | None = None) -> None
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
-    reader = Reader.load(folder)
+    reader = Reader.load(collected, layers)
     val = [i for i in range(len(texts)) if groups[i] in held]
     p = reader.probability([texts[i] for i in val])
     y = np.array([labels[i] for i in val])
     kinds = np.array([groups[i].split("-")[0] for i in val])
-    threshold = max(0.5, float(np.quantile(p[~y], 1 - GENRE_BUDGET)))
-    for kind in set(kinds[~y]):
-        benign = p[(kinds == kind) & ~y]
-        if len(benign) >= 200:  # no kind may carry the false flags alone
-            threshold = max(threshold, float(np.quantile(benign, 1 - GENRE_BUDGET)))
+    # the budget over all benign windows and within each kind: no kind may carry them alone
+    threshold = within_budget({"all": p[~y], **{kind: p[(kinds == kind) & ~y]
+                                                 for kind in set(kinds[~y])}},
+                              0.5, GENRE_BUDGET, hard={})
     (folder / "threshold.txt").write_text(f"{threshold}\n")
     print(f"held-out groups: threshold {threshold:.4f}, injections above it "
           f"{np.mean(p[y] >= threshold):.3f}")
@@ -186,13 +185,14 @@ class Reader:
         self.seen: dict[str, float] = {}
 
     @classmethod
-    def load(cls, folder: Path) -> Reader:
+    def load(cls, collected: bool, layers: int | None = None) -> Reader:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        folder = model_folder(collected, layers)
         if not (folder / "config.json").exists():
-            variant = folder.name.replace("planted", "").replace("collected", " --collected")
             sys.exit(f"no fine-tuned reader in {folder}: train it first (python "
-                     f"bench/transformer_reader.py train{variant.replace('-L', ' --layers ')})")
+                     f"bench/transformer_reader.py train{' --collected' * collected}"
+                     f"{f' --layers {layers}' if layers else ''})")
         threshold = folder / "threshold.txt"
         return cls(AutoTokenizer.from_pretrained(folder),
                    AutoModelForSequenceClassification.from_pretrained(folder).eval(),
@@ -246,7 +246,7 @@ def rows() -> dict[str, tuple[list[Call], bool]]:
 
 
 def evaluate(collected: bool, layers: int | None = None) -> None:
-    reader = Reader.load(model_folder(collected, layers))
+    reader = Reader.load(collected, layers)
     embedder = make_embedder("static")
     index = ExemplarIndex.of(embedder, head_space("static"))
     head = index.injection_head
@@ -295,7 +295,7 @@ def cost(layers: Sequence[int], rounds: int = 3) -> None:
     torch.set_num_threads(2)
     docs = kinds(random.Random(7), 600)["documents"]
     ws = [w for prompt, _ in docs for w in read_windows(prompt)][:600]
-    readers = {n: Reader.load(model_folder(False, None if n == 6 else n)) for n in (6, *layers)}
+    readers = {n: Reader.load(False, None if n == 6 else n) for n in (6, *layers)}
     spent = dict.fromkeys(readers, 0.0)
     for _ in range(rounds):
         for n, reader in readers.items():
