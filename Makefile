@@ -1,5 +1,5 @@
 # The two commands of the README, and their set-up.
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench train clean
 
 VENV ?= .venv
 
@@ -20,6 +20,11 @@ bench: setup
 	$(VENV)/bin/python bench/quality_eval.py
 	$(VENV)/bin/python bench/flood.py
 	$(VENV)/bin/python bench/redaction_eval.py
+
+# Rebuild the shipped artifacts from their pinned sources (each writes a provenance file).
+train: setup
+	$(VENV)/bin/pip install -q -e ".[train]"
+	$(VENV)/bin/python -m training.name_lexicon
 
 clean:
 	rm -rf .llmwatch .pytest_cache reports test-artifacts

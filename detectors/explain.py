@@ -145,12 +145,15 @@ def explain(model: ClusterModel, embeddings: np.ndarray, texts: Sequence[str], *
         idx = np.flatnonzero(clusters == c)
         cur_share = len(idx) / m
         p_values.append(two_proportion_p(ref_share, reference_size, cur_share, m))
+        label = model.labels[c] if privacy.examples != "none" else f"reference topic {c + 1}"
         candidates.append((cur_share - ref_share, "grew" if cur_share > ref_share else "shrank",
-                           model.labels[c], float(ref_share), cur_share, idx))
+                           label, float(ref_share), cur_share, idx))
     significant = benjamini_hochberg(p_values, q=alpha)
     def named(kind: str, label: str, idx: np.ndarray) -> str:
         if kind != "new" or not len(idx):
             return label
+        if privacy.examples == "none":  # labels are words of users' text
+            return "a topic the reference did not have"
         return _label([_terms(texts[i], privacy) for i in idx], model.reference_terms,
                       model.reference_docs)
 
@@ -184,6 +187,8 @@ def _toward(model: ClusterModel, x: np.ndarray, texts: Sequence[str],
                    model.reference_docs)
     if not label:
         return None
+    if privacy.examples == "none":  # labels are words of users' text
+        label = "the direction the window moved in"
     return ClusterShift("toward", label, 0.0, 0.0, _examples(x, texts, top, privacy))
 
 
@@ -204,8 +209,7 @@ def _examples(x: np.ndarray, texts: Sequence[str], idx: np.ndarray, privacy: Pri
     order = idx[np.argsort(-(_unit(x[idx]) @ centre))]
     out: list[str] = []
     for i in order:
-        text = privacy.show(" ".join(texts[i].split())) or ""
-        text = text if len(text) <= 160 else text[:159] + "…"
+        text = privacy.show(texts[i], limit=160) or ""
         if text not in out:
             out.append(text)
         if len(out) == n:

@@ -1,8 +1,13 @@
 """Fail-closed redaction: the one function every piece of user text goes through on its way out.
 
 Prompts and answers reach Slack, PagerDuty, trackers, reports, datasets, logs and the CLI only
-through `redact()` (or `shown()`, which also applies the operator's `privacy.examples` policy).
-Four layers, each masking what the previous missed, spans merged:
+through `redact()` (or `shown()`, which also applies the operator's `privacy.examples` policy),
+and always on the final text a destination shows: after joining, shortening and labelling.
+
+Every recognizer reads one normal form of the text (detectors.normal_form: NFKC, invisible
+characters gone, every dash a `-`, `%40` decoded) and its spans are mapped back, so the rest
+of the text is shown as written. Five layers, each masking what the others missed, spans
+merged:
 
 1. `detectors.pii` — the checked kinds the quality detector counts (Luhn cards, mod-97 IBANs,
    e-mails, SSN/NINO, IPs, API keys, private keys);
@@ -10,22 +15,25 @@ Four layers, each masking what the previous missed, spans merged:
    cards, IBANs, crypto wallets, IPs, MAC addresses, SSN, NINO);
 3. detect-secrets' regex plugins (AWS, Stripe, GitHub, GitLab, Slack, JWT, Twilio, SendGrid,
    npm, PyPI, Azure, Discord, Telegram, …);
-4. the fail-closed rules, which need no knowledge of the kind: any run of 5+ digits
-   (separators allowed), a number followed by capitalised words (addresses), two or more
-   capitalised words in a row or one after a name cue ("my name is", "Dear", "Mr"), a single
-   capitalised word inside a sentence, values after credential words (`password is …`,
-   `Bearer …`), URLs, and long high-entropy tokens.
+4. what wording tells: numbers split by any separator or spelled as words
+   (detectors.digit_groups), a value after a key that says password, secret, token or key,
+   passphrases, "name at host dot com", ids after their word, dates of birth
+   (detectors.identifiers), and people's names in any script and case from a lexicon of
+   400k names (detectors.person_names);
+5. the fail-closed rules, which need no knowledge of the kind: values after credential words
+   (`password is …`, `Bearer …`), URLs, street addresses, postcodes and long high-entropy
+   tokens.
 
-No NER model is used: spaCy's English models are published on GitHub, not on a package
-registry this service can install from (PyPI holds only third-party re-uploads). The rules of
-layer 4 over-mask ("Python" inside a sentence becomes [NAME]) rather than let a name through;
-`privacy.keep_words` lists words the operator wants shown anyway.
+Capital letters alone mask nothing: "Redis", "FastAPI", "TypeError", "None" and "Britain" stay.
+`privacy.keep_words` lists words the operator wants shown even when they are names.
 
 Each masked span becomes `[KIND]`; redaction is idempotent (`redact(redact(t)) == redact(t)`).
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import math
 import re
 from collections import Counter
@@ -34,14 +42,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from .digit_groups import find_digit_chains
+from .identifiers import find_identifiers
+from .normal_form import normalise
+from .person_names import find_names
 from .pii import find_pii
 
 ExamplesPolicy = Literal["redacted", "none", "raw"]
 
-_DIGIT_RUN = re.compile(r"\+?\(?\d[\d \t().\-/]*\d\)?|\d")
 _URL = re.compile(r"\b(?:https?|ftp|file)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~:]{16,}")
-_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-][^\W\d_])*")
+_IDENTIFIER_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.:/-][A-Za-z_][A-Za-z0-9_]*)+[.:]*")
 _CREDENTIAL = re.compile(
     r"(?i)\b(?:pass(?:word|wd|phrase|code)?|pwd|pin|secret|token|api[ _-]?key|access[ _-]?key"
     r"|private[ _-]?key|client[ _-]?secret|credentials?|otp)\b"
@@ -55,27 +66,55 @@ _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"  # UK
                        r"|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b")  # Canada
 _IBAN_LOOSE = re.compile(
     r"\b[a-zA-Z]{2}\d{2}(?:[ ]?[a-zA-Z0-9]{4}){2,7}(?:[ ]?[a-zA-Z0-9]{1,4})?\b")
-_NAME_CUE = re.compile(
-    r"(?i)\b(?:my name is|name:|i am|i'm|this is|call me|dear|hi|hello|hey|thanks|regards"
-    r"|sincerely|signed|mr|mrs|ms|miss|dr|prof|sir|madam|contact|ask|from|to|with|by|for)\.?,?\s+$")
-_NAME_AFTER = re.compile(r"(?i)\b(?:my name is|my name's|i am called|signed,?)\s+")
-_NAME_STOP = frozenset("and i i'm from but or my the a an who is am was at in on with here"
-                       " speaking".split())
-_UNIT = re.compile(r"(?i)\b(?:apt|apartment|suite|ste|unit|flat|room|no|nr|po box|box)\.?\s*#?"
-                   r"\d+\w*|#\d+\w*")
+_UNIT = re.compile(r"(?i)\b(?:apt|apartment|suite|ste|unit|flat|room|po box|box)\.?\s*#?\d+\w*")
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’.-]*"
+_SUFFIX = (r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|"
+           r"Place|Pl|Terrace|Ter|Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|"
+           r"Trail|Trl|Row|Walk|Gardens|Green|Hill|Hills|Park|Mews|Loop|Alley|Plaza|Port|Path|"
+           r"Pike|Ridge|Run|Crossing|Heights|Point|Station|Via|Vista|View|Village|Villages|"
+           r"Well|Wells|Mill|Mills|Manor|Junction|Harbor|Harbour|Grove|Falls|Estate|Estates|"
+           r"Center|Centre|Brook|Bridge|Branch|Fork|Ford|Stream|Lake|Lakes|Meadow|Meadows|"
+           r"Mountain|Mount|Spring|Springs|Valley|Shore|Shores|Island|Isle|Field|Fields|Forest|"
+           r"Glen|Oval|Pass|Port|Rapids|Rest|Route|Spur|Summit|Tunnel|Turnpike|Union|Wall|"
+           r"Expressway|Freeway|Motorway|Gate|Parade|Quay|Rise|Wharf|Yard)\b\.?")
+_TAIL = (r"(?:,?\s+(?i:apt|apartment|suite|ste|unit|flat|room)\.?\s*#?\d+\w*)?"
+         rf"(?:(?:,\s*|\n\s*)(?:{_CAP}(?:[ -]{_CAP}){{0,2}}))?"
+         r"(?:,?\s+[A-Z]{2})?(?:,?\s+\d{4,5}(?:-\d{4})?)?")
+# a US-style address anchored by its state and ZIP: "87921 Turner Course, New Tinamouth, SD 97352"
+_US_ADDRESS = re.compile(
+    rf"\b\d{{1,6}}\s+(?:{_CAP}\s+){{0,4}}{_CAP}\.?"
+    r"(?:,?\s+(?i:apt|apartment|suite|ste|unit|flat|room)\.?\s*#?\d+\w*)?"
+    rf"(?:,\s*|\n\s*|\s+)(?:{_CAP}[ -]?){{1,3}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?\b")
+_MILITARY = re.compile(r"\b(?:PSC|Unit|USNS|USNV|USS|USCGC|CMR)\s+[\w ]{1,30}?,?\s+"
+                       r"(?:Box\s+\d+,?\s+)?(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}\b")
+_HOUSE = re.compile(rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:{_CAP}\s+){{0,3}}{_SUFFIX}{_TAIL}")
 _STREET = re.compile(
-    r"(?i)(?:\b\d+\w?,?\s+)?\b(?:rue|avenue|allée|boulevard|bd|chemin|impasse|place|quai"
-    r"|route|calle|carrera|via|viale|piazza|rua|strasse|straße|str|weg|gasse|platz|allee)\b\.?"
-    r"(?:\s+(?:d[eu']|la|le|des|del|della|di)?\s*[^\W\d_][\w'’.-]*){1,4}(?:\s+\d+\w?)?")
-_PARTICLES = frozenset("de da del della der den di du la le van von bin al y e of".split())
-_SENTENCE_END = re.compile(r"(?:^|[.!?:;\n]\s*|[\"'(\[]\s*)$")
+    r"(?:\b\d+\w?,?\s+)?\b(?:[Rr]ue|[Aa]venue|[Aa]llée|[Bb]oulevard|[Cc]hemin|[Ii]mpasse|"
+    r"Place|[Qq]uai|Route|[Cc]alle|[Cc]arrera|Via|Viale|[Pp]iazza|Rua|[Ss]tra(?:ss|ß)e|Weg|"
+    r"Gasse|Platz|Allee|Avenida|Travessa|Largo)\b\.?"
+    r"(?:\s+(?:d[eu']|la|le|des|del|della|di|da|do|dos)?\s*[^\W\d_][\w'’.-]*){1,4}"
+    r"(?:\s+\d+\w?)?(?:,?\s*\d{4,5}\s+" + _CAP + r"(?:[ -]" + _CAP + r")*)?")
+_COMPOUND_STREET = re.compile(
+    r"\b[A-ZÄÖÜ][\w-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|laan|"
+    r"straat|gracht|plein|vej|gade|gatan|vägen|veien|gata)\s+\d+\w?"
+    r"(?:,?\s*\d{4,5}\s+" + _CAP + r"(?:[ -]" + _CAP + r")*)?")
 _KEEP = frozenset("""
 I I'm I've I'll I'd OK Okay AI API Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 January February March April May June July August September October November December
 English French German Spanish Italian Portuguese Chinese Japanese Korean Russian Arabic Hindi
 Dutch Polish Turkish Swedish Python Java JavaScript TypeScript Rust Go SQL Excel Linux
 Windows Mac macOS iOS Android Docker Kubernetes Kafka PostgreSQL Slack GitHub Google
+Ruby Julia Ada Pascal Dart Elm Crystal Nim Haskell Erlang Elixir Scala Kotlin Swift Perl
+Lua Django Flask Rails Laravel Spring Angular Vue Svelte Jenkins Ansible Terraform Grafana
+Redis Jupyter Pandas Keras Gatsby Astro Remix Nuxt Ember Meteor Jasmine Mocha Jest
+Sentry Heroku Vercel Netlify Siri Alexa Cortana Claude Gemini Llama Mistral Falcon
+Azure Aurora Hadoop Hive Pig Presto Trino Druid Flink Beam Storm Samza Kibana Logstash
+Copilot Ollama Jenkins Travis Circle Drone Argo Flux Helm Istio Envoy
+Consul Vault Nomad Packer Vagrant Chef Puppet Salt Sphinx Celery Tornado Bottle Pyramid Dash
+Streamlit Gradio Polars Dask Ray Numba Cython Mypy Ruff Black Flake Isort Poetry Hatch Conda
+Deno Bun Node Express Nest Koa Hapi Sails Adonis Laminas Yii Phoenix Ecto Oban Tiger Lynx
 """.split())
+_PYTHON_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins))
 PLACEHOLDER = re.compile(r"\[[A-Z_]{2,20}\]")
 
 
@@ -86,9 +125,10 @@ class Privacy:
     examples: ExamplesPolicy = "redacted"
     keep_words: frozenset[str] = frozenset()
 
-    def show(self, text: str | None) -> str | None:
-        """An example as outputs may carry it: None under `examples = none`."""
-        return shown(text, self.examples, self.keep_words)
+    def show(self, text: str | None, limit: int | None = None) -> str | None:
+        """An example as outputs may carry it: None under `examples = none`; with `limit`,
+        on one line and shortened to about that many characters *before* it is redacted."""
+        return shown(text, self.examples, self.keep_words, limit)
 
     def redact(self, text: str) -> str:
         """Always redacted, whatever `examples` says (labels, terms, logs, errors)."""
@@ -129,24 +169,54 @@ def redact(text: str, *, keep_words: Iterable[str] = (), thorough: bool = True) 
 
 
 def shown(text: str | None, policy: ExamplesPolicy = "redacted",
-          keep_words: Iterable[str] = ()) -> str | None:
+          keep_words: Iterable[str] = (), limit: int | None = None) -> str | None:
     """The form of a user's text an output may carry under the operator's policy
-    (`none` → nothing, `raw` → as sent, `redacted` → `redact(text)`)."""
+    (`none` → nothing, `raw` → as sent, `redacted` → `redact(text)`), without terminal
+    escapes or control characters. One order for every destination: fold and shorten, then
+    redact the text as it will be shown — a card split over lines is joined first, then
+    masked."""
     if text is None or policy == "none":
         return None
+    text = without_controls(text)
+    if limit is not None:
+        text = shorten(text, limit)
     return text if policy == "raw" else redact(text, keep_words=keep_words)
+
+
+def shorten(text: str, limit: int) -> str:
+    """On one line, at most `limit` characters (an ellipsis marks the cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """`text` without terminal escape sequences (colours, clear screen, OSC 8 links) and C0
+    or C1 control characters other than tab and newline."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
 def find_sensitive(text: str, *, keep_words: Iterable[str] = (),
                    thorough: bool = True) -> list[Span]:
-    """Merged, sorted, non-overlapping spans of every layer."""
-    found: list[Span] = [Span(p.kind, p.start, p.end) for p in find_pii(text, broad=True)]
+    """Merged, sorted, non-overlapping spans of every layer, in `text` as written."""
+    norm = normalise(text)
+    t = norm.text
+    keep = frozenset(keep_words) | _KEEP | _PYTHON_NAMES
+    found: list[Span] = [Span(p.kind, p.start, p.end) for p in find_pii(t, broad=True)]
     if thorough:
-        found += _presidio(text) + _secrets(text)
-    found += _fail_closed(text, frozenset(keep_words) | _KEEP)
-    kept = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]
-    found = [s for s in found if not any(a <= s.start and s.end <= b for a, b in kept)]
-    return _merge(found)
+        found += _presidio(t) + _secrets(t)
+    found += [Span(c.kind, c.start, c.end) for c in find_digit_chains(t)]
+    found += [Span(*f) for f in find_identifiers(t)]
+    found += [Span(*f) for f in find_names(t, keep)]
+    found += _fail_closed(t)
+    kept = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(t)]
+    found = [s for s in found if s.end > s.start
+             and not any(a <= s.start and s.end <= b for a, b in kept)]
+    return _merge([Span(s.kind, *norm.original(s.start, s.end)) for s in _merge(found)])
 
 
 # -- layer 2 and 3: maintained detectors -----------------------------------------------------
@@ -206,9 +276,9 @@ def _secrets(text: str) -> list[Span]:
     return spans
 
 
-# -- layer 4: fail closed --------------------------------------------------------------------
+# -- layer 5: fail closed --------------------------------------------------------------------
 
-def _fail_closed(text: str, keep: frozenset[str]) -> list[Span]:
+def _fail_closed(text: str) -> list[Span]:
     spans: list[Span] = []
     spans += [Span("SECRET", m.start(), m.end()) for m in _OWN_KEYS.finditer(text)]
     spans += [Span("URL", m.start(), m.end()) for m in _URL.finditer(text)]
@@ -219,7 +289,7 @@ def _fail_closed(text: str, keep: frozenset[str]) -> list[Span]:
             continue
         spans.append(Span("SECRET", m.start("value"), m.end("value")))
     spans += [Span("SECRET", m.start("value"), m.end("value")) for m in _BEARER.finditer(text)]
-    for pattern in (_POSTCODE, _UNIT, _STREET):
+    for pattern in (_POSTCODE, _UNIT, _US_ADDRESS, _MILITARY, _HOUSE, _STREET, _COMPOUND_STREET):
         spans += [Span("ADDRESS", m.start(), m.end()) for m in pattern.finditer(text)]
     for m in _IBAN_LOOSE.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 8:
@@ -227,62 +297,7 @@ def _fail_closed(text: str, keep: frozenset[str]) -> list[Span]:
     for m in _TOKEN.finditer(text):
         if _high_entropy(m.group()):
             spans.append(Span("SECRET", m.start(), m.end()))
-    for m in _DIGIT_RUN.finditer(text):
-        if sum(c.isdigit() for c in m.group()) >= 5:
-            spans.append(Span("NUMBER", m.start(), m.end()))
-    spans += _names(text, keep)
     return spans
-
-
-def _names(text: str, keep: frozenset[str]) -> list[Span]:
-    """Capitalised words in a row, a number before capitalised words (an address), a
-    capitalised word inside a sentence or after a cue, and any word after `my name is`."""
-    spans = [span for m in _NAME_AFTER.finditer(text) if (span := _name_after(text, m.end()))]
-    words = list(_WORD.finditer(text))
-    i = 0
-    while i < len(words):
-        if not _capitalised(words[i].group(), keep):
-            i += 1
-            continue
-        j = i  # extend the run over capitalised words and particles separated by one space
-        while j + 1 < len(words) and _gap_ok(text, words[j].end(), words[j + 1].start()) and (
-                _capitalised(words[j + 1].group(), keep)
-                or (words[j + 1].group().lower() in _PARTICLES and j + 2 < len(words)
-                    and _capitalised(words[j + 2].group(), keep))):
-            j += 1
-        start, end = words[i].start(), words[j].end()
-        before = text[:start]
-        number = re.search(r"\d+[A-Za-z]?\s+$", before)
-        sentence_start = bool(_SENTENCE_END.search(before))
-        after = re.match(r"\s\d+\w?\b", text[end:])
-        if number or after:
-            spans.append(Span("ADDRESS", number.start() if number else start,
-                              end + (after.end() if after else 0)))
-        elif j > i or not sentence_start or _NAME_CUE.search(before):
-            spans.append(Span("NAME", start, end))
-        i = j + 1
-    return spans
-
-
-def _name_after(text: str, start: int) -> Span | None:
-    """The words after `my name is`, up to six, until a function word or punctuation."""
-    end = start
-    for m in re.finditer(r"[^\W\d_][\w'’.-]*", text[start:start + 120]):
-        if text[end:start + m.start()].strip() or m.group().lower() in _NAME_STOP:
-            break
-        end = start + m.end()
-        if len(text[start:end].split()) >= 6:
-            break
-    return Span("NAME", start, end) if end > start else None
-
-
-def _capitalised(word: str, keep: frozenset[str]) -> bool:
-    return (word[0].isupper() and not word.isupper() and word not in keep) or (
-        word.isupper() and len(word) > 1 and word not in keep and len(word) >= 6)
-
-
-def _gap_ok(text: str, end: int, start: int) -> bool:
-    return text[end:start] in (" ", "\u00a0", ", ")
 
 
 def _looks_secret(value: str) -> bool:
@@ -297,6 +312,8 @@ def _high_entropy(token: str) -> bool:
     core = token.strip(".:-_~")
     if len(core) < 16 or not any(c.isdigit() for c in core) or not any(c.isalpha() for c in core):
         return False
+    if _IDENTIFIER_PATH.fullmatch(core) and sum(c.isdigit() for c in core) <= 2:
+        return False  # ipaddress.IPv6Network, os.path.join, utf-8: code, not a key
     counts = Counter(core)
     entropy = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
     return entropy >= 3.0

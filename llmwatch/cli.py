@@ -299,7 +299,8 @@ def event(event_id: Annotated[str, typer.Argument(help="The event_id of a stored
     def show(text: str | None, n: int) -> str:
         if not text:
             return ""
-        return (policy.show(text) or f"(withheld: privacy.examples = none, {len(text)} chars)")[:n]
+        return (policy.show(text, limit=n)
+                or f"(withheld: privacy.examples = none, {len(text)} chars)")
 
     found = Store.of(settings).event(event_id)
     if found is None:

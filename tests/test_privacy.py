@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +35,7 @@ from llmwatch.storage.tables import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from redaction_eval import leaked, samples  # noqa: E402
+from redaction_eval import leaked, planted  # noqa: E402
 
 # One value of each kind the review found passing through (issue: "Redaction fails open").
 PLANTED = {
@@ -53,13 +52,24 @@ PLANTED = {
     "password": "Tr0ub4dor&3xq",
     "phone7": "867-5309",
     "email": "oluwaseun.fo@quillmail-inbox.net",
+    # the forms of the second review: split, spelled, other scripts, lower case, KEY=value
+    "card over lines": "4532\n0151\n1283\n0366",
+    "card with zero-width spaces": "4929\u200b4188\u200b1212\u200b2223",
+    "spelled phone": "four one five six six two zero one nine seven",
+    "chinese name": "王秀英",
+    "arabic name": "محمد الشهري",
+    "db password": "Zq8!vR2@kLm",
+    "lowercase name": "priya ramaswamy",
+    "spoken email": "p.ramaswamy at quillmail dot com",
 }
 # pieces that identify on their own: names as words (a topic label is lowercase), the rest as
 # substrings
-WORDS = ["Oluwaseun", "Fairweather", "Okafor", "Quillfeather", "quillmail"]
+WORDS = ["Oluwaseun", "Fairweather", "Okafor", "Quillfeather", "quillmail", "priya",
+         "ramaswamy", "王秀英", "الشهري"]
 PIECES = ["4111.1111", "5500/0000", "5698 7654", "867-5309", "oluwaseun.fo",
           "51HqLyjWDarjtT1zdp7dcQxZ", "AAQZ7NQ0aBcDeFgHiJkL", "Zx81kQpW3mNvB7tYhL2c",
-          "bPxRfiCYZQ8e2Lw9Hd", "9f8e7d6c5b4a39281706", "Tr0ub4dor"]
+          "bPxRfiCYZQ8e2Lw9Hd", "9f8e7d6c5b4a39281706", "Tr0ub4dor", "0151", "1283", "4188",
+          "1212", "zero one nine seven", "Zq8!vR2@kLm", "王秀英", "محمد"]
 
 
 def pii_prompts() -> list[tuple[str, str]]:
@@ -78,6 +88,14 @@ def pii_prompts() -> list[tuple[str, str]]:
         f"{p['aws secret']} fail, header Authorization: {p['bearer']}",
         f"my password is {p['password']} and I still cannot see my invoices or refund, "
         f"I am {p['name']}",
+        f"Refund card\n{p['card over lines']}\nplease, and call me back on {p['spelled phone']}"
+        " about the duplicate invoice",
+        f"Please send the refund invoice to {p['chinese name']} and {p['arabic name']}, the "
+        "annual plan was charged twice",
+        f"billing export fails: DB_PASSWORD={p['db password']} in the .env and the refund job "
+        "stopped",
+        f"my colleague {p['lowercase name']} ({p['spoken email']}) asked about the refund for "
+        f"card {p['card with zero-width spaces']}",
     ]
     answer = (f"Thanks {p['name']}, I have noted card {p['dotted card']} and will call "
               f"{p['phone7']} about the refund.")
@@ -97,7 +115,7 @@ def test_each_kind_the_review_found_is_redacted() -> None:
 def test_recall_on_fresh_samples_and_ordinary_prompts_are_left_alone() -> None:
     total = leaks = 0
     per_kind: dict[str, list[int]] = {}
-    for kind, sentence, value in samples(40, seed=int(time.time()) % 10_000):
+    for kind, sentence, value in planted(20, seed=2026):  # fixed: a verdict, not a lottery
         bad = leaked(sentence, value, redact(sentence))
         total, leaks = total + 1, leaks + bad
         per_kind.setdefault(kind, [0, 0])[bad] += 1
@@ -118,9 +136,9 @@ def test_redaction_is_idempotent_and_follows_the_policy() -> None:
     assert Privacy("none").show(text) is None
     assert Privacy("raw").show(text) == text
     assert Privacy("redacted").show(text) == once
-    assert "Springfield" in Privacy(keep_words=frozenset({"Springfield"})).redact(
-        "ship it to Springfield please")
-    assert "Springfield" not in redact("ship it to Springfield please")
+    assert "Priya" in Privacy(keep_words=frozenset({"Priya"})).redact("ship it to Priya please")
+    assert "Priya" not in redact("ship it to Priya please")
+    assert "Springfield" in redact("ship it to Springfield please")  # a place, not a person
 
 
 def _outputs_of(worker_log: Path, slack: SlackAPI, receivers: list[Receiver],

@@ -310,7 +310,7 @@ def _flagged_examples(records: Sequence[EventRecord], privacy: Privacy
         texts: list[str] = []
         for r in records:
             if _flagged(r, name):
-                text = short(privacy.show(_shown(r, name)) or "")
+                text = privacy.show(_shown(r, name), limit=200) or ""
                 if text not in texts:
                     texts.append(text)
             if len(texts) == EXAMPLES:

@@ -1,0 +1,490 @@
+"""People's names in any script and any case, told by a lexicon of names, not by capitals.
+
+The lexicon (`data/person_names.tsv.gz`, built by `python -m training.name_lexicon`, its
+provenance beside it) holds 400k first and last names from 105 countries in their own
+scripts, with their rank, and marks the *ambiguous* ones: names that are also words or
+places ("will", "rose", "mark", "paris"). Redaction reads text in normal form and masks:
+
+- two or more names in a row with a first and a last name among them, at least one not
+  ambiguous ("john smith", "PRIYA PATEL", "محمد العلي", "Ana de la Cruz");
+- one name alone when it is a common first name (or a very common last name) that is not
+  ambiguous, capitalised or written in another script than the text around it ("Priya
+  called", "ask 王伟"), or in lower case when it is among the commonest first names;
+- the words after a cue ("my name is", "Dear", "Mr", "je m'appelle", "меня зовут", "我叫",
+  an honorific after a name: "さん", "先生", "씨");
+- a phrase of up to six words in another script than the text's (Arabic, Hebrew, Devanagari,
+  CJK) when one of its words is a name, or when it stands where a person does ("written by
+  …", "forward this to …");
+- Chinese and Korean names by their surname: a run of 2–4 Han characters, or a Hangul word,
+  that opens with one of the commonest surnames, where it stands apart from text in its
+  own script or beside a cue.
+
+Product, library and place names are not names here: "Redis", "FastAPI", "Britain", "Next.js"
+and "None" stay as written, whatever their case.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+
+import numpy as np
+
+Found = tuple[str, int, int]
+
+SINGLE_FIRST_RANK = 1000  # a first name alone is masked when this common somewhere
+SINGLE_LAST_RANK = 300
+LOWER_FIRST_RANK = 300  # ... and in lower case only when this common
+_CJK = frozenset({"CJK", "HIRAGANA", "KATAKANA"})
+_CASED = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN"})
+_PARTICLES = frozenset("de da del della der den di du la le van von bin bint ibn al el y e "
+                       "dos das ben abu".split())
+_CUES = re.compile(
+    r"(?i)(?:\bmy name(?:'s| is)|\bi am called|\bi'm|\bi am|\bcall me|\bnamed|\bcalled|"
+    r"\bdear|\bhi|\bhello|\bhey|\bthanks|\bthank you|\bregards|\bcheers|\bsincerely|"
+    r"\bsigned|\bmr|\bmrs|\bms|\bmiss|\bdr|\bprof|\bcontact|\bask|\btell|\bcc|\bfrom|"
+    r"\bje m'appelle|\bje suis|\bme llamo|\bmi nombre es|\bich heiße|\bich bin|\bmi chiamo|"
+    r"\bmeu nome é|\bchamo-me|\bmijn naam is|\bменя зовут|\bмоё имя|\bя|اسمي|أنا|שמי|"
+    r"मेरा नाम|मैं)\.?,?[ \t]+$")
+# after these, any word is the name (up to three, until a common word)
+_STRONG_CUES = re.compile(
+    r"(?i)(?:my name(?:'s| is)|i am called|call me|dear|signed|mr|mrs|ms|miss|dr|prof|"
+    r"m'appelle|me llamo|mi nombre es|heiße|mi chiamo|meu nome é|chamo-me|naam is|"
+    r"меня зовут|моё имя|اسمي|שמי|मेरा नाम)\.?,?[ \t]+$")
+_CJK_CUE = re.compile(
+    r"(?:我叫|我是|我的名字是|名字是|名叫|叫做|姓名[:：]?|联系人[:：]?|聯繫人[:：]?|"
+    r"私は|名前は|私の名前は|제 이름은|저는)\s*$")
+_HONORIFIC = re.compile(r"^\s*(?:先生|女士|小姐|老师|老師|同学|同學|さん|様|さま|氏|君|くん|ちゃん|"
+                        r"先輩|씨|님|선생님)")
+# the commonest surnames: Chinese (simplified and traditional) and Korean
+_CN_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
+    "彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金"
+    "石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
+    "万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章"
+    "鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
+    "裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟"
+    "艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席"
+    "卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄"
+    "丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕"
+    "楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练"
+    "廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦"
+    "戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉"
+    "银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸"
+    "奉植衡富尧闭由張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭許蘇呂盧鍾譚陸葉"
+    "蔣賈龔錢嚴湯羅鄒顧溫聶魯歐蘭紀畢單喬龐顏莊駱藍鮑饒繆項蘆麥婁"
+    "竇黨衛閔鄔邊師欒榮鞏談樂儲勞藺樓聞厲區闞權帥練鄺")
+_CN_DOUBLE = frozenset("欧阳 司马 诸葛 上官 歐陽 司馬 諸葛 东方 東方 皇甫 令狐 慕容".split())
+_KR_SURNAMES = frozenset(
+    "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남"
+    "심노하곽성차주우구민진나지엄채원천방공현함변염여추도소석선설"
+    "마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부")
+
+
+@dataclass(frozen=True)
+class Entry:
+    first: int  # best rank as a first name in some country, 0 if none
+    last: int
+    ambiguous: int  # 0 a name only, 1 also a word or place, 2 one of a language's commonest words
+
+    @property
+    def strong(self) -> bool:
+        return self.ambiguous == 0
+
+
+@cache
+def lexicon() -> _Lexicon:
+    """Names (one word each) by their case-folded form."""
+    return _read_lexicon()[0]
+
+
+@cache
+def places() -> frozenset[str]:
+    """Places of several words ("new york"), case-folded."""
+    return _read_lexicon()[1]
+
+
+VOCABULARY = 3  # the lexicon's mark of a common word that is no name
+
+
+class _Lexicon:
+    """name → Entry, kept as one sorted byte string with offsets and packed values and
+    searched by bisection: ~12 MB for 730k names where a dict takes ~90 MB."""
+
+    def __init__(self, names: list[bytes], packed: list[int]) -> None:
+        self._blob = b"".join(names)
+        self._offsets = np.cumsum([0] + [len(n) for n in names]).tolist()
+        self._packed = np.asarray(packed, dtype=np.uint32)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def get(self, key: str) -> Entry | None:
+        """The name's entry; None for a word that is no name (and one never seen)."""
+        i = self._find(key)
+        v = int(self._packed[i]) if i >= 0 else VOCABULARY
+        return None if v & 3 == VOCABULARY else Entry(v >> 18, (v >> 2) & 0xFFFF, v & 3)
+
+    def is_word(self, key: str) -> bool:
+        """A common word of some language that is no name."""
+        i = self._find(key)
+        return i >= 0 and int(self._packed[i]) & 3 == VOCABULARY
+
+    def __getitem__(self, key: str) -> Entry:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def _find(self, key: str) -> int:
+        target, blob, offsets = key.encode(), self._blob, self._offsets
+        lo, hi = 0, len(self._packed)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            name = blob[offsets[mid]:offsets[mid + 1]]
+            if name < target:
+                lo = mid + 1
+            elif name > target:
+                hi = mid
+            else:
+                return mid
+        return -1
+
+
+@cache
+def _read_lexicon() -> tuple[_Lexicon, frozenset[str]]:
+    raw = (resources.files(__package__) / "data" / "person_names.tsv.gz").read_bytes()
+    names: list[bytes] = []
+    packed: list[int] = []
+    multi: set[str] = set()
+    for line in gzip.decompress(raw).split(b"\n"):
+        if not line:
+            continue
+        name, first, last, ambiguous = line.split(b"\t")
+        if b" " in name:
+            multi.add(name.decode())
+            continue
+        names.append(name)
+        packed.append((int(first) << 18) | (int(last) << 2) | int(ambiguous))
+    order = sorted(range(len(names)), key=names.__getitem__)
+    return (_Lexicon([names[i] for i in order], [packed[i] for i in order]),
+            frozenset(multi))
+
+
+def _marks() -> str:
+    ranges, start = [], None
+    for o in range(0x300, 0x10000):
+        mark = unicodedata.category(chr(o))[0] == "M"
+        if mark and start is None:
+            start = o
+        elif not mark and start is not None:
+            ranges.append(f"\\u{start:04x}-\\u{o - 1:04x}")
+            start = None
+    return "".join(ranges)
+
+
+_WORD = re.compile(rf"(?:[^\W\d_]|[{_marks()}])+(?:['’](?:[^\W\d_]|[{_marks()}])+)*")
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    word: str
+    script: str
+
+    @property
+    def key(self) -> str:
+        return self.word.casefold()
+
+
+def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[Found]:
+    """Spans of people's names in `text` (in normal form); `keep` lists words never masked."""
+    tokens = [_token(m) for m in _WORD.finditer(text)]
+    if not tokens:
+        return []
+    scripts = Counter(t.script for t in tokens for _ in range(len(t.word)))
+    home = scripts.most_common(1)[0][0]
+    words = lexicon()
+    found: list[Found] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.script != home and t.script not in _CASED:
+            # a name in another script stands out: with one name in it, the phrase goes
+            k = _same_script_run(text, tokens, i)
+            hits = [f for x in tokens[i:k + 1] for f in _foreign_name(text, x, home, words)]
+            if not hits and _BEFORE_A_PERSON.search(text[max(0, t.start - 12):t.start]):
+                hits = [("NAME", t.start, tokens[k].end)]
+            found += [("NAME", t.start, tokens[k].end)] if hits and k > i else hits
+            i = k + 1
+            continue
+        if t.script in _CJK or t.script == "HANGUL":
+            found += _east_asian(text, t, home)
+            i += 1
+            continue
+        run = _run(text, tokens, i, words, keep, home)
+        j = i + len(run) - 1 if run else i
+        cued = (_cued_end(text, tokens, i, words, keep, home) if _cued(text, t.start)
+                else None)
+        if cued is not None:
+            j = max(j, cued)
+            found.append(("NAME", t.start, tokens[j].end))
+        elif run and (_is_name(run, home, words) or _first_before_unknown(run, tokens, j, words,
+                                                                         home, keep)):
+            j = _surname_end(text, tokens, j, words, home, keep)
+            found.append(("NAME", t.start, tokens[j].end))
+        i = j + 1
+    return found
+
+
+# where a phrase in another script is someone: "written by …", "forward this to …"
+_BEFORE_A_PERSON = re.compile(r"(?i)\b(?:to|by|from|with|for|cc|contact|ask|tell|dear|hi|"
+                              r"hello|thanks|named|called|is|and|mr|mrs|ms|dr)\.?,?[ \t]+$")
+
+
+def _same_script_run(text: str, tokens: list[_Token], i: int) -> int:
+    """The last token of up to six in token i's script, one space apart."""
+    k = i
+    while (k + 1 < len(tokens) and k < i + 5 and tokens[k + 1].script == tokens[i].script
+           and text[tokens[k].end:tokens[k + 1].start] == " "):
+        k += 1
+    return k
+
+
+def _foreign_name(text: str, t: _Token, home: str, words: _Lexicon) -> list[Found]:
+    if t.script in _CJK or t.script == "HANGUL":
+        return _east_asian(text, t, home)
+    e = words.get(t.key)
+    return [("NAME", t.start, t.end)] if e and e.ambiguous < 2 and len(t.word) >= 2 else []
+
+
+def _token(m: re.Match[str]) -> _Token:
+    """A word, less a possessive 's (kept outside the mask: "[NAME]'s")."""
+    word, end = m.group(), m.end()
+    if len(word) > 3 and word[-2:] in ("'s", "’s"):
+        word, end = word[:-2], end - 2
+    return _Token(m.start(), end, word, _script(word))
+
+
+def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
+         keep: frozenset[str], home: str) -> list[_Token]:
+    """Names (and particles between them) in a row from token i, joined by one space. A
+    name that is also a word joins only when capitalised, or as the other half of a first
+    and last name ("maria garcia", "john brown")."""
+    run: list[_Token] = []
+    j = i
+    while j < len(tokens):
+        t = tokens[j]
+        if t.word in keep or t.script in _CJK:
+            break
+        if run and text[run[-1].end:t.start] not in (" ", "-"):
+            break
+        e = words.get(t.key)
+        if e and (e.strong or _conspicuous(t, home) or _pairs(run, tokens, j, words)):
+            run.append(t)
+        elif run and t.key in _PARTICLES and j + 1 < len(tokens) and tokens[j + 1].key in words:
+            run.append(t)
+        else:
+            break
+        j += 1
+    while run and run[-1].key in _PARTICLES:
+        run.pop()
+    return run
+
+
+def _pairs(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon) -> bool:
+    """An ambiguous name beside a strong one, as a first name before a last or a last after
+    a first."""
+    e = words[tokens[j].key]
+    if e.ambiguous > 1:
+        return False
+    if run:
+        prev = words.get(run[-1].key)
+        return len(run) == 1 and bool(prev and prev.strong and prev.first and e.last)
+    nxt = words.get(tokens[j + 1].key) if j + 1 < len(tokens) else None
+    return bool(nxt and nxt.strong and nxt.last and 0 < e.first <= LOWER_FIRST_RANK)
+
+
+def _is_name(run: list[_Token], home: str, words: _Lexicon) -> bool:
+    keys = [t.key for t in run]
+    if any(" ".join(keys[:n]) in places() for n in range(2, 5)):
+        return False
+    entries = [words[t.key] for t in run if t.key in words]
+    shown = [_conspicuous(t, home) for t in run if t.key in words]
+    if len(entries) >= 2:
+        has_first = any(e.first for e in entries)
+        has_last = any(e.last for e in entries)
+        strong = [t for t in run if t.key in words and words[t.key].strong and len(t.word) >= 3]
+        return has_first and has_last and bool(strong)
+    e, t = entries[0], run[0]
+    if not e.strong or len(t.word) < 3:
+        return False
+    common = (0 < e.first <= SINGLE_FIRST_RANK) or (0 < e.last <= SINGLE_LAST_RANK)
+    if shown[0]:
+        return common
+    return t.script in _CASED and 0 < e.first <= LOWER_FIRST_RANK and len(t.word) >= 4
+
+
+def _first_before_unknown(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
+                          home: str, keep: frozenset[str]) -> bool:
+    """A capitalised first name that is also a word ("Mark", "Rose") before a capitalised
+    word no lexicon knows ("Mark Kitzmann") or before what people do ("Mark asked"): a
+    person, not a word."""
+    e = words.get(run[-1].key)
+    nxt = tokens[j + 1] if j + 1 < len(tokens) else None
+    if not (len(run) == 1 and e and 0 < e.first <= LOWER_FIRST_RANK and nxt
+            and _conspicuous(run[0], home)):
+        return False
+    if nxt.key in _PERSON_VERBS:
+        return True
+    return bool(e.ambiguous == 1 and nxt.key not in words and not words.is_word(nxt.key)
+                and _conspicuous(nxt, home) and nxt.word not in keep)
+
+
+_PERSON_VERBS = frozenset(
+    "asked asks said says told tells called calls wrote writes wants wanted needs needed "
+    "thinks thought sent sends emailed texted replied replies mentioned suggested reported "
+    "complained explained noticed forgot forgets promised agreed decided signed approved "
+    "booked ordered paid paying lives lived works worked".split())
+
+
+def _surname_end(text: str, tokens: list[_Token], j: int, words: _Lexicon, home: str,
+                 keep: frozenset[str]) -> int:
+    """Past a name, up to two more capitalised words that are not common words: the rare
+    surname no lexicon holds ("Tilly Losekann", "Annegret Albers-Jopich")."""
+    end = j
+    while end + 1 < len(tokens) and end < j + 2:
+        t = tokens[end + 1]
+        e = words.get(t.key)
+        if (text[tokens[end].end:t.start] not in (" ", "-") or t.word in keep
+                or not _conspicuous(t, home) or (e is not None and e.ambiguous > 1)
+                or t.key in _PARTICLES or words.is_word(t.key)):
+            break
+        end += 1
+    return end
+
+
+def _conspicuous(t: _Token, home: str) -> bool:
+    """Capitalised in a cased script (not all in capitals), or written in another script
+    than the text's."""
+    if t.script != home:
+        return True
+    return t.script in _CASED and t.word[:1].isupper() and not (
+        len(t.word) > 1 and t.word.isupper())
+
+
+def _cued(text: str, start: int) -> bool:
+    return bool(_CUES.search(text[max(0, start - 40):start]))
+
+
+def _cued_end(text: str, tokens: list[_Token], i: int, words: _Lexicon,
+              keep: frozenset[str], home: str) -> int | None:
+    """The last token of the name after a cue, None if token i is not one. After a strong
+    cue ("my name is", "Dear", "Mr") up to three capitalised words or names that are not
+    a language's commonest words; after a weak one ("hi", "from", "ask") only names that
+    are not ambiguous or are capitalised."""
+    strong = bool(_STRONG_CUES.search(text[max(0, tokens[i].start - 40):tokens[i].start]))
+    j = i
+    while j < len(tokens) and j < i + 3:
+        t = tokens[j]
+        if j > i and text[tokens[j - 1].end:t.start] not in (" ", "-"):
+            break
+        e = words.get(t.key)
+        if t.word in keep or (e and e.ambiguous > 1 and not _conspicuous(t, home)):
+            break
+        shown = _conspicuous(t, home)
+        if strong:
+            ok = shown or (e is not None) or (j == i and _NAME_IS.search(
+                text[max(0, t.start - 20):t.start]) is not None)
+        else:
+            ok = e is not None and (shown or (e.strong and 0 < e.first <= LOWER_FIRST_RANK))
+        if not ok:
+            break
+        j += 1
+    return j - 1 if j > i else None
+
+
+_NAME_IS = re.compile(r"(?i)my name(?:'s| is)\s+$")
+
+
+def _east_asian(text: str, t: _Token, home: str) -> list[Found]:
+    """Chinese, Japanese and Korean names in a run of those scripts."""
+    words = lexicon()
+    apart = t.script != home and not (home in _CJK and t.script in _CJK)
+    cue = bool(_CJK_CUE.search(text[max(0, t.start - 12):t.start])) or _cued(text, t.start)
+    run = t.word
+    if t.script == "HANGUL":
+        honorific = bool(_HONORIFIC.match(text, t.end))
+        korean = (2 <= len(run) <= 4 and run[0] in _KR_SURNAMES and run[1:] in words)
+        if korean or ((apart or cue or honorific) and run in words):
+            return [("NAME", t.start, t.end)]
+        return []
+    if apart or cue:
+        name = _han_name(run, 0)
+        return [("NAME", t.start, t.start + name)] if name else []
+    found: list[Found] = []
+    for m in _CJK_CUE_INSIDE.finditer(run):
+        if name := _han_name(run, m.end()):
+            found.append(("NAME", t.start + m.end(), t.start + m.end() + name))
+    for m in _HONORIFIC_INSIDE.finditer(run):
+        for n in (3, 2):
+            head = run[max(0, m.start() - n):m.start()]
+            if len(head) == n and (_surnamed(head) or (n == 2 and head in words)):
+                found.append(("NAME", t.start + m.start() - n, t.start + m.start()))
+                break
+    if _HONORIFIC.match(text, t.end):
+        for n in (3, 2):
+            tail = run[-n:]
+            if len(tail) == n and (_surnamed(tail) or (n == 2 and tail in words)):
+                found.append(("NAME", t.end - n, t.end))
+                break
+    return found
+
+
+def _han_name(run: str, at: int) -> int:
+    """The length of the name that opens run[at:] (0 if none): a surname and one or two
+    characters, or a name of the lexicon."""
+    for n in (3, 2, 4):
+        head = run[at:at + n]
+        if len(head) < n or head[-1] in _NOT_NAME or _HONORIFIC_INSIDE.match(run, at + n - 1):
+            continue
+        if _surnamed(head) or head in lexicon():
+            return n
+    return 0
+
+
+_NOT_NAME = frozenset("的了是在和与與请請吗嗎呢吧也都就还還说說")
+_CJK_CUE_INSIDE = re.compile(
+    r"我叫|我是|我的名字是|名字是|名叫|叫做|姓名|联系|聯繫|联络|私は|名前は")
+_HONORIFIC_INSIDE = re.compile(
+    r"先生|女士|小姐|老师|老師|同学|同學|さん|様|氏|君")
+
+
+def _surnamed(han: str) -> bool:
+    return 2 <= len(han) <= 4 and (han[0] in _CN_SURNAMES or han[:2] in _CN_DOUBLE) and all(
+        "\u4e00" <= c <= "\u9fff" for c in han)
+
+
+def _script(word: str) -> str:
+    for c in word:
+        if c.isalpha():
+            return _char_script(c)
+    return "OTHER"
+
+
+@lru_cache(maxsize=4096)
+def _char_script(c: str) -> str:
+    name = unicodedata.name(c, "OTHER")
+    if name.startswith("CJK"):
+        return "CJK"
+    return name.split(" ", 1)[0]
+
