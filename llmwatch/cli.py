@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from llmwatch.config import load_settings
+from llmwatch.config import Settings, load_settings
 
 app = typer.Typer(
     help="llmwatch: monitors LLM calls in production. Apps put one event per call on Kafka; "
@@ -696,6 +697,25 @@ def erase(
     if removed.counts.get("reports"):
         console.print("re-run `llmwatch report --from … --to …` for the weeks whose reports "
                       "were deleted", markup=False)
+    for line in beyond_reach(settings, datetime.now(UTC)):
+        console.print(line, markup=False)
+
+
+def beyond_reach(settings: Settings, now: datetime) -> list[str]:
+    """What `erase` cannot reach, and until when."""
+    from llmwatch.streams.topics import erase_bound_hours, raw_text_topics
+
+    lines = ["not erased (out of reach):"]
+    for topic in raw_text_topics(settings):
+        hours, bound = erase_bound_hours(settings, topic)
+        by = (now + timedelta(hours=bound)).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  Kafka topic {topic}: copies as sent stay until they age out "
+                     f"(retention {hours:g} h): gone by {by} UTC at the latest "
+                     "(retention.raw_topic_hours shortens it)")
+    lines.append("  messages already delivered to Slack, webhooks, PagerDuty and trackers "
+                 "(they carried redacted examples); delete them there if needed")
+    lines.append("  files exported with `llmwatch ticket export` or copied from reports")
+    return lines
 
 
 @app.command()

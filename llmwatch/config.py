@@ -148,6 +148,11 @@ class RetentionSettings(BaseModel):
     topic_days: float = Field(
         7, gt=0, description="retention.ms of the topics llmwatch creates (events, dead "
         "letters, enriched, findings, tickets).")
+    raw_topic_hours: float | None = Field(
+        None, gt=0, description="Shorter retention for the topics that carry raw text "
+        "(events, enriched, dead letters), for teams that must erase within hours: a user's "
+        "text is gone from Kafka within this plus a segment (a quarter of it, at most a day) "
+        "and Kafka's 5-minute check. Applied to existing topics too. Unset: topic_days.")
     every_s: float = Field(3600, gt=0, description="How often the worker applies retention.")
 
     def policy(self) -> RetentionPolicy:

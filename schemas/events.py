@@ -37,7 +37,9 @@ HashedId = Annotated[
 # tickets and logs. Any text is welcome — slashes, colons, spaces, any script — except what
 # would forge or hide text where they are shown: control characters (newlines, tabs, NUL),
 # Unicode line separators, bidirectional overrides, lone surrogates, and leading or trailing
-# whitespace (two names that look the same would be two segments).
+# whitespace; and names that would read as another: invisible characters, forms NFKC folds
+# (full-width letters) and words mixing Latin with look-alike Cyrillic or Greek letters (two
+# names that look the same would be two segments).
 _FORBIDDEN = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 _FORBIDDEN_RE = re.compile(f"[{_FORBIDDEN}]")
 NAME_PATTERN = f"^[^{_FORBIDDEN}]*$"
@@ -53,7 +55,38 @@ def _name(value: str) -> str:
                          "bidirectional-override characters")
     if value != value.strip():
         raise ValueError("has leading or trailing whitespace")
+    return _canonical(value)
+
+
+_CONFUSABLE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
+
+
+def _canonical(value: str) -> str:
+    """A name that only looks like another is refused with the reason, not folded into it:
+    folding would merge segments a producer chose to keep apart, silently, while a refusal
+    tells the producer what to send. Real instrumentation never writes these."""
+    invisible = next((c for c in value if unicodedata.category(c) == "Cf"), None)
+    if invisible is not None:
+        raise ValueError(f"contains U+{ord(invisible):04X} "
+                         f"{unicodedata.name(invisible, 'an invisible character')}; names cannot "
+                         "hold invisible or format characters (it would look like another name)")
+    folded = unicodedata.normalize("NFKC", value)
+    if folded != value:
+        raise ValueError(f"is not in Unicode's NFKC form (full-width or compatibility "
+                         f"characters); send {folded!r}")
+    for word in re.findall(r"[^\W\d_]+", value):
+        scripts = {unicodedata.name(c, "?").split(" ", 1)[0] for c in word}
+        if "LATIN" in scripts and scripts & _CONFUSABLE_SCRIPTS and _looks_latin(word):
+            raise ValueError(f"mixes Latin with {'/'.join(sorted(scripts - {'LATIN'})).title()} "
+                             f"letters that look like Latin ones in {word!r}; it would read as "
+                             "another name")
     return value
+
+
+def _looks_latin(word: str) -> bool:
+    from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
+
+    return bool(confusables.is_dangerous(word, preferred_aliases=["latin"]))
 
 
 def name_type(max_length: int) -> object:

@@ -15,21 +15,23 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create the events, dead-letter, enriched, findings and tickets topics, with
-    `retention.topic_days` as their retention.ms (they carry users' text); returns those
-    created. Topics that exist keep their configuration."""
+    """Create the events, dead-letter, enriched, findings and tickets topics, with the
+    retention their text asks for (`topic_configs`); returns those created. Topics that
+    exist are brought to `retention.raw_topic_hours` when it is set."""
     t = settings.topics
-    retention_ms = str(int(settings.retention.topic_days * 86_400_000))
-    wanted = [t.events, t.deadletter, t.enriched, t.findings, t.tickets]
+    configs = topic_configs(settings)
     admin = KafkaAdminClient(**settings.kafka.kafka_python_options(), request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
         missing = [
             NewTopic(name, num_partitions=t.partitions, replication_factor=t.replication_factor,
-                     topic_configs={"retention.ms": retention_ms})
-            for name in wanted
+                     topic_configs=configs[name])
+            for name in configs
             if name not in existing
         ]
+        if settings.retention.raw_topic_hours is not None:
+            _align(admin, {n: c for n, c in configs.items()
+                           if n in existing and n in raw_text_topics(settings)})
         if missing:
             try:
                 admin.create_topics(missing)
@@ -39,6 +41,47 @@ def ensure_topics(settings: Settings) -> list[str]:
         return [m.name for m in missing]
     finally:
         admin.close()
+
+
+def raw_text_topics(settings: Settings) -> list[str]:
+    """The topics that hold users' text as sent."""
+    t = settings.topics
+    return [t.events, t.enriched, t.deadletter]
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """retention.ms (and segment.ms, so that retention can act: Kafka deletes whole segments)
+    of each topic llmwatch creates."""
+    t = settings.topics
+    out = {}
+    for name in (t.events, t.deadletter, t.enriched, t.findings, t.tickets):
+        hours = erase_bound_hours(settings, name)[0]
+        out[name] = {"retention.ms": str(int(hours * 3_600_000)),
+                     "segment.ms": str(int(segment_hours(hours) * 3_600_000))}
+    return out
+
+
+def segment_hours(retention_hours: float) -> float:
+    return min(retention_hours / 4, 24.0)
+
+
+def erase_bound_hours(settings: Settings, topic: str) -> tuple[float, float]:
+    """(retention, the longest a record can outlive its write) in hours: retention, plus
+    the segment it sits in, plus Kafka's 5-minute retention check."""
+    raw = settings.retention.raw_topic_hours
+    hours = raw if raw is not None and topic in raw_text_topics(settings) else (
+        settings.retention.topic_days * 24)
+    return hours, hours + segment_hours(hours) + 5 / 60
+
+
+def _align(admin: KafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    if wanted:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=c)
+                             for name, c in wanted.items()])
+        log.info("retention of %s set to %s ms", sorted(wanted),
+                 next(iter(wanted.values()))["retention.ms"])
 
 
 def end_offsets(settings: Settings, topic: str) -> int:

@@ -436,3 +436,49 @@ def _event_json() -> str:
     from factories import make_event
 
     return make_event(1).model_dump_json()
+
+
+def test_erase_says_what_it_cannot_reach_and_until_when(settings_for) -> None:  # noqa: ANN001
+    from llmwatch.cli import beyond_reach
+
+    s = settings_for("127.0.0.1:1", "sqlite://")
+    s = s.model_copy(update={"retention": s.retention.model_copy(
+        update={"raw_topic_hours": 2.0})})
+    now = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
+    lines = beyond_reach(s, now)
+    topics = [s.topics.events, s.topics.enriched, s.topics.deadletter]
+    for topic in topics:
+        line = next(x for x in lines if topic in x)
+        # 2 h of retention, a half-hour segment, Kafka's 5-minute check
+        assert "retention 2 h" in line and "gone by 2026-12-07 02:35 UTC" in line, line
+    assert any("Slack" in x for x in lines) and any("export" in x for x in lines)
+
+
+@pytest.mark.kafka
+def test_raw_text_topics_take_the_shorter_retention_even_when_they_exist(
+        kafka: LocalKafka, settings_for) -> None:  # noqa: ANN001
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from llmwatch.streams.topics import ensure_topics
+
+    s = settings_for(kafka.bootstrap, "sqlite://")
+    ensure_topics(s)  # created with topic_days (7)
+    s = s.model_copy(update={"retention": s.retention.model_copy(
+        update={"raw_topic_hours": 3.0})})
+    assert ensure_topics(s) == []
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    try:
+        names = [s.topics.events, s.topics.enriched, s.topics.deadletter, s.topics.findings]
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+        retention = {}
+        for response in described:
+            for resource in response.resources:
+                configs = {c[0]: c[1] for c in resource[4]}
+                retention[resource[3]] = configs["retention.ms"]
+    finally:
+        admin.close()
+    assert retention[s.topics.events] == retention[s.topics.enriched] == str(3 * 3_600_000)
+    assert retention[s.topics.deadletter] == str(3 * 3_600_000)
+    assert retention[s.topics.findings] == str(7 * 86_400_000)  # redacted text: unchanged

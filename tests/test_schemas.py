@@ -162,3 +162,34 @@ def test_otel_genai_legacy_conventions() -> None:
 def test_otel_span_without_genai_attributes_is_refused() -> None:
     with pytest.raises(ValueError, match="gen_ai.request.model"):
         event_from_otel({"http.method": "GET"}, app="x")
+
+
+@pytest.mark.parametrize("app,why", [
+    ("billing-b\u043et", "mixes Latin with Cyrillic"),  # a Cyrillic о
+    ("bill\u200bing-bot", "U\\+200B ZERO WIDTH SPACE"),
+    ("\uff42illing-bot", "NFKC.*send 'billing-bot'"),  # full-width b
+    ("billing-bot\U000e0041", "U\\+E0041 TAG"),
+    ("billing-bot\u200f", "U\\+200F RIGHT-TO-LEFT MARK"),
+])
+def test_names_that_only_look_like_another_are_refused_with_the_reason(app: str,
+                                                                         why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        make_event(app=app)
+
+
+@pytest.mark.parametrize("app", ["support-bot", "meta-llama/Llama-3.1-8B-Instruct",
+                                 "anthropic.claude-3-5-sonnet-20240620-v1:0", "gpt-4o日本語",
+                                 "support-бот", "αβγ-bot", "Модель", "客服机器人"])
+def test_real_names_in_any_script_stay_as_sent(app: str) -> None:
+    assert make_event(app=app).app == app
+
+
+def test_a_message_of_too_many_values_is_refused_before_it_is_parsed() -> None:
+    event = json.loads(make_event().model_dump_json())
+    event["metadata"] = {"x": [[] for _ in range(150_000)]}  # ~450 KB of `[],`
+    out = decode_event(json.dumps(event).encode())
+    assert isinstance(out, Rejected) and "too many JSON values" in out.reason
+    # brackets and commas inside text are not values
+    event = json.loads(make_event().model_dump_json())
+    event["prompt"] = "f(a, [b], {c}), " * 12_000
+    assert isinstance(decode_event(json.dumps(event).encode()), LLMEvent)
