@@ -1,7 +1,7 @@
 """A flood of hostile messages against the real worker, broker and PostgreSQL, with the
 accounting and the valid events' throughput beside a run without the flood.
 
-    python bench/flood.py [--valid 1000] [--bad 10000]
+    python bench/flood.py [--valid 1000] [--bad 10000] [--nested 40]
 
 1. Starts Apache Kafka, PostgreSQL and a `llmwatch worker` (restarted if it ever exits:
    exits are counted), warms it up.
@@ -9,7 +9,8 @@ accounting and the valid events' throughput beside a run without the flood.
 3. Flood run: `--bad` bad messages of every kind (llmwatch/flood.py: random bytes, truncated
    and deep JSON, wrong types, near-1-MB and over-limit sizes, NaN/Infinity, lone surrogates,
    NUL bytes, extreme timestamps and numbers, reused ids with other content, exact replays,
-   empty and null-key messages) with `--valid` new calls mixed in; times until those are stored.
+   empty and null-key messages, and `--nested` ~800 KB messages of nested containers) with
+   `--valid` new calls mixed in; times until those are stored.
 4. Prints the accounting — valid stored, bad dead-lettered or exact replays, lost, worker
    exits — and the valid events' throughput with and without the flood, and their ratio.
 """
@@ -17,6 +18,7 @@ accounting and the valid events' throughput beside a run without the flood.
 from __future__ import annotations
 
 import argparse
+import random
 import signal
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer
 
 from llmwatch.config import Settings
-from llmwatch.flood import hostile_messages
+from llmwatch.flood import KINDS, hostile_messages
 from llmwatch.local.kafka import LocalKafka
 from llmwatch.local.postgres import LocalPostgres
 from llmwatch.schemas import DeadLetter
@@ -65,6 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--valid", type=int, default=1000)
     parser.add_argument("--bad", type=int, default=10_000)
+    parser.add_argument("--nested", type=int, default=40,
+                        help="~800 KB messages of nested containers, added to the mix")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llmwatch-flood-"))
     start = datetime.now(UTC) - timedelta(hours=2)
@@ -93,6 +97,9 @@ def main() -> None:
             wait_stored(store, WARM_UP, worker)
             clean_eps = timed(producer, s, store, worker, clean, [], WARM_UP)
             bad = list(hostile_messages(args.bad, clean, seed=9))
+            rng = random.Random(9)
+            for _ in range(args.nested):  # spread through the flood
+                bad.insert(rng.randrange(len(bad) + 1), KINDS["nested"](rng, clean))
             flood_eps, positions = timed_flood(producer, s, store, worker, mixed, bad,
                                                WARM_UP + args.valid)
             expected = {p for p, expect in positions.items() if expect == "dead_letter"}

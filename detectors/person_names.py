@@ -45,7 +45,8 @@ _CASED = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN"})
 _PARTICLES = frozenset("de da del della der den di du la le van von bin bint ibn al el y e "
                        "dos das ben abu".split())
 _CUES = re.compile(
-    r"(?i)(?:\bmy name(?:'s| is)|\bi am called|\bi'm|\bi am|\bcall me|\bnamed|\bcalled|"
+    r"(?i)(?:\bmy name(?:'s| is)|\bi am called|\bi'm|\bi am|\bthis is|\bcall me|\bnamed|"
+    r"\bcalled|"
     r"\bdear|\bhi|\bhello|\bhey|\bthanks|\bthank you|\bregards|\bcheers|\bsincerely|"
     r"\bsigned|\bmr|\bmrs|\bms|\bmiss|\bdr|\bprof|\bcontact|\bask|\btell|\bcc|\bfrom|"
     r"\bje m'appelle|\bje suis|\bme llamo|\bmi nombre es|\bich heiße|\bich bin|\bmi chiamo|"
@@ -91,6 +92,7 @@ class Entry:
     first: int  # best rank as a first name in some country, 0 if none
     last: int
     ambiguous: int  # 0 a name only, 1 also a word or place, 2 one of a language's commonest words
+    everyday: bool = False  # among the 20,000 commonest words of a Latin-script language
 
     @property
     def strong(self) -> bool:
@@ -131,7 +133,9 @@ class _Lexicon:
         """The name's entry; None for a word that is no name (and one never seen)."""
         i = self._find(key)
         v = int(self._packed[i]) if i >= 0 else VOCABULARY
-        return None if v & 3 == VOCABULARY else Entry(v >> 18, (v >> 2) & 0xFFFF, v & 3)
+        if v & 3 == VOCABULARY:
+            return None
+        return Entry(v >> 19, (v >> 3) & 0xFFFF, v & 3, bool(v & 4))
 
     def is_word(self, key: str) -> bool:
         """A common word of some language that is no name."""
@@ -168,12 +172,13 @@ def _read_lexicon() -> tuple[_Lexicon, frozenset[str]]:
     for line in gzip.decompress(raw).split(b"\n"):
         if not line:
             continue
-        name, first, last, ambiguous = line.split(b"\t")
+        name, first, last, ambiguous, everyday = line.split(b"\t")
         if b" " in name:
             multi.add(name.decode())
             continue
         names.append(name)
-        packed.append((int(first) << 18) | (int(last) << 2) | int(ambiguous))
+        packed.append((int(first) << 19) | (int(last) << 3) | (int(everyday) << 2)
+                      | int(ambiguous))
     order = sorted(range(len(names)), key=names.__getitem__)
     return (_Lexicon([names[i] for i in order], [packed[i] for i in order]),
             frozenset(multi))
@@ -206,8 +211,11 @@ class _Token:
         return self.word.casefold()
 
 
-def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[Found]:
-    """Spans of people's names in `text` (in normal form); `keep` lists words never masked."""
+def find_names(text: str, keep: frozenset[str] = frozenset(),
+               products: frozenset[str] = frozenset()) -> list[Found]:
+    """Spans of people's names in `text` (in normal form). `keep` lists words never masked
+    (the operator's); `products`, words that are names too ("Ruby", "Julia") and are not
+    masked alone, only beside another name or after a cue."""
     tokens = [_token(m) for m in _WORD.finditer(text)]
     if not tokens:
         return []
@@ -231,24 +239,51 @@ def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[Found]:
             found += _east_asian(text, t, home)
             i += 1
             continue
-        run = _run(text, tokens, i, words, keep, home)
+        run = _run(text, tokens, i, words, keep, home, products)
         j = i + len(run) - 1 if run else i
-        cued = (_cued_end(text, tokens, i, words, keep, home) if _cued(text, t.start)
-                else None)
+        cued = (_cued_end(text, tokens, i, words, keep, home, products)
+                if _cued(text, t.start) else None)
         if cued is not None:
             j = max(j, cued)
             found.append(("NAME", t.start, tokens[j].end))
-        elif run and (_is_name(run, home, words) or _first_before_unknown(run, tokens, j, words,
-                                                                         home, keep)):
-            j = _surname_end(text, tokens, j, words, home, keep)
+        elif run and (_is_name(run, home, words, products)
+                      or _first_before_unknown(run, tokens, j, words, home, keep | products)):
+            j = _surname_end(text, tokens, j, words, home, keep | products)
+            found.append(("NAME", t.start, tokens[j].end))
+        elif not run and (pair := _unknown_pair(text, tokens, i, words, keep | products)):
+            j = _surname_end(text, tokens, pair, words, home, keep | products)
             found.append(("NAME", t.start, tokens[j].end))
         i = j + 1
     return found
 
 
-# where a phrase in another script is someone: "written by …", "forward this to …"
+# where a phrase is someone: "written by …", "forward this to …", "schick das an …"
 _BEFORE_A_PERSON = re.compile(r"(?i)\b(?:to|by|from|with|for|cc|contact|ask|tell|dear|hi|"
-                              r"hello|thanks|named|called|is|and|mr|mrs|ms|dr)\.?,?[ \t]+$")
+                              r"hello|thanks|named|called|is|and|mr|mrs|ms|dr|an|für|von|bei|"
+                              r"mit|à|pour|chez|para|por|con|per|di)\.?,?[ \t]+$")
+
+
+def _unknown_pair(text: str, tokens: list[_Token], i: int, words: _Lexicon,
+                  keep: frozenset[str]) -> int | None:
+    """Two capitalised words no lexicon knows as a name or a common word, where a person
+    stands ("schick das an Hannchen Wagenknecht") or before a last name ("Hannchen
+    Wagenknecht"): the index of the second, or None."""
+    if i + 1 >= len(tokens):
+        return None
+    t, n = tokens[i], tokens[i + 1]
+    if text[t.end:n.start] != " " or not (_title_case(t) and _title_case(n)):
+        return None
+    if t.key in words or any(x.word in keep or words.is_word(x.key) for x in (t, n)):
+        return None
+    last = words.get(n.key)
+    if last is not None:
+        return i + 1 if last.strong and last.last else None
+    return i + 1 if _BEFORE_A_PERSON.search(text[max(0, t.start - 16):t.start]) else None
+
+
+def _title_case(t: _Token) -> bool:
+    return (t.script in _CASED and len(t.word) >= 2 and t.word[0].isupper()
+            and t.word[1:].islower())
 
 
 def _same_script_run(text: str, tokens: list[_Token], i: int) -> int:
@@ -275,8 +310,17 @@ def _token(m: re.Match[str]) -> _Token:
     return _Token(m.start(), end, word, _script(word))
 
 
+def _entry(t: _Token, words: _Lexicon, products: frozenset[str]) -> Entry | None:
+    """The token's entry; a product's name ("Ruby", "Kafka") counts as a name that is also
+    a word."""
+    e = words.get(t.key)
+    if e and t.word in products:
+        return Entry(e.first, e.last, max(e.ambiguous, 1), e.everyday)
+    return e
+
+
 def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
-         keep: frozenset[str], home: str) -> list[_Token]:
+         keep: frozenset[str], home: str, products: frozenset[str]) -> list[_Token]:
     """Names (and particles between them) in a row from token i, joined by one space. A
     name that is also a word joins only when capitalised, or as the other half of a first
     and last name ("maria garcia", "john brown")."""
@@ -288,8 +332,8 @@ def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
             break
         if run and text[run[-1].end:t.start] not in (" ", "-"):
             break
-        e = words.get(t.key)
-        if e and (e.strong or _conspicuous(t, home) or _pairs(run, tokens, j, words)):
+        e = _entry(t, words, products)
+        if e and (e.strong or _conspicuous(t, home) or _pairs(run, tokens, j, words, products)):
             run.append(t)
         elif run and t.key in _PARTICLES and j + 1 < len(tokens) and tokens[j + 1].key in words:
             run.append(t)
@@ -301,37 +345,41 @@ def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
     return run
 
 
-def _pairs(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon) -> bool:
+def _pairs(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
+           products: frozenset[str]) -> bool:
     """An ambiguous name beside a strong one, as a first name before a last or a last after
     a first."""
     e = words[tokens[j].key]
-    if e.ambiguous > 1:
+    if e.ambiguous > 1 and not tokens[j].word.isupper():
         return False
     if run:
-        prev = words.get(run[-1].key)
+        prev = _entry(run[-1], words, products)
         return len(run) == 1 and bool(prev and prev.strong and prev.first and e.last)
-    nxt = words.get(tokens[j + 1].key) if j + 1 < len(tokens) else None
+    nxt = _entry(tokens[j + 1], words, products) if j + 1 < len(tokens) else None
     return bool(nxt and nxt.strong and nxt.last and 0 < e.first <= LOWER_FIRST_RANK)
 
 
-def _is_name(run: list[_Token], home: str, words: _Lexicon) -> bool:
+def _is_name(run: list[_Token], home: str, words: _Lexicon,
+             products: frozenset[str] = frozenset()) -> bool:
     keys = [t.key for t in run]
     if any(" ".join(keys[:n]) in places() for n in range(2, 5)):
         return False
-    entries = [words[t.key] for t in run if t.key in words]
+    entries = [e for t in run if (e := _entry(t, words, products))]
     shown = [_conspicuous(t, home) for t in run if t.key in words]
     if len(entries) >= 2:
         has_first = any(e.first for e in entries)
         has_last = any(e.last for e in entries)
-        strong = [t for t in run if t.key in words and words[t.key].strong and len(t.word) >= 3]
+        strong = [t for t in run if (e := _entry(t, words, products)) and e.strong
+                  and len(t.word) >= 3]
         return has_first and has_last and bool(strong)
     e, t = entries[0], run[0]
-    if not e.strong or len(t.word) < 3:
+    if not e.strong or len(t.word) < 3 or t.word in products:
         return False
     common = (0 < e.first <= SINGLE_FIRST_RANK) or (0 < e.last <= SINGLE_LAST_RANK)
     if shown[0]:
         return common
-    return t.script in _CASED and 0 < e.first <= LOWER_FIRST_RANK and len(t.word) >= 4
+    return (t.script in _CASED and 0 < e.first <= LOWER_FIRST_RANK and len(t.word) >= 4
+            and not e.everyday)
 
 
 def _first_before_unknown(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
@@ -387,7 +435,7 @@ def _cued(text: str, start: int) -> bool:
 
 
 def _cued_end(text: str, tokens: list[_Token], i: int, words: _Lexicon,
-              keep: frozenset[str], home: str) -> int | None:
+              keep: frozenset[str], home: str, products: frozenset[str]) -> int | None:
     """The last token of the name after a cue, None if token i is not one. After a strong
     cue ("my name is", "Dear", "Mr") up to three capitalised words or names that are not
     a language's commonest words; after a weak one ("hi", "from", "ask") only names that
@@ -399,7 +447,10 @@ def _cued_end(text: str, tokens: list[_Token], i: int, words: _Lexicon,
         if j > i and text[tokens[j - 1].end:t.start] not in (" ", "-"):
             break
         e = words.get(t.key)
-        if t.word in keep or (e and e.ambiguous > 1 and not _conspicuous(t, home)):
+        nxt = tokens[j + 1] if j + 1 < len(tokens) else None
+        paired = bool(nxt and nxt.key in words and _conspicuous(nxt, home))
+        if t.word in keep or (not strong and t.word in products) or (
+                e and e.ambiguous > 1 and not (_conspicuous(t, home) and (strong or paired))):
             break
         shown = _conspicuous(t, home)
         if strong:

@@ -98,16 +98,18 @@ _COMPOUND_STREET = re.compile(
     r"\b[A-ZÄÖÜ][\w-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|laan|"
     r"straat|gracht|plein|vej|gade|gatan|vägen|veien|gata)\s+\d+\w?"
     r"(?:,?\s*\d{4,5}\s+" + _CAP + r"(?:[ -]" + _CAP + r")*)?")
-_KEEP = frozenset("""
+_PRODUCTS = frozenset("""
 I I'm I've I'll I'd OK Okay AI API Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 January February March April May June July August September October November December
 English French German Spanish Italian Portuguese Chinese Japanese Korean Russian Arabic Hindi
 Dutch Polish Turkish Swedish Python Java JavaScript TypeScript Rust Go SQL Excel Linux
 Windows Mac macOS iOS Android Docker Kubernetes Kafka PostgreSQL Slack GitHub Google
 Ruby Julia Ada Pascal Dart Elm Crystal Nim Haskell Erlang Elixir Scala Kotlin Swift Perl
-Lua Django Flask Rails Laravel Spring Angular Vue Svelte Jenkins Ansible Terraform Grafana
+Lua Django Flask Rails Apache Nginx Loki Tempo Mimir Neovim Vim Emacs
+Laravel Spring Angular Vue Svelte Jenkins Ansible Terraform Grafana
 Redis Jupyter Pandas Keras Gatsby Astro Remix Nuxt Ember Meteor Jasmine Mocha Jest
 Sentry Heroku Vercel Netlify Siri Alexa Cortana Claude Gemini Llama Mistral Falcon
+Cassandra Hugo Jarvis Travis Watson Bazel
 Azure Aurora Hadoop Hive Pig Presto Trino Druid Flink Beam Storm Samza Kibana Logstash
 Copilot Ollama Jenkins Travis Circle Drone Argo Flux Helm Istio Envoy
 Consul Vault Nomad Packer Vagrant Chef Puppet Salt Sphinx Celery Tornado Bottle Pyramid Dash
@@ -205,13 +207,13 @@ def find_sensitive(text: str, *, keep_words: Iterable[str] = (),
     """Merged, sorted, non-overlapping spans of every layer, in `text` as written."""
     norm = normalise(text)
     t = norm.text
-    keep = frozenset(keep_words) | _KEEP | _PYTHON_NAMES
+    keep = frozenset(keep_words) | _PYTHON_NAMES
     found: list[Span] = [Span(p.kind, p.start, p.end) for p in find_pii(t, broad=True)]
     if thorough:
         found += _presidio(t) + _secrets(t)
     found += [Span(c.kind, c.start, c.end) for c in find_digit_chains(t)]
     found += [Span(*f) for f in find_identifiers(t)]
-    found += [Span(*f) for f in find_names(t, keep)]
+    found += [Span(*f) for f in find_names(t, keep, _PRODUCTS)]
     found += _fail_closed(t)
     kept = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(t)]
     found = [s for s in found if s.end > s.start

@@ -29,12 +29,13 @@ def hostile_messages(n: int, valid: Valid, *, seed: int = 0,
                      huge_every: int = 250) -> Iterator[Hostile]:
     """`n` bad messages, mixed; `valid` are valid events already produced (replayed as they
     are, or with their ids reused for other content, under their own key so that they come
-    after the original). Every `huge_every`-th message is near 1 MB."""
+    after the original). Every `huge_every`-th message is near 1 MB: one long text, or
+    ~800 KB of nested containers."""
     rng = random.Random(seed)
-    kinds = [k for k in KINDS if k not in ("huge", "near_limit")]
+    kinds = [k for k in KINDS if k not in _LARGE]
     for i in range(n):
         if huge_every and i % huge_every == huge_every - 1:
-            kind = rng.choice(("huge", "near_limit"))
+            kind = rng.choice(_LARGE)
         else:
             kind = rng.choice(kinds)
         yield KINDS[kind](rng, valid)
@@ -159,11 +160,19 @@ def _near_limit(rng: random.Random, _: Valid) -> Hostile:
     return _h("near_limit", _json(_event(rng, prompt="y" * 880_000)))
 
 
+def _nested(rng: random.Random, _: Valid) -> Hostile:
+    """~800 KB of small nested containers (`[[],[{}]],…`): cheap to send, costly to walk."""
+    unit = rng.choice(([], [[]], {"a": []}, [{}, [0]]))
+    count = 800_000 // (len(json.dumps(unit)) + 2)
+    return _h("nested", _json(_event(rng, metadata={"x": [unit] * count})))
+
+
+_LARGE = ("huge", "near_limit", "nested")
 KINDS = {
     "random_bytes": _random_bytes, "truncated_json": _truncated, "deep_json": _deep,
     "wrong_type": _wrong_type, "nan_infinity": _non_finite, "lone_surrogate": _surrogate,
     "nul_byte": _nul, "extreme_timestamp": _timestamp, "extreme_number": _number,
     "duplicate_id_other_content": _conflict, "exact_replay": _replay, "empty": _empty,
     "bad_name": _bad_name, "not_an_event": _not_an_event, "huge": _huge,
-    "near_limit": _near_limit,
+    "near_limit": _near_limit, "nested": _nested,
 }

@@ -19,9 +19,11 @@ another name or after a cue, never alone.
 
 Kept: first names ranked <= FIRST_RANK and last names ranked <= LAST_RANK in some country,
 of 2+ letters. One line a name: the case-folded name, its best first-name rank (0: none), its
-best last-name rank (0: none), and 1 when it is ambiguous (a word or a place), 2 when it is
-one of the commonest words of a language. Words of the vocabulary that are no name follow,
-ranked 0 and 0 and marked 3, then places of several words, ranked 0 and 0.
+best last-name rank (0: none), 1 when it is ambiguous (a word or a place) or 2 when it is one
+of the commonest words of a language, and 1 when it is among the VOCABULARY commonest words
+of a Latin-script language (wordfreq counts names too: "john" is; "sunday" is — alone and in
+lower case such a name stays). Words of that vocabulary that are no name follow, ranked 0
+and 0 and marked 3, then places of several words, ranked 0 and 0.
 Deterministic: sorted, gzip with mtime 0. The provenance file records the packages' versions
 and the output's digest.
 """
@@ -149,11 +151,11 @@ def build() -> bytes:
     last = best_ranks(nd.last_names, LAST_RANK)
     popular = {n for n, rank in first.items() if rank <= PLACE_YIELDS_TO}
     vocab = vocabulary(first.keys() | last.keys()) | (places() - popular)
-    common = common_words()
+    common, everyday = common_words(), vocabulary_words()
     lines = [f"{n}\t{first.get(n, 0)}\t{last.get(n, 0)}\t{2 if n in common else int(n in vocab)}"
-             for n in sorted(first.keys() | last.keys())]
-    lines += [f"{w}\t0\t0\t3" for w in sorted(vocabulary_words() - first.keys() - last.keys())]
-    lines += [f"{p}\t0\t0\t1" for p in sorted(multi_word_places())]
+             f"\t{int(n in everyday)}" for n in sorted(first.keys() | last.keys())]
+    lines += [f"{w}\t0\t0\t3\t1" for w in sorted(everyday - first.keys() - last.keys())]
+    lines += [f"{p}\t0\t0\t1\t0" for p in sorted(multi_word_places())]
     raw = ("\n".join(lines) + "\n").encode()
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=9) as gz:
