@@ -11,7 +11,9 @@ a run of 3+ digits, a name of 2+ characters in a script without case) survives.
 Alterations: real prompts of seven kinds (benign_traffic: chat, Q&A, news, technical
 questions, code, other languages, documents), split in two by a hash of the text: `dev`
 (read while the rules were written) and `held-out` (read only for the final number), plus
-hand-written technical questions full of product names (dev). A prompt is *altered* when
+hand-written technical questions full of product names (dev), and, in `held-out`, chat in
+the 15 languages of chatterbot-corpus the project never used (Hebrew, Urdu, Persian, Hindi,
+Bengali, Tamil, Thai, Korean, …). A prompt is *altered* when
 redaction changes it; the words it masks are counted, and the share altered by anything but
 a person's name is printed beside (news and documents name real people: masking them is
 the policy, not a false alarm).
@@ -190,6 +192,11 @@ _TECH_ASKS = ["How do I connect {a} to {b} in production?", "Why does {a} throw 
               "Write a config that runs {a} behind {b}.", "What's the {a} equivalent of {b}'s retry option?"]
 
 
+FRESH_LANGUAGES = ("bengali", "hebrew", "hindi", "hinglish", "korean", "marathi", "oriya",
+                   "persian", "tamil", "telugu", "thai", "traditionalchinese", "ukrainian",
+                   "urdu", "yoruba")
+
+
 def ordinary(n: int, seed: int, split: str) -> dict[str, list[str]]:
     """Real prompts of each kind (benign_traffic), in the split asked for."""
     import benign_traffic
@@ -199,6 +206,9 @@ def ordinary(n: int, seed: int, split: str) -> dict[str, list[str]]:
     for kind, pairs in benign_traffic.kinds(rng, 4 * n).items():
         prompts = [p for p, _ in pairs if _split(p) == split]
         out[kind] = prompts[:n]
+    if split == "held-out":  # a source the project never used, read only for the final number
+        fresh = [p for lang in FRESH_LANGUAGES for p, _ in benign_traffic._chatterbot(lang)]
+        out["15 languages never used"] = random.Random(seed).sample(fresh, min(n, len(fresh)))
     if split == "dev":
         out["product names (written)"] = [
             rng.choice(_TECH_ASKS).format(a=a, b=b)

@@ -28,12 +28,12 @@ from __future__ import annotations
 import gzip
 import re
 import unicodedata
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-
-import numpy as np
+from itertools import accumulate
 
 Found = tuple[str, int, int]
 
@@ -59,7 +59,7 @@ _STRONG_CUES = re.compile(
     r"меня зовут|моё имя|اسمي|שמי|मेरा नाम)\.?,?[ \t]+$")
 _CJK_CUE = re.compile(
     r"(?:我叫|我是|我的名字是|名字是|名叫|叫做|姓名[:：]?|联系人[:：]?|聯繫人[:：]?|"
-    r"私は|名前は|私の名前は|제 이름은|저는)\s*$")
+    r"名前は|私の名前は|제 이름은)\s*$")
 _HONORIFIC = re.compile(r"^\s*(?:先生|女士|小姐|老师|老師|同学|同學|さん|様|さま|氏|君|くん|ちゃん|"
                         r"先輩|씨|님|선생님)")
 # the commonest surnames: Chinese (simplified and traditional) and Korean
@@ -120,8 +120,9 @@ class _Lexicon:
 
     def __init__(self, names: list[bytes], packed: list[int]) -> None:
         self._blob = b"".join(names)
-        self._offsets = np.cumsum([0] + [len(n) for n in names]).tolist()
-        self._packed = np.asarray(packed, dtype=np.uint32)
+        self._offsets = array("Q", accumulate((len(n) for n in names), initial=0))
+        self._packed = array("L", packed)
+        self._find = lru_cache(maxsize=65_536)(self._search)  # type: ignore[method-assign]
 
     def __len__(self) -> int:
         return len(self._packed)
@@ -132,7 +133,7 @@ class _Lexicon:
     def get(self, key: str) -> Entry | None:
         """The name's entry; None for a word that is no name (and one never seen)."""
         i = self._find(key)
-        v = int(self._packed[i]) if i >= 0 else VOCABULARY
+        v = self._packed[i] if i >= 0 else VOCABULARY
         if v & 3 == VOCABULARY:
             return None
         return Entry(v >> 19, (v >> 3) & 0xFFFF, v & 3, bool(v & 4))
@@ -140,7 +141,7 @@ class _Lexicon:
     def is_word(self, key: str) -> bool:
         """A common word of some language that is no name."""
         i = self._find(key)
-        return i >= 0 and int(self._packed[i]) & 3 == VOCABULARY
+        return i >= 0 and self._packed[i] & 3 == VOCABULARY
 
     def __getitem__(self, key: str) -> Entry:
         found = self.get(key)
@@ -148,7 +149,7 @@ class _Lexicon:
             raise KeyError(key)
         return found
 
-    def _find(self, key: str) -> int:
+    def _search(self, key: str) -> int:
         target, blob, offsets = key.encode(), self._blob, self._offsets
         lo, hi = 0, len(self._packed)
         while lo < hi:
@@ -515,7 +516,7 @@ def _han_name(run: str, at: int) -> int:
 
 _NOT_NAME = frozenset("的了是在和与與请請吗嗎呢吧也都就还還说說")
 _CJK_CUE_INSIDE = re.compile(
-    r"我叫|我是|我的名字是|名字是|名叫|叫做|姓名|联系|聯繫|联络|私は|名前は")
+    r"我叫|我是|我的名字是|名字是|名叫|叫做|姓名|联系|聯繫|联络|名前は")
 _HONORIFIC_INSIDE = re.compile(
     r"先生|女士|小姐|老师|老師|同学|同學|さん|様|氏|君")
 

@@ -56,7 +56,7 @@ _IDENTIFIER_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.:/-][A-Za-z_][A-Za-z0
 _CREDENTIAL = re.compile(
     r"(?i)\b(?:pass(?:word|wd|phrase|code)?|pwd|pin|secret|token|api[ _-]?key|access[ _-]?key"
     r"|private[ _-]?key|client[ _-]?secret|credentials?|otp)\b"
-    r"(?P<sep>\s*(?:is|was|:|=|->|=>)\s*|\s+)[\"']?(?P<value>[^\s\"',;]+)")
+    r"(?P<sep>[ \t]*(?:is|was|:|=|->|=>)[ \t]*|[ \t]+)[\"']?(?P<value>[^\s\"',;]+)")
 _BEARER = re.compile(r"(?i)\b(?:bearer|basic|token)\s+(?P<value>[A-Za-z0-9._~+/=\-]{8,})")
 _OWN_KEYS = re.compile(
     r"\b(?:[rs]k_(?:live|test)_[0-9A-Za-z]{10,}|github_pat_[0-9A-Za-z_]{20,}"
@@ -287,8 +287,11 @@ def _fail_closed(text: str) -> list[Span]:
     for m in _CREDENTIAL.finditer(text):
         value = m.group("value")
         spaced = not m.group("sep").strip()
-        if PLACEHOLDER.fullmatch(value) or (spaced and not _looks_secret(value)):
-            continue
+        if PLACEHOLDER.fullmatch(value) or (spaced and not _looks_secret(value)) or (
+                spaced and m.group().lower().startswith("pass")
+                and not m.group().lower().startswith(("password", "passwd", "passphrase",
+                                                      "passcode"))):
+            continue  # Python's `pass`, not a credential
         spans.append(Span("SECRET", m.start("value"), m.end("value")))
     spans += [Span("SECRET", m.start("value"), m.end("value")) for m in _BEARER.finditer(text)]
     for pattern in (_POSTCODE, _UNIT, _US_ADDRESS, _MILITARY, _HOUSE, _STREET, _COMPOUND_STREET):

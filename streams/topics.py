@@ -78,8 +78,13 @@ def _align(admin: KafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:
     from kafka.admin import ConfigResource, ConfigResourceType
 
     if wanted:
-        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=c)
-                             for name, c in wanted.items()])
+        result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=c)
+                                      for name, c in wanted.items()])
+        failed = {name: r for kind in result.values() for name, r in kind.items()
+                  if str(r) != "OK"}
+        if failed:
+            log.warning("could not set the retention of %s: %s", sorted(failed), failed)
+            return
         log.info("retention of %s set to %s ms", sorted(wanted),
                  next(iter(wanted.values()))["retention.ms"])
 

@@ -5,6 +5,7 @@ message through the real worker, a huge valid CJK prompt, and a broker outage.""
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from kafka import KafkaProducer
 from test_end_to_end import prepared, wait_for, worker_env, worker_on_own_broker
 
 from llmwatch.embedding import Embedder
-from llmwatch.flood import hostile_messages
+from llmwatch.flood import KINDS, hostile_messages
 from llmwatch.local.kafka import LocalKafka, free_port
 from llmwatch.schemas import DeadLetter, FeedbackEvent, LLMEvent, Rejected, decode_event
 from llmwatch.schemas.embedded import from_wire_many
@@ -153,6 +154,9 @@ def test_a_flood_of_bad_messages_loses_nothing_and_stops_nothing(
         producer.send(s.topics.events, key=key, value=value)
     producer.flush()
     bad = list(hostile_messages(800, first, seed=3, huge_every=200))
+    nested = random.Random(3)
+    for at in (100, 400, 700):  # ~800 KB of nested containers, refused before parsing
+        bad.insert(at, KINDS["nested"](nested, first))
     sent = []  # (kind, expect, future) in the order produced, valid ones interleaved
     for i, h in enumerate(bad):
         sent.append((h.kind, h.expect, producer.send(s.topics.events, key=h.key,
@@ -186,7 +190,8 @@ def test_a_flood_of_bad_messages_loses_nothing_and_stops_nothing(
     assert lettered == want and not lettered & replays  # 0 lost, none both
     reasons = " | ".join(d.reason for d in records)
     for needle in ("conflict: event_id", "NUL", "lone surrogate", "nested too deeply",
-                   "not a number JSON allows", "bytes; the limit is 900,000", "not UTF-8"):
+                   "not a number JSON allows", "bytes; the limit is 900,000", "not UTF-8",
+                   "too many JSON values"):
         assert needle in reasons, needle
     truncated = [d for d in records if d.truncated]
     assert all(d.original_size > 65_536 and len(d.original_value()) == 65_536

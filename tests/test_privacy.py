@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,8 +69,9 @@ WORDS = ["Oluwaseun", "Fairweather", "Okafor", "Quillfeather", "quillmail", "pri
          "ramaswamy", "王秀英", "الشهري"]
 PIECES = ["4111.1111", "5500/0000", "5698 7654", "867-5309", "oluwaseun.fo",
           "51HqLyjWDarjtT1zdp7dcQxZ", "AAQZ7NQ0aBcDeFgHiJkL", "Zx81kQpW3mNvB7tYhL2c",
-          "bPxRfiCYZQ8e2Lw9Hd", "9f8e7d6c5b4a39281706", "Tr0ub4dor", "0151", "1283", "4188",
-          "1212", "zero one nine seven", "Zq8!vR2@kLm", "王秀英", "محمد"]
+          "bPxRfiCYZQ8e2Lw9Hd", "9f8e7d6c5b4a39281706", "Tr0ub4dor", "0151 1283", "0151\n1283",
+          "0151\\n1283", "4188 1212", "41881212", "4188\u200b1212", "4188\\u200b1212",
+          "zero one nine seven", "Zq8!vR2@kLm", "王秀英", "محمد"]
 
 
 def pii_prompts() -> list[tuple[str, str]]:
@@ -467,18 +469,24 @@ def test_raw_text_topics_take_the_shorter_retention_even_when_they_exist(
     s = s.model_copy(update={"retention": s.retention.model_copy(
         update={"raw_topic_hours": 3.0})})
     assert ensure_topics(s) == []
+    names = [s.topics.events, s.topics.enriched, s.topics.deadletter, s.topics.findings]
     admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    try:
-        names = [s.topics.events, s.topics.enriched, s.topics.deadletter, s.topics.findings]
-        described = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
-        retention = {}
-        for response in described:
-            for resource in response.resources:
-                configs = {c[0]: c[1] for c in resource[4]}
-                retention[resource[3]] = configs["retention.ms"]
+    try:  # the controller applies a change through its log: read until it shows
+        deadline = time.monotonic() + 30
+        while True:
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+            topics = next(iter(described.values()))  # {name: {key: {"value": …, …}}}
+            retention = {n: _value(topics[n]["retention.ms"]) for n in names}
+            if retention[s.topics.events] != str(7 * 86_400_000) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     finally:
         admin.close()
     assert retention[s.topics.events] == retention[s.topics.enriched] == str(3 * 3_600_000)
     assert retention[s.topics.deadletter] == str(3 * 3_600_000)
     assert retention[s.topics.findings] == str(7 * 86_400_000)  # redacted text: unchanged
+
+
+def _value(config: object) -> str:
+    return str(config["value"] if isinstance(config, dict) else config)
