@@ -142,19 +142,18 @@ def forms(fakes: dict[str, Faker], rng: random.Random) -> dict[str, Form]:
 
 
 _TITLES = frozenset("prof professor dipl ing univ herr frau mme mlle madame monsieur docteur "
-                    "doktor mag msc bsc mba phil".split())
+                    "doktor mag msc bsc mba phil eng ba ma phd med rer nat sc".split())
 
 
 def parts(sentence: str, value: str) -> list[str]:
     """What of `value` identifies someone, less what the sentence says anyway and titles
     ("Prof.", "Dipl.-Ing.")."""
     template = sentence.replace(value, " ").lower()
-    value = " ".join(w for w in value.split() if w.strip(".,-").lower() not in _TITLES)
     if _UNCASED.search(value):
         found = [w for w in value.split() if len(w) >= 2]
     else:
         found = _PART.findall(value)
-    return [p for p in found if p.lower() not in template]
+    return [p for p in found if p.lower() not in template and p.lower() not in _TITLES]
 
 
 def leaked(sentence: str, value: str, redacted: str) -> bool:

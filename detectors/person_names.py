@@ -30,7 +30,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
 from itertools import accumulate
@@ -40,6 +40,7 @@ Found = tuple[str, int, int]
 SINGLE_FIRST_RANK = 1000  # a first name alone is masked when this common somewhere
 SINGLE_LAST_RANK = 300
 LOWER_FIRST_RANK = 300  # ... and in lower case only when this common
+COMMON_FIRST_RANK, COMMON_LAST_RANK = 100, 1000  # a common word as a first name: "adam williams"
 _CJK = frozenset({"CJK", "HIRAGANA", "KATAKANA"})
 _CASED = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN"})
 _PARTICLES = frozenset("de da del della der den di du la le van von bin bint ibn al el y e "
@@ -220,6 +221,10 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
     tokens = [_token(m) for m in _WORD.finditer(text)]
     if not tokens:
         return []
+    cased = [c for c in text if c.isupper() or c.islower()]
+    if len(cased) >= 12 and sum(c.isupper() for c in cased) > 0.6 * len(cased):
+        # shouted: read "PLEASE CALL BRANDY ROGERS" as "Please Call Brandy Rogers"
+        tokens = _unshout(text, tokens, lexicon())
     scripts = Counter(t.script for t in tokens for _ in range(len(t.word)))
     home = scripts.most_common(1)[0][0]
     words = lexicon()
@@ -248,7 +253,9 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
             j = max(j, cued)
             found.append(("NAME", t.start, tokens[j].end))
         elif run and (_is_name(run, home, words, products)
-                      or _first_before_unknown(run, tokens, j, words, home, keep | products)):
+                      or _first_before_unknown(text, run, tokens, j, words, home,
+                                               keep | products)
+                      or _where_a_person_stands(text, run, words, home, products)):
             j = _surname_end(text, tokens, j, words, home, keep | products)
             found.append(("NAME", t.start, tokens[j].end))
         elif not run and (pair := _unknown_pair(text, tokens, i, words, keep | products)):
@@ -303,6 +310,19 @@ def _foreign_name(text: str, t: _Token, home: str, words: _Lexicon) -> list[Foun
     return [("NAME", t.start, t.end)] if e and e.ambiguous < 2 and len(t.word) >= 2 else []
 
 
+def _unshout(text: str, tokens: list[_Token], words: _Lexicon) -> list[_Token]:
+    """In text written in capitals, the names that are no common word (and the names beside
+    one) read as capitalised; every other word as lower case."""
+    entries = [words.get(t.key) for t in tokens]
+    strong = [e is not None and e.strong for e in entries]
+    out = []
+    for k, (t, e) in enumerate(zip(tokens, entries, strict=True)):
+        beside = (k > 0 and strong[k - 1]) or (k + 1 < len(tokens) and strong[k + 1])
+        named = e is not None and (strong[k] or beside)
+        out.append(replace(t, word=t.word.capitalize() if named else t.word.lower()))
+    return out
+
+
 def _token(m: re.Match[str]) -> _Token:
     """A word, less a possessive 's (kept outside the mask: "[NAME]'s")."""
     word, end = m.group(), m.end()
@@ -333,10 +353,20 @@ def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
             break
         if run and text[run[-1].end:t.start] not in (" ", "-"):
             break
+        if run and t.key not in _PARTICLES and _case(t) != _case(run[0]):
+            break  # a name is written in one case: not "Haha yeah"
         e = _entry(t, words, products)
+        if not run and e and e.ambiguous > 1 and not 0 < e.first <= LOWER_FIRST_RANK:
+            break  # "The", "van": a run of names does not open with a common word
         if e and (e.strong or _conspicuous(t, home) or _pairs(run, tokens, j, words, products)):
             run.append(t)
-        elif run and t.key in _PARTICLES and j + 1 < len(tokens) and tokens[j + 1].key in words:
+        elif (run and run[-1].key in _PARTICLES and t.key not in words and _title_case(t)
+              and not words.is_word(t.key) and t.word not in keep):
+            run.append(t)  # a surname no lexicon holds, after "van der", "de la"
+            break
+        elif run and t.key in _PARTICLES and j + 1 < len(tokens) and (
+                tokens[j + 1].key in words or tokens[j + 1].key in _PARTICLES
+                or (_title_case(tokens[j + 1]) and not words.is_word(tokens[j + 1].key))):
             run.append(t)
         else:
             break
@@ -346,17 +376,27 @@ def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
     return run
 
 
+def _case(t: _Token) -> str:
+    if t.script not in _CASED:
+        return "uncased"
+    return "upper" if t.word.isupper() and len(t.word) > 1 else (
+        "title" if t.word[:1].isupper() else "lower")
+
+
 def _pairs(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
            products: frozenset[str]) -> bool:
     """An ambiguous name beside a strong one, as a first name before a last or a last after
     a first."""
     e = words[tokens[j].key]
+    nxt = _entry(tokens[j + 1], words, products) if j + 1 < len(tokens) else None
     if e.ambiguous > 1 and not tokens[j].word.isupper():
-        return False
+        # one of a language's commonest words ("adam", "will") is a first name only before
+        # a common surname: "adam williams"
+        return bool(not run and nxt and nxt.strong and 0 < nxt.last <= COMMON_LAST_RANK
+                    and 0 < e.first <= COMMON_FIRST_RANK)
     if run:
         prev = _entry(run[-1], words, products)
         return len(run) == 1 and bool(prev and prev.strong and prev.first and e.last)
-    nxt = _entry(tokens[j + 1], words, products) if j + 1 < len(tokens) else None
     return bool(nxt and nxt.strong and nxt.last and 0 < e.first <= LOWER_FIRST_RANK)
 
 
@@ -365,13 +405,20 @@ def _is_name(run: list[_Token], home: str, words: _Lexicon,
     keys = [t.key for t in run]
     if any(" ".join(keys[:n]) in places() for n in range(2, 5)):
         return False
+    if len(run) > 2 and run[-1].key not in words and run[-2].key in _PARTICLES:
+        first = _entry(run[0], words, products)  # "Elke van der Dussen"
+        return bool(first and 0 < first.first <= LOWER_FIRST_RANK and _conspicuous(run[0], home))
     entries = [e for t in run if (e := _entry(t, words, products))]
     shown = [_conspicuous(t, home) for t in run if t.key in words]
     if len(entries) >= 2:
         has_first = any(e.first for e in entries)
         has_last = any(e.last for e in entries)
-        strong = [t for t in run if (e := _entry(t, words, products)) and e.strong
-                  and len(t.word) >= 3]
+        # a product's name ("Julia") is a name beside a name that is no product
+        others = [t for t in run if t.word not in products and (o := words.get(t.key))
+                  and (o.strong or 0 < o.first <= SINGLE_FIRST_RANK
+                       or 0 < o.last <= SINGLE_FIRST_RANK)]
+        strong = [t for t in run if (e := words.get(t.key)) and e.strong and len(t.word) >= 3
+                  and (t.word not in products or others)]
         return has_first and has_last and bool(strong)
     e, t = entries[0], run[0]
     if not e.strong or len(t.word) < 3 or t.word in products:
@@ -383,20 +430,39 @@ def _is_name(run: list[_Token], home: str, words: _Lexicon,
             and not e.everyday)
 
 
-def _first_before_unknown(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
-                          home: str, keep: frozenset[str]) -> bool:
-    """A capitalised first name that is also a word ("Mark", "Rose") before a capitalised
-    word no lexicon knows ("Mark Kitzmann") or before what people do ("Mark asked"): a
-    person, not a word."""
+def _where_a_person_stands(text: str, run: list[_Token], words: _Lexicon, home: str,
+                           products: frozenset[str]) -> bool:
+    """Two or more capitalised names, a first and a last, that are also words ("Gilbert
+    Moreno"), where a person stands ("schick das an …", "written by …")."""
+    entries = [_entry(t, words, products) for t in run]
+    if any(t.word in products for t in run):
+        return False
+    return (len(run) >= 2 and all(e is not None and e.ambiguous < 2 for e in entries)
+            and all(_conspicuous(t, home) for t in run)
+            and any(e.first for e in entries if e) and any(e.last for e in entries if e)
+            and bool(_ADDRESSED.search(text[max(0, run[0].start - 16):run[0].start])))
+
+
+# where only a person stands: "written by …", "schick das an …" (not "to", "from": places too)
+_ADDRESSED = re.compile(r"(?i)\b(?:by|cc|contact|ask|tell|dear|hi|hello|thanks|named|called|"
+                        r"mr|mrs|ms|dr|an|für|bei|pour|chez|para)\.?,?[ \t]+$")
+
+
+def _first_before_unknown(text: str, run: list[_Token], tokens: list[_Token], j: int,
+                          words: _Lexicon, home: str, keep: frozenset[str]) -> bool:
+    """A capitalised first name (one that is also a word, "Mark", among them) before a
+    capitalised word no lexicon knows ("Waldtraut Täsche", "Mark Kitzmann") or before what
+    people do ("Mark asked"): a person, not a word."""
     e = words.get(run[-1].key)
     nxt = tokens[j + 1] if j + 1 < len(tokens) else None
-    if not (len(run) == 1 and e and 0 < e.first <= LOWER_FIRST_RANK and nxt
-            and _conspicuous(run[0], home)):
+    if not (len(run) == 1 and e and e.first and nxt and _conspicuous(run[0], home)
+            and text[run[0].end:nxt.start] == " "):
         return False
     if nxt.key in _PERSON_VERBS:
-        return True
-    return bool(e.ambiguous == 1 and nxt.key not in words and not words.is_word(nxt.key)
-                and _conspicuous(nxt, home) and nxt.word not in keep)
+        return e.first <= LOWER_FIRST_RANK
+    return bool((e.strong or (e.ambiguous == 1 and e.first <= LOWER_FIRST_RANK))
+                and nxt.key not in words and not words.is_word(nxt.key)
+                and _title_case(nxt) and nxt.word not in keep)
 
 
 _PERSON_VERBS = frozenset(

@@ -85,6 +85,8 @@ def test_secrets_and_identifiers_told_by_their_wording(text: str, value: str) ->
     ("PLEASE CALL JOHN SMITH ABOUT THE BILL", "SMITH"),
     ("Priya asked me to reset the router.", "Priya"),
     ("Bitte schick das an Tilly Losekann.", "Losekann"),
+    ("Bitte schick das an Elke van der Dussen.", "Dussen"),
+    ("my friend adam williams said it broke", "williams"),
     ("我叫王伟，请联系李娜女士。", "李娜"),
     ("Меня зовут Иван Петров.", "Петров"),
 ])
@@ -95,7 +97,8 @@ def test_names_in_any_script_and_case_are_masked(text: str, name: str) -> None:
 def test_product_library_place_and_code_words_stay() -> None:
     text = ("I use Redis, FastAPI, MongoDB, ESLint, Next.js on Vercel with Flask; Microsoft "
             "TypeError None True False in Britain. ¿Qué pasa? ipaddress.IPv6Network works. "
-            "Will you help me? New York, San Francisco and Paris. from the standard library")
+            "Will you help me? New York, San Francisco and Paris. from the standard library. "
+            "The van der Waals force. I drove the van to Berlin.")
     assert redact(text) == text
     assert find_names(normalise("Rose garden, grace period, Mark it done").text) == []
 

@@ -6,8 +6,9 @@ Sources, all pinned by the `train` extra:
 - names-dataset (Remy, 2021): 727k first and 984k last names from 105 countries, in their
   own scripts, each with its rank in the countries where it is common;
 - spaCy's lexeme probabilities of English, Spanish and German, case kept: a name whose
-  lower-case form is at least half as frequent as its capitalised one in English, or as
-  frequent in Spanish or German ("will", "rose", "mark", "hope", "rosa"), is a word;
+  lower-case form is at least half as frequent as its capitalised one in English, or three
+  times as frequent in Spanish or German (their tables hold much text written all in lower
+  case: "rodriguez"), is a word ("will", "rose", "mark", "hope", "luz");
   "john", "maria", "priya" are not (the lemma tables, and Greek's probabilities, were tried
   and left: they hold "john" and "maria" in lower case). Names no table has are looked up
   in english-words (Webster's 2nd and GCIDE, case kept);
@@ -43,7 +44,7 @@ FIRST_RANK = 6000
 LAST_RANK = 10000
 # lower-case uses per capitalised use that make a name a word, by table: English text keeps
 # names capitalised; the Spanish and German tables write many names in lower case too
-LOWER_SHARES = (math.log(0.5), math.log(1.0), math.log(1.0))
+LOWER_SHARES = (math.log(0.5), math.log(3.0), math.log(3.0))
 VOCABULARY = 20_000
 VOCABULARY_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "sv", "pl", "tr", "id")
 COMMON_WORDS = 300  # the commonest words of each language wordfreq knows are never names alone
