@@ -21,6 +21,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .pii import luhn
+
 _DIGIT_WORDS = {
     # English, German, French, Spanish, Italian, Portuguese
     **dict.fromkeys(("zero", "oh", "null", "zéro", "cero", "zero"), "0"),
@@ -105,7 +107,7 @@ def _judge(text: str, items: list[re.Match[str]], loose: bool) -> str | None:
         groups.append(digits * repeat if len(digits) == 1 else digits)
         repeat = 1
     joined = "".join(groups)
-    if 13 <= len(joined) <= 19 and _luhn(joined) and len(set(joined)) > 1:
+    if 13 <= len(joined) <= 19 and luhn(joined) and len(set(joined)) > 1:
         return "CARD"
     if spelled:
         if spelled >= 5 or (len(joined) >= 7 and spelled >= 3):
@@ -137,13 +139,3 @@ def _plain_quantity(written: str, groups: list[str]) -> bool:
         return True
     return bool(_THOUSANDS.fullmatch(written) or (
         _DECIMAL.fullmatch(written) and len(groups[0]) <= 3 and len(groups[1]) != 4))
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for k, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if k % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0

@@ -20,7 +20,8 @@ class PiiSpan:
     end: int
 
 
-def _luhn(digits: str) -> bool:
+def luhn(digits: str) -> bool:
+    """The Luhn checksum of a card number's digits holds."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch)
@@ -32,7 +33,7 @@ def _luhn(digits: str) -> bool:
 
 def _card(match: str) -> bool:
     digits = re.sub(r"\D", "", match)
-    return 13 <= len(digits) <= 19 and _luhn(digits) and len(set(digits)) > 1
+    return 13 <= len(digits) <= 19 and luhn(digits) and len(set(digits)) > 1
 
 
 def _iban(match: str) -> bool:
