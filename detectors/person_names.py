@@ -26,6 +26,8 @@ and "None" stay as written, whatever their case.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import re
 import unicodedata
 from array import array
@@ -165,9 +167,18 @@ class _Lexicon:
         return -1
 
 
+def verify(raw: bytes, provenance: dict[str, object]) -> None:
+    """Refuse a lexicon that is not the one its provenance file describes."""
+    if hashlib.sha256(raw).hexdigest() != provenance.get("sha256"):
+        raise RuntimeError("detectors/data/person_names.tsv.gz is not the lexicon its provenance "
+                           "file describes: rebuild both with `make train`")
+
+
 @cache
 def _read_lexicon() -> tuple[_Lexicon, frozenset[str]]:
-    raw = (resources.files(__package__) / "data" / "person_names.tsv.gz").read_bytes()
+    data = resources.files(__package__) / "data"
+    raw = (data / "person_names.tsv.gz").read_bytes()
+    verify(raw, json.loads((data / "person_names.provenance.json").read_text()))
     names: list[bytes] = []
     packed: list[int] = []
     multi: set[str] = set()

@@ -120,3 +120,19 @@ def test_redaction_is_idempotent_on_every_form() -> None:
                  "call 555 dot 0199", "my friend john smith"):
         once = redact(text)
         assert redact(once) == once
+
+
+def test_the_lexicon_is_the_one_its_provenance_describes() -> None:
+    import json
+    from importlib import resources
+
+    from llmwatch.detectors.person_names import lexicon, verify
+
+    data = resources.files("llmwatch.detectors") / "data"
+    born = json.loads((data / "person_names.provenance.json").read_text())
+    assert born["command"] == "python -m training.name_lexicon" and born["sources"]
+    assert len(lexicon()) > 500_000
+    raw = (data / "person_names.tsv.gz").read_bytes()
+    verify(raw, born)
+    with pytest.raises(RuntimeError, match="make train"):
+        verify(raw + b"\0", born)
