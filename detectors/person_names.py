@@ -387,6 +387,16 @@ def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
     return run
 
 
+def _lower_case_name(run: list[_Token], words: _Lexicon) -> bool:
+    """Names in lower case read like words ("oh yeah", "but hey"): a common first name
+    before a common last name ("john smith", "adam williams"), or a name that is no common
+    word ("priya ramaswamy")."""
+    first, last = words.get(run[0].key), words.get(run[-1].key)
+    common = bool(first and last and 0 < first.first <= LOWER_FIRST_RANK
+                  and 0 < last.last <= SINGLE_FIRST_RANK)
+    return common or any((e := words.get(t.key)) and e.strong and not e.everyday for t in run)
+
+
 def _case(t: _Token) -> str:
     if t.script not in _CASED:
         return "uncased"
@@ -430,6 +440,8 @@ def _is_name(run: list[_Token], home: str, words: _Lexicon,
                        or 0 < o.last <= SINGLE_FIRST_RANK)]
         strong = [t for t in run if (e := words.get(t.key)) and e.strong and len(t.word) >= 3
                   and (t.word not in products or others)]
+        if has_first and has_last and strong and all(_case(t) == "lower" for t in run):
+            return _lower_case_name(run, words)
         return has_first and has_last and bool(strong)
     e, t = entries[0], run[0]
     if not e.strong or len(t.word) < 3 or t.word in products:
@@ -469,8 +481,8 @@ def _first_before_unknown(text: str, run: list[_Token], tokens: list[_Token], j:
     if not (len(run) == 1 and e and e.first and nxt and _conspicuous(run[0], home)
             and text[run[0].end:nxt.start] == " "):
         return False
-    if nxt.key in _PERSON_VERBS:
-        return e.first <= LOWER_FIRST_RANK
+    if nxt.key in _PERSON_VERBS:  # "Madison asked": a person ("She asked": a word)
+        return e.strong or (e.ambiguous < 2 and e.first <= SINGLE_FIRST_RANK)
     return bool((e.strong or (e.ambiguous == 1 and e.first <= LOWER_FIRST_RANK))
                 and nxt.key not in words and not words.is_word(nxt.key)
                 and _title_case(nxt) and nxt.word not in keep)

@@ -84,6 +84,7 @@ def test_secrets_and_identifiers_told_by_their_wording(text: str, value: str) ->
     ("my friend john smith said it broke", "smith"),
     ("PLEASE CALL JOHN SMITH ABOUT THE BILL", "SMITH"),
     ("Priya asked me to reset the router.", "Priya"),
+    ("Madison asked me to reset the router.", "Madison"),
     ("Bitte schick das an Tilly Losekann.", "Losekann"),
     ("Bitte schick das an Elke van der Dussen.", "Dussen"),
     ("my friend adam williams said it broke", "williams"),
@@ -98,7 +99,8 @@ def test_product_library_place_and_code_words_stay() -> None:
     text = ("I use Redis, FastAPI, MongoDB, ESLint, Next.js on Vercel with Flask; Microsoft "
             "TypeError None True False in Britain. ¿Qué pasa? ipaddress.IPv6Network works. "
             "Will you help me? New York, San Francisco and Paris. from the standard library. "
-            "The van der Waals force. I drove the van to Berlin.")
+            "The van der Waals force. I drove the van to Berlin. She asked. It said no. oh yeah "
+            "haha, but yeah hey")
     assert redact(text) == text
     assert find_names(normalise("Rose garden, grace period, Mark it done").text) == []
 
