@@ -24,7 +24,7 @@ from llmwatch.alerts.episodes import is_noise
 from llmwatch.detectors.drift_monitor import EventRecord
 from llmwatch.detectors.embedding_drift import cosine_distance
 from llmwatch.detectors.explain import NEW, ClusterModel, assign, explain, two_proportion_p
-from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
+from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy, shorten
 from llmwatch.detectors.segments import segment_name
 
 from .period import Period
@@ -325,13 +325,8 @@ def _shown(r: EventRecord, name: str) -> str:
     if name in ("refusal", "toxicity", "pii_response"):
         return r.response_text or ""
     if name in ("relevance", "harmful_answer"):  # the answer beside what it answers
-        return f"{short(r.prompt_text, 100)} ⇢ {r.response_text or ''}"
+        return f"{shorten(r.prompt_text, 100)} ⇢ {r.response_text or ''}"
     return r.prompt_text
-
-
-def short(text: str, n: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _by_day(records: Sequence[EventRecord], days: Sequence[datetime],
