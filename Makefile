@@ -25,6 +25,7 @@ bench: setup
 train: setup
 	$(VENV)/bin/pip install -q -e ".[train]"
 	$(VENV)/bin/python -m training.name_lexicon
+	$(VENV)/bin/python -m training.minilm_onnx
 
 clean:
 	rm -rf .llmwatch .pytest_cache reports test-artifacts

@@ -312,6 +312,20 @@ class DriftSettings(BaseModel):
         "at the segment's traffic (measured on its reference).")
     default_events_per_s: float = Field(
         1.0, gt=0, description="Traffic assumed when the reference's timestamps cannot tell.")
+    space: Literal["minilm", "calls"] = Field(
+        "minilm", description="The space drift reads: `minilm` — all-MiniLM-L6-v2 run by "
+        "onnxruntime (int8, shipped with its provenance) on a sample of each segment's calls; "
+        "`calls` — the per-call embedding of `embedding.backend`, every call.")
+    sample_every_call_below: float = Field(
+        20.0, gt=0, description="Drift space: every call of a segment is read while it runs "
+        "at up to this many calls a second; above, a uniform share of them (this many a second)."
+        " Windows and baselines count sampled calls.")
+    space_threads: int = Field(
+        1, ge=1, description="Cores onnxruntime may use for the drift space (in the drift "
+        "thread, never the ingest's).")
+    idle_partition_s: float = Field(
+        10.0, gt=0, description="Windows follow event time up to the slowest partition's "
+        "progress; a partition with no new call for this long no longer holds them back.")
 
 
 class QualitySettings(BaseModel):

@@ -30,6 +30,7 @@ from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from .config import Settings
     from .relevance import RelevanceHead
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -172,6 +173,15 @@ def embedding_name(backend: str = "static", model_path: str | None = None) -> st
     from .static_embedding import RECIPE
 
     return f"{Path(model_path).name if model_path else DEFAULT_MODEL_NAME}/{RECIPE}"
+
+
+def drift_space_name(settings: Settings) -> str:
+    """The name of the vectors drift reads (`drift.space`)."""
+    if settings.drift.space == "minilm":
+        from .onnx_embedding import NAME
+
+        return NAME
+    return embedding_name(settings.embedding.backend, settings.embedding.model_path)
 
 
 def head_space(backend: str, *, model_path: str | None = None,

@@ -70,6 +70,18 @@ class Metrics:
         self.last_batch = Gauge("llmwatch_last_batch_timestamp_seconds", "Unix time the last "
                                 "ingest batch finished.", registry=r)
         self.windows = Counter("llmwatch_drift_windows", "Drift windows judged.", registry=r)
+        self.drift_calls = Counter("llmwatch_drift_calls", "Calls the drift stage received, "
+                                   "by whether its space read them (sampled or not).",
+                                   ["sampled"], registry=r)
+        self.drift_space_seconds = Histogram("llmwatch_drift_space_seconds", "Seconds the "
+                                             "drift space took to embed a round's sample.",
+                                             buckets=_SECONDS, registry=r)
+        self.drift_late = Counter("llmwatch_drift_late_calls", "Calls that arrived after the "
+                                  "window of their event time was judged (in no window).",
+                                  registry=r)
+        self.drift_watermark = Gauge("llmwatch_drift_watermark_timestamp_seconds", "Event "
+                                     "time up to which drift windows may be cut (the slowest "
+                                     "partition's progress).", registry=r)
         self.findings = Counter("llmwatch_findings", "Fired findings, by severity.",
                                 ["severity"], registry=r)
         self.notices = Counter("llmwatch_alert_notices", "Alert notices delivered or failed.",
@@ -92,6 +104,8 @@ class Metrics:
             self.batch_seconds.labels(stage)
         for result in ("sent", "failed"):
             self.notices.labels(result)
+        for sampled in ("yes", "no"):
+            self.drift_calls.labels(sampled)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -58,6 +58,7 @@ from .analysis import (
     local_analyser,
     one_blas_thread,
 )
+from .drift_space import DriftSpace, drift_encoder
 from .drift_stage import DriftStage
 from .pipeline import BatchOutcome, PreparedBatch, RawMessage, finish_batch, prepare_batch
 from .topics import ensure_topics
@@ -239,6 +240,7 @@ class _Runtime:
         self._store: Store | None = None
         self._report_store: Store | None = None
         self._drift: DriftStage | None = None
+        self._space: DriftSpace | None = None
         self._alerts: AlertStage | None = None
         self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
@@ -268,6 +270,7 @@ class _Runtime:
         assert store.embedding_model == analyser.name
         self._store = store
         self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy())
+        self._space = DriftSpace(store, self.settings.drift, drift_encoder(self.settings.drift))
         self._alerts = AlertStage(store, self.settings.alerts,
                                   window=self.settings.drift.window_size,
                                   privacy=self.settings.privacy.policy())
@@ -330,9 +333,17 @@ class _Runtime:
 
     def run_drift(self, batch: Sequence[EmbeddedEvent]) -> list[Finding]:
         self.warm_up()
-        assert self._drift is not None
+        assert self._drift is not None and self._space is not None
         now = datetime.now(UTC)
-        found = self._drift.process(batch, now)
+        in_space = self._space.process(batch, now)
+        self.metrics.drift_calls.labels("yes").inc(len(in_space))
+        self.metrics.drift_calls.labels("no").inc(len(batch) - len(in_space))
+        self.metrics.drift_space_seconds.observe(self._space.seconds)
+        late = self._drift.late
+        found = self._drift.process(in_space, now, arrived=batch)
+        self.metrics.drift_late.inc(self._drift.late - late)
+        if self._drift.until is not None:
+            self.metrics.drift_watermark.set(self._drift.until.timestamp())
         self.metrics.windows.inc(len({(f.segment, f.window.start, f.window.end) for f in found
                                       if f.detector == "embedding_drift"}))
         for f in found:

@@ -3,7 +3,8 @@ calls `DriftStage.process` off the event loop for each batch from the enriched t
 
 Per segment: the first `reference_size` events (or a time range) become its baseline, kept in
 the database across restarts; a new model or prompt version's baseline is first compared
-with its predecessor's ("version_change"). Then every `window_size` stored events form a
+with its predecessor's ("version_change"). Then every `window_size` events, in event time up
+to the watermark (the slowest partition's progress, `detectors/watermark.py`), form a
 window tested against the baseline (embedding drift explained by topic clusters, numeric
 and categorical drift), with false-discovery control across the segments' windows of one
 step (a backlog read in one batch is several steps: a later window's drift never lends its
@@ -34,6 +35,7 @@ from llmwatch.detectors.findings import Finding, Window
 from llmwatch.detectors.online import OnlineCentroidDetector, OnlineState
 from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.detectors.segments import Segment, segment_of
+from llmwatch.detectors.watermark import Watermark
 from llmwatch.isolation import SegmentFailures
 from llmwatch.schemas.embedded import EmbeddedEvent
 from llmwatch.storage import Store
@@ -63,8 +65,23 @@ class DriftStage:
         self._baselines: dict[str, Baseline] = {}
         self._online: dict[str, OnlineState] = {}
         self.failures = SegmentFailures("drift")
+        self.watermark = Watermark(idle_s=settings.idle_partition_s)
+        self.late = 0  # calls that arrived after their window was judged (in no window)
+        self.until: datetime | None = None  # the watermark of the round
+        self.sampled = self.repo.vectors is not self.repo.per_call
 
-    def process(self, batch: Sequence[EmbeddedEvent], now: datetime) -> list[Finding]:
+    def observe(self, arrived: Sequence[EmbeddedEvent], now: datetime) -> None:
+        """Every call that reached the stage, sampled or not: how far each partition got."""
+        for item in arrived:
+            partition = item.source.partition if item.source else -1
+            self.watermark.observe(partition, item.event.timestamp, now)
+
+    def process(self, batch: Sequence[EmbeddedEvent], now: datetime,
+                arrived: Sequence[EmbeddedEvent] | None = None) -> list[Finding]:
+        """A round over `batch` (the calls in the drift space); `arrived` (default: the
+        batch) are all the calls that came in with it, sampled or not."""
+        self.observe(batch if arrived is None else arrived, now)
+        self.until = self.watermark.value(now)
         by_segment: dict[Segment, list[EmbeddedEvent]] = {}
         for item in batch:
             by_segment.setdefault(segment_of(item.event, self.settings.segment_by), []).append(item)
@@ -102,6 +119,8 @@ class DriftStage:
         cursor = self.repo.cursor(segment.key)
         if cursor is None:
             return None
+        self.late += sum((i.event.timestamp, i.event.event_id) <= cursor.position
+                         for i in items)
         alarms: list[Finding] = []
         if self.settings.online:
             cursor, alarms = self._online_step(segment, baseline, items, cursor)
@@ -139,14 +158,15 @@ class DriftStage:
                            ) -> tuple[list, Position | None]:  # type: ignore[type-arg]
         s = self.settings
         if s.reference_from is not None and s.reference_to is not None:
-            if max(i.event.timestamp for i in items) < s.reference_to:
+            if self.until is None or self.until < s.reference_to:
                 return [], None  # the reference period is not over yet
-            records, last = self.repo.records(segment, limit=20 * s.reference_size)
+            records, last = self.repo.records(segment, limit=20 * s.reference_size,
+                                              until=self.until)
             in_range = [r for r in records if s.reference_from <= r.timestamp < s.reference_to]
             return (in_range, last) if len(in_range) >= 50 else ([], None)
-        if self.repo.count_after(segment, None) < s.reference_size:
+        if self.repo.count_after(segment, None, self.until) < s.reference_size:
             return [], None
-        return self.repo.records(segment, limit=s.reference_size)
+        return self.repo.records(segment, limit=s.reference_size, until=self.until)
 
     def _online_detector(self, sample: EventSample) -> OnlineCentroidDetector:
         s = self.settings
@@ -178,29 +198,39 @@ class DriftStage:
                  cursor: Cursor) -> tuple[Cursor, list[list[Finding]]]:
         s = self.settings
         found: list[list[Finding]] = []
+        if self.until is None:
+            return cursor, found
         while True:
-            waiting = self.repo.count_after(segment, cursor.position)
+            waiting = self.repo.count_after(segment, cursor.position, self.until)
             if waiting >= s.window_size:
                 size = s.window_size
             elif waiting >= s.min_window and self._window_too_old(segment, cursor):
                 size = waiting
             else:
                 return cursor, found
-            records, last = self.repo.records(segment, after=cursor.position, limit=size)
+            records, last = self.repo.records(segment, after=cursor.position, limit=size,
+                                              until=self.until)
             assert last is not None
-            found.append(evaluate_window(baseline, EventSample.of(records), self.config))
+            sample = EventSample.of(records)
+            found.append([self._with_sample(f, segment, sample)
+                          for f in evaluate_window(baseline, sample, self.config)])
             cursor = replace(cursor, position=last, windows=cursor.windows + 1)
+
+    def _with_sample(self, finding: Finding, segment: Segment, sample: EventSample) -> Finding:
+        """A window's finding says how many of the period's calls drift read."""
+        if not self.sampled or sample.start is None or sample.end is None:
+            return finding
+        calls = self.repo.calls_between(segment, sample.start, sample.end)
+        return replace(finding, details={**finding.details,
+                                         "sample": {"read": sample.size, "calls": calls}})
 
     def _window_too_old(self, segment: Segment, cursor: Cursor) -> bool:
         max_age = self.settings.window_max_age_s
-        if max_age is None:
+        if max_age is None or self.until is None:
             return False
-        oldest = self.repo.oldest_timestamp_after(segment, cursor.position)
-        newest, _ = self.repo.records(segment, after=cursor.position, limit=1, newest=True)
-        if oldest is None or not newest:
-            return False
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=newest[0].timestamp.tzinfo)
-        return newest[0].timestamp - oldest >= timedelta(seconds=max_age)
+        oldest, _ = self.repo.records(segment, after=cursor.position, limit=1,
+                                      until=self.until)
+        return bool(oldest) and self.until - oldest[0].timestamp >= timedelta(seconds=max_age)
 
     # -- online ------------------------------------------------------------------------------
     def _online_step(self, segment: Segment, baseline: Baseline, items: Sequence[EmbeddedEvent],

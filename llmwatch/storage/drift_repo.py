@@ -1,9 +1,13 @@
 """What the drift stage reads and writes: segment samples, baselines, cursors, findings.
 
-Events of a segment are ordered by (stored_at, event_id), which is stable under replays
-(a replayed event is not stored again). Windows are consecutive runs of that order after the
-segment's cursor; the cursor moves in the same transaction that stores the window's findings,
-so a restart neither skips nor repeats a window.
+Events of a segment are ordered in event time, (timestamp, event_id), which is stable under
+replays (a replayed event is not stored again) and does not depend on how unevenly partitions
+were read. Windows are consecutive runs of that order after the segment's cursor, up to the
+watermark (`detectors/watermark.py`); the cursor moves in the same transaction that stores the
+window's findings, so a restart neither skips nor repeats a window.
+
+Vectors are read in the drift space (`Store.drift_space`): the per-call vectors of
+`embeddings` when drift reads the per-call space, else the sampled calls' `drift_vectors`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .store import Store
 from .tables import (
     DriftBaselineRow,
     DriftCursorRow,
+    DriftVectorRow,
     EmbeddingRow,
     EventRow,
     FeedbackRow,
@@ -39,7 +44,7 @@ from .tables import (
     as_utc,
 )
 
-Position = tuple[datetime, str]  # (stored_at, event_id)
+Position = tuple[datetime, str]  # (timestamp, event_id)
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +61,46 @@ class DriftRepository:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
         # vectors of another embedding backend live in another space: never mixed
-        self.embedding = store.embedding_model
+        self.embedding = store.drift_space
+        self.per_call: Any = EmbeddingRow
+        self.vectors: Any = (EmbeddingRow if store.drift_space == store.embedding_model
+                             else DriftVectorRow)
+        self._columns = (*_EVENT_COLUMNS, self.vectors.dim, self.vectors.prompt_vector,
+                         self.vectors.response_vector)
 
     # -- events ------------------------------------------------------------------------
-    def count_after(self, segment: Segment, after: Position | None) -> int:
+    def _in_space(self, segment: Segment, after: Position | None,
+                  until: datetime | None) -> list[Any]:
+        where = [*_filters(segment, after), self.vectors.model_name == self.embedding]
+        if until is not None:
+            where.append(EventRow.timestamp <= until)
+        return where
+
+    def count_after(self, segment: Segment, after: Position | None,
+                    until: datetime | None = None) -> int:
+        """Calls in the drift space after `after` and at or before `until` (event time)."""
         stmt = (select(func.count()).select_from(EventRow)
-                .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
-                .where(*_filters(segment, after), EmbeddingRow.model_name == self.embedding))
+                .join(self.vectors, self.vectors.event_id == EventRow.event_id)
+                .where(*self._in_space(segment, after, until)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def calls_between(self, segment: Segment, start: datetime, end: datetime) -> int:
+        """Every call of the segment in [start, end] of event time, sampled or not."""
+        stmt = select(func.count()).select_from(EventRow).where(
+            *_filters(segment, None), EventRow.timestamp >= start, EventRow.timestamp <= end)
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
     def records(self, segment: Segment, *, after: Position | None = None, limit: int | None = None,
-                newest: bool = False) -> tuple[list[EventRecord], Position | None]:
-        """Events with embeddings in order (or the newest `limit`, still returned in order)."""
-        order = (EventRow.stored_at, EventRow.event_id)
+                newest: bool = False, until: datetime | None = None
+                ) -> tuple[list[EventRecord], Position | None]:
+        """Events with vectors in event-time order (or the newest `limit`, still in order)."""
+        order = (EventRow.timestamp, EventRow.event_id)
         stmt = (
-            select(*_RECORD_COLUMNS)
-            .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
-            .where(*_filters(segment, after), EmbeddingRow.model_name == self.embedding)
+            select(*self._columns)
+            .join(self.vectors, self.vectors.event_id == EventRow.event_id)
+            .where(*self._in_space(segment, after, until))
             .order_by(*(c.desc() for c in order) if newest else order)
             .limit(limit)
         )
@@ -85,16 +112,18 @@ class DriftRepository:
         flags, negative = self._flags_and_feedback(ids)
         records = [_record(row, flags.get(row.event_id, {}), negative.get(row.event_id))
                    for row in rows]
-        last = (rows[-1].stored_at, rows[-1].event_id) if rows else None
+        last = (as_utc(rows[-1].timestamp), rows[-1].event_id) if rows else None
         return records, last
 
     def records_between(self, segment: Segment, start: datetime, end: datetime, *,
                         limit: int) -> tuple[list[EventRecord], int]:
         """Events of the segment with timestamps in [start, end), at most `limit` of them
         (evenly spread over the range when there are more), and how many there are."""
-        where = [*_filters(segment, None), EventRow.timestamp >= start, EventRow.timestamp < end]
+        where = [*_filters(segment, None), EventRow.timestamp >= start, EventRow.timestamp < end,
+                 self.vectors.model_name == self.embedding]
         with Session(self.engine) as session:
-            ids = list(session.execute(select(EventRow.event_id).where(*where)
+            ids = list(session.execute(select(EventRow.event_id).join(
+                self.vectors, self.vectors.event_id == EventRow.event_id).where(*where)
                                        .order_by(EventRow.timestamp, EventRow.event_id))
                        .scalars())
             total = len(ids)
@@ -103,10 +132,10 @@ class DriftRepository:
             rows = []
             for at in range(0, len(ids), 500):
                 rows.extend(session.execute(
-                    select(*_RECORD_COLUMNS)
-                    .join(EmbeddingRow, EmbeddingRow.event_id == EventRow.event_id)
+                    select(*self._columns)
+                    .join(self.vectors, self.vectors.event_id == EventRow.event_id)
                     .where(EventRow.event_id.in_(ids[at:at + 500]),
-                           EmbeddingRow.model_name == self.embedding)))
+                           self.vectors.model_name == self.embedding)))
         rows.sort(key=lambda r: (as_utc(r.timestamp), r.event_id))
         flags, negative = self._flags_and_feedback([r.event_id for r in rows])
         return [_record(r, flags.get(r.event_id, {}), negative.get(r.event_id))
@@ -130,11 +159,6 @@ class DriftRepository:
                     bad = thumbs == "down" or (score is not None and score < 0.5)
                     negative[event_id] = negative.get(event_id, False) or bad
         return flags, negative
-
-    def oldest_timestamp_after(self, segment: Segment, after: Position | None) -> datetime | None:
-        stmt = select(func.min(EventRow.timestamp)).where(*_filters(segment, after))
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).scalar_one_or_none()
 
     # -- baselines ---------------------------------------------------------------------
     def baseline(self, segment: str) -> tuple[Baseline, Position] | None:
@@ -215,16 +239,15 @@ def _filters(segment: Segment, after: Position | None) -> list[Any]:
                "model_version": EventRow.model_version, "prompt_version": EventRow.prompt_version}
     out: list[Any] = [columns[f].is_not_distinct_from(v) for f, v in segment.fields().items()]
     if after is not None:
-        out.append(or_(EventRow.stored_at > after[0],
-                       and_(EventRow.stored_at == after[0], EventRow.event_id > after[1])))
+        out.append(or_(EventRow.timestamp > after[0],
+                       and_(EventRow.timestamp == after[0], EventRow.event_id > after[1])))
     return out
 
 
-_RECORD_COLUMNS = (
+_EVENT_COLUMNS = (
     EventRow.event_id, EventRow.stored_at, EventRow.timestamp, EventRow.prompt_text,
     EventRow.response_text, EventRow.latency_ms, EventRow.input_tokens, EventRow.output_tokens,
-    EventRow.cost_usd, EventRow.finish_reason, EventRow.prompt_messages, EmbeddingRow.dim,
-    EmbeddingRow.prompt_vector, EmbeddingRow.response_vector,
+    EventRow.cost_usd, EventRow.finish_reason, EventRow.prompt_messages,
 )
 
 

@@ -29,6 +29,7 @@ from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 
 from .tables import (
     AlertOutboxRow,
+    DriftVectorRow,
     EmbeddingRow,
     EventRow,
     FeedbackRow,
@@ -91,6 +92,8 @@ def apply_retention(engine: Any, policy: RetentionPolicy, now: datetime,
             old = select(EventRow.event_id).where(EventRow.timestamp < c)
             removed.add("vectors", s.execute(delete(EmbeddingRow).where(
                 EmbeddingRow.event_id.in_(old))).rowcount)
+            removed.add("vectors", s.execute(delete(DriftVectorRow).where(
+                DriftVectorRow.event_id.in_(old))).rowcount)
         if (c := cutoff(policy.raw_text_days)) is not None:
             removed.add("texts cleared", s.execute(
                 update(EventRow).where(EventRow.timestamp < c, or_(
@@ -153,8 +156,9 @@ def erase(engine: Any, *, user_hash: str | None = None, event_ids: Sequence[str]
 def _delete_events(s: Session, ids: Any, removed: Removed) -> None:
     removed.add("quality scores", s.execute(delete(QualityScoreRow).where(
         QualityScoreRow.event_id.in_(ids))).rowcount)
-    removed.add("vectors", s.execute(delete(EmbeddingRow).where(
-        EmbeddingRow.event_id.in_(ids))).rowcount)
+    for table in (EmbeddingRow, DriftVectorRow):
+        removed.add("vectors", s.execute(delete(table).where(
+            table.event_id.in_(ids))).rowcount)
     removed.add("feedback", s.execute(delete(FeedbackRow).where(
         FeedbackRow.event_id.in_(ids))).rowcount)
     removed.add("events", s.execute(delete(EventRow).where(EventRow.event_id.in_(ids))).rowcount)

@@ -22,7 +22,7 @@ from llmwatch.schemas import FeedbackEvent, LLMEvent
 from llmwatch.schemas.embedded import EmbeddedEvent
 
 from . import vectors
-from .tables import EmbeddingRow, EventRow, FeedbackRow, FindingRow, QualityScoreRow
+from .tables import DriftVectorRow, EmbeddingRow, EventRow, FeedbackRow, FindingRow, QualityScoreRow
 
 if TYPE_CHECKING:
     from llmwatch.config import Settings
@@ -42,12 +42,15 @@ class Store:
     """The one adapter to the database."""
 
     def __init__(self, url: str, *, embedding_model: str = "all-MiniLM-L6-v2",
-                 store_text: str = "raw") -> None:
-        """`embedding_model`: the name vectors are stored under and read by (drift compares
-        only vectors of one name); `Store.of(settings)` takes the configured backend's."""
+                 store_text: str = "raw", drift_space: str | None = None) -> None:
+        """`embedding_model`: the name per-call vectors are stored under; `drift_space`: the
+        name of the vectors drift reads (the per-call ones when None; else the sampled calls'
+        in `drift_vectors`): drift compares only vectors of one name. `Store.of(settings)`
+        takes the configured ones."""
         self.url = url
         self.engine = make_engine(url)
         self.embedding_model = embedding_model
+        self.drift_space = drift_space or embedding_model
         # privacy.store_text = redacted: text is redacted on its way into the tables (the
         # content hash, which tells replays from conflicts, is still of the event as sent)
         self.text: Callable[[str], str] = _redacted if store_text == "redacted" else _as_is
@@ -55,11 +58,12 @@ class Store:
     @classmethod
     def of(cls, settings: Settings) -> Store:
         """The store of these settings: its database, text policy and embedding backend."""
-        from llmwatch.embedding import embedding_name
+        from llmwatch.embedding import drift_space_name, embedding_name
 
         return cls(settings.storage.url, store_text=settings.privacy.store_text,
                    embedding_model=embedding_name(settings.embedding.backend,
-                                                  settings.embedding.model_path))
+                                                  settings.embedding.model_path),
+                   drift_space=drift_space_name(settings))
 
     def save_events(self, batch: Sequence[EmbeddedEvent], *, now: datetime | None = None,
                     quality: Mapping[str, Mapping[str, QualityScore]] | None = None) -> int:
@@ -150,6 +154,27 @@ class Store:
                     )
                     out[row.event_id] = (prompt, response)
         return out
+
+    def save_drift_vectors(self, rows: Sequence[tuple[str, np.ndarray, np.ndarray | None,
+                                                      float]]) -> int:
+        """Sampled calls' vectors in the drift space: (event_id, prompt, response, share
+        sampled). Idempotent: a call already there (a replay) is skipped; a call erased or
+        removed meanwhile is skipped too. Returns how many were new."""
+        if not rows:
+            return 0
+        ids = [r[0] for r in rows]
+        with self.engine.begin() as conn:
+            present = set(conn.execute(select(DriftVectorRow.event_id)
+                                       .where(DriftVectorRow.event_id.in_(ids))).scalars())
+            stored = set(conn.execute(select(EventRow.event_id)
+                                      .where(EventRow.event_id.in_(ids))).scalars())
+            new = [{"event_id": event_id, "model_name": self.drift_space,
+                    "dim": int(prompt.shape[0]), "prompt_vector": vectors.to_bytes(prompt),
+                    "response_vector": None if response is None else vectors.to_bytes(response),
+                    "fraction": float(fraction)}
+                   for event_id, prompt, response, fraction in rows
+                   if event_id in stored and event_id not in present]
+            return len(_insert_ignoring_duplicates(conn, DriftVectorRow, new, "event_id"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -85,6 +85,23 @@ class EmbeddingRow(Base):
     response_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+class DriftVectorRow(Base):
+    """An event's vectors in the drift space (`drift.space`), for the sampled calls only:
+    drift windows, baselines and their explanations read these (streams/drift_space.py)."""
+
+    __tablename__ = "drift_vectors"
+
+    event_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    model_name: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    prompt_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    response_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # the share of the segment's calls sampled when this one was (1.0: every call)
+    fraction: Mapped[float] = mapped_column(Float)
+
+
 class FeedbackRow(Base):
     __tablename__ = "feedback"
 
@@ -139,7 +156,9 @@ class DriftBaselineRow(Base):
 
 
 class DriftCursorRow(Base):
-    """How far a segment's windows have been evaluated (and where its online window starts)."""
+    """How far a segment's windows have been evaluated (and where its online window starts).
+    Positions are in event time: (timestamp, event_id) of the last call read (the columns
+    keep their first names: `last_stored_at` holds that timestamp since migration 0013)."""
 
     __tablename__ = "drift_cursors"
 
