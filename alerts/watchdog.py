@@ -30,19 +30,24 @@ def _finding(segment: str, metric: str, method: str, fired: bool, statistic: flo
 
 
 def falling_behind(history: Sequence[tuple[datetime, int]], now: datetime, *, max_lag: int,
-                   growing_s: float) -> Finding:
+                   growing_s: float, stage: str = "ingest") -> Finding:
     """The group is behind when its lag is above `max_lag`, or has only grown for
-    `growing_s` (every reading at least the one before, the last above the first)."""
+    `growing_s` (every reading at least the one before, the last above the first).
+    `stage`: "ingest" (the events topic) or "drift" (the enriched topic: drift, and the
+    drift space's sampled embedding, are late; their verdicts are not wrong)."""
     lag = history[-1][1] if history else 0
     span = [(t, n) for t, n in history if t >= now - timedelta(seconds=growing_s)]
     covered = bool(history) and history[0][0] <= now - timedelta(seconds=growing_s)
     growing = (covered and len(span) >= 3 and span[-1][1] > span[0][1] > 0
                and all(b[1] >= a[1] for a, b in zip(span, span[1:], strict=False)))
     fired = lag > max_lag or growing
-    why = (f"the workers are {lag:,} records behind" + (
+    who = ("the workers are" if stage == "ingest" else
+           "drift (and its sampled embedding) is late: findings wait; the drift stage is")
+    why = (f"{who} {lag:,} records behind" + (
         f" and the lag grew for {growing_s / 60:.0f} min" if growing else "")
         if fired else f"caught up ({lag:,} records behind)")
-    return _finding(SERVICE, "consumer_lag", "lag", fired, lag, max_lag, now,
+    metric = "consumer_lag" if stage == "ingest" else "drift_lag"
+    return _finding(SERVICE, metric, "lag", fired, lag, max_lag, now,
                     "critical" if lag > max_lag and growing else "warning", why, lag=lag)
 
 

@@ -8,6 +8,7 @@ in to exercise the dead-letter path; feedback events follow a fraction of the ca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -81,6 +83,33 @@ def chatterbot_pairs(topic: str) -> list[Pair]:
         texts = [str(t).strip() for t in conv if str(t).strip()]
         pairs.extend(zip(texts, texts[1:], strict=False))
     return pairs
+
+
+WORDNET_NOUNS = Path("/usr/share/wordnet/data.noun")  # Debian's wordnet-base
+WORDNET_THEMES = {4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body",
+                  9: "cognition", 10: "communication", 13: "food", 15: "location",
+                  18: "person", 20: "plant", 26: "state"}
+
+
+def wordnet_glosses(split: str = "dev", path: Path = WORDNET_NOUNS) -> dict[str, list[str]]:
+    """WordNet 3.0's noun definitions by theme (its lexicographer file: food, plant, person,
+    ...): short texts all in one style, for drift within one register. `split`: "dev" (three
+    synsets in four) or "held-out" (the fourth, by a hash of the synset's offset)."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: `apt-get install wordnet-base`")
+    out: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="latin-1").splitlines():
+        if line.startswith("  ") or "|" not in line:
+            continue  # the licence at the top
+        head, gloss = line.split("|", 1)
+        theme = WORDNET_THEMES.get(int(head.split()[1]))
+        definition = gloss.split('; "')[0].strip()
+        if theme is None or len(definition.split()) < 4:
+            continue
+        held_out = hashlib.sha256(head.split()[0].encode()).digest()[0] % 4 == 0
+        if held_out == (split == "held-out"):
+            out.setdefault(theme, []).append(definition)
+    return out
 
 
 @dataclass(frozen=True)

@@ -113,14 +113,16 @@ class DriftStage:
         """One segment's part of the round: the candidate findings of each of its windows, in
         order (decided with the other segments' windows of the same step), and its online
         alarms; None while it has no baseline yet."""
+        before = self.repo.cursor(segment.key)
+        if before is not None:  # calls of windows judged in earlier rounds come too late
+            self.late += sum((i.event.timestamp, i.event.event_id) <= before.position
+                             for i in items)
         baseline = self._baseline(segment, items, now, version_changes)
         if baseline is None:
             return None
-        cursor = self.repo.cursor(segment.key)
+        cursor = before or self.repo.cursor(segment.key)
         if cursor is None:
             return None
-        self.late += sum((i.event.timestamp, i.event.event_id) <= cursor.position
-                         for i in items)
         alarms: list[Finding] = []
         if self.settings.online:
             cursor, alarms = self._online_step(segment, baseline, items, cursor)

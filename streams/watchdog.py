@@ -25,6 +25,7 @@ class Watchdog:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lag_history: list[tuple[datetime, int]] = []
+        self.drift_history: list[tuple[datetime, int]] = []  # the enriched topic's
         self._offsets: tuple[int, int] | None = None  # events, dead letters at last check
 
     def check(self, store: Store, now: datetime) -> list[Finding]:
@@ -42,13 +43,18 @@ class Watchdog:
     def _kafka(self, now: datetime) -> list[Finding]:
         s, w = self.settings, self.settings.watchdog
         options = s.kafka.kafka_python_options()
-        lags = read_lag(options, s.worker.app_id, [s.topics.events])
-        lag = sum(x.records for x in lags)
-        self.lag_history = [(t, n) for t, n in self.lag_history
-                            if t >= now - timedelta(seconds=2 * w.lag_growing_s)]
-        self.lag_history.append((now, lag))
+        topics = [s.topics.events] + ([s.topics.enriched] if s.drift.enabled else [])
+        both = read_lag(options, s.worker.app_id, topics)
+        lags = [x for x in both if x.topic == s.topics.events]
+        self.lag_history = _kept(self.lag_history, now, sum(x.records for x in lags),
+                                 w.lag_growing_s)
         found = [checks.falling_behind(self.lag_history, now, max_lag=w.max_lag,
                                        growing_s=w.lag_growing_s)]
+        if s.drift.enabled:
+            behind = sum(x.records for x in both if x.topic == s.topics.enriched)
+            self.drift_history = _kept(self.drift_history, now, behind, w.lag_growing_s)
+            found.append(checks.falling_behind(self.drift_history, now, max_lag=w.max_lag,
+                                               growing_s=w.lag_growing_s, stage="drift"))
         from llmwatch.streams.topics import end_offsets
 
         offsets = (sum(x.end for x in lags), end_offsets(s, s.topics.deadletter))
@@ -83,3 +89,10 @@ class Watchdog:
                                         window_s=min(w.traffic_window_s, seen),
                                         stop_s=w.traffic_stop_s, now=now)
         return found
+
+
+def _kept(history: list[tuple[datetime, int]], now: datetime, lag: int,
+          growing_s: float) -> list[tuple[datetime, int]]:
+    """The readings of the last two `growing_s`, and this one."""
+    return [(t, n) for t, n in history if t >= now - timedelta(seconds=2 * growing_s)] + [
+        (now, lag)]

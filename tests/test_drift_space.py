@@ -1,0 +1,164 @@
+"""The drift space: a uniform sample of each segment's calls in all-MiniLM-L6-v2 (ONNX, no
+PyTorch), windows in event time up to the slowest partition, and the model's provenance."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from factories import make_event
+from sqlalchemy import func, select
+
+from llmwatch.config import DriftSettings
+from llmwatch.detectors.sampling import SampleRate, in_sample
+from llmwatch.detectors.watermark import Watermark
+from llmwatch.onnx_embedding import MODEL, PROVENANCE, TOKENIZER, ModelMismatch, OnnxMiniLM
+from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
+from llmwatch.storage import Store
+from llmwatch.storage.tables import DriftVectorRow
+from llmwatch.streams.drift_space import DriftSpace
+from llmwatch.streams.drift_stage import DriftStage
+
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+# -- sampling --------------------------------------------------------------------------------
+def test_the_sample_is_uniform_and_a_replay_picks_the_same_calls() -> None:
+    ids = [f"call-{i}" for i in range(20_000)]
+    chosen = [i for i in ids if in_sample(i, 0.25)]
+    assert 0.24 < len(chosen) / len(ids) < 0.26
+    assert chosen == [i for i in ids if in_sample(i, 0.25)]  # by the id alone
+    assert all(in_sample(i, 1.0) for i in ids[:100])
+    assert not any(in_sample(i, 0.0) for i in ids[:100])
+
+
+def test_every_call_below_the_rate_then_a_share_that_caps_the_cost() -> None:
+    rates = SampleRate(every_call_below=20.0, half_life_s=1.0)
+    now = T0
+    assert rates.observe("quiet", 5, now) == 1.0
+    for _ in range(30):  # 5 calls a second
+        now += timedelta(seconds=1)
+        assert rates.observe("quiet", 5, now) == 1.0
+    busy = T0
+    rates.observe("busy", 400, busy)
+    for _ in range(30):  # 400 calls a second
+        busy += timedelta(seconds=1)
+        share = rates.observe("busy", 400, busy)
+    assert share == pytest.approx(20 / 400, rel=0.05)  # ~20 calls a second are read
+
+
+# -- watermark -------------------------------------------------------------------------------
+def test_the_watermark_waits_for_the_slowest_partition() -> None:
+    mark = Watermark(idle_s=10)
+    now = T0
+    mark.observe(0, T0 + timedelta(minutes=30), now)
+    mark.observe(1, T0 + timedelta(minutes=5), now)  # behind: its worker restarted
+    assert mark.value(now) == T0 + timedelta(minutes=5)
+    mark.observe(1, T0 + timedelta(minutes=29), now + timedelta(seconds=1))
+    assert mark.value(now + timedelta(seconds=1)) == T0 + timedelta(minutes=29)
+
+
+def test_an_idle_partition_stops_holding_back_and_quiet_settles_everything() -> None:
+    mark = Watermark(idle_s=10)
+    mark.observe(0, T0, T0)
+    for k in range(1, 20):  # partition 1 keeps going, partition 0 gets no more calls
+        mark.observe(1, T0 + timedelta(seconds=k), T0 + timedelta(seconds=k))
+    assert mark.value(T0 + timedelta(seconds=19)) == T0 + timedelta(seconds=19)
+    assert mark.value(T0 + timedelta(seconds=5)) is not None
+    quiet = Watermark(idle_s=10)
+    quiet.observe(0, T0 + timedelta(seconds=3), T0)
+    quiet.observe(1, T0 + timedelta(seconds=9), T0)
+    assert quiet.value(T0) == T0 + timedelta(seconds=3)
+    assert quiet.value(T0 + timedelta(seconds=11)) == T0 + timedelta(seconds=9)
+
+
+def _call(i: int, partition: int, vector: np.ndarray) -> EmbeddedEvent:
+    event = make_event(i, timestamp=T0 + timedelta(seconds=i), prompt=f"question {i}")
+    return EmbeddedEvent(event, vector, vector, SourcePosition("events", partition, i))
+
+
+def test_windows_follow_event_time_when_partitions_progress_unevenly(store: Store) -> None:
+    """Partition 1 lags 150 calls behind partition 0: each window still holds calls of one
+    stretch of time, never a mix of the two."""
+    settings = DriftSettings(reference_size=100, window_size=100, online=False, clusters=2,
+                             idle_partition_s=3600)
+    stage = DriftStage(store, settings)
+    rng = np.random.default_rng(0)
+    calls = []
+    for i in range(600):
+        v = rng.normal(size=16)
+        calls.append(_call(i, i % 2, (v / np.linalg.norm(v)).astype(np.float32)))
+    even = [c for c in calls if c.source and c.source.partition == 0]
+    odd = [c for c in calls if c.source and c.source.partition == 1]
+    now = datetime.now(UTC)
+    windows = []
+    for step in range(0, 300, 25):  # partition 0 runs 75 calls (150 s) ahead of partition 1
+        batch = even[step:step + 25] + (odd[step - 75:step - 50] if step >= 75 else [])
+        store.save_events(batch)
+        windows += [f.window for f in stage.process(batch, now)
+                    if f.metric == "prompt_embedding"]
+    assert len(windows) >= 2
+    for a, b in zip(windows, windows[1:], strict=False):
+        assert a.end is not None and b.start is not None and a.end < b.start
+    assert stage.late == 0
+
+
+# -- the ONNX model ----------------------------------------------------------------------------
+def test_the_shipped_model_matches_its_provenance_and_pytorch() -> None:
+    provenance = json.loads(PROVENANCE.read_text())
+    assert provenance["command"] == "python -m training.minilm_onnx"
+    assert provenance["agreement_with_pytorch"]["mean_cosine"] >= 0.98
+    texts = ["How do I reset my password?", "Quels sont les horaires d'ouverture ?",
+             "a fabric woven from goat hair and camel hair", ""]
+    onnx = OnnxMiniLM.load().encode(texts)
+    assert onnx.shape == (4, 384)
+    np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-4)
+    torch_model = pytest.importorskip("sentence_transformers")
+    del torch_model
+    from llmwatch.embedding import load_model
+
+    reference = load_model().encode(texts, normalize_embeddings=True)
+    assert float(np.min(np.sum(onnx * reference, axis=1))) > 0.95
+
+
+def test_a_changed_model_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    model, tokenizer = tmp_path / MODEL.name, tmp_path / TOKENIZER.name
+    shutil.copyfile(MODEL, model)
+    shutil.copyfile(TOKENIZER, tokenizer)
+    with model.open("r+b") as f:
+        f.seek(-1, 2)
+        f.write(b"\x00" if f.read(1) != b"\x00" else b"\x01")
+    model.with_suffix(".json").write_text(PROVENANCE.read_text())
+    with pytest.raises(ModelMismatch, match="make train"):
+        OnnxMiniLM.load(model, tokenizer)
+
+
+# -- the space on a real database ----------------------------------------------------------
+def test_sampled_calls_are_stored_in_the_drift_space_once(store: Store) -> None:
+    space_store = Store(store.url, drift_space="all-MiniLM-L6-v2/onnx-int8")
+    settings = DriftSettings(sample_every_call_below=20.0)
+    space = DriftSpace(space_store, settings, OnnxMiniLM.load())
+    space.rates = SampleRate(every_call_below=20.0, half_life_s=1.0)
+    v = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    first = [_call(i, 0, v) for i in range(40)]
+    store.save_events(first)
+    read = space.process(first, T0)  # the first round reads every call
+    assert len(read) == 40 and read[0].prompt_vector.shape == (384,)
+    assert len(space.process(first, T0 + timedelta(seconds=1))) == 40  # a replay
+    assert space_store.save_drift_vectors([("evt-000000", v, None, 1.0)]) == 0  # stored once
+    busy = [_call(1000 + i, 0, v) for i in range(2000)]
+    store.save_events(busy)
+    space.process(busy[:10], T0 + timedelta(seconds=2))
+    share = []
+    for k in range(10):  # 2,000 calls in 10 s: 200 a second, ten times the cap
+        chunk = busy[k * 200:(k + 1) * 200]
+        share.append(len(space.process(chunk, T0 + timedelta(seconds=3 + k))) / len(chunk))
+    assert share[-1] < 0.3  # the cost is capped
+    with space_store.engine.connect() as conn:
+        rows = conn.execute(select(func.count(), func.min(DriftVectorRow.fraction))
+                            .select_from(DriftVectorRow)).one()
+    assert rows[0] < 40 + 10 + 2000 * 0.5 and rows[1] < 0.3
