@@ -43,6 +43,10 @@ def load_corpus(topic: str = "coding", n_baseline: int = 6000, seed: int = 0,
 
 
 def _embed_cached(texts: list[str], backend: str = "minilm") -> np.ndarray:
+    if backend == "onnx":  # the drift space: the shipped int8 ONNX MiniLM
+        from llmwatch.onnx_embedding import OnnxMiniLM
+
+        return OnnxMiniLM.load(threads=2).encode(texts)
     if backend != "minilm":  # fast: not cached, so a rebuilt static embedding is seen
         return make_embedder(backend).encode(texts)
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]

@@ -1,7 +1,13 @@
 """Whole-pipeline throughput per embedding backend on realistic calls, side by side, one run.
 
-    python bench/pipeline_throughput.py [--backends minilm,static] [--events 6000]
-        [--minilm-events 400] [--latency-s 20] [--no-eval] [--metrics-overhead] [--workers 2]
+    python bench/pipeline_throughput.py [--backends static/calls,minilm/calls,static/minilm]
+        [--events 6000] [--minilm-events 400] [--latency-s 20] [--no-eval]
+        [--metrics-overhead] [--workers 2]
+
+A backend is `embedding.backend/drift.space`: `static/calls` reads the static space
+everywhere, `minilm/calls` MiniLM everywhere (PyTorch, every call), `static/minilm` the
+default — static per-call checks, drift on a sample of calls in ONNX MiniLM (a bare `static`
+or `minilm` means `…/calls`).
 
 Calls are built from real text that ships in packages (bench/embedding_budget.py): prompts of
 ~60 words, answers of ~200 words, no repeats (the embedding cache gets no help). For each
@@ -75,7 +81,7 @@ class Result:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="minilm,static")
+    parser.add_argument("--backends", default="static/calls,minilm/calls,static/minilm")
     parser.add_argument("--events", type=int, default=6000, help="sustained run, fast backends")
     parser.add_argument("--minilm-events", type=int, default=400,
                         help="sustained run of the minilm backend (~20 events/s)")
@@ -90,7 +96,7 @@ def main() -> None:
     results = []
     with LocalKafka(partitions=4) as kafka:
         for backend in backends:
-            n = args.minilm_events if backend == "minilm" else args.events
+            n = args.minilm_events if backend.startswith("minilm") else args.events
             with LocalPostgres(database="bench") as pg:
                 results.append(run_backend(backend, kafka.bootstrap, pg.url, n, args.latency_s,
                                            workers=args.workers))
@@ -101,17 +107,25 @@ def main() -> None:
                 print(f"\n{backend}: metrics on {results[-1].events_per_s:.1f} events/s, off "
                       f"{off.events_per_s:.1f}: ratio {results[-1].events_per_s / off.events_per_s:.3f}")
     for r in results:
-        r.ceiling = raw_ceiling(r.backend, args.events if r.backend != "minilm"
+        per_call, space = _parts(r.backend)
+        r.ceiling = raw_ceiling(per_call, args.events if per_call != "minilm"
                                 else args.minilm_events)
         if not args.no_eval:
-            r.drift = drift_power(r.backend)
-            r.quality = quality(r.backend)
+            r.drift = drift_power("onnx" if space == "minilm" else per_call)
+            r.quality = quality(per_call)
     table(results)
+
+
+def _parts(backend: str) -> tuple[str, str]:
+    """`static/minilm` -> ("static", "minilm"): the per-call backend and the drift space."""
+    per_call, _, space = backend.partition("/")
+    return per_call, space or "calls"
 
 
 def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float, *,
                 metrics: bool = True, tag: str = "", workers: int = 1) -> Result:
-    name = f"{backend}{tag}"
+    name = f"{backend}{tag}".replace("/", "-")
+    backend, space = _parts(backend)
     workdir = Path(tempfile.mkdtemp(prefix=f"llmwatch-bench-{name}-"))
     settings = Settings.model_validate({
         "kafka": {"bootstrap_servers": bootstrap}, "storage": {"url": url},
@@ -123,7 +137,7 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
     upgrade(store.engine)
     env = {**os.environ,
            "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "LLMWATCH_STORAGE__URL": url,
-           "LLMWATCH_EMBEDDING__BACKEND": backend,
+           "LLMWATCH_EMBEDDING__BACKEND": backend, "LLMWATCH_DRIFT__SPACE": space,
            "LLMWATCH_WORKER__DATA_DIR": str(settings.worker.data_dir),
            "LLMWATCH_WORKER__APP_ID": settings.worker.app_id,
            "LLMWATCH_TOPICS__EVENTS": settings.topics.events,
@@ -144,7 +158,7 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
                              batch_size=256 * 1024)
     pairs = calls(WARM_UP + n + 40_000, repeat=0.0, seed=11)
     topic = settings.topics.events
-    result = Result(name)
+    result = Result(f"{backend}/{space}{tag}")
     try:
         send(producer, topic, pairs[:WARM_UP])
         wait_stored(store, WARM_UP, worker, timeout_s=900)  # a first static build included
@@ -180,6 +194,12 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
             print(f"[{name}] at {rate:.0f} events/s: p50 {result.p50_s:.2f} s, p95 "
                   f"{result.p95_s:.2f} s", flush=True)
         result.bytes_per_event, result.vector_bytes = stored_bytes(store)
+        with store.engine.connect() as conn:
+            sampled = conn.execute(text("SELECT count(*) FROM drift_vectors")).scalar_one()
+            windows = conn.execute(text("SELECT coalesce(sum(windows), 0) FROM drift_cursors")
+                                   ).scalar_one()
+        print(f"[{name}] drift space: {sampled} calls sampled; {windows} windows judged",
+              flush=True)
     finally:
         producer.close()
         stop(worker)
@@ -283,8 +303,10 @@ def stored_bytes(store: Store) -> tuple[float, float]:
     with store.engine.connect() as conn:
         events = conn.execute(text("SELECT count(*), sum(pg_column_size(e.*)) FROM events e")
                               ).one()
-        vectors = conn.execute(text("SELECT sum(pg_column_size(v.*)) FROM embeddings v")
-                               ).scalar_one()
+        vectors = conn.execute(text(
+            "SELECT (SELECT coalesce(sum(pg_column_size(v.*)), 0) FROM embeddings v)"
+            " + (SELECT coalesce(sum(pg_column_size(d.*)), 0) FROM drift_vectors d)")
+            ).scalar_one()
         scores = conn.execute(text("SELECT sum(pg_column_size(q.*)) FROM quality_scores q")
                               ).scalar_one()
     n = max(int(events[0]), 1)
@@ -325,13 +347,13 @@ def quality(backend: str) -> dict[str, tuple[float, float]]:
 
 
 def table(results: list[Result]) -> None:
-    print("\nbackend      events/s  ceiling  p50 s  p95 s (at ev/s)  bytes/event (vectors)"
+    print("\nbackend           events/s  ceiling  p50 s  p95 s (at ev/s)  bytes/event (vectors)"
           "  false-alarm  power@5%  power@10%  power@20%")
     for r in results:
         d = r.drift
         drift = (f"  {d['false_alarms']:>7.3f}/0.05 {d['power@5%']:>9.2f} {d['power@10%']:>10.2f}"
                  f" {d['power@20%']:>10.2f}") if d else ""
-        print(f"{r.backend:<10} {r.events_per_s:>9.1f} {r.ceiling:>8.1f} {r.p50_s:>6.2f} "
+        print(f"{r.backend:<15} {r.events_per_s:>9.1f} {r.ceiling:>8.1f} {r.p50_s:>6.2f} "
               f"{r.p95_s:>6.2f} ({r.latency_rate:>5.0f})  {r.bytes_per_event:>9.0f} "
               f"({r.vector_bytes:>5.0f}){drift}")
     if any(r.quality for r in results):
@@ -340,12 +362,12 @@ def table(results: list[Result]) -> None:
         for r in results:
             print(f"{r.backend:<29} " + "  ".join(
                 f"{r.quality[c][0]:>6.3f}/{r.quality[c][1]:.3f}" for c in checks))
-    base = next((r for r in results if r.backend == "minilm"), None)
+    base = next((r for r in results if r.backend.startswith("minilm")), None)
     if base:
         for r in results:
             if r is not base and base.events_per_s:
-                print(f"\n{r.backend} / minilm: {r.events_per_s / base.events_per_s:.1f}× the "
-                      "pipeline's events/s")
+                print(f"\n{r.backend} / {base.backend}: "
+                      f"{r.events_per_s / base.events_per_s:.1f}× the pipeline's events/s")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Which calls drift reads in its own space: a uniform sample of each segment's calls.
 
 Every call while a segment runs at up to `every_call_below` calls a second (windows fill as
-fast as when drift read every call); above it, a share `every_call_below / rate`, so the drift
-space's cost per segment stays under that many calls a second whatever the traffic. A call is
-in the sample when a hash of its id falls under the share: a replay picks the same calls, and
-the sample is uniform over the segment's calls whatever their content. Pure: the caller passes
-the clock.
+fast as when drift read every call); above it, a share `every_call_below / rate`. And however
+many segments are busy, the worker reads at most `max_per_s` calls a second in all: the
+shares shrink together when the segments' sampled rates add up to more. A call is in the
+sample when a hash of its id falls under its segment's share: a replay picks the same calls,
+and the sample is uniform over the segment's calls whatever their content. Pure: the caller
+passes the clock.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class SampleRate:
     """Each segment's traffic (calls a second, smoothed over `half_life_s`) and the share of
     its calls to sample."""
 
-    every_call_below: float = 20.0
+    every_call_below: float = 10.0
+    max_per_s: float = 20.0
     half_life_s: float = 60.0
     _rates: dict[str, tuple[float, datetime]] = field(default_factory=dict)
 
@@ -36,7 +38,7 @@ class SampleRate:
         seen = self._rates.get(segment)
         if seen is None:
             self._rates[segment] = (0.0, now)
-            return 1.0
+            return self.fraction(segment)
         rate, since = seen
         elapsed = max((now - since).total_seconds(), 1e-3)
         keep = 0.5 ** (elapsed / self.half_life_s)
@@ -46,4 +48,6 @@ class SampleRate:
 
     def fraction(self, segment: str) -> float:
         rate = self._rates.get(segment, (0.0, None))[0]
-        return 1.0 if rate <= self.every_call_below else self.every_call_below / rate
+        own = 1.0 if rate <= self.every_call_below else self.every_call_below / rate
+        wanted = sum(min(r, self.every_call_below) for r, _ in self._rates.values())
+        return own * min(1.0, self.max_per_s / wanted) if wanted > 0 else own

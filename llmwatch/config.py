@@ -317,9 +317,17 @@ class DriftSettings(BaseModel):
         "onnxruntime (int8, shipped with its provenance) on a sample of each segment's calls; "
         "`calls` — the per-call embedding of `embedding.backend`, every call.")
     sample_every_call_below: float = Field(
-        20.0, gt=0, description="Drift space: every call of a segment is read while it runs "
+        10.0, gt=0, description="Drift space: every call of a segment is read while it runs "
         "at up to this many calls a second; above, a uniform share of them (this many a second)."
         " Windows and baselines count sampled calls.")
+    sample_max_per_s: float = Field(
+        20.0, gt=0, description="Drift space: calls a second a worker reads in all, whatever "
+        "the number of busy segments (each sampled call costs ~25 ms of one core for a "
+        "60-word prompt).")
+    space_answers: bool = Field(
+        False, description="Also embed answers in the drift space (~3× the cost of a sampled "
+        "call for 200-word answers); by default the answer-embedding test reads the per-call "
+        "space.")
     space_threads: int = Field(
         1, ge=1, description="Cores onnxruntime may use for the drift space (in the drift "
         "thread, never the ingest's).")

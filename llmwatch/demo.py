@@ -45,6 +45,10 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         "LLMWATCH_WORKER__APP_ID": "llmwatch-demo",
         "LLMWATCH_DRIFT__REFERENCE_SIZE": str(REFERENCE),
         "LLMWATCH_DRIFT__WINDOW_SIZE": str(WINDOW),
+        # the demo sends its calls in a burst: its windows read every call (a service
+        # samples above 20 calls a second per segment)
+        "LLMWATCH_DRIFT__SAMPLE_EVERY_CALL_BELOW": "1000000",
+        "LLMWATCH_DRIFT__SAMPLE_MAX_PER_S": "1000000",
         "LLMWATCH_WORKER__METRICS_PORT": str(free_port()),
     }
     settings = Settings.model_validate(_nested(env))

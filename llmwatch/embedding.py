@@ -177,11 +177,12 @@ def embedding_name(backend: str = "static", model_path: str | None = None) -> st
 
 def drift_space_name(settings: Settings) -> str:
     """The name of the vectors drift reads (`drift.space`)."""
+    per_call = embedding_name(settings.embedding.backend, settings.embedding.model_path)
     if settings.drift.space == "minilm":
         from .onnx_embedding import NAME
 
-        return NAME
-    return embedding_name(settings.embedding.backend, settings.embedding.model_path)
+        return NAME if settings.drift.space_answers else f"{NAME}; answers {per_call}"
+    return per_call
 
 
 def head_space(backend: str, *, model_path: str | None = None,

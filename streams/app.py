@@ -200,6 +200,15 @@ def build_app(settings: Settings) -> faust.App:
 
     if settings.drift.enabled:
 
+        async def publish(found: Sequence[Finding]) -> None:
+            sent = [await findings.send(key=finding.segment.encode(),
+                                        value=finding.to_json()) for finding in found]
+            for ticket in runtime.take_tickets():
+                sent.append(await tickets.send(
+                    key=ticket["fingerprint"].encode(),
+                    value=json.dumps(ticket, default=str).encode()))
+            await _delivered(sent)
+
         @app.agent(enriched)
         async def drift(stream: faust.StreamT[bytes]) -> None:
             async for batch in stream.take_events(64, within=1.0):  # records: packs
@@ -207,13 +216,18 @@ def build_app(settings: Settings) -> faust.App:
                     found = await runtime.detect_drift([e.message for e in batch])
                 except Exception as exc:  # noqa: BLE001
                     _exit_for_restart(exc)
-                sent = [await findings.send(key=finding.segment.encode(),
-                                            value=finding.to_json()) for finding in found]
-                for ticket in runtime.take_tickets():
-                    sent.append(await tickets.send(
-                        key=ticket["fingerprint"].encode(),
-                        value=json.dumps(ticket, default=str).encode()))
-                await _delivered(sent)
+                await publish(found)
+
+        @app.timer(settings.drift.idle_partition_s)
+        async def drift_tick() -> None:
+            """With no new record the watermark still moves (partitions fall quiet): the
+            windows it settles are judged without waiting for the next call."""
+            if runtime.ready:
+                try:
+                    found = await runtime.detect_drift([])
+                except Exception as exc:  # noqa: BLE001
+                    _exit_for_restart(exc)
+                await publish(found)
 
     app.llmwatch_runtime = runtime  # type: ignore[attr-defined]
     return app
@@ -254,6 +268,11 @@ class _Runtime:
         self.limits = Limits(max_bytes=ingest.max_event_bytes,
                              max_age=timedelta(days=ingest.max_event_age_days),
                              max_ahead=timedelta(seconds=ingest.max_clock_skew_s))
+
+    @property
+    def ready(self) -> bool:
+        """Warmed up (the warm-up sets the analyser last)."""
+        return self._analyser is not None
 
     def warm_up(self) -> None:
         """Load the model and the detectors' state (runs in an executor; once)."""
@@ -419,6 +438,8 @@ class _Runtime:
         def rounds() -> list[Finding]:
             # rounds of at most DRIFT_ROUND events, as when each record held one event: a
             # round is one step of an alert's streak (tickets open after a few of them)
+            if not records:
+                return self.run_drift([])  # a tick
             events = _readable(records)
             return [f for i in range(0, len(events), DRIFT_ROUND)
                     for f in self.run_drift(events[i:i + DRIFT_ROUND])]

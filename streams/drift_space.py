@@ -4,10 +4,12 @@
 baselines, the online detector and their explanations read these vectors.
 
 Its cost is bounded by the sample (`drift.sample_every_call_below` calls a second per
-segment) and runs on `drift.space_threads` cores in the drift thread, never in ingest's: when
-it falls behind, the enriched topic's lag grows (the watchdog says so) and drift is late, never
-wrong — a call's vectors are stored before the round that reads them, and offsets are
-committed after it.
+segment, `drift.sample_max_per_s` in all) and by what it reads (prompts; answers too with
+`drift.space_answers`, else the answers' per-call vectors). It runs on
+`drift.space_threads` cores in the drift thread, never in ingest's: when it falls behind,
+the enriched topic's lag grows (the watchdog says so) and drift is late, never wrong — a
+call's vectors are stored before the round that reads them, and offsets are committed
+after it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class DriftSpace:
         self.store = store
         self.settings = settings
         self.encoder = encoder  # None: drift reads the per-call space, every call
-        self.rates = SampleRate(every_call_below=settings.sample_every_call_below)
+        self.rates = SampleRate(every_call_below=settings.sample_every_call_below,
+                                max_per_s=settings.sample_max_per_s)
         self.seconds = 0.0  # of the last round's embedding
 
     def process(self, batch: Sequence[EmbeddedEvent], now: datetime) -> list[EmbeddedEvent]:
@@ -54,14 +57,19 @@ class DriftSpace:
         return out
 
     def _embed(self, chosen: list[tuple[EmbeddedEvent, float]]) -> list[EmbeddedEvent]:
+        """Prompts in the drift space; answers too with `drift.space_answers`, else their
+        per-call vectors (a third of the cost: answers are the long texts)."""
         if not chosen:
             return []
         assert self.encoder is not None
         events = [item.event for item, _ in chosen]
-        answered = [k for k, e in enumerate(events) if (e.response_text or "").strip()]
+        answered = ([k for k, e in enumerate(events) if (e.response_text or "").strip()]
+                    if self.settings.space_answers else [])
         vectors = self.encoder.encode([e.prompt_text for e in events]
                                       + [events[k].response_text or "" for k in answered])
-        responses = {k: vectors[len(events) + n] for n, k in enumerate(answered)}
+        responses = ({k: vectors[len(events) + n] for n, k in enumerate(answered)}
+                     if self.settings.space_answers
+                     else {k: item.response_vector for k, (item, _) in enumerate(chosen)})
         self.store.save_drift_vectors([
             (e.event_id, vectors[k], responses.get(k), fraction)
             for k, (e, (_, fraction)) in enumerate(zip(events, chosen, strict=True))])
@@ -76,7 +84,9 @@ def drift_encoder(settings: DriftSettings) -> Encoder | None:
     from llmwatch.onnx_embedding import OnnxMiniLM
 
     encoder = OnnxMiniLM.load(threads=settings.space_threads)
-    log.info("drift space: all-MiniLM-L6-v2 (onnxruntime, int8) on up to %g calls a second "
-             "per segment, %d core(s)", settings.sample_every_call_below,
-             settings.space_threads)
+    log.info("drift space: all-MiniLM-L6-v2 (onnxruntime, int8) on every call of a segment "
+             "up to %g a second, %g a second in all; %s; %d core(s)",
+             settings.sample_every_call_below, settings.sample_max_per_s,
+             "prompts and answers" if settings.space_answers else "prompts (answers: the "
+             "per-call space)", settings.space_threads)
     return encoder

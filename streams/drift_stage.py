@@ -83,6 +83,8 @@ class DriftStage:
         self.observe(batch if arrived is None else arrived, now)
         self.until = self.watermark.value(now)
         by_segment: dict[Segment, list[EmbeddedEvent]] = {}
+        if not batch:  # a tick: the watermark may have moved with the clock alone
+            by_segment = {Segment.from_key(key): [] for key in self._baselines}
         for item in batch:
             by_segment.setdefault(segment_of(item.event, self.settings.segment_by), []).append(item)
         steps: list[list[Finding]] = []  # step k: the k-th window of every segment

@@ -7,6 +7,7 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.request import urlopen
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def test_the_sample_is_uniform_and_a_replay_picks_the_same_calls() -> None:
 
 
 def test_every_call_below_the_rate_then_a_share_that_caps_the_cost() -> None:
-    rates = SampleRate(every_call_below=20.0, half_life_s=1.0)
+    rates = SampleRate(every_call_below=20.0, max_per_s=1000.0, half_life_s=1.0)
     now = T0
     assert rates.observe("quiet", 5, now) == 1.0
     for _ in range(30):  # 5 calls a second
@@ -49,6 +50,17 @@ def test_every_call_below_the_rate_then_a_share_that_caps_the_cost() -> None:
         busy += timedelta(seconds=1)
         share = rates.observe("busy", 400, busy)
     assert share == pytest.approx(20 / 400, rel=0.05)  # ~20 calls a second are read
+
+
+def test_busy_segments_share_the_workers_budget() -> None:
+    rates = SampleRate(every_call_below=10.0, max_per_s=20.0, half_life_s=1.0)
+    now = T0
+    for _ in range(30):
+        now += timedelta(seconds=1)
+        shares = [rates.observe(f"app-{k}", 100, now) for k in range(4)]
+    read = sum(share * 100 for share in shares)
+    assert read == pytest.approx(20.0, rel=0.05)  # 4 busy segments, 20 calls a second in all
+    assert max(shares) == pytest.approx(min(shares), rel=0.05)
 
 
 # -- watermark -------------------------------------------------------------------------------
@@ -140,9 +152,9 @@ def test_a_changed_model_file_is_refused_with_what_to_do(tmp_path: Path) -> None
 # -- the space on a real database ----------------------------------------------------------
 def test_sampled_calls_are_stored_in_the_drift_space_once(store: Store) -> None:
     space_store = Store(store.url, drift_space="all-MiniLM-L6-v2/onnx-int8")
-    settings = DriftSettings(sample_every_call_below=20.0)
+    settings = DriftSettings(sample_every_call_below=20.0, space_answers=True)
     space = DriftSpace(space_store, settings, OnnxMiniLM.load())
-    space.rates = SampleRate(every_call_below=20.0, half_life_s=1.0)
+    space.rates = SampleRate(every_call_below=20.0, max_per_s=1000.0, half_life_s=1.0)
     v = np.ones(8, dtype=np.float32) / np.sqrt(8)
     first = [_call(i, 0, v) for i in range(40)]
     store.save_events(first)
@@ -162,3 +174,94 @@ def test_sampled_calls_are_stored_in_the_drift_space_once(store: Store) -> None:
         rows = conn.execute(select(func.count(), func.min(DriftVectorRow.fraction))
                             .select_from(DriftVectorRow)).one()
     assert rows[0] < 40 + 10 + 2000 * 0.5 and rows[1] < 0.3
+
+
+def test_a_baseline_of_the_other_space_is_taken_anew_once_and_said(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    settings = DriftSettings(reference_size=50, window_size=50, online=False, clusters=2,
+                             sample_every_call_below=1e6, sample_max_per_s=1e6)
+    rng = np.random.default_rng(1)
+
+    def calls(start: int) -> list[EmbeddedEvent]:
+        vs = rng.normal(size=(60, 16))
+        return [_call(start + i, 0, (v / np.linalg.norm(v)).astype(np.float32))
+                for i, v in enumerate(vs)]
+
+    old = calls(0)
+    store.save_events(old)
+    DriftStage(store, settings).process(old, datetime.now(UTC))  # fitted in the per-call space
+    name = "all-MiniLM-L6-v2/onnx-int8"
+    space_store = Store(store.url, drift_space=name)
+    stage, space = DriftStage(space_store, settings), DriftSpace(space_store, settings,
+                                                                OnnxMiniLM.load())
+    for k in range(3):
+        new = calls(100 + 60 * k)
+        store.save_events(new)
+        now = datetime.now(UTC)
+        stage.process(space.process(new, now), now, arrived=new)
+    said = [r for r in caplog.records if "drift now reads" in r.getMessage()]
+    assert len(said) == 1 and name in said[0].getMessage()
+    [key] = stage._baselines
+    baseline = stage.repo.baseline(key)
+    assert baseline is not None and baseline[0].embedding == name
+
+
+# -- the worker on real Kafka and PostgreSQL ---------------------------------------------------
+def test_a_stalled_drift_space_delays_drift_raises_the_watchdog_and_loses_no_window(
+        kafka, postgres_url: str, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
+    """The drift space cannot write (its table is locked): ingest goes on and stores every
+    call, the enriched topic's lag grows and the watchdog says drift is behind; once the
+    lock goes, every window is judged and the alert resolves."""
+    from slack_server import TOKEN, SlackAPI
+    from sqlalchemy import create_engine, text
+    from test_end_to_end import prepared, wait_for
+    from test_observability import produce, start, stop
+
+    from llmwatch.simulate import TrafficPlan
+    from llmwatch.storage.tables import DriftCursorRow, EventRow
+
+    s = settings_for(kafka.bootstrap, postgres_url)
+    store = prepared(s)
+    slack = SlackAPI().start()
+    worker, port, log, _ = start(
+        s, tmp_path, LLMWATCH_ALERTS__SLACK_TOKEN=TOKEN,
+        LLMWATCH_ALERTS__SLACK_BASE_URL=slack.base_url, LLMWATCH_ALERTS__DELIVER_EVERY_S="1",
+        LLMWATCH_ALERTS__GROUP_INTERVAL_S="0", LLMWATCH_WATCHDOG__EVERY_S="2",
+        LLMWATCH_WATCHDOG__MAX_LAG="1", LLMWATCH_REPORT__ENABLED="false")
+    blocker = create_engine(postgres_url).connect()
+
+    def behind() -> list[str]:
+        return [m["text"] for m in slack.messages if "drift_lag" in (m["text"] or "")]
+
+    def windows() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.sum(DriftCursorRow.windows), 0))
+                                    ).scalar_one())
+
+    try:
+        tx = blocker.begin()
+        blocker.execute(text("LOCK TABLE drift_vectors IN EXCLUSIVE MODE"))
+        plan = TrafficPlan(events=1000, feedback_rate=0, seed=4,
+                           start=datetime.now(UTC) - timedelta(hours=1))
+        produce(kafka.bootstrap, s.topics.events, plan)
+
+        def stored() -> int:
+            with store.engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(EventRow)).scalar_one())
+
+        wait_for(lambda: stored() == 1000, "ingest storing every call", log, timeout_s=180)
+        wait_for(lambda: len(behind()) >= 1, "the drift-behind alert", log, timeout_s=120)
+        assert windows() == 0  # drift waits; nothing was judged on a part of the calls
+        tx.rollback()
+        wait_for(lambda: windows() == 9, "every window judged (reference 100, 9 of 100)", log,
+                 timeout_s=240)
+        wait_for(lambda: any("resolve" in t for t in behind()), "the alert resolved", log,
+                 timeout_s=120)
+        metrics = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert "llmwatch_drift_late_calls_total 0.0" in metrics
+        assert 'llmwatch_drift_calls_total{sampled="yes"} 1000.0' in metrics
+    finally:
+        blocker.close()
+        stop(worker)
+        slack.stop()
+    store.dispose()

@@ -41,6 +41,10 @@ def worker_env(s: Settings) -> dict[str, str]:
         "LLMWATCH_EMBEDDING__BATCH_SIZE": "32",
         "LLMWATCH_DRIFT__REFERENCE_SIZE": "100",
         "LLMWATCH_DRIFT__WINDOW_SIZE": "100",
+        # every call in the drift space: a sample drawn by arrival rate would depend on
+        # how fast a busy machine delivers the burst
+        "LLMWATCH_DRIFT__SAMPLE_EVERY_CALL_BELOW": "1000000",
+        "LLMWATCH_DRIFT__SAMPLE_MAX_PER_S": "1000000",
         "LLMWATCH_WORKER__METRICS_PORT": "off",  # tests run several workers on one host
     }
 

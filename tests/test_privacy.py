@@ -197,7 +197,9 @@ def test_planted_personal_data_reaches_no_output(
            "LLMWATCH_ALERTS__DELIVER_EVERY_S": "1", "LLMWATCH_ALERTS__MIN_SAMPLE": "50",
            "LLMWATCH_ALERTS__GROUP_INTERVAL_S": "0",
            "LLMWATCH_ALERTS__TICKET_AFTER_WINDOWS": "1", "LLMWATCH_REPORT__ENABLED": "false",
-           "LLMWATCH_DRIFT__REFERENCE_SIZE": "200", "LLMWATCH_DRIFT__CLUSTERS": "4"}
+           "LLMWATCH_DRIFT__REFERENCE_SIZE": "200", "LLMWATCH_DRIFT__CLUSTERS": "4",
+           "LLMWATCH_DRIFT__SAMPLE_EVERY_CALL_BELOW": "1000000",
+           "LLMWATCH_DRIFT__SAMPLE_MAX_PER_S": "1000000"}
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
                               stdout=log.open("ab"), stderr=subprocess.STDOUT)

@@ -65,6 +65,7 @@ class DriftRepository:
         self.per_call: Any = EmbeddingRow
         self.vectors: Any = (EmbeddingRow if store.drift_space == store.embedding_model
                              else DriftVectorRow)
+        self._refitting: set[str] = set()
         self._columns = (*_EVENT_COLUMNS, self.vectors.dim, self.vectors.prompt_vector,
                          self.vectors.response_vector)
 
@@ -167,10 +168,13 @@ class DriftRepository:
             if row is None:
                 return None
             baseline = baseline_from_bytes(row.state)
-            if baseline.embedding != self.embedding:  # the backend changed: baseline anew
-                log.warning("the baseline of %s was fitted on %s vectors, the worker embeds "
-                            "with %s: a new baseline is taken from the calls embedded now",
-                            segment, baseline.embedding, self.embedding)
+            if baseline.embedding != self.embedding:  # the space changed: baseline anew
+                if segment not in self._refitting:  # said once, not at every round
+                    self._refitting.add(segment)
+                    log.warning("the baseline of %s was fitted on %s vectors and drift now "
+                                "reads %s: a new baseline is taken from the calls read from "
+                                "now on (its first drift.reference_size)",
+                                segment, baseline.embedding, self.embedding)
                 return None
             return baseline, (as_utc(row.last_stored_at), row.last_event_id)
 
@@ -260,10 +264,17 @@ def _record(row: Any, flags: dict[str, bool], negative_feedback: bool | None) ->
         cost_usd=row.cost_usd, finish_reason=row.finish_reason,
         prompt_vector=vectors.from_bytes(row.prompt_vector, row.dim),
         response_vector=(None if row.response_vector is None
-                         else vectors.from_bytes(row.response_vector, row.dim)),
+                         else vectors.from_bytes(row.response_vector,
+                                                 _answer_dim(row.response_vector, row.dim))),
         flags=flags, negative_feedback=negative_feedback, event_id=row.event_id,
         prompt_messages=row.prompt_messages,
     )
+
+
+def _answer_dim(data: bytes, prompt_dim: int) -> int:
+    """A drift-space row keeps the answer's per-call vector (float16) beside a prompt of
+    another space: its width is its own."""
+    return prompt_dim if len(data) in (2 * prompt_dim, 4 * prompt_dim) else len(data) // 2
 
 
 def _finding_row(f: Finding, now: datetime) -> FindingRow:
