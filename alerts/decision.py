@@ -70,7 +70,12 @@ def evidence(f: Finding) -> str:
     every = f.details.get("false_alarm_every_s")
     if every:
         parts.append(f"calibrated to one false alarm per {every / 86400:.1f} days")
-    parts.append(f"window of {f.window.n_current} calls vs {f.window.n_reference} in the reference")
+    sample = f.details.get("sample")
+    read = (f" (a sample: {sample['read']:,} of the period's {sample['calls']:,} calls)"
+            if isinstance(sample, dict) and sample.get("calls", 0) > sample.get("read", 0)
+            else "")
+    parts.append(f"window of {f.window.n_current} calls vs {f.window.n_reference} in the "
+                 f"reference{read}")
     return "; ".join(parts)
 
 

@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from drift_round_eval import fired, named, records  # noqa: E402
+from drift_round_eval import fired, named, sample, theme_terms  # noqa: E402
 from embedded_corpus import Corpus  # noqa: E402
 
 from llmwatch.detectors.drift_monitor import (  # noqa: E402
     DriftConfig,
-    EventSample,
     evaluate_window,
     fit_baseline,
     round_weights,
@@ -42,7 +41,7 @@ from llmwatch.simulate import wordnet_glosses  # noqa: E402
 BASELINE_THEMES = ("artifact", "person", "act", "communication", "state", "attribute",
                    "cognition", "location")
 SHIFT_THEMES = ("food", "plant", "animal", "body")
-N = 1000
+N = 1000  # as drift_round_eval.sample draws
 SHIFTS = (0.05, 0.10, 0.20)
 
 
@@ -64,28 +63,6 @@ def corpus(encoder: object, themes: dict[str, list[str]], shift: str, per_theme:
     return Corpus(base, vectors[:len(base)], moved, vectors[len(base):])
 
 
-def window(c: Corpus, rng: np.random.Generator, share: float) -> EventSample:
-    idx = rng.integers(0, len(c.baseline_texts), N)
-    texts = [c.baseline_texts[i] for i in idx]
-    vectors = c.baseline[idx].copy()
-    for j in np.flatnonzero(rng.random(N) < share):
-        k = int(rng.integers(0, len(c.shift_texts)))
-        texts[j], vectors[j] = c.shift_texts[k], c.shift[k]
-    return EventSample.of(records(texts, vectors, rng, c.baseline))
-
-
-def theme_terms(c: Corpus, n: int = 15) -> set[str]:
-    from llmwatch.detectors.explain import _label, _terms
-
-    background = [_terms(t) for t in c.baseline_texts]
-    df: dict[str, int] = {}
-    for d in background:
-        for term in d:
-            df[term] = df.get(term, 0) + 1
-    return set(_label([_terms(t) for t in c.shift_texts], df, len(background),
-                      n_terms=n).split(", "))
-
-
 def run(c: Corpus, trials: int, seed: int) -> dict[float, tuple[float, float]]:
     """share -> (round power, naming rate among fired windows); share 0: false alarms."""
     config = DriftConfig()
@@ -96,8 +73,8 @@ def run(c: Corpus, trials: int, seed: int) -> dict[float, tuple[float, float]]:
         hits, names = [], []
         for t in range(trials):
             if t % 10 == 0:
-                baseline = fit_baseline("bench", window(c, rng, 0.0), config)
-            candidates = evaluate_window(baseline, window(c, rng, share), config)
+                baseline = fit_baseline("bench", sample(c, rng, 0.0), config)
+            candidates = evaluate_window(baseline, sample(c, rng, share), config)
             prompt_fired, any_fired = fired(candidates, round_weights(
                 candidates, config.primary_weight), config.fdr_q)
             hits.append(any_fired if share == 0 else prompt_fired)

@@ -331,6 +331,9 @@ class DriftSettings(BaseModel):
     space_threads: int = Field(
         1, ge=1, description="Cores onnxruntime may use for the drift space (in the drift "
         "thread, never the ingest's).")
+    lateness_s: float = Field(
+        5.0, ge=0, description="Event-time slack for calls that reach their partition a little "
+        "out of order: windows stop this far before the slowest partition's newest call.")
     idle_partition_s: float = Field(
         10.0, gt=0, description="Windows follow event time up to the slowest partition's "
         "progress; a partition with no new call for this long no longer holds them back.")

@@ -49,6 +49,9 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         # samples above 20 calls a second per segment)
         "LLMWATCH_DRIFT__SAMPLE_EVERY_CALL_BELOW": "1000000",
         "LLMWATCH_DRIFT__SAMPLE_MAX_PER_S": "1000000",
+        # 800 calls after the reference: an online window of 200, checked every 25, fills
+        "LLMWATCH_DRIFT__ONLINE_WINDOW": "200",
+        "LLMWATCH_DRIFT__ONLINE_CHECK_EVERY": "25",
         "LLMWATCH_WORKER__METRICS_PORT": str(free_port()),
     }
     settings = Settings.model_validate(_nested(env))

@@ -222,7 +222,7 @@ def build_app(settings: Settings) -> faust.App:
         async def drift_tick() -> None:
             """With no new record the watermark still moves (partitions fall quiet): the
             windows it settles are judged without waiting for the next call."""
-            if runtime.ready:
+            if runtime.ready and not runtime.drift_rounds:  # a round under way sees it too
                 try:
                     found = await runtime.detect_drift([])
                 except Exception as exc:  # noqa: BLE001
@@ -255,6 +255,7 @@ class _Runtime:
         self._report_store: Store | None = None
         self._drift: DriftStage | None = None
         self._space: DriftSpace | None = None
+        self.drift_rounds = 0  # rounds handed to the drift thread and not yet back
         self._alerts: AlertStage | None = None
         self._tickets: list[dict[str, Any]] = []
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
@@ -288,7 +289,8 @@ class _Runtime:
         store = Store.of(self.settings)  # run_worker migrated it before faust started
         assert store.embedding_model == analyser.name
         self._store = store
-        self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy())
+        self._drift = DriftStage(store, self.settings.drift, self.settings.privacy.policy(),
+                                 partitions=self.settings.topics.partitions)
         self._space = DriftSpace(store, self.settings.drift, drift_encoder(self.settings.drift))
         self._alerts = AlertStage(store, self.settings.alerts,
                                   window=self.settings.drift.window_size,
@@ -444,7 +446,11 @@ class _Runtime:
             return [f for i in range(0, len(events), DRIFT_ROUND)
                     for f in self.run_drift(events[i:i + DRIFT_ROUND])]
 
-        return await loop.run_in_executor(self.drift_executor, rounds)
+        self.drift_rounds += 1
+        try:
+            return await loop.run_in_executor(self.drift_executor, rounds)
+        finally:
+            self.drift_rounds -= 1
 
     def report(self, outcome: BatchOutcome) -> None:
         if self.kafka_logs is not None:

@@ -35,7 +35,7 @@ from llmwatch.detectors.findings import Finding, Window
 from llmwatch.detectors.online import OnlineCentroidDetector, OnlineState
 from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.detectors.segments import Segment, segment_of
-from llmwatch.detectors.watermark import Watermark
+from llmwatch.detectors.watermark import UNKNOWN, Watermark
 from llmwatch.isolation import SegmentFailures
 from llmwatch.schemas.embedded import EmbeddedEvent
 from llmwatch.storage import Store
@@ -58,23 +58,30 @@ def drift_config(s: DriftSettings, privacy: Privacy = DEFAULT_PRIVACY) -> DriftC
 
 class DriftStage:
     def __init__(self, store: Store, settings: DriftSettings,
-                 privacy: Privacy = DEFAULT_PRIVACY) -> None:
+                 privacy: Privacy = DEFAULT_PRIVACY, partitions: int = 0) -> None:
+        """`partitions`: how many partitions the events topic has (the watermark waits to
+        hear from each, or for `idle_partition_s`); 0 when calls come without sources."""
         self.repo = DriftRepository(store)
         self.settings = settings
         self.config = drift_config(settings, privacy)
         self._baselines: dict[str, Baseline] = {}
         self._online: dict[str, OnlineState] = {}
+        self._rebuilt: dict[str, set[str]] = {}  # calls the online window was rebuilt from
         self.failures = SegmentFailures("drift")
-        self.watermark = Watermark(idle_s=settings.idle_partition_s)
+        self.watermark = Watermark(idle_s=settings.idle_partition_s,
+                                   lateness_s=settings.lateness_s, partitions=partitions)
+        self._seen: set[Segment] = set()  # segments with calls since start
         self.late = 0  # calls that arrived after their window was judged (in no window)
         self.until: datetime | None = None  # the watermark of the round
         self.sampled = self.repo.vectors is not self.repo.per_call
 
     def observe(self, arrived: Sequence[EmbeddedEvent], now: datetime) -> None:
-        """Every call that reached the stage, sampled or not: how far each partition got."""
+        """Every call that reached the stage, sampled or not: how far each partition got,
+        and which segments a tick goes over."""
         for item in arrived:
-            partition = item.source.partition if item.source else -1
+            partition = item.source.partition if item.source else UNKNOWN
             self.watermark.observe(partition, item.event.timestamp, now)
+            self._seen.add(segment_of(item.event, self.settings.segment_by))
 
     def process(self, batch: Sequence[EmbeddedEvent], now: datetime,
                 arrived: Sequence[EmbeddedEvent] | None = None) -> list[Finding]:
@@ -84,7 +91,7 @@ class DriftStage:
         self.until = self.watermark.value(now)
         by_segment: dict[Segment, list[EmbeddedEvent]] = {}
         if not batch:  # a tick: the watermark may have moved with the clock alone
-            by_segment = {Segment.from_key(key): [] for key in self._baselines}
+            by_segment = {segment: [] for segment in self._seen}
         for item in batch:
             by_segment.setdefault(segment_of(item.event, self.settings.segment_by), []).append(item)
         steps: list[list[Finding]] = []  # step k: the k-th window of every segment
@@ -134,6 +141,7 @@ class DriftStage:
     def _forget(self, segment: Segment) -> None:
         self._baselines.pop(segment.key, None)
         self._online.pop(segment.key, None)
+        self._rebuilt.pop(segment.key, None)
 
     # -- baselines -------------------------------------------------------------------------
     def _baseline(self, segment: Segment, items: Sequence[EmbeddedEvent], now: datetime,
@@ -247,8 +255,11 @@ class DriftStage:
             records, _ = self.repo.records(segment, after=cursor.online_from,
                                            limit=detector.window, newest=True)
             vectors = [r.prompt_vector for r in records]
+            # calls stored before their records reach this stage are in the rebuild already
+            self._rebuilt[segment.key] = {r.event_id for r in records}
         else:
-            vectors = [i.prompt_vector for i in items]
+            rebuilt = self._rebuilt.get(segment.key, set())
+            vectors = [i.prompt_vector for i in items if i.event.event_id not in rebuilt]
         alarms = []
         if vectors:
             state, alarms = detector.step(state, np.stack(vectors))

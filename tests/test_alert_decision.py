@@ -178,3 +178,16 @@ def test_an_alert_firing_in_several_windows_of_one_round_counts_each_window() ->
     assert [d.action for g in groups for _, d in g.decisions] == ["fire"]
     _, after_quiet = decide_round([alert(), alert(firing=False)], {}, T0, POLICY)
     assert after_quiet[alert().fingerprint].streak == 0
+
+
+def test_the_evidence_says_when_a_window_read_a_sample_of_the_calls() -> None:
+    from llmwatch.alerts.decision import evidence
+    from llmwatch.detectors.findings import Finding, Window
+
+    finding = Finding(detector="embedding_drift", segment=SEGMENT, metric="prompt_embedding",
+                      method="centroid", fired=True, statistic=3.0, threshold=1.0,
+                      p_value=1e-6, effect_size=0.05, window=Window(T0, T0 + MIN, 1000, 1000),
+                      details={"sample": {"read": 1000, "calls": 48_210}})
+    assert "a sample: 1,000 of the period's 48,210 calls" in evidence(finding)
+    every = replace(finding, details={"sample": {"read": 1000, "calls": 1000}})
+    assert "sample" not in evidence(every)

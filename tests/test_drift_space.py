@@ -65,7 +65,7 @@ def test_busy_segments_share_the_workers_budget() -> None:
 
 # -- watermark -------------------------------------------------------------------------------
 def test_the_watermark_waits_for_the_slowest_partition() -> None:
-    mark = Watermark(idle_s=10)
+    mark = Watermark(idle_s=10, lateness_s=0)
     now = T0
     mark.observe(0, T0 + timedelta(minutes=30), now)
     mark.observe(1, T0 + timedelta(minutes=5), now)  # behind: its worker restarted
@@ -75,17 +75,30 @@ def test_the_watermark_waits_for_the_slowest_partition() -> None:
 
 
 def test_an_idle_partition_stops_holding_back_and_quiet_settles_everything() -> None:
-    mark = Watermark(idle_s=10)
+    mark = Watermark(idle_s=10, lateness_s=0)
     mark.observe(0, T0, T0)
     for k in range(1, 20):  # partition 1 keeps going, partition 0 gets no more calls
         mark.observe(1, T0 + timedelta(seconds=k), T0 + timedelta(seconds=k))
     assert mark.value(T0 + timedelta(seconds=19)) == T0 + timedelta(seconds=19)
     assert mark.value(T0 + timedelta(seconds=5)) is not None
-    quiet = Watermark(idle_s=10)
+    quiet = Watermark(idle_s=10, lateness_s=2)
     quiet.observe(0, T0 + timedelta(seconds=3), T0)
     quiet.observe(1, T0 + timedelta(seconds=9), T0)
-    assert quiet.value(T0) == T0 + timedelta(seconds=3)
+    assert quiet.value(T0) == T0 + timedelta(seconds=1)  # the slowest, less the slack
     assert quiet.value(T0 + timedelta(seconds=11)) == T0 + timedelta(seconds=9)
+
+
+def test_no_watermark_until_every_partition_spoke_or_calls_came_for_a_while() -> None:
+    mark = Watermark(idle_s=10, lateness_s=0, partitions=3)
+    mark.observe(0, T0 + timedelta(seconds=50), T0)
+    mark.observe(1, T0 + timedelta(seconds=40), T0 + timedelta(seconds=1))
+    assert mark.value(T0 + timedelta(seconds=2)) is None  # partition 2 may hold older calls
+    mark.observe(2, T0 + timedelta(seconds=30), T0 + timedelta(seconds=3))
+    assert mark.value(T0 + timedelta(seconds=3)) == T0 + timedelta(seconds=30)
+    thin = Watermark(idle_s=10, lateness_s=0, partitions=3)
+    for k in range(12):  # one partition only, for longer than idle_s
+        thin.observe(0, T0 + timedelta(seconds=k), T0 + timedelta(seconds=k))
+    assert thin.value(T0 + timedelta(seconds=11)) == T0 + timedelta(seconds=11)
 
 
 def _call(i: int, partition: int, vector: np.ndarray) -> EmbeddedEvent:
@@ -97,8 +110,8 @@ def test_windows_follow_event_time_when_partitions_progress_unevenly(store: Stor
     """Partition 1 lags 150 calls behind partition 0: each window still holds calls of one
     stretch of time, never a mix of the two."""
     settings = DriftSettings(reference_size=100, window_size=100, online=False, clusters=2,
-                             idle_partition_s=3600)
-    stage = DriftStage(store, settings)
+                             idle_partition_s=3600, lateness_s=0)
+    stage = DriftStage(store, settings, partitions=2)
     rng = np.random.default_rng(0)
     calls = []
     for i in range(600):

@@ -138,6 +138,9 @@ def test_n_events_become_n_rows_across_a_worker_crash(
     try:
         wait_for(lambda: store.counts().events >= N, "all events to be stored", log)
         letters = consume(kafka.bootstrap, s.topics.deadletter, expect=1, timeout_s=60)
+        # every call has one timestamp: drift judges them once event time settles (no new
+        # call for drift.idle_partition_s), not while partitions may still bring older ones
+        wait_for(lambda: _windows_judged(store) == 2, "the drift stage's two windows", log)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(60)
@@ -159,6 +162,16 @@ def test_n_events_become_n_rows_across_a_worker_crash(
                if f["detector"] == "embedding_drift" and f["metric"] == "prompt_embedding"]
     assert len(windows) == 2 and all(w["window"]["n_current"] == 100 for w in windows)
     store.dispose()
+
+
+def _windows_judged(store: Store) -> int:
+    from sqlalchemy import func, select
+
+    from llmwatch.storage.tables import DriftCursorRow
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.sum(DriftCursorRow.windows), 0))
+                                ).scalar_one())
 
 
 def test_a_worker_that_cannot_work_exits_and_says_why(

@@ -237,7 +237,8 @@ def test_the_report_command_writes_the_files_and_prints_their_paths(
     copy_world(world_db, store)
     store.dispose()
     env = {**os.environ, "LLMWATCH_STORAGE__URL": f"sqlite:///{db}", "COLUMNS": "200",
-           "LLMWATCH_EMBEDDING__BACKEND": "minilm"}  # the world's vectors are MiniLM's
+           # the world's vectors are MiniLM's, every call's, and its drift read them
+           "LLMWATCH_EMBEDDING__BACKEND": "minilm", "LLMWATCH_DRIFT__SPACE": "calls"}
     run = subprocess.run(
         [sys.executable, "-m", "llmwatch", "report", "--from", "2026-11-16", "--to",
          "2026-11-23", "--out", str(tmp_path / "out"), "--tz", "UTC"],

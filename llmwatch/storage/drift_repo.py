@@ -73,13 +73,13 @@ class DriftRepository:
     def _in_space(self, segment: Segment, after: Position | None,
                   until: datetime | None) -> list[Any]:
         where = [*_filters(segment, after), self.vectors.model_name == self.embedding]
-        if until is not None:
+        if until is not None:  # the watermark: calls before it have all arrived
             where.append(EventRow.timestamp <= until)
         return where
 
     def count_after(self, segment: Segment, after: Position | None,
                     until: datetime | None = None) -> int:
-        """Calls in the drift space after `after` and at or before `until` (event time)."""
+        """Calls in the drift space after `after` and up to `until` (event time)."""
         stmt = (select(func.count()).select_from(EventRow)
                 .join(self.vectors, self.vectors.event_id == EventRow.event_id)
                 .where(*self._in_space(segment, after, until)))
@@ -118,18 +118,19 @@ class DriftRepository:
 
     def records_between(self, segment: Segment, start: datetime, end: datetime, *,
                         limit: int) -> tuple[list[EventRecord], int]:
-        """Events of the segment with timestamps in [start, end), at most `limit` of them
-        (evenly spread over the range when there are more), and how many there are."""
-        where = [*_filters(segment, None), EventRow.timestamp >= start, EventRow.timestamp < end,
-                 self.vectors.model_name == self.embedding]
+        """Events of the segment with timestamps in [start, end) that drift read (every call,
+        or the drift space's sample), at most `limit` of them (evenly spread over the range
+        when there are more), and how many calls the segment had in the range."""
+        where = [*_filters(segment, None), EventRow.timestamp >= start, EventRow.timestamp < end]
         with Session(self.engine) as session:
+            total = int(session.execute(select(func.count()).select_from(EventRow)
+                                        .where(*where)).scalar_one())
             ids = list(session.execute(select(EventRow.event_id).join(
-                self.vectors, self.vectors.event_id == EventRow.event_id).where(*where)
-                                       .order_by(EventRow.timestamp, EventRow.event_id))
-                       .scalars())
-            total = len(ids)
-            if total > limit:
-                ids = [ids[int(i * total / limit)] for i in range(limit)]
+                self.vectors, self.vectors.event_id == EventRow.event_id)
+                .where(*where, self.vectors.model_name == self.embedding)
+                .order_by(EventRow.timestamp, EventRow.event_id)).scalars())
+            if len(ids) > limit:
+                ids = [ids[int(i * len(ids) / limit)] for i in range(limit)]
             rows = []
             for at in range(0, len(ids), 500):
                 rows.extend(session.execute(

@@ -71,33 +71,32 @@ class EventRow(Base):
     )
 
 
-class EmbeddingRow(Base):
-    """Prompt and response embeddings of one event: little-endian float32, L2-normalised."""
+class _Vectors:
+    """An event's prompt and response vectors: little-endian float16 (float32 before),
+    L2-normalised, tagged with the space's name."""
+
+    event_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    model_name: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    prompt_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    response_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class EmbeddingRow(_Vectors, Base):
+    """Every call's vectors in the per-call space (`embedding.backend`)."""
 
     __tablename__ = "embeddings"
 
-    event_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
-    )
-    model_name: Mapped[str] = mapped_column(String(200))
-    dim: Mapped[int] = mapped_column(Integer)
-    prompt_vector: Mapped[bytes] = mapped_column(LargeBinary)
-    response_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
-
-class DriftVectorRow(Base):
-    """An event's vectors in the drift space (`drift.space`), for the sampled calls only:
-    drift windows, baselines and their explanations read these (streams/drift_space.py)."""
+class DriftVectorRow(_Vectors, Base):
+    """The sampled calls' vectors in the drift space (`drift.space`): drift windows,
+    baselines and their explanations read these (streams/drift_space.py). Prompts are in the
+    drift space; answers too with `drift.space_answers`, else their per-call vectors."""
 
     __tablename__ = "drift_vectors"
 
-    event_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
-    )
-    model_name: Mapped[str] = mapped_column(String(200))
-    dim: Mapped[int] = mapped_column(Integer)
-    prompt_vector: Mapped[bytes] = mapped_column(LargeBinary)
-    response_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     # the share of the segment's calls sampled when this one was (1.0: every call)
     fraction: Mapped[float] = mapped_column(Float)
 
