@@ -2,7 +2,7 @@
 
     python bench/pipeline_throughput.py [--backends static/calls,minilm/calls,static/minilm]
         [--events 6000] [--minilm-events 400] [--latency-s 20] [--no-eval]
-        [--metrics-overhead] [--workers 2]
+        [--metrics-overhead] [--workers 2] [--processes 2]
 
 A backend is `embedding.backend/drift.space`: `static/calls` reads the static space
 everywhere, `minilm/calls` MiniLM everywhere (PyTorch, every call), `static/minilm` the
@@ -89,6 +89,8 @@ def main() -> None:
     parser.add_argument("--no-eval", action="store_true", help="skip drift and quality")
     parser.add_argument("--workers", type=int, default=1,
                         help="workers in the group while the backlog drains (scale-out)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="embedding.processes: analysis processes per worker")
     parser.add_argument("--metrics-overhead", action="store_true",
                         help="also time the first backend with /metrics off")
     args = parser.parse_args()
@@ -99,7 +101,7 @@ def main() -> None:
             n = args.minilm_events if backend.startswith("minilm") else args.events
             with LocalPostgres(database="bench") as pg:
                 results.append(run_backend(backend, kafka.bootstrap, pg.url, n, args.latency_s,
-                                           workers=args.workers))
+                                           workers=args.workers, processes=args.processes))
             if args.metrics_overhead and backend == backends[0]:
                 with LocalPostgres(database="bench") as pg:
                     off = run_backend(backend, kafka.bootstrap, pg.url, n, 0, metrics=False,
@@ -123,7 +125,8 @@ def _parts(backend: str) -> tuple[str, str]:
 
 
 def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float, *,
-                metrics: bool = True, tag: str = "", workers: int = 1) -> Result:
+                metrics: bool = True, tag: str = "", workers: int = 1,
+                processes: int = 1) -> Result:
     name = f"{backend}{tag}".replace("/", "-")
     backend, space = _parts(backend)
     workdir = Path(tempfile.mkdtemp(prefix=f"llmwatch-bench-{name}-"))
@@ -138,6 +141,7 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
     env = {**os.environ,
            "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "LLMWATCH_STORAGE__URL": url,
            "LLMWATCH_EMBEDDING__BACKEND": backend, "LLMWATCH_DRIFT__SPACE": space,
+           "LLMWATCH_EMBEDDING__PROCESSES": str(processes),
            "LLMWATCH_WORKER__DATA_DIR": str(settings.worker.data_dir),
            "LLMWATCH_WORKER__APP_ID": settings.worker.app_id,
            "LLMWATCH_TOPICS__EVENTS": settings.topics.events,

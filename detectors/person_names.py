@@ -25,17 +25,16 @@ and "None" stay as written, whatever their case.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 import re
 import unicodedata
-from array import array
 from collections import Counter
-from dataclasses import dataclass, replace
-from functools import cache, lru_cache
-from importlib import resources
-from itertools import accumulate
+from dataclasses import replace
+
+from .east_asian_names import east_asian
+from .name_lexicon import Entry, Lexicon, lexicon, places, verify
+from .scripts import CASED, CJK, Token, script
+
+__all__ = ["find_names", "lexicon", "verify"]
 
 Found = tuple[str, int, int]
 
@@ -43,8 +42,6 @@ SINGLE_FIRST_RANK = 1000  # a first name alone is masked when this common somewh
 SINGLE_LAST_RANK = 300
 LOWER_FIRST_RANK = 300  # ... and in lower case only when this common
 COMMON_FIRST_RANK, COMMON_LAST_RANK = 100, 1000  # a common word as a first name: "adam williams"
-_CJK = frozenset({"CJK", "HIRAGANA", "KATAKANA"})
-_CASED = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN"})
 _PARTICLES = frozenset("de da del della der den di du la le van von bin bint ibn al el y e "
                        "dos das ben abu".split())
 _CUES = re.compile(
@@ -60,141 +57,7 @@ _STRONG_CUES = re.compile(
     r"(?i)(?:my name(?:'s| is)|i am called|call me|dear|signed|mr|mrs|ms|miss|dr|prof|"
     r"m'appelle|me llamo|mi nombre es|heiße|mi chiamo|meu nome é|chamo-me|naam is|"
     r"меня зовут|моё имя|اسمي|שמי|मेरा नाम)\.?,?[ \t]+$")
-_CJK_CUE = re.compile(
-    r"(?:我叫|我是|我的名字是|名字是|名叫|叫做|姓名[:：]?|联系人[:：]?|聯繫人[:：]?|"
-    r"名前は|私の名前は|제 이름은)\s*$")
-_HONORIFIC = re.compile(r"^\s*(?:先生|女士|小姐|老师|老師|同学|同學|さん|様|さま|氏|君|くん|ちゃん|"
-                        r"先輩|씨|님|선생님)")
-# the commonest surnames: Chinese (simplified and traditional) and Korean
-_CN_SURNAMES = frozenset(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
-    "彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金"
-    "石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
-    "万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章"
-    "鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
-    "裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟"
-    "艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席"
-    "卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄"
-    "丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕"
-    "楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练"
-    "廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦"
-    "戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉"
-    "银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸"
-    "奉植衡富尧闭由張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭許蘇呂盧鍾譚陸葉"
-    "蔣賈龔錢嚴湯羅鄒顧溫聶魯歐蘭紀畢單喬龐顏莊駱藍鮑饒繆項蘆麥婁"
-    "竇黨衛閔鄔邊師欒榮鞏談樂儲勞藺樓聞厲區闞權帥練鄺")
-_CN_DOUBLE = frozenset("欧阳 司马 诸葛 上官 歐陽 司馬 諸葛 东方 東方 皇甫 令狐 慕容".split())
-_KR_SURNAMES = frozenset(
-    "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남"
-    "심노하곽성차주우구민진나지엄채원천방공현함변염여추도소석선설"
-    "마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부")
 
-
-@dataclass(frozen=True)
-class Entry:
-    first: int  # best rank as a first name in some country, 0 if none
-    last: int
-    ambiguous: int  # 0 a name only, 1 also a word or place, 2 one of a language's commonest words
-    everyday: bool = False  # among the 20,000 commonest words of a Latin-script language
-
-    @property
-    def strong(self) -> bool:
-        return self.ambiguous == 0
-
-
-@cache
-def lexicon() -> _Lexicon:
-    """Names (one word each) by their case-folded form."""
-    return _read_lexicon()[0]
-
-
-@cache
-def places() -> frozenset[str]:
-    """Places of several words ("new york"), case-folded."""
-    return _read_lexicon()[1]
-
-
-VOCABULARY = 3  # the lexicon's mark of a common word that is no name
-
-
-class _Lexicon:
-    """name → Entry, kept as one sorted byte string with offsets and packed values and
-    searched by bisection: ~12 MB for 730k names where a dict takes ~90 MB."""
-
-    def __init__(self, names: list[bytes], packed: list[int]) -> None:
-        self._blob = b"".join(names)
-        self._offsets = array("Q", accumulate((len(n) for n in names), initial=0))
-        self._packed = array("L", packed)
-        self._find = lru_cache(maxsize=65_536)(self._search)  # type: ignore[method-assign]
-
-    def __len__(self) -> int:
-        return len(self._packed)
-
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
-    def get(self, key: str) -> Entry | None:
-        """The name's entry; None for a word that is no name (and one never seen)."""
-        i = self._find(key)
-        v = self._packed[i] if i >= 0 else VOCABULARY
-        if v & 3 == VOCABULARY:
-            return None
-        return Entry(v >> 19, (v >> 3) & 0xFFFF, v & 3, bool(v & 4))
-
-    def is_word(self, key: str) -> bool:
-        """A common word of some language that is no name."""
-        i = self._find(key)
-        return i >= 0 and self._packed[i] & 3 == VOCABULARY
-
-    def __getitem__(self, key: str) -> Entry:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return found
-
-    def _search(self, key: str) -> int:
-        target, blob, offsets = key.encode(), self._blob, self._offsets
-        lo, hi = 0, len(self._packed)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            name = blob[offsets[mid]:offsets[mid + 1]]
-            if name < target:
-                lo = mid + 1
-            elif name > target:
-                hi = mid
-            else:
-                return mid
-        return -1
-
-
-def verify(raw: bytes, provenance: dict[str, object]) -> None:
-    """Refuse a lexicon that is not the one its provenance file describes."""
-    if hashlib.sha256(raw).hexdigest() != provenance.get("sha256"):
-        raise RuntimeError("detectors/data/person_names.tsv.gz is not the lexicon its provenance "
-                           "file describes: rebuild both with `make train`")
-
-
-@cache
-def _read_lexicon() -> tuple[_Lexicon, frozenset[str]]:
-    data = resources.files(__package__) / "data"
-    raw = (data / "person_names.tsv.gz").read_bytes()
-    verify(raw, json.loads((data / "person_names.provenance.json").read_text()))
-    names: list[bytes] = []
-    packed: list[int] = []
-    multi: set[str] = set()
-    for line in gzip.decompress(raw).split(b"\n"):
-        if not line:
-            continue
-        name, first, last, ambiguous, everyday = line.split(b"\t")
-        if b" " in name:
-            multi.add(name.decode())
-            continue
-        names.append(name)
-        packed.append((int(first) << 19) | (int(last) << 3) | (int(everyday) << 2)
-                      | int(ambiguous))
-    order = sorted(range(len(names)), key=names.__getitem__)
-    return (_Lexicon([names[i] for i in order], [packed[i] for i in order]),
-            frozenset(multi))
 
 
 def _marks() -> str:
@@ -210,18 +73,6 @@ def _marks() -> str:
 
 
 _WORD = re.compile(rf"(?:[^\W\d_]|[{_marks()}])+(?:['’](?:[^\W\d_]|[{_marks()}])+)*")
-
-
-@dataclass(frozen=True)
-class _Token:
-    start: int
-    end: int
-    word: str
-    script: str
-
-    @property
-    def key(self) -> str:
-        return self.word.casefold()
 
 
 def find_names(text: str, keep: frozenset[str] = frozenset(),
@@ -243,7 +94,7 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
     i = 0
     while i < len(tokens):
         t = tokens[i]
-        if t.script != home and t.script not in _CASED:
+        if t.script != home and t.script not in CASED:
             # a name in another script stands out: with one name in it, the phrase goes
             k = _same_script_run(text, tokens, i)
             hits = [f for x in tokens[i:k + 1] for f in _foreign_name(text, x, home, words)]
@@ -252,8 +103,8 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
             found += [("NAME", t.start, tokens[k].end)] if hits and k > i else hits
             i = k + 1
             continue
-        if t.script in _CJK or t.script == "HANGUL":
-            found += _east_asian(text, t, home)
+        if t.script in CJK or t.script == "HANGUL":
+            found += east_asian(text, t, home, _cued(text, t.start))
             i += 1
             continue
         run = _run(text, tokens, i, words, keep, home, products)
@@ -282,7 +133,7 @@ _BEFORE_A_PERSON = re.compile(r"(?i)\b(?:to|by|from|with|for|cc|contact|ask|tell
                               r"mit|à|pour|chez|para|por|con|per|di)\.?,?[ \t]+$")
 
 
-def _unknown_pair(text: str, tokens: list[_Token], i: int, words: _Lexicon,
+def _unknown_pair(text: str, tokens: list[Token], i: int, words: Lexicon,
                   keep: frozenset[str]) -> int | None:
     """Two capitalised words no lexicon knows as a name or a common word, where a person
     stands ("schick das an Hannchen Wagenknecht") or before a last name ("Hannchen
@@ -300,12 +151,12 @@ def _unknown_pair(text: str, tokens: list[_Token], i: int, words: _Lexicon,
     return i + 1 if _BEFORE_A_PERSON.search(text[max(0, t.start - 16):t.start]) else None
 
 
-def _title_case(t: _Token) -> bool:
-    return (t.script in _CASED and len(t.word) >= 2 and t.word[0].isupper()
+def _title_case(t: Token) -> bool:
+    return (t.script in CASED and len(t.word) >= 2 and t.word[0].isupper()
             and t.word[1:].islower())
 
 
-def _same_script_run(text: str, tokens: list[_Token], i: int) -> int:
+def _same_script_run(text: str, tokens: list[Token], i: int) -> int:
     """The last token of up to six in token i's script, one space apart."""
     k = i
     while (k + 1 < len(tokens) and k < i + 5 and tokens[k + 1].script == tokens[i].script
@@ -314,14 +165,14 @@ def _same_script_run(text: str, tokens: list[_Token], i: int) -> int:
     return k
 
 
-def _foreign_name(text: str, t: _Token, home: str, words: _Lexicon) -> list[Found]:
-    if t.script in _CJK or t.script == "HANGUL":
-        return _east_asian(text, t, home)
+def _foreign_name(text: str, t: Token, home: str, words: Lexicon) -> list[Found]:
+    if t.script in CJK or t.script == "HANGUL":
+        return east_asian(text, t, home, _cued(text, t.start))
     e = words.get(t.key)
     return [("NAME", t.start, t.end)] if e and e.ambiguous < 2 and len(t.word) >= 2 else []
 
 
-def _unshout(text: str, tokens: list[_Token], words: _Lexicon) -> list[_Token]:
+def _unshout(text: str, tokens: list[Token], words: Lexicon) -> list[Token]:
     """In text written in capitals, the names that are no common word (and the names beside
     one) read as capitalised; every other word as lower case."""
     entries = [words.get(t.key) for t in tokens]
@@ -334,15 +185,15 @@ def _unshout(text: str, tokens: list[_Token], words: _Lexicon) -> list[_Token]:
     return out
 
 
-def _token(m: re.Match[str]) -> _Token:
+def _token(m: re.Match[str]) -> Token:
     """A word, less a possessive 's (kept outside the mask: "[NAME]'s")."""
     word, end = m.group(), m.end()
     if len(word) > 3 and word[-2:] in ("'s", "’s"):
         word, end = word[:-2], end - 2
-    return _Token(m.start(), end, word, _script(word))
+    return Token(m.start(), end, word, script(word))
 
 
-def _entry(t: _Token, words: _Lexicon, products: frozenset[str]) -> Entry | None:
+def _entry(t: Token, words: Lexicon, products: frozenset[str]) -> Entry | None:
     """The token's entry; a product's name ("Ruby", "Kafka") counts as a name that is also
     a word."""
     e = words.get(t.key)
@@ -351,16 +202,16 @@ def _entry(t: _Token, words: _Lexicon, products: frozenset[str]) -> Entry | None
     return e
 
 
-def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
-         keep: frozenset[str], home: str, products: frozenset[str]) -> list[_Token]:
+def _run(text: str, tokens: list[Token], i: int, words: Lexicon,
+         keep: frozenset[str], home: str, products: frozenset[str]) -> list[Token]:
     """Names (and particles between them) in a row from token i, joined by one space. A
     name that is also a word joins only when capitalised, or as the other half of a first
     and last name ("maria garcia", "john brown")."""
-    run: list[_Token] = []
+    run: list[Token] = []
     j = i
     while j < len(tokens):
         t = tokens[j]
-        if t.word in keep or t.script in _CJK:
+        if t.word in keep or t.script in CJK:
             break
         if run and text[run[-1].end:t.start] not in (" ", "-"):
             break
@@ -387,7 +238,7 @@ def _run(text: str, tokens: list[_Token], i: int, words: _Lexicon,
     return run
 
 
-def _lower_case_name(run: list[_Token], words: _Lexicon) -> bool:
+def _lower_case_name(run: list[Token], words: Lexicon) -> bool:
     """Names in lower case read like words ("oh yeah", "but hey"): a common first name
     before a common last name ("john smith", "adam williams"), or a name that is no common
     word ("priya ramaswamy")."""
@@ -397,14 +248,14 @@ def _lower_case_name(run: list[_Token], words: _Lexicon) -> bool:
     return common or any((e := words.get(t.key)) and e.strong and not e.everyday for t in run)
 
 
-def _case(t: _Token) -> str:
-    if t.script not in _CASED:
+def _case(t: Token) -> str:
+    if t.script not in CASED:
         return "uncased"
     return "upper" if t.word.isupper() and len(t.word) > 1 else (
         "title" if t.word[:1].isupper() else "lower")
 
 
-def _pairs(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
+def _pairs(run: list[Token], tokens: list[Token], j: int, words: Lexicon,
            products: frozenset[str]) -> bool:
     """An ambiguous name beside a strong one, as a first name before a last or a last after
     a first."""
@@ -421,7 +272,7 @@ def _pairs(run: list[_Token], tokens: list[_Token], j: int, words: _Lexicon,
     return bool(nxt and nxt.strong and nxt.last and 0 < e.first <= LOWER_FIRST_RANK)
 
 
-def _is_name(run: list[_Token], home: str, words: _Lexicon,
+def _is_name(run: list[Token], home: str, words: Lexicon,
              products: frozenset[str] = frozenset()) -> bool:
     keys = [t.key for t in run]
     if any(" ".join(keys[:n]) in places() for n in range(2, 5)):
@@ -449,11 +300,11 @@ def _is_name(run: list[_Token], home: str, words: _Lexicon,
     common = (0 < e.first <= SINGLE_FIRST_RANK) or (0 < e.last <= SINGLE_LAST_RANK)
     if shown[0]:
         return common
-    return (t.script in _CASED and 0 < e.first <= LOWER_FIRST_RANK and len(t.word) >= 4
+    return (t.script in CASED and 0 < e.first <= LOWER_FIRST_RANK and len(t.word) >= 4
             and not e.everyday)
 
 
-def _where_a_person_stands(text: str, run: list[_Token], words: _Lexicon, home: str,
+def _where_a_person_stands(text: str, run: list[Token], words: Lexicon, home: str,
                            products: frozenset[str]) -> bool:
     """Two or more capitalised names, a first and a last, that are also words ("Gilbert
     Moreno"), where a person stands ("schick das an …", "written by …")."""
@@ -471,8 +322,8 @@ _ADDRESSED = re.compile(r"(?i)\b(?:by|cc|contact|ask|tell|dear|hi|hello|thanks|n
                         r"mr|mrs|ms|dr|an|für|bei|pour|chez|para)\.?,?[ \t]+$")
 
 
-def _first_before_unknown(text: str, run: list[_Token], tokens: list[_Token], j: int,
-                          words: _Lexicon, home: str, keep: frozenset[str]) -> bool:
+def _first_before_unknown(text: str, run: list[Token], tokens: list[Token], j: int,
+                          words: Lexicon, home: str, keep: frozenset[str]) -> bool:
     """A capitalised first name (one that is also a word, "Mark", among them) before a
     capitalised word no lexicon knows ("Waldtraut Täsche", "Mark Kitzmann") or before what
     people do ("Mark asked"): a person, not a word."""
@@ -495,7 +346,7 @@ _PERSON_VERBS = frozenset(
     "booked ordered paid paying lives lived works worked".split())
 
 
-def _surname_end(text: str, tokens: list[_Token], j: int, words: _Lexicon, home: str,
+def _surname_end(text: str, tokens: list[Token], j: int, words: Lexicon, home: str,
                  keep: frozenset[str]) -> int:
     """Past a name, up to two more capitalised words that are not common words: the rare
     surname no lexicon holds ("Tilly Losekann", "Annegret Albers-Jopich")."""
@@ -511,12 +362,12 @@ def _surname_end(text: str, tokens: list[_Token], j: int, words: _Lexicon, home:
     return end
 
 
-def _conspicuous(t: _Token, home: str) -> bool:
+def _conspicuous(t: Token, home: str) -> bool:
     """Capitalised in a cased script (not all in capitals), or written in another script
     than the text's."""
     if t.script != home:
         return True
-    return t.script in _CASED and t.word[:1].isupper() and not (
+    return t.script in CASED and t.word[:1].isupper() and not (
         len(t.word) > 1 and t.word.isupper())
 
 
@@ -524,7 +375,7 @@ def _cued(text: str, start: int) -> bool:
     return bool(_CUES.search(text[max(0, start - 40):start]))
 
 
-def _cued_end(text: str, tokens: list[_Token], i: int, words: _Lexicon,
+def _cued_end(text: str, tokens: list[Token], i: int, words: Lexicon,
               keep: frozenset[str], home: str, products: frozenset[str]) -> int | None:
     """The last token of the name after a cue, None if token i is not one. After a strong
     cue ("my name is", "Dear", "Mr") up to three capitalised words or names that are not
@@ -556,76 +407,4 @@ def _cued_end(text: str, tokens: list[_Token], i: int, words: _Lexicon,
 
 _NAME_IS = re.compile(r"(?i)my name(?:'s| is)\s+$")
 
-
-def _east_asian(text: str, t: _Token, home: str) -> list[Found]:
-    """Chinese, Japanese and Korean names in a run of those scripts."""
-    words = lexicon()
-    apart = t.script != home and not (home in _CJK and t.script in _CJK)
-    cue = bool(_CJK_CUE.search(text[max(0, t.start - 12):t.start])) or _cued(text, t.start)
-    run = t.word
-    if t.script == "HANGUL":
-        honorific = bool(_HONORIFIC.match(text, t.end))
-        korean = (2 <= len(run) <= 4 and run[0] in _KR_SURNAMES and run[1:] in words)
-        if korean or ((apart or cue or honorific) and run in words):
-            return [("NAME", t.start, t.end)]
-        return []
-    if apart or cue:
-        name = _han_name(run, 0)
-        return [("NAME", t.start, t.start + name)] if name else []
-    found: list[Found] = []
-    for m in _CJK_CUE_INSIDE.finditer(run):
-        if name := _han_name(run, m.end()):
-            found.append(("NAME", t.start + m.end(), t.start + m.end() + name))
-    for m in _HONORIFIC_INSIDE.finditer(run):
-        for n in (3, 2):
-            head = run[max(0, m.start() - n):m.start()]
-            if len(head) == n and (_surnamed(head) or (n == 2 and head in words)):
-                found.append(("NAME", t.start + m.start() - n, t.start + m.start()))
-                break
-    if _HONORIFIC.match(text, t.end):
-        for n in (3, 2):
-            tail = run[-n:]
-            if len(tail) == n and (_surnamed(tail) or (n == 2 and tail in words)):
-                found.append(("NAME", t.end - n, t.end))
-                break
-    return found
-
-
-def _han_name(run: str, at: int) -> int:
-    """The length of the name that opens run[at:] (0 if none): a surname and one or two
-    characters, or a name of the lexicon."""
-    for n in (3, 2, 4):
-        head = run[at:at + n]
-        if len(head) < n or head[-1] in _NOT_NAME or _HONORIFIC_INSIDE.match(run, at + n - 1):
-            continue
-        if _surnamed(head) or head in lexicon():
-            return n
-    return 0
-
-
-_NOT_NAME = frozenset("的了是在和与與请請吗嗎呢吧也都就还還说說")
-_CJK_CUE_INSIDE = re.compile(
-    r"我叫|我是|我的名字是|名字是|名叫|叫做|姓名|联系|聯繫|联络|名前は")
-_HONORIFIC_INSIDE = re.compile(
-    r"先生|女士|小姐|老师|老師|同学|同學|さん|様|氏|君")
-
-
-def _surnamed(han: str) -> bool:
-    return 2 <= len(han) <= 4 and (han[0] in _CN_SURNAMES or han[:2] in _CN_DOUBLE) and all(
-        "\u4e00" <= c <= "\u9fff" for c in han)
-
-
-def _script(word: str) -> str:
-    for c in word:
-        if c.isalpha():
-            return _char_script(c)
-    return "OTHER"
-
-
-@lru_cache(maxsize=4096)
-def _char_script(c: str) -> str:
-    name = unicodedata.name(c, "OTHER")
-    if name.startswith("CJK"):
-        return "CJK"
-    return name.split(" ", 1)[0]
 

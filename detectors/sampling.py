@@ -29,15 +29,17 @@ class SampleRate:
     its calls to sample."""
 
     every_call_below: float = 10.0
-    max_per_s: float = 20.0
-    half_life_s: float = 60.0
+    max_per_s: float = 10.0
+    half_life_s: float = 10.0
+    first_span_s: float = 1.0  # a segment's first calls are taken to span this long
     _rates: dict[str, tuple[float, datetime]] = field(default_factory=dict)
 
     def observe(self, segment: str, calls: int, now: datetime) -> float:
-        """Counts `calls` seen at `now` and returns the segment's share from now on."""
+        """Counts `calls` seen at `now` and returns the share of them (and of the segment's
+        next calls) to read."""
         seen = self._rates.get(segment)
-        if seen is None:
-            self._rates[segment] = (0.0, now)
+        if seen is None:  # no history: as if they came within one batch's span
+            self._rates[segment] = (calls / self.first_span_s, now)
             return self.fraction(segment)
         rate, since = seen
         elapsed = max((now - since).total_seconds(), 1e-3)

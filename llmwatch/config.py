@@ -175,9 +175,9 @@ class EmbeddingSettings(BaseModel):
         None, description="Where the static embedding is cached; default "
         "~/.cache/llmwatch/embeddings.")
     processes: int = Field(
-        1, ge=0, le=1, description="1: embedding and the quality checks run in a child "
-        "process of the worker (a core of their own, beside Kafka, storage and drift); "
-        "0: in the worker's own process.")
+        1, ge=0, le=16, description="Child processes of the worker that run embedding and "
+        "the quality checks, each on chunks of a batch (cores of their own, beside Kafka, "
+        "storage and drift); 0: in the worker's own process.")
     batch_size: int | None = Field(
         None, ge=1, le=4096, description="Events taken from Kafka and processed together; "
         "unset = the backend's (static 256: fewer round trips; minilm 64: a batch takes "
@@ -321,7 +321,7 @@ class DriftSettings(BaseModel):
         "at up to this many calls a second; above, a uniform share of them (this many a second)."
         " Windows and baselines count sampled calls.")
     sample_max_per_s: float = Field(
-        20.0, gt=0, description="Drift space: calls a second a worker reads in all, whatever "
+        10.0, gt=0, description="Drift space: calls a second a worker reads in all, whatever "
         "the number of busy segments (each sampled call costs ~25 ms of one core for a "
         "60-word prompt).")
     space_answers: bool = Field(

@@ -3,8 +3,9 @@ process of its own.
 
 Both are pure functions of the calls (`analyse`). In the worker's own process they share one
 interpreter lock with Kafka, storage and the drift stage; `ProcessAnalyser` runs them in a
-child process (`embedding.processes = 1`, the default) so that they use a core of their own
-while the worker stores the previous batch, hands it on and judges windows.
+child process (`embedding.processes = 1`, the default; more take a batch's chunks side by side)
+so that they use a core of their own while the worker stores the previous batch, hands it on
+and judges windows.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class ProcessAnalyser:
 
     def __init__(self, embedding: EmbeddingSettings, quality: QualitySettings) -> None:
         model_dir(embedding.model_path)  # a missing model: said here, in one piece
+        self._processes = max(embedding.processes, 1)
         self._settings = (embedding.model_dump_json(), quality.model_dump_json())
         self._lock = threading.Lock()
         self._pool = self._start()
@@ -111,7 +113,8 @@ class ProcessAnalyser:
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: the worker has threads (faust, Kafka, the metrics server)
-        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+        return ProcessPoolExecutor(self._processes,
+                                   mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_load, initargs=self._settings)
 
     def __call__(self, events: Sequence[LLMEvent],

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from factories import make_event
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from llmwatch.config import DriftSettings
 from llmwatch.detectors.sampling import SampleRate, in_sample
+from llmwatch.detectors.segments import Segment
 from llmwatch.detectors.watermark import Watermark
 from llmwatch.onnx_embedding import MODEL, PROVENANCE, TOKENIZER, ModelMismatch, OnnxMiniLM
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
@@ -61,6 +63,8 @@ def test_busy_segments_share_the_workers_budget() -> None:
     read = sum(share * 100 for share in shares)
     assert read == pytest.approx(20.0, rel=0.05)  # 4 busy segments, 20 calls a second in all
     assert max(shares) == pytest.approx(min(shares), rel=0.05)
+    burst = SampleRate(every_call_below=10.0, max_per_s=10.0)
+    assert burst.observe("new", 256, T0) == pytest.approx(10 / 256)  # not read whole
 
 
 # -- watermark -------------------------------------------------------------------------------
@@ -169,11 +173,11 @@ def test_sampled_calls_are_stored_in_the_drift_space_once(store: Store) -> None:
     space = DriftSpace(space_store, settings, OnnxMiniLM.load())
     space.rates = SampleRate(every_call_below=20.0, max_per_s=1000.0, half_life_s=1.0)
     v = np.ones(8, dtype=np.float32) / np.sqrt(8)
-    first = [_call(i, 0, v) for i in range(40)]
+    first = [_call(i, 0, v) for i in range(10)]
     store.save_events(first)
-    read = space.process(first, T0)  # the first round reads every call
-    assert len(read) == 40 and read[0].prompt_vector.shape == (384,)
-    assert len(space.process(first, T0 + timedelta(seconds=1))) == 40  # a replay
+    read = space.process(first, T0)  # a quiet segment: every call is read
+    assert len(read) == 10 and read[0].prompt_vector.shape == (384,)
+    assert len(space.process(first, T0 + timedelta(seconds=1))) == 10  # a replay
     assert space_store.save_drift_vectors([("evt-000000", v, None, 1.0)]) == 0  # stored once
     busy = [_call(1000 + i, 0, v) for i in range(2000)]
     store.save_events(busy)
@@ -186,7 +190,7 @@ def test_sampled_calls_are_stored_in_the_drift_space_once(store: Store) -> None:
     with space_store.engine.connect() as conn:
         rows = conn.execute(select(func.count(), func.min(DriftVectorRow.fraction))
                             .select_from(DriftVectorRow)).one()
-    assert rows[0] < 40 + 10 + 2000 * 0.5 and rows[1] < 0.3
+    assert rows[0] < 10 + 10 + 2000 * 0.5 and rows[1] < 0.3
 
 
 def test_a_baseline_of_the_other_space_is_taken_anew_once_and_said(
@@ -277,4 +281,73 @@ def test_a_stalled_drift_space_delays_drift_raises_the_watchdog_and_loses_no_win
         blocker.close()
         stop(worker)
         slack.stop()
+    store.dispose()
+
+
+def test_the_drift_space_sees_a_new_subject_in_the_same_style_that_the_static_space_misses(
+        kafka, postgres_url: str, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
+    """WordNet's definitions: 600 of eight everyday themes, then 600 in which 8 % define
+    animals. Through the worker (real Kafka, PostgreSQL), drift in the MiniLM space fires on
+    the window; the static per-call vectors of the very same calls, judged by the same round,
+    do not (seed 4 of the dev split: static p 0.37, MiniLM p 0.009 when it was chosen)."""
+    from kafka import KafkaProducer
+    from test_end_to_end import prepared, wait_for
+    from test_observability import start, stop
+
+    from llmwatch.detectors.drift_monitor import EventSample, decide, evaluate_window, fit_baseline
+    from llmwatch.schemas import LLMEvent
+    from llmwatch.simulate import wordnet_glosses
+    from llmwatch.storage.drift_repo import DriftRepository
+    from llmwatch.storage.tables import FindingRow
+    from llmwatch.streams.drift_stage import drift_config
+
+    glosses = wordnet_glosses("dev")
+    everyday = [t for theme in ("artifact", "person", "act", "communication", "state",
+                                "attribute", "cognition", "location") for t in glosses[theme]]
+    rng = np.random.default_rng(4)
+    reference = [str(x) for x in rng.choice(everyday, 600, replace=False)]
+    window = [str(x) for x in rng.choice(everyday, 600, replace=False)]
+    window[:48] = [str(x) for x in rng.choice(glosses["animal"], 48, replace=False)]
+    s = settings_for(kafka.bootstrap, postgres_url)
+    store = prepared(s)
+    worker, _, log, _ = start(s, tmp_path, LLMWATCH_DRIFT__REFERENCE_SIZE="600",
+                              LLMWATCH_DRIFT__WINDOW_SIZE="600", LLMWATCH_DRIFT__ONLINE="false")
+    start_at = datetime.now(UTC) - timedelta(hours=2)
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+    for i, text in enumerate(reference + window):
+        event = LLMEvent(event_id=f"wn-{i:05d}", timestamp=start_at + timedelta(seconds=i),
+                         app="glossary", model="gpt-4o-mini", prompt=text,
+                         response="Here is a short definition.", latency_ms=400.0,
+                         input_tokens=20, output_tokens=8)
+        producer.send(s.topics.events, key=event.partition_key,
+                      value=event.model_dump_json().encode())
+    producer.close()
+
+    def judged() -> list[FindingRow]:
+        with Session(store.engine) as session:
+            return list(session.execute(select(FindingRow).where(
+                FindingRow.detector == "embedding_drift",
+                FindingRow.metric == "prompt_embedding")).scalars())
+
+    try:
+        wait_for(lambda: len(judged()) == 1, "the window judged in the drift space", log,
+                 timeout_s=300)
+    finally:
+        stop(worker)
+    [minilm] = judged()
+    assert minilm.fired, minilm.p_value
+    assert minilm.details["sample"] == {"read": 600, "calls": 600}
+
+    from llmwatch.embedding import embedding_name
+
+    static = DriftRepository(Store(postgres_url, embedding_model=embedding_name("static")))
+    config = drift_config(DriftSettings())
+    segment = Segment("glossary", "gpt-4o-mini", None, None)
+    before, last = static.records(segment, limit=600)
+    after, _ = static.records(segment, after=last, limit=600)
+    assert [r.prompt_text for r in after] == window
+    baseline = fit_baseline(segment.key, EventSample.of(before), config)
+    found = decide(evaluate_window(baseline, EventSample.of(after), config), config)
+    [prompt] = [f for f in found if f.metric == "prompt_embedding"]
+    assert not prompt.fired, prompt.p_value
     store.dispose()
