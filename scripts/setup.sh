@@ -2,7 +2,8 @@
 # One-time (and idempotent) set-up of everything llmwatch's demo and tests need on this
 # machine: Java + Maven (to run Apache Kafka from Maven Central's jars), PostgreSQL's server
 # binaries, a Python virtualenv with llmwatch installed, and the Kafka jars.
-# With --test also Debian's chromium, which the report test renders the HTML report in.
+# With --test also Debian's chromium, which the report test renders the HTML report in, and
+# wordnet-base, whose definitions the drift space's test reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # WordNet's definitions: the drift space's within-register test (and bench/within_register.py)
+  [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
