@@ -50,7 +50,3 @@ class Watermark:
         return min(ts - (slack if p != UNKNOWN else timedelta(0))
                    for p, (ts, at) in self.progress.items()
                    if (newest - at).total_seconds() < self.idle_s)
-
-    def late(self, timestamp: datetime, cursor: datetime | None) -> bool:
-        """Whether a call arrived after the window its time belongs to was cut."""
-        return cursor is not None and timestamp < cursor
