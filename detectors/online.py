@@ -52,6 +52,14 @@ class Alarm:
     event_index: int  # position in the stream (events since the detector started)
 
 
+def run_length(window: int, events_per_s: float = 0.0, false_alarm_every_s: float = 0.0) -> int:
+    """The events between false alarms a segment's detector is calibrated to: one false alarm
+    per `false_alarm_every_s` at the segment's traffic, and never under two windows. The one
+    place this is decided (the drift stage asks it with the reference's measured rate, or the
+    configured default rate before it has one)."""
+    return max(2 * window, round(events_per_s * false_alarm_every_s))
+
+
 @dataclass(frozen=True)
 class OnlineCentroidDetector:
     window: int = 200

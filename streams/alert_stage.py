@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +35,20 @@ from llmwatch.storage import Store
 from .ticket_stage import TicketStage
 
 
+@dataclass(frozen=True)
+class AlertRound:
+    """What one round decided: the notices written to the outbox and the tickets opened or
+    updated (their ids, for the tickets topic)."""
+
+    notices: list[Notice] = field(default_factory=list)
+    tickets: list[int] = field(default_factory=list)
+
+
 class AlertStage:
+    """Findings → alert states, notices and tickets. Called by the drift thread and by the
+    watchdog's: a round's result is returned, never kept on the object, and rounds run one
+    at a time (each reads the alert states, decides and writes them back)."""
+
     def __init__(self, store: Store, settings: AlertSettings, *, window: int = 1000,
                  privacy: Privacy = DEFAULT_PRIVACY) -> None:
         self.engine = store.engine
@@ -49,12 +63,16 @@ class AlertStage:
                              min_sample=settings.min_sample)
         self.routing = Routing({"critical": settings.critical_channel}, settings.channel)
         self.failures = SegmentFailures("alerting")
+        self._one_round = threading.Lock()
 
-    def process(self, findings: Sequence[Finding], now: datetime) -> list[Notice]:
-        self.opened: list[int] = []  # tickets opened or updated in this round
+    def process(self, findings: Sequence[Finding], now: datetime) -> AlertRound:
+        if not findings:
+            return AlertRound()
+        with self._one_round:
+            return self._round(findings, now)
+
+    def _round(self, findings: Sequence[Finding], now: datetime) -> AlertRound:
         alerts = [Alert.of(f) for f in findings]
-        if not alerts:
-            return []
         # examples were shown as the policy says when the finding was made; shown again here
         # so findings stored before a policy change (or an upgrade) follow today's policy
         examples = {a.fingerprint: [x for s in f.details.get("shifts", [])[:1]
@@ -78,8 +96,7 @@ class AlertStage:
         episodes = changes([(a, f.window.end) for a, f in zip(alerts, findings, strict=True)],
                            before, states, sent)
         enqueue(self.engine, notices, states, now, episodes)
-        self.opened = self.tickets.process(findings, states, now)
-        return notices
+        return AlertRound(notices, self.tickets.process(findings, states, now))
 
     def _notices(self, group: Group, examples: dict[str, list[str]]) -> list[Notice]:
         """The notices of one segment's group: Slack, and the webhook and PagerDuty if set."""

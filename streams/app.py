@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import queue
 import signal
 import ssl
 import threading
@@ -257,7 +258,8 @@ class _Runtime:
         self._space: DriftSpace | None = None
         self.drift_rounds = 0  # rounds handed to the drift thread and not yet back
         self._alerts: AlertStage | None = None
-        self._tickets: list[dict[str, Any]] = []
+        # tickets touched by the drift thread, for the event loop to send to the tickets topic
+        self._tickets: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.totals = {"events": 0, "new_events": 0, "feedback": 0, "dead_letters": 0}
         self.kafka_logs: kafka_logs.KafkaLogFilter | None = None
         self.metrics = Metrics()
@@ -371,8 +373,9 @@ class _Runtime:
             if f.fired:
                 self.metrics.findings.labels(f.severity or "info").inc()
         if self._alerts is not None and self.settings.alerts.enabled and found:
-            self._alerts.process(found, now)
-            self._tickets.extend(self._alerts.ticket_documents(self._alerts.opened))
+            touched = self._alerts.process(found, now).tickets
+            for doc in self._alerts.ticket_documents(touched):
+                self._tickets.put(doc)
         fired = [f for f in found if f.fired]
         if fired:
             log.warning("drift: %s", "; ".join(
@@ -382,7 +385,12 @@ class _Runtime:
         return found
 
     def take_tickets(self) -> list[dict[str, Any]]:
-        taken, self._tickets = self._tickets, []
+        taken = []
+        while True:
+            try:
+                taken.append(self._tickets.get_nowait())
+            except queue.Empty:
+                break
         self.metrics.tickets.inc(len(taken))
         return taken
 

@@ -32,16 +32,19 @@ from llmwatch.detectors.drift_monitor import (
 )
 from llmwatch.detectors.explain import explain
 from llmwatch.detectors.findings import Finding, Window
-from llmwatch.detectors.online import OnlineCentroidDetector, OnlineState
+from llmwatch.detectors.online import Alarm, OnlineCentroidDetector, OnlineState, run_length
 from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.detectors.segments import Segment, segment_of
 from llmwatch.detectors.watermark import UNKNOWN, Watermark
 from llmwatch.isolation import SegmentFailures
 from llmwatch.schemas.embedded import EmbeddedEvent
 from llmwatch.storage import Store
-from llmwatch.storage.drift_repo import Cursor, DriftRepository, Position
+from llmwatch.storage.drift_repo import Cursor, DriftRepository, EventRecord, Position
 
 log = logging.getLogger(__name__)
+
+ONLINE_PAGE = 2_000  # calls the online detector reads from storage at a time
+ONLINE_REPLAY = 20  # on a restart it reads again at most this many windows of calls
 
 
 def drift_config(s: DriftSettings, privacy: Privacy = DEFAULT_PRIVACY) -> DriftConfig:
@@ -51,8 +54,11 @@ def drift_config(s: DriftSettings, privacy: Privacy = DEFAULT_PRIVACY) -> DriftC
         critical_effect=s.critical_effect, numeric_effect=s.numeric_effect,
         numeric_min_effect=s.numeric_min_effect, categorical_min_effect=s.categorical_min_effect,
         clusters=s.clusters,
-        online=OnlineCentroidDetector(window=s.online_window, check_every=s.online_check_every,
-                                      expected_run_length=max(2 * s.online_window, 1000)),
+        online=OnlineCentroidDetector(
+            window=s.online_window, check_every=s.online_check_every,
+            # the floor of two windows until a reference's traffic is known: the stage sets
+            # each segment's from it (`_online_detector`)
+            expected_run_length=run_length(s.online_window)),
     )
 
 
@@ -66,7 +72,9 @@ class DriftStage:
         self.config = drift_config(settings, privacy)
         self._baselines: dict[str, Baseline] = {}
         self._online: dict[str, OnlineState] = {}
-        self._rebuilt: dict[str, set[str]] = {}  # calls the online window was rebuilt from
+        # the online detector's reading: the last window of calls and how far it read
+        self._online_tail: dict[str, list[EventRecord]] = {}
+        self._online_read: dict[str, Position | None] = {}
         self.failures = SegmentFailures("drift")
         self.watermark = Watermark(idle_s=settings.idle_partition_s,
                                    lateness_s=settings.lateness_s, partitions=partitions)
@@ -134,14 +142,15 @@ class DriftStage:
             return None
         alarms: list[Finding] = []
         if self.settings.online:
-            cursor, alarms = self._online_step(segment, baseline, items, cursor)
+            cursor, alarms = self._online_step(segment, baseline, cursor)
         cursor, found = self._windows(segment, self._comparison(segment, baseline), cursor)
         return cursor, found, alarms
 
     def _forget(self, segment: Segment) -> None:
         self._baselines.pop(segment.key, None)
         self._online.pop(segment.key, None)
-        self._rebuilt.pop(segment.key, None)
+        self._online_tail.pop(segment.key, None)
+        self._online_read.pop(segment.key, None)
 
     # -- baselines -------------------------------------------------------------------------
     def _baseline(self, segment: Segment, items: Sequence[EmbeddedEvent], now: datetime,
@@ -185,8 +194,8 @@ class DriftStage:
         rate = s.default_events_per_s
         if sample.start and sample.end and sample.end > sample.start:
             rate = sample.size / (sample.end - sample.start).total_seconds()
-        ert = max(2 * s.online_window, round(rate * s.false_alarm_every_s))
-        return replace(self.config.online, expected_run_length=ert)
+        return replace(self.config.online, expected_run_length=run_length(
+            s.online_window, rate, s.false_alarm_every_s))
 
     def _version_change(self, segment: Segment, sample: EventSample) -> list[Finding]:
         """A new version's reference against its predecessor's: 'same traffic, new model'."""
@@ -245,42 +254,68 @@ class DriftStage:
         return bool(oldest) and self.until - oldest[0].timestamp >= timedelta(seconds=max_age)
 
     # -- online ------------------------------------------------------------------------------
-    def _online_step(self, segment: Segment, baseline: Baseline, items: Sequence[EmbeddedEvent],
+    def _online_step(self, segment: Segment, baseline: Baseline,
                      cursor: Cursor) -> tuple[Cursor, list[Finding]]:
+        """The online detector reads the segment's calls in event time up to the watermark,
+        as the windows do, so how they arrive never changes where it fires. It starts after
+        the reference (or its last alarm, `cursor.online_from`); on a restart it reads again
+        from there (at most `ONLINE_REPLAY` windows of calls: a longer quiet stretch was read
+        by the run before, and only its newest window matters)."""
         detector = replace(self.config.online,
                            expected_run_length=baseline.online.expected_run_length)
+        if self.until is None:
+            return cursor, []
         state = self._online.get(segment.key)
-        if state is None:  # first touch since start: rebuild the window from storage
-            state = detector.initial_state(baseline.online)
-            records, _ = self.repo.records(segment, after=cursor.online_from,
-                                           limit=detector.window, newest=True)
-            vectors = [r.prompt_vector for r in records]
-            # calls stored before their records reach this stage are in the rebuild already
-            self._rebuilt[segment.key] = {r.event_id for r in records}
-        else:
-            rebuilt = self._rebuilt.get(segment.key, set())
-            vectors = [i.prompt_vector for i in items if i.event.event_id not in rebuilt]
-        alarms = []
-        if vectors:
-            state, alarms = detector.step(state, np.stack(vectors))
-        self._online[segment.key] = state
+        tail = self._online_tail.get(segment.key, [])
+        read = self._online_read.get(segment.key)
+        pending: list[EventRecord] = []
+        if state is None:  # first touch since start
+            state, tail, read = detector.initial_state(baseline.online), [], cursor.online_from
+            waiting = self.repo.count_after(segment, read, self.until)
+            if waiting > ONLINE_REPLAY * detector.window:
+                pending, read = self.repo.records(segment, after=read, until=self.until,
+                                                  limit=detector.window, newest=True)
         findings = []
-        for alarm in alarms:
-            records, last = self.repo.records(segment, limit=detector.window, newest=True)
-            sample = EventSample.of(records)
-            why = explain(baseline.clusters, sample.prompt_vectors, sample.prompt_texts,
-                          reference_size=baseline.size, privacy=self.config.privacy,
-                          reference_mean=baseline.online.mean)
-            rate = baseline.events_per_second or self.settings.default_events_per_s
-            findings.append(Finding(
-                detector="online_drift", segment=segment.key, metric="prompt_embedding",
-                method=detector.name, fired=True, statistic=alarm.statistic,
-                threshold=alarm.threshold, p_value=None, effect_size=alarm.effect_size,
-                window=Window(sample.start, sample.end, baseline.size, sample.size),
-                severity="warning", explanation=why.summary,
-                details={"expected_run_length_events": detector.expected_run_length,
-                         "false_alarm_every_s": detector.expected_run_length / rate,
-                         "shifts": [vars(s) for s in why.shifts]},
-            ))
-            cursor = replace(cursor, online_from=last)
+        while True:
+            if pending:
+                records, last, pending = pending, read, []
+            else:
+                records, last = self.repo.records(segment, after=read, until=self.until,
+                                                  limit=ONLINE_PAGE)
+            if not records or last is None:
+                break
+            seen = state.events_seen
+            state, alarms = detector.step(state, np.stack([r.prompt_vector for r in records]))
+            stream = tail + records
+            offset = seen - len(tail)  # events_seen of stream[0], less one
+            for alarm in alarms:
+                end = alarm.event_index - offset  # the alarm's window ends at stream[end - 1]
+                window = stream[max(end - detector.window, 0):end]
+                findings.append(self._online_finding(segment, baseline, detector, alarm,
+                                                     window))
+                at = window[-1]
+                cursor = replace(cursor, online_from=(at.timestamp, at.event_id))
+            tail, read = stream[-detector.window:], last
+        self._online[segment.key] = state
+        self._online_tail[segment.key] = tail
+        self._online_read[segment.key] = read
         return cursor, findings
+
+    def _online_finding(self, segment: Segment, baseline: Baseline,
+                        detector: OnlineCentroidDetector, alarm: Alarm,
+                        records: Sequence[EventRecord]) -> Finding:
+        sample = EventSample.of(records)
+        why = explain(baseline.clusters, sample.prompt_vectors, sample.prompt_texts,
+                      reference_size=baseline.size, privacy=self.config.privacy,
+                      reference_mean=baseline.online.mean)
+        rate = baseline.events_per_second or self.settings.default_events_per_s
+        return Finding(
+            detector="online_drift", segment=segment.key, metric="prompt_embedding",
+            method=detector.name, fired=True, statistic=alarm.statistic,
+            threshold=alarm.threshold, p_value=None, effect_size=alarm.effect_size,
+            window=Window(sample.start, sample.end, baseline.size, sample.size),
+            severity="warning", explanation=why.summary,
+            details={"expected_run_length_events": detector.expected_run_length,
+                     "false_alarm_every_s": detector.expected_run_length / rate,
+                     "shifts": [vars(s) for s in why.shifts]},
+        )

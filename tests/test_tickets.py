@@ -75,9 +75,9 @@ def test_a_persisting_drift_opens_one_ticket_with_a_dataset(store: Store) -> Non
     alerts = AlertStage(store, AlertSettings(ticket_after_windows=3), window=100)
     feed(drift, store, [traffic.batch(100) for _ in range(2)])
     for _ in range(5):
-        alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
-                       datetime.now(UTC))
-    [doc] = alerts.ticket_documents(alerts.opened)  # what goes to the tickets topic
+        round_ = alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
+                                datetime.now(UTC))
+    [doc] = alerts.ticket_documents(round_.tickets)  # what goes to the tickets topic
     assert doc["windows"] == 5 and doc["status"] == "open" and doc["evidence"]["shifts"]
     with Session(store.engine) as s:
         tickets = s.execute(select(TicketRow)).scalars().all()
