@@ -1,7 +1,10 @@
 """Ticket sinks beyond the database: GitHub Issues and Jira, through their REST APIs.
 
-A sink creates the issue once (the ticket keeps the external reference) and updates it while
-the problem persists. A failed call leaves the reference empty; the next round tries again.
+Tickets reach them through the alert outbox, like every notice (`TrackerSink`): a ticket
+opened or updated adds one outbox notice per tracker in the same transaction; delivery
+creates the issue once (the ticket keeps its number or key) and updates it while the problem
+persists, always with the ticket as it is when sent. A failure is retried with back-off; a
+create whose reply was lost is found again by the ticket's marker before a second is made.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -22,6 +26,54 @@ class TicketSink(Protocol):
     def create(self, title: str, body: str) -> str: ...
 
     def update(self, ref: str, title: str, body: str) -> None: ...
+
+    def find(self, marker: str) -> str | None: ...
+
+
+class TicketSource(Protocol):
+    """The tickets as stored (`llmwatch.storage.tickets.Tickets`)."""
+
+    def content(self, ticket_id: int) -> Any: ...
+
+    def remember(self, ticket_id: int, tracker: str, ref: str) -> None: ...
+
+
+def marker(fingerprint: str) -> str:
+    """The line that tells a ticket's issue among a tracker's others."""
+    return f"llmwatch ticket {fingerprint[:16]}"
+
+
+class TrackerSink:
+    """An outbox sink (alerts/sinks.py) over a tracker: the notice names a ticket; the issue
+    is created or updated with the ticket's content at the time of sending."""
+
+    def __init__(self, tracker: TicketSink, tickets: TicketSource) -> None:
+        self.tracker, self.tickets = tracker, tickets
+
+    def already_sent(self, notice: Any) -> str | None:
+        """A create attempted before whose reply was lost: the issue exists, with the ticket's
+        marker; it is recorded, and the notice is sent again as an update."""
+        ticket = self.tickets.content(int(notice.payload["ticket_id"]))
+        if ticket is None or self.tracker.name in ticket.external:
+            return None
+        found = self.tracker.find(marker(ticket.fingerprint))
+        if found is not None:
+            self.tickets.remember(ticket.ticket_id, self.tracker.name, found)
+        return None
+
+    def send(self, notice: Any) -> str:
+        ticket = self.tickets.content(int(notice.payload["ticket_id"]))
+        if ticket is None:  # erased or expired since: nothing to show
+            return "gone"
+        body = render_body(ticket.evidence, ticket.action, ticket.examples,
+                           ticket.ticket_id) + f"\n{marker(ticket.fingerprint)}\n"
+        ref = ticket.external.get(self.tracker.name)
+        if ref is not None:
+            self.tracker.update(ref, ticket.title, body)
+            return ref
+        ref = self.tracker.create(ticket.title, body)
+        self.tickets.remember(ticket.ticket_id, self.tracker.name, ref)
+        return ref
 
 
 def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_id: int) -> str:
@@ -65,6 +117,13 @@ class GitHubIssues:
         _request("PATCH", f"{self.api}/repos/{self.repo}/issues/{ref}", self._headers(),
                  {"title": tracker_title(title), "body": body})
 
+    def find(self, marker: str) -> str | None:
+        query = urllib.parse.urlencode({"labels": self.labels[0], "state": "all",
+                                        "per_page": 100})
+        issues = _request("GET", f"{self.api}/repos/{self.repo}/issues?{query}",
+                          self._headers(), None)
+        return next((str(i["number"]) for i in issues if marker in (i.get("body") or "")), None)
+
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}",
                 "Accept": "application/vnd.github+json"}
@@ -89,12 +148,18 @@ class JiraIssues:
         _request("PUT", f"{self.base}/rest/api/2/issue/{ref}", self._headers(),
                  {"fields": {"summary": tracker_title(title), "description": body}})
 
+    def find(self, marker: str) -> str | None:
+        jql = f'project = "{self.project}" AND labels = llmwatch AND text ~ "\\"{marker}\\""'
+        query = urllib.parse.urlencode({"jql": jql, "fields": "key"})
+        found = _request("GET", f"{self.base}/rest/api/2/search?{query}", self._headers(), None)
+        return next((str(i["key"]) for i in found.get("issues", [])), None)
+
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Basic {self.auth}"}
 
 
 def _request(method: str, url: str, headers: Mapping[str, str], body: Any) -> Any:
-    data = json.dumps(body).encode()
+    data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={
         **headers, "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310

@@ -22,7 +22,7 @@ from llmwatch.alerts.sinks import (
     pagerduty_event,
 )
 from llmwatch.alerts.slack_message import Routing, render
-from llmwatch.alerts.ticket_sinks import GitHubIssues, JiraIssues, TicketSink
+from llmwatch.alerts.ticket_sinks import GitHubIssues, JiraIssues, TicketSink, TrackerSink
 from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
@@ -31,6 +31,7 @@ from llmwatch.isolation import SegmentFailures
 from llmwatch.report.digest import SlackReportSink
 from llmwatch.report.service import load_html
 from llmwatch.storage import Store
+from llmwatch.storage.tickets import Tickets
 
 from .ticket_stage import TicketStage
 
@@ -54,7 +55,8 @@ class AlertStage:
         self.engine = store.engine
         self.tickets = TicketStage(
             store, TicketPolicy(settings.ticket_after_windows, privacy=privacy), window,
-            ticket_sinks(settings))
+            [t.name for t in ticket_sinks(settings)])
+        self.stored_tickets = Tickets(store.engine)
         self.settings = settings
         self.privacy = privacy
         self.policy = Policy(cooldown=timedelta(seconds=settings.cooldown_s),
@@ -124,20 +126,7 @@ class AlertStage:
 
     def ticket_documents(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """The tickets touched in a round, for the tickets topic."""
-        from sqlalchemy.orm import Session
-
-        from llmwatch.storage.tables import TicketRow
-
-        docs = []
-        with Session(self.engine) as s:
-            for ticket_id in ids:
-                t = s.get(TicketRow, ticket_id)
-                if t is not None:
-                    docs.append({"id": t.id, "fingerprint": t.fingerprint, "status": t.status,
-                                 "title": t.title, "segment": t.segment, "action": t.action,
-                                 "windows": t.windows, "examples": t.examples,
-                                 "evidence": t.evidence, "external": t.external})
-        return docs
+        return self.stored_tickets.documents(ids)
 
     def deliver(self, on_failure: Callable[[], None] = lambda: None) -> int:
         """Send what is due through the configured sinks; the rest waits in the outbox."""
@@ -160,6 +149,8 @@ class AlertStage:
         if s.pagerduty_routing_key is not None:
             sinks["pagerduty"] = PagerDutySink(s.pagerduty_routing_key.get_secret_value(),
                                                s.pagerduty_url or PAGERDUTY_URL)
+        for tracker in ticket_sinks(s):  # GitHub, Jira: the tickets' issues
+            sinks[tracker.name] = TrackerSink(tracker, self.stored_tickets)
         return sinks
 
     def _client(self) -> Any:

@@ -1,8 +1,12 @@
-"""Open or update retraining tickets for alerts that keep firing (database edge)."""
+"""Open or update retraining tickets for alerts that keep firing (database edge).
+
+Trackers (GitHub, Jira) are never called here: each ticket opened or updated adds a notice
+per configured tracker to the alert outbox in the same transaction, delivered like every
+other notice (alerts/ticket_sinks.TrackerSink) — retried, exactly once, off the drift thread.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from llmwatch.alerts.decision import Alert, AlertState, fingerprint
-from llmwatch.alerts.ticket_sinks import TicketSink, render_body
+from llmwatch.alerts.outbox import Notice, add_notices
 from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open, suggested_action
 from llmwatch.detectors.explain import NEW, assign
 from llmwatch.detectors.findings import Finding
@@ -23,17 +27,17 @@ from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.storage.tables import TicketRow
 
 DRIFT = ("embedding_drift", "online_drift", "version_change")
-log = logging.getLogger(__name__)
 
 
 class TicketStage:
     def __init__(self, store: Store, policy: TicketPolicy, window: int,
-                 sinks: Sequence[TicketSink] = ()) -> None:
+                 trackers: Sequence[str] = ()) -> None:
+        """`trackers`: the names of the configured trackers' outbox sinks ("github", "jira")."""
         self.engine = store.engine
         self.repo = DriftRepository(store)
         self.policy = policy
         self.window = window
-        self.sinks = list(sinks)
+        self.trackers = list(trackers)
         self.failures = SegmentFailures("tickets")
 
     def process(self, findings: Sequence[Finding], states: dict[str, AlertState],
@@ -56,30 +60,7 @@ class TicketStage:
             done.add(key)
             with self.failures.guard(finding.segment):
                 touched.append(self._open_or_update(key, finding, state, now))
-        for ticket_id in touched:
-            self._publish(ticket_id)
         return touched
-
-    def _publish(self, ticket_id: int) -> None:
-        """Create or update the issue in each sink; a failure is retried next round."""
-        with Session(self.engine) as s:
-            row = s.get(TicketRow, ticket_id)
-            assert row is not None
-            body = render_body(row.evidence, row.action, row.examples, row.id)
-            title, refs = row.title, dict(row.external or {})
-        for sink in self.sinks:
-            try:
-                if sink.name in refs:
-                    sink.update(refs[sink.name], title, body)
-                else:
-                    refs[sink.name] = sink.create(title, body)
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("ticket %d not published to %s (will retry): %s", ticket_id,
-                            sink.name, exc)
-        with Session(self.engine) as s, s.begin():
-            row = s.get(TicketRow, ticket_id)
-            assert row is not None
-            row.external = refs
 
     def _open_or_update(self, key: str, f: Finding, state: AlertState,
                         now: datetime) -> int:
@@ -112,6 +93,10 @@ class TicketStage:
             row.windows, row.updated_at = state.streak, now
             s.flush()
             ticket_id = row.id
+            # one notice per tracker and update, sent with the ticket as it is then
+            add_notices(s, [Notice(f"ticket:{ticket_id}:{name}:{state.streak}", "", title[:300],
+                                   [], name, {"ticket_id": ticket_id})
+                            for name in self.trackers], now)
         return ticket_id
 
     def _examples(self, f: Finding) -> tuple[list[Example], bool]:

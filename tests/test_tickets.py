@@ -104,6 +104,8 @@ class IssueTracker:
 
         self.created: list[dict] = []  # type: ignore[type-arg]
         self.updated: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+        self.searched: list[str] = []
+        self.drop_replies = 0  # replies to creates lost (the issue is made, the answer never comes)
         tracker = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,7 +128,22 @@ class IssueTracker:
                 tracker.created.append({"path": self.path, "auth": self.headers["Authorization"],
                                         **doc})
                 n = len(tracker.created)
+                if tracker.drop_replies:
+                    tracker.drop_replies -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # made, but the caller never hears of it
+                    return
                 self._reply(201, {"number": n} if "/repos/" in self.path else {"key": f"ML-{n}"})
+
+            def do_GET(self) -> None:  # noqa: N802
+                tracker.searched.append(self.path)
+                made = [(n, c) for n, c in enumerate(tracker.created, 1)]
+                if "/repos/" in self.path:
+                    self._reply(200, [{"number": n, "body": c.get("body")}  # type: ignore[arg-type]
+                                      for n, c in made if "/repos/" in c["path"]])
+                else:
+                    self._reply(200, {"issues": [{"key": f"ML-{n}"} for n, c in made
+                                                 if "/rest/" in c["path"]]})
 
             def do_PATCH(self) -> None:  # noqa: N802
                 tracker.updated.append((self.path, self._body()))
@@ -164,6 +181,7 @@ def test_tickets_open_once_and_update_in_github_and_jira(store: Store) -> None:
         for _ in range(4):
             alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
                            datetime.now(UTC))
+            alerts.deliver()  # the worker's delivery timer: trackers only through the outbox
         paths = sorted(c["path"] for c in tracker.created)
         assert paths == ["/repos/acme/ml/issues", "/rest/api/2/issue"]  # each created once
         github = next(c for c in tracker.created if "/repos/" in c["path"])
@@ -176,6 +194,49 @@ def test_tickets_open_once_and_update_in_github_and_jira(store: Store) -> None:
         with Session(store.engine) as s:
             [ticket] = s.execute(select(TicketRow)).scalars().all()
         assert ticket.external == {"github": "1", "jira": "ML-2"}
+    finally:
+        tracker.close()
+
+
+def test_a_tracker_whose_reply_is_lost_gets_one_issue_and_nothing_waits_on_it(
+        store: Store) -> None:
+    """The round only writes the outbox (no tracker call in the drift thread); the create's
+    reply is lost, the retry finds the issue by the ticket's marker and updates it."""
+    from test_alert_delivery import Clock
+    from test_drift_stage import Traffic, feed
+
+    from llmwatch.alerts.outbox import deliver, pending
+    from llmwatch.config import AlertSettings, DriftSettings
+    from llmwatch.streams.alert_stage import AlertStage
+    from llmwatch.streams.drift_stage import DriftStage
+
+    tracker = IssueTracker()
+    tracker.drop_replies = 1
+    try:
+        settings = AlertSettings(ticket_after_windows=2, github_repo="acme/ml",
+                                 github_token="ghs_test", github_api_url=tracker.url)
+        traffic = Traffic()
+        drift = DriftStage(store, DriftSettings(reference_size=200, window_size=100,
+                                                clusters=3, online=False))
+        alerts = AlertStage(store, settings, window=100)
+        feed(drift, store, [traffic.batch(100) for _ in range(2)])
+        for _ in range(2):
+            alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
+                           datetime.now(UTC))
+        assert not tracker.created  # the round wrote the outbox; nobody called GitHub yet
+        sinks = {"github": alerts.sinks()["github"]}
+        clock = Clock()
+        clock.now = datetime.now(UTC)
+        assert deliver(store.engine, sinks, now=clock) == 0  # made, reply lost: postponed
+        clock.advance(3600)
+        assert deliver(store.engine, sinks, now=clock) == 1
+        assert len(tracker.created) == 1 and tracker.searched  # found by its marker, not remade
+        assert [p for p, _ in tracker.updated] == ["/repos/acme/ml/issues/1"]
+        assert "llmwatch ticket " in tracker.created[0]["body"]
+        assert pending(store.engine) == 1  # the Slack notice waits: no token configured
+        with Session(store.engine) as s:
+            [ticket] = s.execute(select(TicketRow)).scalars().all()
+        assert ticket.external == {"github": "1"}
     finally:
         tracker.close()
 
