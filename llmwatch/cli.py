@@ -214,8 +214,8 @@ def report(
 def _send_digest(store, settings) -> None:  # type: ignore[no-untyped-def]
     """Deliver the report digest now if Slack is configured (only digests: alerts stay with
     the worker); otherwise it waits in the outbox, and the worker sends it once configured."""
-    from llmwatch.alerts.outbox import deliver
     from llmwatch.report.service import digests_pending
+    from llmwatch.storage.outbox import deliver
     from llmwatch.streams.alert_stage import AlertStage
 
     channel = settings.report.slack_channel or settings.alerts.channel
@@ -343,9 +343,9 @@ def alerts_list() -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from llmwatch.alerts.outbox import pending
     from llmwatch.detectors.segments import segment_name
     from llmwatch.storage import Store
+    from llmwatch.storage.outbox import pending
     from llmwatch.storage.tables import AlertStateRow
 
     settings = load_settings()

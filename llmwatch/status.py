@@ -145,7 +145,7 @@ def _latest_report(store: Store) -> str | None:
 def _last_and_outbox(store: Store) -> tuple[str | None, int]:
     from sqlalchemy import func, select
 
-    from llmwatch.alerts.outbox import pending
+    from llmwatch.storage.outbox import pending
     from llmwatch.storage.tables import EventRow
 
     with store.engine.connect() as conn:

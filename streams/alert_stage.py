@@ -11,7 +11,6 @@ from typing import Any
 
 from llmwatch.alerts.decision import Alert, AlertState, Group, Policy, decide_round
 from llmwatch.alerts.episodes import changes
-from llmwatch.alerts.outbox import Notice, active_silences, deliver, enqueue, load_states
 from llmwatch.alerts.sinks import (
     PAGERDUTY_URL,
     PagerDutySink,
@@ -31,6 +30,7 @@ from llmwatch.isolation import SegmentFailures
 from llmwatch.report.digest import SlackReportSink
 from llmwatch.report.service import load_html
 from llmwatch.storage import Store
+from llmwatch.storage.outbox import Notice, active_silences, deliver, enqueue, load_states
 from llmwatch.storage.tickets import Tickets
 
 from .ticket_stage import TicketStage

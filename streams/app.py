@@ -32,7 +32,6 @@ import faust
 from faust.types import EventT
 
 from llmwatch import logs
-from llmwatch.alerts import outbox
 from llmwatch.config import KafkaSettings, Settings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.redact import redact
@@ -47,7 +46,7 @@ from llmwatch.schemas.embedded import (
     pack,
     to_wire,
 )
-from llmwatch.storage import Store, retry, upgrade
+from llmwatch.storage import Store, outbox, retry, upgrade
 from llmwatch.storage.retry import first_line, until_stored
 
 from . import kafka_logs

@@ -12,11 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from llmwatch.alerts.decision import Alert, AlertState, fingerprint
-from llmwatch.alerts.outbox import Notice, add_notices
 from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open, suggested_action
 from llmwatch.detectors.explain import NEW, assign
 from llmwatch.detectors.findings import Finding
@@ -24,7 +21,7 @@ from llmwatch.detectors.segments import Segment
 from llmwatch.isolation import SegmentFailures
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
-from llmwatch.storage.tables import TicketRow
+from llmwatch.storage.tickets import Tickets, TicketUpdate
 
 DRIFT = ("embedding_drift", "online_drift", "version_change")
 
@@ -33,7 +30,7 @@ class TicketStage:
     def __init__(self, store: Store, policy: TicketPolicy, window: int,
                  trackers: Sequence[str] = ()) -> None:
         """`trackers`: the names of the configured trackers' outbox sinks ("github", "jira")."""
-        self.engine = store.engine
+        self.stored = Tickets(store.engine)
         self.repo = DriftRepository(store)
         self.policy = policy
         self.window = window
@@ -80,24 +77,10 @@ class TicketStage:
             "example_event_ids": [e.event_id for e in examples[:20]],
         }
         title = f"Retrain/fix {segment.app} on {segment.model}: {f.metric} ({f.detector})"
-        with Session(self.engine) as s, s.begin():
-            row = s.execute(select(TicketRow).where(
-                TicketRow.fingerprint == key)).scalar_one_or_none()
-            if row is None:
-                row = TicketRow(fingerprint=key, created_at=now)
-                s.add(row)
-            row.status, row.title, row.segment = "open", title[:300], f.segment
-            row.detector, row.metric = f.detector, f.metric
-            row.action = suggested_action(f.detector, f.metric, new_topic)
-            row.evidence, row.dataset, row.examples = evidence, "\n".join(lines), len(lines)
-            row.windows, row.updated_at = state.streak, now
-            s.flush()
-            ticket_id = row.id
-            # one notice per tracker and update, sent with the ticket as it is then
-            add_notices(s, [Notice(f"ticket:{ticket_id}:{name}:{state.streak}", "", title[:300],
-                                   [], name, {"ticket_id": ticket_id})
-                            for name in self.trackers], now)
-        return ticket_id
+        return self.stored.save(TicketUpdate(
+            key, title[:300], f.segment, f.detector, f.metric,
+            suggested_action(f.detector, f.metric, new_topic), evidence, "\n".join(lines),
+            len(lines), state.streak), now, self.trackers)
 
     def _examples(self, f: Finding) -> tuple[list[Example], bool]:
         segment = Segment.from_key(f.segment)

@@ -6,17 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
-from llmwatch.alerts import outbox
 from llmwatch.alerts import watchdog as checks
 from llmwatch.config import Settings
 from llmwatch.detectors.findings import Finding
-from llmwatch.detectors.segments import Segment
 from llmwatch.observability import read_lag
-from llmwatch.storage import Store
-from llmwatch.storage.drift_repo import _filters
-from llmwatch.storage.tables import DriftBaselineRow, EventRow, as_utc
+from llmwatch.storage import Store, outbox
+from llmwatch.storage.traffic import segment_traffic
 
 log = logging.getLogger(__name__)
 
@@ -68,28 +63,13 @@ class Watchdog:
     def _traffic(self, store: Store, now: datetime) -> list[Finding]:
         w = self.settings.watchdog
         found = []
-        with store.engine.connect() as conn:
-            baselines = conn.execute(select(
-                DriftBaselineRow.segment, DriftBaselineRow.size,
-                DriftBaselineRow.reference_start, DriftBaselineRow.reference_end)).all()
-            for key, size, start, end in baselines:
-                usual = None
-                if start is not None and end is not None and end > start:
-                    usual = size / (as_utc(end) - as_utc(start)).total_seconds()
-                where = _filters(Segment.from_key(key), None)
-                window_start = now - timedelta(seconds=w.traffic_window_s)
-                first, last, recent = conn.execute(select(
-                    func.min(EventRow.stored_at), func.max(EventRow.stored_at),
-                    func.count().filter(EventRow.stored_at >= window_start))
-                    .where(*where)).one()
-                since = (now - as_utc(last)).total_seconds() if last is not None else None
-                seen = (now - as_utc(first)).total_seconds() if first is not None else 0.0
-                found += checks.traffic(key, usual_per_s=usual, since_last_s=since,
-                                        recent=int(recent or 0),
-                                        window_s=min(w.traffic_window_s, seen),
-                                        stop_s=w.traffic_stop_s, now=now)
+        for t in segment_traffic(store, now - timedelta(seconds=w.traffic_window_s)):
+            since = (now - t.last_stored).total_seconds() if t.last_stored else None
+            seen = (now - t.first_stored).total_seconds() if t.first_stored else 0.0
+            found += checks.traffic(t.segment, usual_per_s=t.usual_per_s, since_last_s=since,
+                                    recent=t.recent, window_s=min(w.traffic_window_s, seen),
+                                    stop_s=w.traffic_stop_s, now=now)
         return found
-
 
 def _kept(history: list[tuple[datetime, int]], now: datetime, lag: int,
           growing_s: float) -> list[tuple[datetime, int]]:

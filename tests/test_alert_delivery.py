@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from slack_server import TOKEN, SlackAPI
 
 from llmwatch.alerts.decision import AlertState
-from llmwatch.alerts.outbox import Notice, deliver, enqueue, load_states, pending, retry_after
 from llmwatch.alerts.sinks import SlackSink
 from llmwatch.storage import Store
+from llmwatch.storage.outbox import Notice, deliver, enqueue, load_states, pending, retry_after
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

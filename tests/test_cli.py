@@ -123,9 +123,9 @@ def test_silence_and_ack_from_the_command_line(tmp_path: Path) -> None:
     from sqlalchemy.orm import Session
 
     from llmwatch.alerts.decision import Alert
-    from llmwatch.alerts.outbox import active_silences
     from llmwatch.detectors.segments import Segment
     from llmwatch.storage import Store, upgrade
+    from llmwatch.storage.outbox import active_silences
     from llmwatch.storage.tables import AlertStateRow
 
     url = f"sqlite:///{tmp_path / 'a.db'}"

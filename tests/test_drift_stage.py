@@ -197,8 +197,8 @@ def test_one_failing_segment_does_not_stop_the_others(store: Store, caplog,  # n
     the other segment's findings and alerts still come."""
     import logging
 
-    from llmwatch.alerts.outbox import load_states
     from llmwatch.config import AlertSettings
+    from llmwatch.storage.outbox import load_states
     from llmwatch.streams.alert_stage import AlertStage
 
     traffic = Traffic()

@@ -356,12 +356,12 @@ def test_hostile_names_cannot_ping_forge_lines_run_commands_or_scripts(
     from test_drift_stage import T0, Traffic, feed
     from test_report import chromium
 
-    from llmwatch.alerts.outbox import deliver
     from llmwatch.config import AlertSettings, DriftSettings, Settings
     from llmwatch.report.period import Period
     from llmwatch.report.service import write_report
     from llmwatch.schemas.decode import Rejected, decode_event
     from llmwatch.schemas.embedded import EmbeddedEvent
+    from llmwatch.storage.outbox import deliver
     from llmwatch.streams.alert_stage import AlertStage
     from llmwatch.streams.drift_stage import DriftStage
 

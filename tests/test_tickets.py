@@ -205,8 +205,8 @@ def test_a_tracker_whose_reply_is_lost_gets_one_issue_and_nothing_waits_on_it(
     from test_alert_delivery import Clock
     from test_drift_stage import Traffic, feed
 
-    from llmwatch.alerts.outbox import deliver, pending
     from llmwatch.config import AlertSettings, DriftSettings
+    from llmwatch.storage.outbox import deliver, pending
     from llmwatch.streams.alert_stage import AlertStage
     from llmwatch.streams.drift_stage import DriftStage
 

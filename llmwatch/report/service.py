@@ -5,7 +5,7 @@ report unless it exists, so a missed run is caught up and two workers make it on
 A run claims its report row first (a unique key per scheduled run, and a lease): whoever
 holds the claim writes; a crashed writer's lease expires and the next check takes over. The
 digest notice is stored in the same transaction that marks the report done, and the outbox
-delivers it exactly once (alerts/outbox.py).
+delivers it exactly once (llmwatch/storage/outbox.py).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from llmwatch.alerts.outbox import Notice, add_notices
 from llmwatch.config import Settings
 from llmwatch.storage import Store
+from llmwatch.storage.outbox import Notice, add_notices
 from llmwatch.storage.tables import AlertOutboxRow, EventRow, ReportRow, as_utc
 
 from .digest import digest

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from .outbox import Notice, add_notices
 from .tables import TicketRow
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """A ticket as a round opens or updates it (one per fingerprint: segment and problem)."""
+
+    fingerprint: str
+    title: str
+    segment: str
+    detector: str
+    metric: str
+    action: str
+    evidence: dict[str, Any]
+    dataset: str
+    examples: int
+    windows: int
 
 
 @dataclass(frozen=True)
@@ -28,6 +46,25 @@ class TicketContent:
 class Tickets:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def save(self, t: TicketUpdate, now: datetime, trackers: Sequence[str] = ()) -> int:
+        """Open or update the ticket of `t.fingerprint`; in the same transaction, one outbox
+        notice per tracker for this update (sent with the ticket as it is then)."""
+        with Session(self.engine) as s, s.begin():
+            row = s.execute(select(TicketRow).where(
+                TicketRow.fingerprint == t.fingerprint)).scalar_one_or_none()
+            if row is None:
+                row = TicketRow(fingerprint=t.fingerprint, created_at=now)
+                s.add(row)
+            row.status, row.title, row.segment = "open", t.title, t.segment
+            row.detector, row.metric, row.action = t.detector, t.metric, t.action
+            row.evidence, row.dataset, row.examples = t.evidence, t.dataset, t.examples
+            row.windows, row.updated_at = t.windows, now
+            s.flush()
+            ticket_id = row.id
+            add_notices(s, [Notice(f"ticket:{ticket_id}:{name}:{t.windows}", "", t.title, [],
+                                   name, {"ticket_id": ticket_id}) for name in trackers], now)
+        return ticket_id
 
     def content(self, ticket_id: int) -> TicketContent | None:
         with Session(self.engine) as s:

@@ -4,7 +4,7 @@ doubled.
 `enqueue` stores the decided notices and the alerts' new states in one transaction (a dedupe
 key per notice makes a replayed round harmless). `deliver` claims due notices one at a time
 with an atomic compare-and-set (so two workers never send the same one), sends each through
-its sink (alerts/sinks.py) and marks it sent. A notice that was attempted before (a crash
+its sink (llmwatch/alerts/sinks.py) and marks it sent. A notice that was attempted before (a crash
 after sending, before marking) is first checked with the sink (Slack: the channel's history,
 by the outbox id in the message metadata), and only sent if it did not arrive. Rate limits (429 with
 Retry-After, in seconds or as an HTTP date), server errors and connection errors postpone the
@@ -23,17 +23,17 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from llmwatch.storage.tables import (
+from llmwatch.alerts.decision import AlertState, Silence
+from llmwatch.alerts.episodes import EpisodeChange
+from llmwatch.alerts.sinks import DeliveryError, OutgoingNotice, Sink
+
+from .tables import (
     AlertEpisodeRow,
     AlertOutboxRow,
     AlertSilenceRow,
     AlertStateRow,
     as_utc,
 )
-
-from .decision import AlertState, Silence
-from .episodes import EpisodeChange
-from .sinks import DeliveryError, OutgoingNotice, Sink
 
 log = logging.getLogger(__name__)
 
