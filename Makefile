@@ -15,17 +15,25 @@ test:
 	$(VENV)/bin/python -m pytest -ra
 
 bench: setup
-	$(VENV)/bin/python bench/pipeline_throughput.py
-	$(VENV)/bin/python bench/drift_eval.py
-	$(VENV)/bin/python bench/quality_eval.py
-	$(VENV)/bin/python bench/flood.py
-	$(VENV)/bin/python bench/redaction_eval.py
+	$(VENV)/bin/python -m bench.pipeline_throughput
+	$(VENV)/bin/python -m bench.drift_eval
+	$(VENV)/bin/python -m bench.quality_eval
+	$(VENV)/bin/python -m bench.flood
+	$(VENV)/bin/python -m bench.redaction_eval
 
-# Rebuild the shipped artifacts from their pinned sources (each writes a provenance file).
+# Rebuild every shipped artifact in detectors/data/ from its pinned sources, byte for byte
+# (each writes a provenance file; `git status` shows any artifact that came out different).
+# The static space comes first: the heads are trained in it.
 train: setup
-	$(VENV)/bin/pip install -q -e ".[train]"
+	$(VENV)/bin/pip install -q -e ".[server,minilm,train]"
 	$(VENV)/bin/python -m training.name_lexicon
 	$(VENV)/bin/python -m training.minilm_onnx
+	$(VENV)/bin/python -m training.static_space
+	$(VENV)/bin/python -m training.injection_head --backend static --write
+	$(VENV)/bin/python -m training.injection_head --cross-lingual --write
+	$(VENV)/bin/python -m training.harm_head --backend static --write
+	$(VENV)/bin/python -m training.harm_head --backend minilm --write
+	$(VENV)/bin/llmwatch embedding check
 
 clean:
 	rm -rf .llmwatch .pytest_cache reports test-artifacts

@@ -1,6 +1,6 @@
 """How honest and how fast is llmwatch's drift detection? Real data, side by side with Evidently.
 
-    python bench/drift_eval.py [--topic coding] [--null-trials 1000] [--power-trials 100]
+    python -m bench.drift_eval [--topic coding] [--null-trials 1000] [--power-trials 100]
 
 Baseline traffic: distinct chitchat-dataset prompts (embedded with all-MiniLM-L6-v2). Shift: the
 prompts of one chatterbot-corpus topic mixed into the current window at 5 %, 10 % and 20 %.
@@ -18,19 +18,15 @@ against the configured one, and its delay after the shift.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from embedded_corpus import Corpus, load_corpus  # noqa: E402
-
-from llmwatch.detectors.embedding_drift import make_test  # noqa: E402
-from llmwatch.detectors.online import OnlineCentroidDetector  # noqa: E402
+from bench.embedded_corpus import Corpus, load_corpus
+from llmwatch.detectors.embedding_drift import make_test
+from llmwatch.detectors.online import OnlineCentroidDetector
 
 N = 1000
 ALPHA = 0.05

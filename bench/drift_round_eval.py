@@ -1,6 +1,6 @@
 """Does the worker's full drift round keep the power of its prompt-embedding test?
 
-    python bench/drift_round_eval.py [--topic emotion] [--backend static] [--trials 200]
+    python -m bench.drift_round_eval [--topic emotion] [--backend static] [--trials 200]
 
 A round tests every metric of a window at once (prompt and response embeddings, six numeric
 and two categorical metrics, the quality rates) and controls the false-discovery rate across
@@ -21,16 +21,12 @@ cost, finish reasons and quality flags are drawn from the same distributions on 
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from embedded_corpus import Corpus, load_corpus  # noqa: E402
-
-from llmwatch.detectors.drift_monitor import (  # noqa: E402
+from bench.embedded_corpus import Corpus, load_corpus
+from llmwatch.detectors.drift_monitor import (
     DriftConfig,
     EventRecord,
     EventSample,
@@ -38,8 +34,8 @@ from llmwatch.detectors.drift_monitor import (  # noqa: E402
     fit_baseline,
     round_weights,
 )
-from llmwatch.detectors.fdr import weighted_benjamini_hochberg  # noqa: E402
-from llmwatch.detectors.findings import Finding  # noqa: E402
+from llmwatch.detectors.fdr import weighted_benjamini_hochberg
+from llmwatch.detectors.findings import Finding
 
 N = 1000
 SHIFTS = (0.05, 0.10)

@@ -8,13 +8,12 @@ topic. Embedding ~6,000 texts takes a minute or two on 2 CPU cores; later runs l
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from corpora.quality_data import cache_dir
 from llmwatch.embedding import make_embedder
 from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
 
@@ -25,11 +24,6 @@ class Corpus:
     baseline: np.ndarray  # float32, one row per text, L2-normalised
     shift_texts: list[str]
     shift: np.ndarray
-
-
-def cache_dir() -> Path:
-    default = Path.home() / ".cache" / "llmwatch" / "bench"
-    return Path(os.environ.get("LLMWATCH_BENCH_CACHE", default))
 
 
 def load_corpus(topic: str = "coding", n_baseline: int = 6000, seed: int = 0,

@@ -1,6 +1,6 @@
 """What the token budget and the cache of repeated texts buy on realistic calls, side by side.
 
-    python bench/embedding_budget.py [--calls 300] [--repeat 0.3]
+    python -m bench.embedding_budget [--calls 300] [--repeat 0.3]
 
 Calls are built from real text that ships in packages (the chitchat corpus' lines and the
 standard library's docstrings): prompts of ~60 words, answers of ~200 words; `--repeat` of

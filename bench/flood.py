@@ -1,7 +1,7 @@
 """A flood of hostile messages against the real worker, broker and PostgreSQL, with the
 accounting and the valid events' throughput beside a run without the flood.
 
-    python bench/flood.py [--valid 1000] [--bad 10000] [--nested 40]
+    python -m bench.flood [--valid 1000] [--bad 10000] [--nested 40]
 
 1. Starts Apache Kafka, PostgreSQL and a `llmwatch worker` (restarted if it ever exits:
    exits are counted), warms it up.

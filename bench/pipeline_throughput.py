@@ -1,6 +1,6 @@
 """Whole-pipeline throughput per embedding backend on realistic calls, side by side, one run.
 
-    python bench/pipeline_throughput.py [--backends static/calls,minilm/calls,static/minilm]
+    python -m bench.pipeline_throughput [--backends static/calls,minilm/calls,static/minilm]
         [--events 6000] [--minilm-events 400] [--latency-s 20] [--no-eval]
         [--metrics-overhead] [--workers 2] [--processes 2]
 
@@ -49,17 +49,15 @@ import numpy as np
 from kafka import KafkaProducer
 from sqlalchemy import text
 
-sys.path.insert(0, str(Path(__file__).parent))
-from embedding_budget import calls  # noqa: E402
-
-from llmwatch.config import Settings  # noqa: E402
-from llmwatch.demo import stop_worker  # noqa: E402
-from llmwatch.embedding import head_space, make_embedder  # noqa: E402
-from llmwatch.local.kafka import LocalKafka, free_port  # noqa: E402
-from llmwatch.local.postgres import LocalPostgres  # noqa: E402
-from llmwatch.schemas import LLMEvent  # noqa: E402
-from llmwatch.storage import Store, upgrade  # noqa: E402
-from llmwatch.streams.topics import ensure_topics  # noqa: E402
+from bench.embedding_budget import calls
+from llmwatch.config import Settings
+from llmwatch.demo import stop_worker
+from llmwatch.embedding import head_space, make_embedder
+from llmwatch.local.kafka import LocalKafka, free_port
+from llmwatch.local.postgres import LocalPostgres
+from llmwatch.schemas import LLMEvent
+from llmwatch.storage import Store, upgrade
+from llmwatch.streams.topics import ensure_topics
 
 WARM_UP = 64
 BATCH = 64
@@ -329,8 +327,8 @@ def raw_ceiling(backend: str, n: int) -> float:
 
 
 def drift_power(backend: str) -> dict[str, float]:
-    import drift_eval
-    from embedded_corpus import load_corpus
+    from bench import drift_eval
+    from bench.embedded_corpus import load_corpus
 
     corpus = load_corpus("coding", backend=backend)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -341,8 +339,7 @@ def drift_power(backend: str) -> dict[str, float]:
 
 
 def quality(backend: str) -> dict[str, tuple[float, float]]:
-    import quality_eval
-
+    from bench import quality_eval
     from llmwatch.detectors.quality import QualityConfig
 
     with contextlib.redirect_stdout(io.StringIO()):

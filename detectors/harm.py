@@ -7,7 +7,7 @@ flags a call when
 
 - a learned head reads the *prompt* as a harmful request (violence, weapons, hate, malware,
   scams, self-harm, sexual content; a network of one hidden layer over the prompt's vector,
-  trained by `bench/train_harm.py` on AdvBench, do-not-answer's hateful and malicious-use
+  trained by `python -m training.harm_head` on AdvBench, do-not-answer's hateful and malicious-use
   questions, PyRIT's harm seeds and requests written in everyday forms, against everyday
   questions and requests, advice-seeking, news, documents and code),
 - the answer is a substantive one (`MIN_ANSWER_WORDS`) that the refusal check did not flag,
@@ -112,9 +112,10 @@ def head_file(embedding: str) -> str:
     return injection_head.head_file(embedding, kind="harm_head")
 
 
-def head_for(embedding: str) -> HarmHead | None:
-    """The shipped head of a space (`detectors/data/harm_head.<space>.npz`), if any."""
-    arrays = shipped_arrays(head_file(embedding))
+def head_for(embedding: str, sha256: str | None = None) -> HarmHead | None:
+    """The shipped head of a space (`detectors/data/harm_head.<space>.npz`), if any;
+    refused if it was trained in a space of the same name and another digest."""
+    arrays = shipped_arrays(head_file(embedding), embedding, sha256)
     if arrays is None:
         return None
     return HarmHead(str(arrays["embedding"]), Net.of(arrays, "net"), float(arrays["threshold"]))

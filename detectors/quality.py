@@ -129,13 +129,13 @@ class ExemplarIndex:
         from llmwatch.static_embedding import StaticEncoder
 
         index = cls.build(embedder.encode, relevance=embedder.relevance_head,
-                          injection_head=head_for(embedder.name),
-                          harm_head=harm_head_for(embedder.name),
+                          injection_head=head_for(embedder.name, embedder.sha256),
+                          harm_head=harm_head_for(embedder.name, embedder.sha256),
                           encode_windows=embedder.encoder.encode
                           if isinstance(embedder.encoder, StaticEncoder) else None)
         if index.injection_head is not None or head_space is None:
             return index
-        borrowed = head_for(head_space.name)
+        borrowed = head_for(head_space.name, head_space.sha256)
         if borrowed is None:
             return index
         encode = head_space.encode

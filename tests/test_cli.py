@@ -189,11 +189,12 @@ def test_init_creates_topics_and_tables(kafka: LocalKafka, tmp_path: Path) -> No
     assert again.returncode == 0 and "topics exist" in again.stdout
 
 
-def test_embedding_build_reports_the_space_and_its_relevance_head() -> None:
-    """(The cache exists by now: this reads it.) What a person checks after a build: where it
-    is, that similar texts are near, and the relevance head's threshold."""
-    done = run("embedding", "build")
+def test_embedding_check_reports_the_space_and_its_relevance_head() -> None:
+    """What a person checks after an install: every shipped model matches its provenance,
+    similar texts are near, and the relevance head's threshold."""
+    done = run("embedding", "check")
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
-    assert "ready at" in out and "refund·refund" in out
+    assert "static-v5.npz: sha256" in out and "injection_head" in out
+    assert "ready in" in out and "refund·refund" in out
     assert "relevance head: flags an answer at p(off-topic) ≥" in out

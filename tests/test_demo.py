@@ -8,11 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from installs import without_torch
+
 
 def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> None:
+    """Run as after `pip install 'llmwatch[server]'`: PyTorch cannot be imported."""
     out = subprocess.run(
         [sys.executable, "-m", "llmwatch", "demo", "--workdir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=900,
+        env=without_torch({**os.environ, "COLUMNS": "200"}),
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout

@@ -34,7 +34,7 @@ def test_the_default_space_ships_a_harm_head(index: ExemplarIndex) -> None:
     """A new static recipe without a retrained head would switch the check off silently."""
     for backend in ("static", "minilm"):
         assert harm.head_for(embedding_name(backend)) is not None, (
-            f"no harm head for {backend}: run bench/train_harm.py --backend {backend} --write")
+            f"no harm head for {backend}: run training/harm_head.py --backend {backend} --write")
     assert index.harm_head is not None
     assert harm.head_for("some-other-model") is None
 

@@ -29,9 +29,22 @@ def test_the_default_space_ships_a_head_and_the_worker_reads_sentences_with_it(
     """A new static recipe without a retrained head would switch the check off silently."""
     assert static_embedder.name == embedding_name("static")
     assert head_for(embedding_name("static")) is not None, (
-        "no injection head for this embedding: run bench/train_injection.py --write")
+        "no injection head for this embedding: run training/injection_head.py --write")
     assert index.injection_head is not None and index.encode_windows is not None
     assert head_for("some-other-model") is None
+
+
+def test_a_head_trained_in_another_space_is_refused_with_one_line(
+        static_embedder: Embedder) -> None:
+    """Same name, another digest (the space rebuilt from other inputs): the head would read
+    vectors it never saw, so loading stops and says what to do."""
+    from llmwatch.detectors.artifacts import ArtifactMismatch
+
+    assert head_for(static_embedder.name, static_embedder.sha256) is not None
+    with pytest.raises(ArtifactMismatch) as refused:
+        head_for(static_embedder.name, "0" * 64)
+    message = str(refused.value)
+    assert "\n" not in message and "was trained in space" in message and "make train" in message
 
 
 INVOICE = ("What is this invoice about?\nInvoice 2291: twelve office chairs, due 30 March. "

@@ -24,6 +24,7 @@ from test_alert_delivery import Receiver
 from test_end_to_end import prepared, run_report, wait_for, worker_env
 from test_tickets import IssueTracker
 
+from bench.redaction_eval import leaked, planted
 from llmwatch.detectors.redact import Privacy, redact
 from llmwatch.local.kafka import LocalKafka
 from llmwatch.simulate import TrafficPlan, traffic
@@ -34,9 +35,6 @@ from llmwatch.storage.tables import (
     ReportRow,
     TicketRow,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from redaction_eval import leaked, planted  # noqa: E402
 
 # One value of each kind the review found passing through (issue: "Redaction fails open").
 PLANTED = {

