@@ -226,8 +226,9 @@ class LagReader:
         self.admin.close()
 
     def read(self, group: str, topics: Iterable[str],
-             only: set[tuple[str, int]] | None = None) -> list[PartitionLag]:
-        """The group's lag per partition of `topics` (or of `only` those partitions)."""
+             only: set[tuple[str, int]] | None = None, ages: bool = True) -> list[PartitionLag]:
+        """The group's lag per partition of `topics` (or of `only` those partitions); with
+        `ages`, also the age of each partition's oldest waiting record (a fetch each)."""
         from kafka import TopicPartition
 
         committed = {(tp.topic, tp.partition): meta.offset for tp, meta in
@@ -242,7 +243,7 @@ class LagReader:
             done = max(committed.get((tp.topic, tp.partition), 0), 0)
             end = ends.get(tp, 0)
             seconds = 0.0
-            if end > done:
+            if end > done and ages:
                 self.consumer.assign([tp])
                 self.consumer.seek(tp, done)
                 batch = self.consumer.poll(timeout_ms=2000, max_records=1).get(tp, [])

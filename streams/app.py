@@ -36,7 +36,7 @@ from llmwatch.config import KafkaSettings, Settings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.redact import redact
 from llmwatch.detectors.segments import segment_name
-from llmwatch.observability import Health, LagWatcher, Metrics, serve
+from llmwatch.observability import Health, LagReader, LagWatcher, Metrics, serve
 from llmwatch.schemas import DeadLetter
 from llmwatch.schemas.decode import Limits
 from llmwatch.schemas.embedded import (
@@ -256,6 +256,9 @@ class _Runtime:
         self._drift: DriftStage | None = None
         self._space: DriftSpace | None = None
         self.drift_rounds = 0  # rounds handed to the drift thread and not yet back
+        self._lag_reader: LagReader | None = None  # the events topic's lag, for the watermark
+        self._waiting: dict[int, int] | None = None
+        self._waiting_read_at = float("-inf")
         self._alerts: AlertStage | None = None
         # tickets touched by the drift thread, for the event loop to send to the tickets topic
         self._tickets: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -362,6 +365,7 @@ class _Runtime:
         self.metrics.drift_calls.labels("no").inc(len(batch) - len(in_space))
         self.metrics.drift_space_seconds.observe(self._space.seconds)
         late = self._drift.late
+        self._drift.waiting = self._events_waiting()
         found = self._drift.process(in_space, now, arrived=batch)
         self.metrics.drift_late.inc(self._drift.late - late)
         if self._drift.until is not None:
@@ -382,6 +386,28 @@ class _Runtime:
                 f"{f.explanation or f.method}"
                 for f in fired), extra={"segment": sorted({f.segment for f in fired})})
         return found
+
+    def _events_waiting(self) -> dict[int, int] | None:
+        """The group's lag on each partition of the events topic (read at most every 2 s, in
+        the drift thread): the watermark never counts a partition with calls waiting as idle.
+        None when it cannot be read (the watermark then goes by quiet alone)."""
+        now = time.monotonic()
+        if now - self._waiting_read_at < 2.0:
+            return self._waiting
+        self._waiting_read_at = now
+        try:
+            if self._lag_reader is None:
+                self._lag_reader = LagReader(self.settings.kafka.kafka_python_options())
+            lags = self._lag_reader.read(self.settings.worker.app_id,
+                                         [self.settings.topics.events], ages=False)
+            self._waiting = {lag.partition: lag.records for lag in lags}
+        except Exception as exc:  # noqa: BLE001 - best effort: quiet alone decides meanwhile
+            log.debug("could not read the events topic's lag: %s: %s", type(exc).__name__, exc)
+            if self._lag_reader is not None:
+                self._lag_reader.close()
+                self._lag_reader = None
+            self._waiting = None
+        return self._waiting
 
     def take_tickets(self) -> list[dict[str, Any]]:
         taken = []

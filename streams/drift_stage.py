@@ -81,6 +81,9 @@ class DriftStage:
         self._seen: set[Segment] = set()  # segments with calls since start
         self.late = 0  # calls that arrived after their window was judged (in no window)
         self.until: datetime | None = None  # the watermark of the round
+        # calls per events-topic partition not yet ingested (the group's lag), when known:
+        # a partition with calls waiting is behind, never idle (`Watermark.value`)
+        self.waiting: dict[int, int] | None = None
         self.sampled = self.repo.vectors is not self.repo.per_call
 
     def observe(self, arrived: Sequence[EmbeddedEvent], now: datetime) -> None:
@@ -96,7 +99,7 @@ class DriftStage:
         """A round over `batch` (the calls in the drift space); `arrived` (default: the
         batch) are all the calls that came in with it, sampled or not."""
         self.observe(batch if arrived is None else arrived, now)
-        self.until = self.watermark.value(now)
+        self.until = self.watermark.value(now, self.waiting)
         by_segment: dict[Segment, list[EmbeddedEvent]] = {}
         if not batch:  # a tick: the watermark may have moved with the clock alone
             by_segment = {segment: [] for segment in self._seen}

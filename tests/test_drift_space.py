@@ -351,3 +351,22 @@ def test_the_drift_space_sees_a_new_subject_in_the_same_style_that_the_static_sp
     [prompt] = [f for f in found if f.metric == "prompt_embedding"]
     assert not prompt.fired, prompt.p_value
     store.dispose()
+
+
+def test_a_partition_with_calls_waiting_is_behind_not_idle() -> None:
+    """Quiet for longer than idle_s, but its calls still wait in the events topic (ingest is
+    behind on it): it holds the watermark; never heard from, it holds it back altogether."""
+    mark = Watermark(idle_s=10, lateness_s=0, partitions=2)
+    mark.observe(0, T0 + timedelta(seconds=100), T0)
+    mark.observe(1, T0 + timedelta(seconds=20), T0)
+    for k in range(1, 30):  # partition 0 advances; partition 1 falls quiet
+        mark.observe(0, T0 + timedelta(seconds=100 + k), T0 + timedelta(seconds=k))
+    later = T0 + timedelta(seconds=29)
+    assert mark.value(later) == T0 + timedelta(seconds=129)  # by quiet alone: idle
+    assert mark.value(later, {0: 0, 1: 300}) == T0 + timedelta(seconds=20)  # behind
+    assert mark.value(later, {0: 0, 1: 0}) == T0 + timedelta(seconds=129)  # caught up
+    unseen = Watermark(idle_s=10, lateness_s=0, partitions=2)
+    unseen.observe(0, T0 + timedelta(seconds=5), T0)
+    quiet = T0 + timedelta(seconds=60)
+    assert unseen.value(quiet) == T0 + timedelta(seconds=5)
+    assert unseen.value(quiet, {0: 0, 1: 40}) is None  # partition 1's calls may be older
