@@ -31,6 +31,8 @@ from pydantic_settings import (
 from llmwatch.detectors.redact import Privacy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from llmwatch.storage.retention import RetentionPolicy
 
 DEFAULT_CONFIG_FILE = "llmwatch.toml"
@@ -121,6 +123,10 @@ class PrivacySettings(BaseModel):
 
     def policy(self) -> Privacy:
         return Privacy(self.examples, frozenset(self.keep_words))
+
+    def text_at_rest(self) -> Callable[[str], str] | None:
+        """What storage applies to users' text on its way in (None: stored as sent)."""
+        return self.policy().at_rest if self.store_text == "redacted" else None
 
 
 class RetentionSettings(BaseModel):

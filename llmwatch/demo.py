@@ -178,16 +178,10 @@ def _wait_for_drift_windows(settings: Settings, plan: TrafficPlan, windows: int,
 
 
 def _quality_summary(settings: Settings, console: Console) -> None:
-    from sqlalchemy import func, select
+    from llmwatch.storage.reports import flagged_counts
 
-    from llmwatch.storage.tables import QualityScoreRow
-
-    store = Store.of(settings)
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(QualityScoreRow.name, func.count(), QualityScoreRow.event_id)
-            .where(QualityScoreRow.flagged.is_(True)).group_by(QualityScoreRow.name)).all()
-    flagged = ", ".join(f"{name} {n}" for name, n, _ in sorted(rows, key=lambda r: -r[1]))
+    rows = flagged_counts(Store.of(settings).engine)
+    flagged = ", ".join(f"{name} {n}" for name, n, _ in rows)
     console.print(f"\n[bold]quality[/] (every call checked): flagged {flagged or 'nothing'}")
     if rows:
         console.print(f"  see one: llmwatch event {rows[0][2]}  "
@@ -195,15 +189,12 @@ def _quality_summary(settings: Settings, console: Console) -> None:
 
 
 def _alert_summary(settings: Settings, console: Console) -> None:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from llmwatch.storage.tables import AlertOutboxRow, AlertStateRow
+    from llmwatch.storage.alerts import firing as firing_alerts
+    from llmwatch.storage.outbox import notices as outbox_notices
 
     store = Store.of(settings)
-    with Session(store.engine) as s:
-        notices = list(s.execute(select(AlertOutboxRow).order_by(AlertOutboxRow.id)).scalars())
-        firing = s.execute(select(AlertStateRow).where(AlertStateRow.status == "firing")).all()
+    notices = outbox_notices(store.engine)
+    firing = firing_alerts(store.engine)
     console.print(f"\n[bold]alerts[/]: {len(notices)} Slack message(s) in the outbox for "
                   f"{len(firing)} firing alert(s) (grouped per segment; repeats held by the "
                   "cooldown; no Slack token in the demo, so they wait in table alert_outbox)")
@@ -216,20 +207,16 @@ def _report(settings: Settings, workdir: Path, console: Console) -> None:
     """The drift report of the demo's stream, written like `llmwatch report` does."""
     from datetime import UTC, datetime, timedelta
 
-    from sqlalchemy import func, select
-
     from llmwatch.report.period import Period
     from llmwatch.report.service import write_report
-    from llmwatch.storage.tables import EventRow
+    from llmwatch.storage.reports import event_span
 
     store = Store.of(settings)
-    with store.engine.connect() as conn:
-        first, last = conn.execute(select(func.min(EventRow.timestamp),
-                                          func.max(EventRow.timestamp))).one()
-    if first is None:
+    first, last = event_span(store.engine)
+    if first is None or last is None:
         return
-    start = first.replace(tzinfo=first.tzinfo or UTC, second=0, microsecond=0)
-    end = last.replace(tzinfo=last.tzinfo or UTC, second=0, microsecond=0) + timedelta(minutes=1)
+    start = first.replace(second=0, microsecond=0)
+    end = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
     settings = settings.model_copy(update={"report": settings.report.model_copy(
         update={"out_dir": (workdir / "reports").resolve()})})
     with console.status("writing the drift report (with Evidently's sections) ..."):
@@ -241,14 +228,10 @@ def _report(settings: Settings, workdir: Path, console: Console) -> None:
 
 
 def _ticket_summary(store: Store, console: Console) -> None:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     from llmwatch.alerts.tickets import validate_line
-    from llmwatch.storage.tables import TicketRow
+    from llmwatch.storage.tickets import Tickets
 
-    with Session(store.engine) as s:
-        tickets = list(s.execute(select(TicketRow)).scalars())
+    tickets = sorted(Tickets(store.engine).listing(), key=lambda t: t.id)
     console.print(f"\n[bold]retraining tickets[/]: {len(tickets)}")
     for t in tickets:
         lines = t.dataset.splitlines()

@@ -126,30 +126,22 @@ def _recent_findings(store: Store, limit: int = 5) -> list[str]:
 
 
 def _latest_report(store: Store) -> str | None:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
+    from llmwatch.storage.reports import Reports
 
-    from llmwatch.report.service import digests_pending
-    from llmwatch.storage.tables import ReportRow
-
-    with Session(store.engine) as s:
-        row = s.execute(select(ReportRow).where(ReportRow.status == "done")
-                        .order_by(ReportRow.finished_at.desc()).limit(1)).scalar_one_or_none()
-        if row is None:
-            return None
-        text = f"{row.kind} {row.finished_at:%Y-%m-%d %H:%M} → {row.html_path}"
-    waiting = digests_pending(store)
+    reports = Reports(store.engine)
+    row = reports.latest_done()
+    if row is None:
+        return None
+    text = f"{row.kind} {row.finished_at:%Y-%m-%d %H:%M} → {row.html_path}"
+    waiting = reports.digests_pending()
     return text + (f" ({waiting} Slack digest(s) waiting in the outbox)" if waiting else "")
 
 
 def _last_and_outbox(store: Store) -> tuple[str | None, int]:
-    from sqlalchemy import func, select
-
     from llmwatch.storage.outbox import pending
-    from llmwatch.storage.tables import EventRow
+    from llmwatch.storage.reports import last_stored
 
-    with store.engine.connect() as conn:
-        last = conn.execute(select(func.max(EventRow.stored_at))).scalar_one_or_none()
+    last = last_stored(store.engine)
     return (f"{last:%Y-%m-%d %H:%M:%S}" if last else None), pending(store.engine)
 
 

@@ -9,20 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from llmwatch.detectors.segments import ANY, SEGMENT_FIELDS, Segment, segment_name
 from llmwatch.isolation import SegmentFailures
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
-from llmwatch.storage.tables import (
-    AlertEpisodeRow,
-    DriftBaselineRow,
-    EventRow,
-    FindingRow,
-    TicketRow,
-    as_utc,
+from llmwatch.storage.reports import (
+    baseline_spans,
+    episodes,
+    fired_findings,
+    open_tickets,
+    segment_values,
 )
 
 from .figures import ReportInputs, SegmentData
@@ -39,7 +35,7 @@ def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[s
     previous = period.previous()
     repo = DriftRepository(store)
     segments = _segments(store, previous.start, period.end, segment_by)
-    baselines = _baselines(store)
+    baselines = baseline_spans(store.engine)
     data = []
     for n, segment in enumerate(segments, start=1):
         progress(f"reading segment {n}/{len(segments)}: {segment.describe()}")
@@ -56,7 +52,8 @@ def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[s
                                             end + timedelta(microseconds=1), limit=max_events)
         older.append(SegmentData(key, [], [], reference, counts={"baseline": n}))
     return ReportInputs(period=period, tz=tz, segments=data, predecessors=older,
-                        findings=_findings(store, period), episodes=_episodes(store, period),
+                        findings=fired_findings(store.engine, period.start, period.end),
+                        episodes=_episodes(store, period),
                         tickets=_tickets(store), generated_at=now)
 
 
@@ -82,25 +79,11 @@ def _segment_data(repo: DriftRepository, segment: Segment, period: Period, previ
 
 def _segments(store: Store, start: datetime, end: datetime,
               segment_by: Sequence[str]) -> list[Segment]:
-    columns = [EventRow.app, EventRow.model, EventRow.model_version, EventRow.prompt_version]
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(*columns).where(EventRow.timestamp >= start,
-                                                   EventRow.timestamp < end).distinct()).all()
     keys = set()
-    for row in rows:
+    for row in segment_values(store.engine, start, end):
         values = dict(zip(SEGMENT_FIELDS, row, strict=True))
         keys.add(Segment(**{f: values[f] if f in segment_by else ANY for f in SEGMENT_FIELDS}))
     return sorted(keys, key=lambda s: s.key)
-
-
-def _baselines(store: Store) -> dict[str, dict[str, Any]]:
-    b = DriftBaselineRow  # the columns only: the fitted state is read for reported segments
-    columns = (b.segment, b.reference_start, b.reference_end, b.lineage, b.created_at)
-    with store.engine.connect() as conn:
-        return {segment: {"start": as_utc(start) if start else None,
-                          "end": as_utc(end) if end else None,
-                          "lineage": lineage, "created_at": as_utc(created)}
-                for segment, start, end, lineage, created in conn.execute(select(*columns))}
 
 
 def _predecessor(baselines: dict[str, dict[str, Any]], key: str) -> str | None:
@@ -112,46 +95,18 @@ def _predecessor(baselines: dict[str, dict[str, Any]], key: str) -> str | None:
     return max(older)[1] if older else None
 
 
-def _findings(store: Store, period: Period) -> list[dict[str, Any]]:
-    with Session(store.engine) as s:
-        rows = s.execute(select(FindingRow).where(
-            FindingRow.fired.is_(True), FindingRow.window_end >= period.start,
-            FindingRow.window_end < period.end)).scalars()
-        return [{"detector": r.detector, "segment": r.segment, "metric": r.metric,
-                 "severity": r.severity, "explanation": r.explanation,
-                 "window_end": as_utc(r.window_end) if r.window_end else None} for r in rows]
-
-
 def _episodes(store: Store, period: Period) -> list[dict[str, Any]]:
     """Alerts that fired in the period (by the event time of their first firing window), and
     those still firing from before."""
-    with Session(store.engine) as s:
-        rows = s.execute(select(AlertEpisodeRow).order_by(AlertEpisodeRow.id)).scalars()
-        out = []
-        for r in rows:
-            first = as_utc(r.first_window_end) if r.first_window_end else None
-            in_period = first is not None and period.contains(first)
-            open_before = r.status == "firing" and first is not None and first < period.start
-            if not (in_period or open_before):
-                continue
-            out.append({"fingerprint": r.fingerprint, "detector": r.detector,
-                        "segment": r.segment, "metric": r.metric, "severity": r.severity,
-                        "summary": r.summary, "status": r.status, "windows": r.windows,
-                        "notified": bool(r.notified), "acknowledged": bool(r.acknowledged),
-                        "first_window_end": first,
-                        "resolved_window_end": as_utc(r.resolved_window_end)
-                        if r.resolved_window_end else None})
-        return out
+    out = []
+    for e in episodes(store.engine):
+        first = e["first_window_end"]
+        in_period = first is not None and period.contains(first)
+        open_before = e["status"] == "firing" and first is not None and first < period.start
+        if in_period or open_before:
+            out.append(e)
+    return out
 
 
 def _tickets(store: Store) -> list[dict[str, Any]]:
-    with Session(store.engine) as s:
-        rows = s.execute(select(TicketRow).where(TicketRow.status == "open")
-                         .order_by(TicketRow.id)).scalars()
-        return [{"id": t.id, "fingerprint": t.fingerprint, "title": t.title,
-                 "segment": t.segment, "name": segment_name(t.segment), "metric": t.metric,
-                 "action": t.action,
-                 "windows": t.windows, "examples": t.examples,
-                 "opened": as_utc(t.created_at).isoformat(),
-                 "updated": as_utc(t.updated_at).isoformat(),
-                 "external": t.external or {}} for t in rows]
+    return [{**t, "name": segment_name(t["segment"])} for t in open_tickets(store.engine)]

@@ -10,7 +10,6 @@ delivers it exactly once (llmwatch/storage/outbox.py).
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import re
@@ -18,21 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from llmwatch.config import Settings
 from llmwatch.storage import Store
-from llmwatch.storage.outbox import Notice, add_notices
-from llmwatch.storage.tables import AlertOutboxRow, EventRow, ReportRow, as_utc
+from llmwatch.storage.outbox import Notice
+from llmwatch.storage.reports import Reports, has_calls_before
 
 from .digest import digest
 from .period import Period, last_run, run_key, scheduled_period
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=30)
@@ -54,7 +52,8 @@ def write_report(store: Store, settings: Settings, period: Period, *, key: str |
     """Make the report of `period`; None if another worker holds or finished this key."""
     now = now or datetime.now(UTC)
     key = key or f"on_demand:{period.start:%Y%m%dT%H%M}:{period.end:%Y%m%dT%H%M}:{uuid4().hex}"
-    report_id = _claim(store, key, kind, period, now)
+    reports = Reports(store.engine)
+    report_id = reports.claim(key, kind, period.start, period.end, now, until=now + LEASE)
     if report_id is None:
         return None
     try:
@@ -62,10 +61,8 @@ def write_report(store: Store, settings: Settings, period: Period, *, key: str |
         progress("writing the files")
         html_path, json_path = _write_files(settings.report.out_dir, period, figures, html,
                                             ZoneInfo(settings.report.timezone))
-    except BaseException:
-        with store.engine.begin() as conn:  # let the next check retry, in a few minutes
-            conn.execute(update(ReportRow).where(ReportRow.id == report_id).values(
-                claimed_until=datetime.now(UTC) + RETRY_AFTER_FAILURE))
+    except BaseException:  # let the next check retry, in a few minutes
+        reports.retry_after(report_id, datetime.now(UTC) + RETRY_AFTER_FAILURE)
         raise
     notices = []
     if slack:
@@ -73,12 +70,9 @@ def write_report(store: Store, settings: Settings, period: Period, *, key: str |
         channel = settings.report.slack_channel or settings.alerts.channel
         notices.append(Notice(f"report:{key}", channel, text, blocks, "slack_report",
                               {"report_id": report_id}))
-    with Session(store.engine) as s, s.begin():
-        s.execute(update(ReportRow).where(ReportRow.id == report_id).values(
-            status="done", figures=json.loads(json.dumps(figures, default=str)),
-            html_gz=gzip.compress(html.encode()), html_path=str(html_path),
-            json_path=str(json_path), finished_at=datetime.now(UTC), claimed_until=None))
-        add_notices(s, notices, now)  # with the report: done means the digest is queued
+    reports.finish(report_id, figures=json.loads(json.dumps(figures, default=str)), html=html,
+                   html_path=str(html_path), json_path=str(json_path),
+                   finished_at=datetime.now(UTC), notices=notices)
     log.info("report %s written: %s", key, html_path)
     return ReportResult(report_id, html_path, json_path, figures)
 
@@ -117,15 +111,10 @@ def run_due(store: Store, settings: Settings, now: datetime | None = None,
     tz = ZoneInfo(r.timezone)
     run = last_run(r.cron, tz, now)
     key = run_key(run)
-    with Session(store.engine) as s:
-        row = s.execute(select(ReportRow.status).where(ReportRow.key == key)).first()
-    if row is not None and row[0] == "done":
+    if Reports(store.engine).is_done(key):
         return None
     period = scheduled_period(run, tz, r.period_days)
-    with store.engine.connect() as conn:
-        first = conn.execute(select(EventRow.timestamp).where(EventRow.timestamp < period.end)
-                             .limit(1)).first()
-    if first is None:
+    if not has_calls_before(store.engine, period.end):
         return None  # no traffic before the period's end yet: nothing to report
     return write_report(store, settings, period, key=key, kind="scheduled", slack=True, now=now,
                         progress=progress)
@@ -133,40 +122,15 @@ def run_due(store: Store, settings: Settings, now: datetime | None = None,
 
 def load_html(engine: Engine, report_id: int) -> tuple[str, str, bytes]:
     """(file name, title, HTML bytes) of a stored report, for the Slack upload."""
-    with Session(engine) as s:
-        row = s.get(ReportRow, report_id)
-        if row is None or row.html_gz is None:
-            raise LookupError(f"report {report_id} has no stored HTML")
-        name = Path(row.html_path).name if row.html_path else f"llmwatch-report-{report_id}.html"
-        title = f"llmwatch report {as_utc(row.period_start):%Y-%m-%d} – " \
-                f"{as_utc(row.period_end) - timedelta(seconds=1):%Y-%m-%d}"
-        return name, title, gzip.decompress(row.html_gz)
-
-
-def digests_pending(store: Store) -> int:
-    with Session(store.engine) as s:
-        return len(s.execute(select(AlertOutboxRow.id).where(
-            AlertOutboxRow.sink == "slack_report", AlertOutboxRow.status == "pending")).all())
-
-
-def _claim(store: Store, key: str, kind: str, period: Period, now: datetime) -> int | None:
-    try:
-        with Session(store.engine) as s, s.begin():
-            row = ReportRow(key=key, kind=kind, period_start=period.start,
-                            period_end=period.end, status="running",
-                            claimed_until=now + LEASE, created_at=now)
-            s.add(row)
-            s.flush()
-            return row.id
-    except IntegrityError:
-        pass
-    with store.engine.begin() as conn:  # exists: take it over only if its writer's lease ran out
-        taken = conn.execute(
-            update(ReportRow).where(ReportRow.key == key, ReportRow.status == "running",
-                                    or_(ReportRow.claimed_until.is_(None),
-                                        ReportRow.claimed_until < now))
-            .values(claimed_until=now + LEASE).returning(ReportRow.id)).first()
-    return None if taken is None else int(taken[0])
+    found = Reports(engine).html(report_id)
+    if found is None:
+        raise LookupError(f"report {report_id} has no stored HTML")
+    stored, html = found
+    name = (Path(stored.html_path).name if stored.html_path
+            else f"llmwatch-report-{report_id}.html")
+    title = (f"llmwatch report {stored.period_start:%Y-%m-%d} – "
+             f"{stored.period_end - timedelta(seconds=1):%Y-%m-%d}")
+    return name, title, html
 
 
 def _write_files(out_dir: Path, period: Period, figures: dict[str, Any], html: str,

@@ -226,3 +226,17 @@ def _update(engine: Engine, row_id: int, **values: Any) -> None:
 
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
+
+
+def last_error(engine: Engine, sink: str) -> str | None:
+    """Why the newest pending notice of `sink` is not sent yet (None: not tried or not due)."""
+    with engine.connect() as conn:
+        return conn.execute(select(AlertOutboxRow.last_error).where(
+            AlertOutboxRow.sink == sink, AlertOutboxRow.status == "pending")
+            .order_by(AlertOutboxRow.id.desc()).limit(1)).scalar()
+
+
+def notices(engine: Engine) -> list[AlertOutboxRow]:
+    """Every notice in the outbox, sent or not, oldest first."""
+    with Session(engine) as s:
+        return list(s.execute(select(AlertOutboxRow).order_by(AlertOutboxRow.id)).scalars())

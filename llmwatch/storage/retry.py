@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -56,3 +56,16 @@ def first_line(exc: Exception) -> str:
     driver can quote a value)."""
     from llmwatch.logs import safe_message
     return safe_message(exc)
+
+
+def explain(exc: Exception, url: str) -> str | None:
+    """One line on what a database error means and what to do (None: not a database error).
+    `url`: the database's address, password masked."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    why = first_line(exc)
+    if "no such table" in why or ("relation" in why and "does not exist" in why):
+        return f"the database at {url} has no llmwatch tables yet: run `llmwatch db upgrade`"
+    if exc.connection_invalidated or "connect" in why.lower() or "unable to open" in why:
+        return f"cannot reach the database at {url}: {why}; start it or set LLMWATCH_STORAGE__URL"
+    return f"the database at {url} answered: {why}"

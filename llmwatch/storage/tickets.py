@@ -66,6 +66,16 @@ class Tickets:
                                    name, {"ticket_id": ticket_id}) for name in trackers], now)
         return ticket_id
 
+    def listing(self) -> list[TicketRow]:
+        """Every ticket, the latest updated first."""
+        with Session(self.engine) as s:
+            return list(s.execute(select(TicketRow).order_by(TicketRow.updated_at.desc()))
+                        .scalars())
+
+    def get(self, ticket_id: int) -> TicketRow | None:
+        with Session(self.engine) as s:
+            return s.get(TicketRow, ticket_id)
+
     def content(self, ticket_id: int) -> TicketContent | None:
         with Session(self.engine) as s:
             row = s.get(TicketRow, ticket_id)
