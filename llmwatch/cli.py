@@ -188,7 +188,7 @@ def report(
         end = parse_day_or_time(to, zone) if to else (start + days if start else today)
         period = Period(start or end - days, end)
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     store = Store.of(settings)
     upgrade(store.engine)
@@ -214,8 +214,8 @@ def report(
 def _send_digest(store, settings) -> None:  # type: ignore[no-untyped-def]
     """Deliver the report digest now if Slack is configured (only digests: alerts stay with
     the worker); otherwise it waits in the outbox, and the worker sends it once configured."""
-    from llmwatch.report.service import digests_pending
-    from llmwatch.storage.outbox import deliver
+    from llmwatch.storage.outbox import deliver, last_error
+    from llmwatch.storage.reports import Reports
     from llmwatch.streams.alert_stage import AlertStage
 
     channel = settings.report.slack_channel or settings.alerts.channel
@@ -225,15 +225,8 @@ def _send_digest(store, settings) -> None:  # type: ignore[no-untyped-def]
         return
     sinks = AlertStage(store, settings.alerts).sinks()
     deliver(store.engine, {"slack_report": sinks["slack_report"]})
-    if digests_pending(store):
-        from sqlalchemy import select
-
-        from llmwatch.storage.tables import AlertOutboxRow
-
-        with store.engine.connect() as conn:
-            error = conn.execute(select(AlertOutboxRow.last_error).where(
-                AlertOutboxRow.sink == "slack_report", AlertOutboxRow.status == "pending")
-                .order_by(AlertOutboxRow.id.desc()).limit(1)).scalar()
+    if Reports(store.engine).digests_pending():
+        error = last_error(store.engine, "slack_report")
         err.print(f"[yellow]the Slack digest is not delivered yet[/] ({error or 'not due'}); "
                   "it waits in the outbox and the worker retries it")
     else:
@@ -340,18 +333,14 @@ app.add_typer(alerts_app, name="alerts")
 def alerts_list() -> None:
     """Alerts by state (firing first): what each is about, where, since when; and what waits
     in the outbox. Other alert commands take a fingerprint or any unique prefix of it."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     from llmwatch.detectors.segments import segment_name
     from llmwatch.storage import Store
+    from llmwatch.storage.alerts import alert_states
     from llmwatch.storage.outbox import pending
-    from llmwatch.storage.tables import AlertStateRow
 
     settings = load_settings()
     store = Store.of(settings)
-    with Session(store.engine) as s:
-        rows = s.execute(select(AlertStateRow)).scalars().all()
+    rows = alert_states(store.engine)
     table = Table(title="alerts")
     for column in ("fingerprint", "status", "severity", "what", "segment", "since", "notices",
                    "windows in a row", "ack"):
@@ -368,15 +357,12 @@ def alerts_list() -> None:
                      " (set LLMWATCH_ALERTS__SLACK_TOKEN to deliver them)"))
 
 
-def _alert_state(session, prefix: str):  # type: ignore[no-untyped-def]
+def _alert_state(engine, prefix: str):  # type: ignore[no-untyped-def]
     """The alert whose fingerprint starts with `prefix` (exit 1 if none or several)."""
-    from sqlalchemy import select
-
-    from llmwatch.storage.tables import AlertStateRow
+    from llmwatch.storage.alerts import alerts_starting
 
     prefix = prefix.strip().lower()
-    rows = session.execute(select(AlertStateRow).where(
-        AlertStateRow.fingerprint.startswith(prefix, autoescape=True)).limit(2)).scalars().all()
+    rows = alerts_starting(engine, prefix)
     if len(rows) != 1 or not prefix:
         what = "several alerts start with" if rows else "no alert"
         err.print(f"{what} '{prefix}'; `llmwatch alerts list` shows the fingerprints")
@@ -388,20 +374,13 @@ def _alert_state(session, prefix: str):  # type: ignore[no-untyped-def]
 def alerts_show(fingerprint: Annotated[str, typer.Argument(
         help="Fingerprint (or a unique prefix) from `llmwatch alerts list`.")]) -> None:
     """One alert's state and its latest findings."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     from llmwatch.detectors.segments import segment_name
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import FindingRow
+    from llmwatch.storage.alerts import latest_findings
 
-    with Session(Store.of(load_settings()).engine) as s:
-        state = _alert_state(s, fingerprint)
-        where = [FindingRow.segment == state.segment]
-        if state.metric:
-            where.append(FindingRow.metric == state.metric)
-        rows = s.execute(select(FindingRow).where(*where)
-                         .order_by(FindingRow.id.desc()).limit(10)).scalars().all()
+    engine = Store.of(load_settings()).engine
+    state = _alert_state(engine, fingerprint)
+    rows = latest_findings(engine, state.segment, state.metric)
     what = f"{state.detector} · {state.metric} " if state.detector else ""
     console.print(f"[bold]{state.fingerprint}[/] {what}{state.status} {state.severity} on "
                   f"{segment_name(state.segment)}, {state.notifications} notice(s), "
@@ -416,23 +395,15 @@ def alerts_show(fingerprint: Annotated[str, typer.Argument(
 def alerts_ack(fingerprint: Annotated[str, typer.Argument(
         help="Fingerprint (or a unique prefix) from `llmwatch alerts list`.")]) -> None:
     """Acknowledge a firing alert: no reminders until it resolves."""
-    from sqlalchemy import update
-    from sqlalchemy.orm import Session
-
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertEpisodeRow
+    from llmwatch.storage.alerts import acknowledge
 
-    with Session(Store.of(load_settings()).engine) as s, s.begin():
-        state = _alert_state(s, fingerprint)
-        if state.status != "firing":
-            err.print(f"alert {state.fingerprint} is {state.status}, not firing: nothing to "
-                      "acknowledge")
-            raise typer.Exit(1)
-        state.acknowledged = True
-        fingerprint = state.fingerprint
-        s.execute(update(AlertEpisodeRow).where(
-            AlertEpisodeRow.fingerprint == fingerprint, AlertEpisodeRow.status == "firing")
-            .values(acknowledged=True))
+    engine = Store.of(load_settings()).engine
+    fingerprint = _alert_state(engine, fingerprint).fingerprint
+    status = acknowledge(engine, fingerprint)
+    if status is not None:
+        err.print(f"alert {fingerprint} is {status}, not firing: nothing to acknowledge")
+        raise typer.Exit(1)
     console.print(f"acknowledged {fingerprint}: no reminders until it resolves")
 
 
@@ -454,28 +425,21 @@ def alerts_silence(
     --segment it silences every segment."""
     from datetime import UTC, datetime
 
-    from sqlalchemy.orm import Session
-
     from llmwatch.detectors.segments import app_pattern, segment_name
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertSilenceRow
+    from llmwatch.storage.alerts import add_silence
 
     if sum(x is not None for x in (like, app_name, segment)) > 1:
         raise typer.BadParameter("give one of --like, --app and --segment")
     duration = _duration(for_)
     now = datetime.now(UTC)
     store = Store.of(load_settings())
-    with Session(store.engine) as s, s.begin():
-        if like is not None:
-            segment = _alert_state(s, like).segment
-        elif app_name is not None:
-            segment = app_pattern(app_name)
-        row = AlertSilenceRow(segment=segment, detector=detector, metric=metric,
-                              starts_at=now, ends_at=now + duration, reason=reason,
-                              created_at=now)
-        s.add(row)
-        s.flush()
-        silence_id = row.id
+    if like is not None:
+        segment = _alert_state(store.engine, like).segment
+    elif app_name is not None:
+        segment = app_pattern(app_name)
+    silence_id = add_silence(store.engine, segment=segment, detector=detector, metric=metric,
+                             starts_at=now, ends_at=now + duration, reason=reason)
     where = (f"app {app_name}" if app_name is not None else
              segment_name(segment) if segment else "every segment")
     console.print(f"silence #{silence_id}: {where} ({detector or 'any detector'}, "
@@ -490,18 +454,13 @@ def alerts_silences(
     """Silences and maintenance windows: active ones (or all)."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     from llmwatch.detectors.segments import segment_name
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertSilenceRow, as_utc
+    from llmwatch.storage.alerts import silences
+    from llmwatch.storage.tables import as_utc
 
     now = datetime.now(UTC)
-    with Session(Store.of(load_settings()).engine) as s:
-        stmt = select(AlertSilenceRow).order_by(AlertSilenceRow.ends_at.desc())
-        rows = s.execute(stmt if all_ else stmt.where(AlertSilenceRow.ends_at > now)
-                         ).scalars().all()
+    rows = silences(Store.of(load_settings()).engine, now, ended_too=all_)
     if not rows:
         console.print("no active silences" if not all_ else "no silences")
         return
@@ -523,18 +482,12 @@ def alerts_unsilence(silence_id: Annotated[int, typer.Argument(
     """End a silence now (it stays listed under --all)."""
     from datetime import UTC, datetime
 
-    from sqlalchemy.orm import Session
-
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import AlertSilenceRow, as_utc
+    from llmwatch.storage.alerts import end_silence
 
-    now = datetime.now(UTC)
-    with Session(Store.of(load_settings()).engine) as s, s.begin():
-        row = s.get(AlertSilenceRow, silence_id)
-        if row is None or as_utc(row.ends_at) <= now:
-            err.print(f"no active silence #{silence_id}; `llmwatch alerts silences` lists them")
-            raise typer.Exit(1)
-        row.ends_at = now
+    if not end_silence(Store.of(load_settings()).engine, silence_id, datetime.now(UTC)):
+        err.print(f"no active silence #{silence_id}; `llmwatch alerts silences` lists them")
+        raise typer.Exit(1)
     console.print(f"silence #{silence_id} ended; matching alerts notify again")
 
 
@@ -551,14 +504,10 @@ def _duration(text: str):  # type: ignore[no-untyped-def]
 @tickets_app.command("list")
 def tickets_list() -> None:
     """Open and closed retraining tickets, newest first."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import TicketRow
+    from llmwatch.storage.tickets import Tickets
 
-    with Session(Store.of(load_settings()).engine) as s:
-        rows = s.execute(select(TicketRow).order_by(TicketRow.updated_at.desc())).scalars().all()
+    rows = Tickets(Store.of(load_settings()).engine).listing()
     if not rows:
         console.print("no tickets yet: they open when an alert keeps firing "
                       "(LLMWATCH_ALERTS__TICKET_AFTER_WINDOWS windows in a row)")
@@ -592,13 +541,10 @@ def tickets_export(
 
 
 def _ticket(ticket_id: int):  # type: ignore[no-untyped-def]
-    from sqlalchemy.orm import Session
-
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import TicketRow
+    from llmwatch.storage.tickets import Tickets
 
-    with Session(Store.of(load_settings()).engine) as s:
-        row = s.get(TicketRow, ticket_id)
+    row = Tickets(Store.of(load_settings()).engine).get(ticket_id)
     if row is None:
         err.print(f"no ticket {ticket_id}; `llmwatch tickets list` shows them")
         raise typer.Exit(1)
@@ -630,7 +576,7 @@ def embedding_check() -> None:
             console.print(line, markup=False)
         embedder = make_embedder(emb.backend, model_path=emb.model_path)
     except (ArtifactMismatch, ModuleNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     refund, again, weather = embedder.encode(["How do I get my money back?",
                                               "I want a refund for my order.",
@@ -641,8 +587,9 @@ def embedding_check() -> None:
     head = embedder.relevance_head
     if head is not None:
         off = head.off_topic(refund[None, :], weather[None, :])[0]
+        verdict = "flagged" if off >= head.threshold else "not flagged"
         console.print(f"relevance head: flags an answer at p(off-topic) ≥ {head.threshold:.2f}"
-                      f"; refund question, weather answer: {off:.2f}", markup=False)
+                      f"; refund question, weather answer: {off:.2f} ({verdict})", markup=False)
 
 
 @schemas_app.command("export")
@@ -772,7 +719,7 @@ def main() -> None:
         if _debug:
             raise
         message, code = _explain(exc)
-        err.print(f"[red]error:[/] {message}", highlight=False)
+        err.print(f"[red]error:[/] {escape(message)}", highlight=False)
         sys.exit(code)
 
 
@@ -806,21 +753,13 @@ def _explain(exc: Exception) -> tuple[str, int]:
 
 def _database_error(exc: Exception) -> str | None:
     try:
-        from sqlalchemy.exc import DBAPIError
+        from llmwatch.storage.retry import explain
     except ImportError:  # the producer-only install
         return None
-    if not isinstance(exc, DBAPIError):
-        return None
     from llmwatch.config import mask_url
-    from llmwatch.storage.retry import first_line
 
     try:
         url = mask_url(load_settings().storage.url)
     except Exception:  # noqa: BLE001
         url = "storage.url"
-    why = first_line(exc)
-    if "no such table" in why or ("relation" in why and "does not exist" in why):
-        return f"the database at {url} has no llmwatch tables yet: run `llmwatch db upgrade`"
-    if exc.connection_invalidated or "connect" in why.lower() or "unable to open" in why:
-        return f"cannot reach the database at {url}: {why}; start it or set LLMWATCH_STORAGE__URL"
-    return f"the database at {url} answered: {why}"
+    return explain(exc, url)

@@ -201,12 +201,19 @@ def build_app(settings: Settings) -> faust.App:
     if settings.drift.enabled:
 
         async def publish(found: Sequence[Finding]) -> None:
-            sent = [await findings.send(key=finding.segment.encode(),
-                                        value=finding.to_json()) for finding in found]
-            for ticket in runtime.take_tickets():
-                sent.append(await tickets.send(
-                    key=ticket["fingerprint"].encode(),
-                    value=json.dumps(ticket, default=str).encode()))
+            touched = runtime.take_tickets()
+            try:
+                sent = [await findings.send(key=finding.segment.encode(),
+                                            value=finding.to_json()) for finding in found]
+                for ticket in touched:
+                    sent.append(await tickets.send(
+                        key=ticket["fingerprint"].encode(),
+                        value=json.dumps(ticket, default=str).encode()))
+            except faust.exceptions.NotReady:  # the worker stops while a round was under way
+                log.warning("stopping: %d finding(s) and %d ticket(s) of the last round are "
+                            "stored but not sent to the topics (`llmwatch alerts show`, "
+                            "`llmwatch tickets list` read them)", len(found), len(touched))
+                return
             await _delivered(sent)
 
         @app.agent(enriched)
@@ -518,15 +525,12 @@ class _Runtime:
 
 def _database_check(store: Store, every_s: float = 5.0) -> Callable[[], bool]:
     """Whether the database answers, asked at most every `every_s` (for /readyz)."""
-    from sqlalchemy import text
-
     last = {"at": 0.0, "ok": True}
 
     def check() -> bool:
         if time.monotonic() - last["at"] >= every_s:
             try:
-                with store.engine.connect() as conn:
-                    conn.execute(text("SELECT 1"))
+                store.ping()
                 last["ok"] = True
             except Exception:  # noqa: BLE001
                 last["ok"] = False

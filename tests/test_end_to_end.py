@@ -178,7 +178,9 @@ def test_a_worker_that_cannot_work_exits_and_says_why(
     kafka: LocalKafka, settings_for, tmp_path: Path  # noqa: ANN001
 ) -> None:
     s = settings_for(kafka.bootstrap, f"sqlite:///{tmp_path / 'w.db'}")
-    env = {**worker_env(s), "LLMWATCH_EMBEDDING__MODEL_PATH": str(tmp_path / "no-model")}
+    # the model the minilm backend runs, missing (the static backend reads only what is shipped)
+    env = {**worker_env(s), "LLMWATCH_EMBEDDING__BACKEND": "minilm",
+           "LLMWATCH_EMBEDDING__MODEL_PATH": str(tmp_path / "no-model")}
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
                               stdout=log.open("ab"), stderr=subprocess.STDOUT)
