@@ -260,10 +260,17 @@ def _hex(candidate: str) -> str | None:
 
 
 def _looks_rot13(text: str) -> bool:
-    """English after rot13 and not before: common words appear only once rotated."""
-    words = re.findall(r"[a-z]+", text[:1000].lower())
-    if len(words) < 6:
+    """English after rot13 and not before: common words appear only once rotated.
+
+    Words are whole words of any script: rot13 turns ASCII English into ASCII, so a text whose
+    words are mostly not plain ASCII letters is no candidate, and a word with an accent is not
+    cut into ASCII pieces ("tiệm" into "ti", "m") that rotate into English by accident (that
+    flagged a quarter of ordinary Vietnamese questions). One-letter words ("n", "v": a, i)
+    do not count as evidence."""
+    words = re.findall(r"[^\W\d_]+", text[:1000].lower())
+    ascii_words = [w for w in words if w.isascii()]
+    if len(ascii_words) < 6 or len(ascii_words) < 0.8 * len(words):
         return False
-    plain = sum(w in _ENGLISH for w in words)
-    rotated = sum(w in _ENGLISH_ROT13 for w in words)  # rot13(w) in _ENGLISH
+    plain = sum(w in _ENGLISH for w in ascii_words)
+    rotated = sum(len(w) > 1 and w in _ENGLISH_ROT13 for w in ascii_words)  # rot13(w) English
     return rotated >= 4 and rotated >= 3 * max(plain, 1)
