@@ -184,6 +184,11 @@ def test_a_worker_that_cannot_work_exits_and_says_why(
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "llmwatch", "worker"], env=env,
                               stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    assert worker.wait(120) == 70
+    try:
+        assert worker.wait(120) == 70
+    finally:  # a worker that did start is not left running after the test
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
     text = log.read_text()
     assert "embedding model not found" in text and "LLMWATCH_EMBEDDING__MODEL_PATH" in text
