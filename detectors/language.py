@@ -1,9 +1,13 @@
-"""A tiny language guesser (stopword overlap): enough to see a language mix change."""
+"""Which language a text is in: `guess_language` (py3langid, for the language mix drift
+watches and the answer-in-another-language check) and `maybe_foreign` (a stopword count, for
+routing a prompt to the multilingual reading of the injection check)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from typing import Any
 
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _STOPWORDS = {
@@ -49,11 +53,15 @@ _SCRIPTS = {"CJK": "zh", "HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "CY
 
 
 def guess_language(text: str) -> str:
-    """ISO 639-1 code of the likeliest language, or 'und' when the text does not say clearly:
-    code is left out, a text of fewer than `MIN_WORDS` words is not judged, and a guess must
-    rest on stopwords worth two of its own and twice the runner-up's (a word shared by n
-    languages counts 1/n for each). Texts in a non-Latin script
-    are named by their script's main language (Cyrillic → 'ru', Han → 'zh', kana → 'ja').
+    """ISO 639 code of the likeliest language, or 'und' when the text does not say clearly:
+    code is left out, a text of fewer than `MIN_WORDS` words (or, in a script written without
+    spaces, of fewer than 20 letters) is not judged, and a guess below `MIN_CONFIDENCE` is
+    'und'. The guess is py3langid's (langid.py's naive Bayes over byte n-grams, 97 languages,
+    its model in the wheel), with its length-calibrated probability. On chatterbot-corpus's
+    20,663 chat lines in 28 languages (`bench/language_flags.py` reads the same) it names
+    28.6 % right and 0.1 % wrong, the rest too short or unsure; the stopword count it replaced
+    named 26.6 % right and 27.3 % wrong (Ukrainian as Russian, Persian as Arabic, Marathi as
+    Hindi: the script's main language). 0.08 ms a text.
 
     >>> guess_language("How do I reset the password of my account, and what is it for?")
     'en'
@@ -65,17 +73,36 @@ def guess_language(text: str) -> str:
     prose = text[:2000]
     if "`" in prose:
         prose = _CODE.sub(" ", prose)
-    script = _script(prose)
-    if script is not None:
-        return script
-    words = _WORDS.findall(prose.lower())
-    if len(words) < MIN_WORDS:
+    if len(_WORDS.findall(prose)) < MIN_WORDS and not _dense_script(prose):
         return "und"
-    scores = _stopword_scores(words)
-    best, runner_up = sorted(scores.values(), reverse=True)[:2]
-    if best < 2 or best < 2 * runner_up:
-        return "und"
-    return max(scores, key=lambda lang: scores[lang])
+    folded: dict[str, float] = {}
+    # NFKC: presentation forms ("ﺣﻮﺻﻠﻢ", U+FExx) and full-width letters read as the letters
+    # they are (the model knows only those; unfolded, a Persian line read as Chinese)
+    for lang, p in _identifier().rank(unicodedata.normalize("NFKC", prose[:1000]))[:8]:
+        lang = _VARIETY_OF.get(lang, lang)
+        folded[lang] = folded.get(lang, 0.0) + p
+    best = max(folded, key=lambda lang: folded[lang])
+    return best if folded[best] >= MIN_CONFIDENCE else "und"
+
+
+MIN_CONFIDENCE = 0.8  # abstain unless the model is fairly sure (0.9 was chosen first; Turkish
+# typed without its letters, "lutfen bana aciklar misiniz", scores 0.85)
+# varieties the model names apart that a reader counts as one language (Wu and Cantonese
+# as written Chinese; Nynorsk and Bokmål as Norwegian): their probabilities add up
+_VARIETY_OF = {"wuu": "zh", "yue": "zh", "nn": "no", "nb": "no"}
+
+
+@functools.cache
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _dense_script(text: str) -> bool:
+    """Mostly in a non-Latin script, with 20 letters or more (Chinese, Japanese and Thai are
+    written without spaces: their words cannot be counted)."""
+    return _script(text) is not None and sum(ch.isalpha() for ch in text[:400]) >= 20
 
 
 def maybe_foreign(text: str) -> bool:
