@@ -342,8 +342,31 @@ def refusal(response: str, vector: np.ndarray | None, index: ExemplarIndex,
     return _refusal(response, _max_similarity(vector, index.refusal), index, config)
 
 
+# "As an AI, I don't have personal opinions." opening an answer: a disclaimer, not a no
+_DISCLAIMER = re.compile(
+    r"^\s*(?:as an? (?:ai|artificial intelligence|ai (?:language )?model|language model|"
+    r"(?:ai )?assistant)\b[^.!?\n]{0,40}?,\s*)?i (?:don'?t|do not|can'?t|cannot) (?:really )?"
+    r"(?:have|hold|form|possess|experience) (?:personal |my own |any |real )?(?:personal )?"
+    r"(?:opinions?|views?|feelings?|emotions?|preferences?|beliefs?|experiences?|biases?|"
+    r"favou?rites?)\b[^.!?\n]{0,80}?[.!;,]\s*", re.I)
+DISCLAIMED_ANSWER_WORDS = 12  # what follows a disclaimer is an answer from this many words
+
+
+def _without_disclaimer(response: str) -> str | None:
+    """The rest of an answer that opens with an opinion disclaimer, when the rest is long
+    enough to be an answer (None: no such opening)."""
+    match = _DISCLAIMER.match(response.replace("\u2019", "'"))
+    if match is None:
+        return None
+    rest = response[match.end():]
+    return rest if len(rest.split()) >= DISCLAIMED_ANSWER_WORDS else None
+
+
 def _refusal(response: str, similarity: float, index: ExemplarIndex,
              config: QualityConfig) -> QualityScore:
+    answer = _without_disclaimer(response)
+    if answer is not None:  # judged on what follows; the vector holds the disclaimer too
+        response, similarity = answer, 0.0
     if len(response.split()) < MIN_WORDS_REFUSAL_SIMILARITY:
         similarity = 0.0
     return _patterns_or_exemplars("refusal", _refusal_text(response), similarity,

@@ -85,6 +85,17 @@ def vec(embedder: Embedder, text: str):  # type: ignore[no-untyped-def]
     ("माफ़ कीजिए, मैं इसमें आपकी मदद नहीं कर सकता।", True),
     ("Tyvärr kan jag inte hjälpa till med det.", True),
     ("Maaf, saya tidak dapat membantu dengan permintaan itu.", True),
+    # an opinion disclaimer, then an answer, is an answer; then a no, is a no
+    ("As an AI, I don't have personal opinions. However, many historians rank Lincoln among "
+     "the most consequential presidents because he preserved the Union and ended slavery.",
+     False),
+    ("As an AI language model, I don't have feelings, but I can explain how grief usually "
+     "unfolds: most people move through shock, anger and sadness before a new normal.", False),
+    ("I don't have personal preferences. That said, Python is a good first language: its "
+     "syntax is readable, its libraries are many and its community answers questions.", False),
+    ("As an AI, I don't have personal opinions. I can't help with writing an essay that "
+     "attacks a real person by name, but I can help you argue about their policies.", True),
+    ("As an AI, I don't have personal opinions.", True),
     ("Я не могу дождаться выходных, поедем на дачу!", False),  # "can't wait"
     ("Maaf terlambat, jalanan macet sekali tadi pagi.", False),  # "sorry I'm late"
 ])
