@@ -75,14 +75,35 @@ def guess_language(text: str) -> str:
         prose = _CODE.sub(" ", prose)
     if len(_WORDS.findall(prose)) < MIN_WORDS and not _dense_script(prose):
         return "und"
+    folded = _likelihoods(prose)
+    best = max(folded, key=lambda lang: folded[lang])
+    return best if folded[best] >= MIN_CONFIDENCE else "und"
+
+
+def reads_as_other_than_english(text: str) -> bool:
+    """Whether a text, however short, reads as some other language: py3langid's likeliest
+    language is not English at 0.5 or more and English is under 0.05 ("Hoi, hoe gaat het?":
+    Dutch 0.61, English 0.001). For a model trained on English alone, such text is foreign.
+
+    >>> reads_as_other_than_english("Hoi, hoe gaat het?")
+    True
+    >>> reads_as_other_than_english("shut up you idiot")
+    False
+    """
+    folded = _likelihoods(text[:1000])
+    best = max(folded, key=lambda lang: folded[lang])
+    return best != "en" and folded[best] >= 0.5 and folded.get("en", 0.0) < 0.05
+
+
+def _likelihoods(text: str) -> dict[str, float]:
+    """The model's eight likeliest languages, with varieties summed."""
     folded: dict[str, float] = {}
     # NFKC: presentation forms ("ﺣﻮﺻﻠﻢ", U+FExx) and full-width letters read as the letters
     # they are (the model knows only those; unfolded, a Persian line read as Chinese)
-    for lang, p in _identifier().rank(unicodedata.normalize("NFKC", prose[:1000]))[:8]:
+    for lang, p in _identifier().rank(unicodedata.normalize("NFKC", text[:1000]))[:8]:
         lang = _VARIETY_OF.get(lang, lang)
         folded[lang] = folded.get(lang, 0.0) + p
-    best = max(folded, key=lambda lang: folded[lang])
-    return best if folded[best] >= MIN_CONFIDENCE else "und"
+    return folded
 
 
 MIN_CONFIDENCE = 0.8  # abstain unless the model is fairly sure (0.9 was chosen first; Turkish

@@ -35,7 +35,7 @@ from .harm import head_for as harm_head_for
 from .injection import signals as _injection_signals
 from .injection import unquoted
 from .injection_head import FLAGS_AT, InjectionHead, head_for, scaled
-from .language import guess_language
+from .language import guess_language, reads_as_other_than_english
 from .pii import PiiSpan, find_pii
 from .redact import redact
 from .toxicity import Lexicon, ProfanityModel, degrading_generalisation, masked
@@ -497,6 +497,8 @@ def toxicity(response: str, index: ExemplarIndex, config: QualityConfig,
     else:
         probability, scored = peak  # scored: the answer, or the line of it that scored it
         sure = probability >= config.toxicity_model_threshold
+        if sure and reads_as_other_than_english(scored):  # an English model on Dutch "hoe"
+            sure = False  # it may still agree with the word list
         if sure and hits and severity == 1:
             line = _WORDS.findall(masked(scored).lower())
             if not _DIRECTED.search(" ".join(line)):

@@ -241,6 +241,16 @@ def test_pii_spans_redact_exactly() -> None:
     assert redact(text) == "write to [EMAIL] or call [PHONE]."
 
 
+@pytest.mark.parametrize("answer", [
+    "Hoi, hoe gaat het?",  # Dutch "how"; the English classifier was sure of it (1.0)
+    "Dat gaat over hoe je je emotioneel en psychisch voelt. Hoe is het met jouw hoofd?",
+    'Ik "reis" door het internet, van server naar server. Hoe reis jij het liefst?',
+])
+def test_toxicity_an_english_classifier_does_not_judge_other_languages_alone(
+        index: ExemplarIndex, answer: str) -> None:
+    assert not quality.toxicity(answer, index, CONFIG).flagged
+
+
 def test_toxicity_uses_severity(index: ExemplarIndex) -> None:
     assert quality.toxicity("You are a worthless piece of shit", index, CONFIG).flagged
     mild = quality.toxicity("That movie was stupid", index, CONFIG)
