@@ -349,6 +349,13 @@ _DISCLAIMER = re.compile(
     r"(?:have|hold|form|possess|experience) (?:personal |my own |any |real )?(?:personal )?"
     r"(?:opinions?|views?|feelings?|emotions?|preferences?|beliefs?|experiences?|biases?|"
     r"favou?rites?)\b[^.!?\n]{0,80}?[.!;,]\s*", re.I)
+# Nearness to the refusal exemplars says no only with a word of no in the opening: the static
+# space hardly sees negation ("Can I help you with anything?" sat at 0.83 from "I can't help
+# you with that"). The patterns judge every answer as before.
+_NEGATION = re.compile(r"\b(?:not?|never|nothing|none|cannot|unable|sorry|apologi[sz]e|"
+                       r"unfortunately|declin\w*|refus\w*|afraid|against|dont|cant|wont)\b"
+                       r"|n't\b",
+                       re.I)
 DISCLAIMED_ANSWER_WORDS = 12  # what follows a disclaimer is an answer from this many words
 
 
@@ -367,7 +374,8 @@ def _refusal(response: str, similarity: float, index: ExemplarIndex,
     answer = _without_disclaimer(response)
     if answer is not None:  # judged on what follows; the vector holds the disclaimer too
         response, similarity = answer, 0.0
-    if len(response.split()) < MIN_WORDS_REFUSAL_SIMILARITY:
+    if (len(response.split()) < MIN_WORDS_REFUSAL_SIMILARITY
+            or not _NEGATION.search(_refusal_text(response))):
         similarity = 0.0
     return _patterns_or_exemplars("refusal", _refusal_text(response), similarity,
                                   index.refusal_patterns, config.refusal_similarity,

@@ -241,6 +241,17 @@ def test_pii_spans_redact_exactly() -> None:
     assert redact(text) == "write to [EMAIL] or call [PHONE]."
 
 
+@pytest.mark.parametrize("answer", ["Can I help you with anything?",
+                                    "Is there anything else I could help you with today?"])
+def test_refusal_nearness_without_a_word_of_no_does_not_flag(index: ExemplarIndex,
+                                                             answer: str) -> None:
+    """The static space put "Can I help you with anything?" at 0.83 from the refusal
+    exemplars (it hardly sees negation): nearness flags only with a word of no."""
+    assert not quality._refusal(answer, 0.83, index, CONFIG).flagged
+    assert quality._refusal("Sorry, I can't help you with anything like that.", 0.83, index,
+                            CONFIG).flagged
+
+
 @pytest.mark.parametrize("answer", [
     "Hoi, hoe gaat het?",  # Dutch "how"; the English classifier was sure of it (1.0)
     "Dat gaat over hoe je je emotioneel en psychisch voelt. Hoe is het met jouw hoofd?",
