@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -62,21 +64,33 @@ def test_suggested_actions_follow_the_cause() -> None:
         TicketPolicy(consecutive_windows=0)
 
 
-def test_a_persisting_drift_opens_one_ticket_with_a_dataset(store: Store) -> None:
+def drifting(store: Store, settings: Any, rounds: int,
+             after_round: Callable[[Any], object] = lambda _: None) -> Any:
+    """A reference of 200 calls, then `rounds` windows of 100 with half of them about money
+    (`after_round` is given the alert stage after each): the stage and its last round."""
     from test_drift_stage import Traffic, feed
 
-    from llmwatch.config import AlertSettings, DriftSettings
+    from llmwatch.config import DriftSettings
     from llmwatch.streams.alert_stage import AlertStage
     from llmwatch.streams.drift_stage import DriftStage
 
     traffic = Traffic()
     drift = DriftStage(store, DriftSettings(reference_size=200, window_size=100, clusters=3,
                                             online=False))
-    alerts = AlertStage(store, AlertSettings(ticket_after_windows=3), window=100)
+    alerts = AlertStage(store, settings, window=100)
     feed(drift, store, [traffic.batch(100) for _ in range(2)])
-    for _ in range(5):
+    round_ = None
+    for _ in range(rounds):
         round_ = alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
                                 datetime.now(UTC))
+        after_round(alerts)
+    return alerts, round_
+
+
+def test_a_persisting_drift_opens_one_ticket_with_a_dataset(store: Store) -> None:
+    from llmwatch.config import AlertSettings
+
+    alerts, round_ = drifting(store, AlertSettings(ticket_after_windows=3), rounds=5)
     [doc] = alerts.ticket_documents(round_.tickets)  # what goes to the tickets topic
     assert doc["windows"] == 5 and doc["status"] == "open" and doc["evidence"]["shifts"]
     with Session(store.engine) as s:
@@ -161,11 +175,7 @@ class IssueTracker:
 
 
 def test_tickets_open_once_and_update_in_github_and_jira(store: Store) -> None:
-    from test_drift_stage import Traffic, feed
-
-    from llmwatch.config import AlertSettings, DriftSettings
-    from llmwatch.streams.alert_stage import AlertStage
-    from llmwatch.streams.drift_stage import DriftStage
+    from llmwatch.config import AlertSettings
 
     tracker = IssueTracker()
     try:
@@ -173,15 +183,8 @@ def test_tickets_open_once_and_update_in_github_and_jira(store: Store) -> None:
                                  github_token="ghs_test", github_api_url=tracker.url,
                                  jira_url=tracker.url, jira_project="ML", jira_user="a@b.c",
                                  jira_token="jt")
-        traffic = Traffic()
-        drift = DriftStage(store, DriftSettings(reference_size=200, window_size=100,
-                                                clusters=3, online=False))
-        alerts = AlertStage(store, settings, window=100)
-        feed(drift, store, [traffic.batch(100) for _ in range(2)])
-        for _ in range(4):
-            alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
-                           datetime.now(UTC))
-            alerts.deliver()  # the worker's delivery timer: trackers only through the outbox
+        # after each round, the worker's delivery timer: trackers only through the outbox
+        drifting(store, settings, rounds=4, after_round=lambda alerts: alerts.deliver())
         paths = sorted(c["path"] for c in tracker.created)
         assert paths == ["/repos/acme/ml/issues", "/rest/api/2/issue"]  # each created once
         github = next(c for c in tracker.created if "/repos/" in c["path"])
@@ -203,26 +206,16 @@ def test_a_tracker_whose_reply_is_lost_gets_one_issue_and_nothing_waits_on_it(
     """The round only writes the outbox (no tracker call in the drift thread); the create's
     reply is lost, the retry finds the issue by the ticket's marker and updates it."""
     from test_alert_delivery import Clock
-    from test_drift_stage import Traffic, feed
 
-    from llmwatch.config import AlertSettings, DriftSettings
+    from llmwatch.config import AlertSettings
     from llmwatch.storage.outbox import deliver, pending
-    from llmwatch.streams.alert_stage import AlertStage
-    from llmwatch.streams.drift_stage import DriftStage
 
     tracker = IssueTracker()
     tracker.drop_replies = 1
     try:
         settings = AlertSettings(ticket_after_windows=2, github_repo="acme/ml",
                                  github_token="ghs_test", github_api_url=tracker.url)
-        traffic = Traffic()
-        drift = DriftStage(store, DriftSettings(reference_size=200, window_size=100,
-                                                clusters=3, online=False))
-        alerts = AlertStage(store, settings, window=100)
-        feed(drift, store, [traffic.batch(100) for _ in range(2)])
-        for _ in range(2):
-            alerts.process(feed(drift, store, [traffic.batch(100, money_share=0.5)]),
-                           datetime.now(UTC))
+        alerts, _ = drifting(store, settings, rounds=2)
         assert not tracker.created  # the round wrote the outbox; nobody called GitHub yet
         sinks = {"github": alerts.sinks()["github"]}
         clock = Clock()
