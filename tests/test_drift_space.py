@@ -310,8 +310,14 @@ def test_the_drift_space_sees_a_new_subject_in_the_same_style_that_the_static_sp
     window[:48] = [str(x) for x in rng.choice(glosses["animal"], 48, replace=False)]
     s = settings_for(kafka.bootstrap, postgres_url)
     store = prepared(s)
+    # every call read: the sample's share follows the arrival rate on the wall clock, so on a
+    # busy machine the default (10 calls/s) read another share of the backlog, the 600-call
+    # reference reached into the window's calls and the window never filled (this test is
+    # about the space, not the sampling)
     worker, _, log, _ = start(s, tmp_path, LLMWATCH_DRIFT__REFERENCE_SIZE="600",
-                              LLMWATCH_DRIFT__WINDOW_SIZE="600", LLMWATCH_DRIFT__ONLINE="false")
+                              LLMWATCH_DRIFT__WINDOW_SIZE="600", LLMWATCH_DRIFT__ONLINE="false",
+                              LLMWATCH_DRIFT__SAMPLE_EVERY_CALL_BELOW="100000",
+                              LLMWATCH_DRIFT__SAMPLE_MAX_PER_S="100000")
     start_at = datetime.now(UTC) - timedelta(hours=2)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     for i, text in enumerate(reference + window):
