@@ -90,7 +90,7 @@ def reads_as_other_than_english(text: str) -> bool:
     >>> reads_as_other_than_english("shut up you idiot")
     False
     """
-    folded = _likelihoods(text[:1000])
+    folded = _likelihoods(text)
     best = max(folded, key=lambda lang: folded[lang])
     return best != "en" and folded[best] >= 0.5 and folded.get("en", 0.0) < 0.05
 

@@ -374,10 +374,10 @@ def _refusal(response: str, similarity: float, index: ExemplarIndex,
     answer = _without_disclaimer(response)
     if answer is not None:  # judged on what follows; the vector holds the disclaimer too
         response, similarity = answer, 0.0
-    if (len(response.split()) < MIN_WORDS_REFUSAL_SIMILARITY
-            or not _NEGATION.search(_refusal_text(response))):
+    text = _refusal_text(response)
+    if len(response.split()) < MIN_WORDS_REFUSAL_SIMILARITY or not _NEGATION.search(text):
         similarity = 0.0
-    return _patterns_or_exemplars("refusal", _refusal_text(response), similarity,
+    return _patterns_or_exemplars("refusal", text, similarity,
                                   index.refusal_patterns, config.refusal_similarity,
                                   config.refusal_threshold)
 
