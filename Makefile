@@ -31,6 +31,7 @@ train: setup
 	$(VENV)/bin/python -m training.static_space
 	$(VENV)/bin/python -m training.injection_head --backend static --write
 	$(VENV)/bin/python -m training.injection_head --cross-lingual --write
+	$(VENV)/bin/python -m training.injection_head --backend onnx --write
 	$(VENV)/bin/python -m training.harm_head --backend static --write
 	$(VENV)/bin/python -m training.harm_head --backend minilm --write
 	$(VENV)/bin/llmwatch embedding check

@@ -48,6 +48,9 @@ class EventRecord:
     negative_feedback: bool | None = None  # None: no feedback on this call
     event_id: str = ""
     prompt_messages: list[dict[str, str]] | None = None  # the chat, when it was one
+    # check → the tier whose verdict the flag is, where a second opinion overrode the cheap
+    # check (detectors/second_opinion.py); absent: the cheap check decided
+    decided_by: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class EventSample:
     start: datetime | None
     end: datetime | None
     rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # (flagged, checked)
+    # check → tier → calls whose flag that second-opinion tier decided
+    decided: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -90,8 +95,17 @@ class EventSample:
             },
             start=min(r.timestamp for r in records),
             end=max(r.timestamp for r in records),
-            rates=_rates(records),
+            rates=_rates(records), decided=_decided(records),
         )
+
+
+def _decided(records: Sequence[EventRecord]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r in records:
+        for check, tier in r.decided_by.items():
+            by = out.setdefault(check, {})
+            by[tier] = by.get(tier, 0) + 1
+    return out
 
 
 def _rates(records: Sequence[EventRecord]) -> dict[str, tuple[int, int]]:
@@ -234,12 +248,25 @@ def rate_findings(baseline: Baseline, window: EventSample, config: DriftConfig,
             method="two_proportion_z", fired=False, statistic=p_cur,
             threshold=p_ref + config.rate_min_change, p_value=p_value,
             effect_size=abs(p_cur - p_ref), window=span,
-            explanation=f"{name.replace('_', ' ')} rate {p_ref:.1%} → {p_cur:.1%}",
+            explanation=f"{name.replace('_', ' ')} rate {p_ref:.1%} → {p_cur:.1%}"
+            + decided_note(window.decided.get(name, {}), n_cur),
             details={"min_effect": config.rate_min_change, "reference_rate": p_ref,
                      "current_rate": p_cur, "reference_checked": n_ref,
-                     "current_checked": n_cur},
+                     "current_checked": n_cur,
+                     "decided_by": {"rules": n_cur - sum(window.decided.get(name, {}).values()),
+                                    **window.decided.get(name, {})}},
         ))
     return out
+
+
+def decided_note(by_tier: dict[str, int], checked: int) -> str:
+    """Which tier decided a window's flags, where a second opinion did: ' (judge decided 12
+    of 300 calls, reader 40)'."""
+    if not by_tier:
+        return ""
+    parts = sorted(by_tier.items(), key=lambda kv: -kv[1])
+    head = f"{parts[0][0]} decided {parts[0][1]} of {checked} calls"
+    return " (" + ", ".join([head, *(f"{t} {n}" for t, n in parts[1:])]) + ")"
 
 
 PRIMARY_METRICS = frozenset({"prompt_embedding"})

@@ -74,6 +74,17 @@ def worker(
 
 
 @app.command()
+def review() -> None:
+    """Run a second-opinion worker: its own consumer group on the enriched topic re-judges
+    calls the cheap checks are unsure of, calls carrying documents and a uniform sample,
+    with the shipped reader, a classifier you supply and/or an LLM judge (`review.*`
+    settings), within its budgets. Runs until Ctrl-C or SIGTERM."""
+    from llmwatch.streams.review_app import run_review
+
+    run_review(load_settings())
+
+
+@app.command()
 def init() -> None:
     """Prepare Kafka and the database: wait until both answer, create llmwatch's topics and
     migrate the schema. Safe to run again, and from several places at once (the migration

@@ -471,6 +471,66 @@ class SDKSettings(BaseModel):
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
 
 
+class ReviewSettings(BaseModel):
+    """The second-opinion tier (`llmwatch review`, streams/review_stage.py): its own consumer
+    group on the enriched topic re-judges a bounded stream of calls."""
+
+    group: str = Field("llmwatch-review", description="Consumer group of the review workers "
+                       "(scaled apart from the ingest workers).")
+    unsure_low: float = Field(0.3, ge=0, le=1, description="A cheap check's score at or above "
+                              "this and below unsure_high is unsure (they flag at 0.5).")
+    unsure_high: float = Field(0.7, ge=0, le=1)
+    documents: bool = Field(True, description="Re-judge calls carrying tool output or "
+                            "documents.")
+    sample_rate: float = Field(0.01, ge=0, le=1, description="Share of all calls re-judged "
+                               "as a uniform sample (chosen by a hash of the event id).")
+    max_per_s: float = Field(2.0, gt=0, description="Calls admitted for a second opinion per "
+                             "second, per review worker (documents first, then unsure, "
+                             "then the sample); the rest are counted and left.")
+    burst: int = Field(20, ge=1, description="Admissions allowed at once above max_per_s.")
+    max_pending: int = Field(5_000, ge=1, description="Calls waiting at most (during a judge "
+                             "outage); beyond, new calls are not admitted.")
+    max_attempts: int = Field(5, ge=1, description="Unusable answers (not JSON) an evaluator "
+                              "may give for one call before it is recorded as failed. "
+                              "Outages are retried without limit.")
+    reader: bool = Field(True, description="Run the shipped reader (int8 MiniLM and its "
+                         "injection head) on every admitted call.")
+    classifier_dir: Path | None = Field(
+        None, description="A local Hugging Face sequence-classification directory (model.onnx"
+        " + tokenizer.json, or a transformers model) to run as the 'classifier' tier.")
+    classifier_labels: dict[str, str] = Field(
+        default_factory=dict, description="The classifier's labels → checks, e.g. "
+        '{"INJECTION": "injection", "JAILBREAK": "injection"} or {"toxic": "toxicity"}.')
+    classifier_threshold: float = Field(0.5, gt=0, lt=1)
+    judge_url: str | None = Field(None, description="An OpenAI-compatible endpoint "
+                                  "(e.g. http://localhost:11434/v1 for Ollama); none: no judge.")
+    judge_model: str = Field("gpt-4o-mini", description="The judge's model name at judge_url.")
+    judge_api_key: SecretStr | None = Field(None, description="The endpoint's API key.")
+    judge_checks: list[str] = Field(
+        default_factory=lambda: ["injection", "refusal", "harmful_answer", "relevance",
+                                 "toxicity"], description="Checks the judge rules on.")
+    judge_structured: Literal["json_schema", "json_object", "none"] = Field(
+        "json_schema", description="How the reply is constrained (json_object for servers "
+        "without JSON-schema output).")
+    judge_timeout_s: float = Field(30, gt=0)
+    judge_retries: int = Field(2, ge=0, description="The client's own retries per request.")
+    judge_max_per_s: float = Field(1.0, gt=0, description="Judge requests a second, per "
+                                   "review worker.")
+    judge_usd_per_day: float = Field(5.0, ge=0, description="Spend per UTC day, across every "
+                                     "review worker; when reached, calls wait for the next day.")
+    judge_usd_per_mtok_in: float = Field(0.15, ge=0, description="Price per million prompt "
+                                         "tokens (what the budget counts).")
+    judge_usd_per_mtok_out: float = Field(0.60, ge=0)
+    judge_redact: bool = Field(True, description="Redact the call's text before it goes to "
+                               "the judge (off for a judge inside your own network).")
+
+    @model_validator(mode="after")
+    def _band(self) -> ReviewSettings:
+        if self.unsure_low >= self.unsure_high:
+            raise ValueError("review.unsure_low must be below review.unsure_high")
+        return self
+
+
 class Settings(BaseSettings):
     """All of llmwatch's configuration."""
 
@@ -493,6 +553,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     report: ReportSettings = ReportSettings()
     sdk: SDKSettings = SDKSettings()
+    review: ReviewSettings = ReviewSettings()
 
     def masked(self) -> dict[str, Any]:
         """The settings as plain data with every credential hidden (`llmwatch config`)."""

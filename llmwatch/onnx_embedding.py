@@ -98,3 +98,9 @@ class OnnxMiniLM:
                 ["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})
             out[chunk] = vectors
         return out
+
+
+@cache
+def model_sha256(model: Path = MODEL) -> str:
+    """The shipped model file's digest: the space's, recorded by heads trained in it."""
+    return hashlib.sha256(model.read_bytes()).hexdigest()

@@ -1,6 +1,6 @@
 """Train the injection check's head (`detectors/injection_head.py`) for an embedding space.
 
-    python -m training.injection_head [--backend static|minilm] [--write]
+    python -m training.injection_head [--backend static|minilm|onnx] [--write]
     python -m training.injection_head --cross-lingual [--write]   # detectors/cross_lingual.py's
                                                     # threshold and head
 
@@ -30,7 +30,7 @@ from corpora.quality_data import injection_set, software_messages, split_of
 from llmwatch.detectors import cross_lingual
 from llmwatch.detectors.injection_head import InjectionHead, Net, windows
 from llmwatch.detectors.quality import data_lines
-from llmwatch.embedding import BACKENDS, Embedder, embedding_name, make_embedder
+from llmwatch.embedding import BACKENDS, Embedder, make_embedder
 from training import provenance
 
 TOOLS = ("scikit-learn", "scipy", "tokenizers")
@@ -344,9 +344,19 @@ def train_cross_lingual_head(whole: Labelled) -> tuple[cross_lingual.Head, dict[
     return cross_lingual.Head(fit(vectors, labels, 0, 1.0), threshold), measured
 
 
+def reader_space() -> Embedder:
+    """The int8 MiniLM the drift space and the second-opinion reader run (onnxruntime)."""
+    from llmwatch import onnx_embedding
+
+    model = onnx_embedding.OnnxMiniLM.load(threads=2)
+    return Embedder(model, name=onnx_embedding.NAME, batch_size=32,
+                    sha256=onnx_embedding.model_sha256())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=BACKENDS, default="static")
+    parser.add_argument("--backend", choices=(*BACKENDS, "onnx"), default="static",
+                        help="onnx: the shipped int8 MiniLM, the second-opinion reader's space")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
     parser.add_argument("--write", action="store_true", help="store the head")
     parser.add_argument("--cross-lingual", action="store_true",
@@ -366,13 +376,13 @@ def main() -> None:
                     space={"name": cross_lingual.SPACE}, metrics=measured)
                 print(f"wrote the cross-lingual head to {path}")
             return
-        embedder = make_embedder(args.backend)
+        embedder = reader_space() if args.backend == "onnx" else make_embedder(args.backend)
         # the whole prompt: a logistic regression (a network measured worse out of fold, 0.48
         # against 0.56); a planted sentence: one hidden layer of 128 (0.80 against 0.69)
         whole_net, whole_threshold, whole_measured = train("whole", whole, embedder, 0, args.c)
         planted_net, planted_threshold, planted_measured = train(
             "planted", planted, embedder, PLANTED_HIDDEN, args.c)
-    head = InjectionHead(embedding_name(args.backend), whole_net, whole_threshold,
+    head = InjectionHead(embedder.name, whole_net, whole_threshold,
                          planted_net, planted_threshold)
     if args.write:
         path = head.save(HEADS)

@@ -28,9 +28,11 @@ from llmwatch.detectors.drift_monitor import (
     baseline_to_bytes,
 )
 from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.second_opinion import best
 from llmwatch.detectors.segments import Segment
 
 from . import vectors
+from .review import verdicts_of
 from .store import Store
 from .tables import (
     DriftBaselineRow,
@@ -110,8 +112,9 @@ class DriftRepository:
         if newest:
             rows.reverse()
         ids = [row.event_id for row in rows]
-        flags, negative = self._flags_and_feedback(ids)
-        records = [_record(row, flags.get(row.event_id, {}), negative.get(row.event_id))
+        flags, negative, decided = self._flags_and_feedback(ids)
+        records = [_record(row, flags.get(row.event_id, {}), negative.get(row.event_id),
+                           decided.get(row.event_id, {}))
                    for row in rows]
         last = (as_utc(rows[-1].timestamp), rows[-1].event_id) if rows else None
         return records, last
@@ -139,14 +142,18 @@ class DriftRepository:
                     .where(EventRow.event_id.in_(ids[at:at + 500]),
                            self.vectors.model_name == self.embedding)))
         rows.sort(key=lambda r: (as_utc(r.timestamp), r.event_id))
-        flags, negative = self._flags_and_feedback([r.event_id for r in rows])
-        return [_record(r, flags.get(r.event_id, {}), negative.get(r.event_id))
+        flags, negative, decided = self._flags_and_feedback([r.event_id for r in rows])
+        return [_record(r, flags.get(r.event_id, {}), negative.get(r.event_id),
+                        decided.get(r.event_id, {}))
                 for r in rows], total
 
-    def _flags_and_feedback(self, ids: list[str]
-                            ) -> tuple[dict[str, dict[str, bool]], dict[str, bool]]:
+    def _flags_and_feedback(self, ids: list[str]) -> tuple[
+            dict[str, dict[str, bool]], dict[str, bool], dict[str, dict[str, str]]]:
+        """Each call's flags (the best verdict's: a second opinion over the cheap check),
+        negative feedback, and which tier decided a flag where it was not the cheap check."""
         flags: dict[str, dict[str, bool]] = {}
         negative: dict[str, bool] = {}
+        decided: dict[str, dict[str, str]] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
@@ -160,7 +167,11 @@ class DriftRepository:
                         .where(FeedbackRow.event_id.in_(chunk))):
                     bad = thumbs == "down" or (score is not None and score < 0.5)
                     negative[event_id] = negative.get(event_id, False) or bad
-        return flags, negative
+            # a second opinion (streams/review_stage.py) overrides the cheap check's flag
+            for (event_id, check), verdict in best(verdicts_of(conn, ids)).items():
+                flags.setdefault(event_id, {})[check] = verdict.flagged
+                decided.setdefault(event_id, {})[check] = verdict.tier
+        return flags, negative, decided
 
     # -- baselines ---------------------------------------------------------------------
     def baseline(self, segment: str) -> tuple[Baseline, Position] | None:
@@ -256,7 +267,8 @@ _EVENT_COLUMNS = (
 )
 
 
-def _record(row: Any, flags: dict[str, bool], negative_feedback: bool | None) -> EventRecord:
+def _record(row: Any, flags: dict[str, bool], negative_feedback: bool | None,
+            decided_by: dict[str, str] | None = None) -> EventRecord:
     """A row of `_RECORD_COLUMNS` as the detectors read it."""
     return EventRecord(
         timestamp=as_utc(row.timestamp), prompt_text=row.prompt_text,
@@ -268,7 +280,7 @@ def _record(row: Any, flags: dict[str, bool], negative_feedback: bool | None) ->
                          else vectors.from_bytes(row.response_vector,
                                                  _answer_dim(row.response_vector, row.dim))),
         flags=flags, negative_feedback=negative_feedback, event_id=row.event_id,
-        prompt_messages=row.prompt_messages,
+        prompt_messages=row.prompt_messages, decided_by=decided_by or {},
     )
 
 

@@ -36,7 +36,9 @@ from .tables import (
     FindingRow,
     QualityScoreRow,
     ReportRow,
+    ReviewQueueRow,
     TicketRow,
+    VerdictRow,
     as_utc,
 )
 
@@ -159,6 +161,9 @@ def _delete_events(s: Session, ids: Any, removed: Removed) -> None:
     for table in (EmbeddingRow, DriftVectorRow):
         removed.add("vectors", s.execute(delete(table).where(
             table.event_id.in_(ids))).rowcount)
+    removed.add("second opinions", s.execute(delete(VerdictRow).where(
+        VerdictRow.event_id.in_(ids))).rowcount)
+    s.execute(delete(ReviewQueueRow).where(ReviewQueueRow.event_id.in_(ids)))
     removed.add("feedback", s.execute(delete(FeedbackRow).where(
         FeedbackRow.event_id.in_(ids))).rowcount)
     removed.add("events", s.execute(delete(EventRow).where(EventRow.event_id.in_(ids))).rowcount)

@@ -304,3 +304,50 @@ class ReportRow(Base):
     json_path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewQueueRow(Base):
+    """A call waiting for its second opinion (`streams/review_stage.py`). The text is read
+    from `events` when it is judged, so erasure and at-rest redaction reach it too."""
+
+    __tablename__ = "review_queue"
+
+    event_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)  # documents | unsure | sample
+    cheap: Mapped[dict[str, Any]] = mapped_column(JSON)  # check → [score, flagged]
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
+    answered: Mapped[list[Any]] = mapped_column(JSON)  # evaluators that have answered
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VerdictRow(Base):
+    """A second opinion on one check of one call, by one tier's evaluator."""
+
+    __tablename__ = "verdicts"
+
+    event_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True)
+    check: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16), primary_key=True)  # reader | classifier | judge
+    evaluator: Mapped[str] = mapped_column(String(200))
+    flagged: Mapped[bool]
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)  # why the call was re-judged
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewSpendRow(Base):
+    """What the second opinion spent in a UTC day, across every review worker."""
+
+    __tablename__ = "review_spend"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+    usd: Mapped[float] = mapped_column(Float)
