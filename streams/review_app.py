@@ -11,12 +11,14 @@ the records; admission is idempotent by event id.
 from __future__ import annotations
 
 import logging
+import logging.config
 import signal
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from llmwatch import logs
 from llmwatch.config import Settings
 from llmwatch.detectors.second_opinion import Evaluator, Selection
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire_many
@@ -93,6 +95,14 @@ def run_review(settings: Settings, stop: threading.Event | None = None,
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        configured = logs.config(settings.log.format, settings.log.level)
+        if configured:
+            logging.config.dictConfig(configured)
+        else:
+            logging.basicConfig(level=settings.log.level, force=True,
+                                format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+        logging.getLogger("kafka").setLevel(logging.WARNING)  # its connection chatter
+        logs.install()
     wait_for_kafka(settings)
     wait_for_database(settings)
     store = Store(settings.storage.url)
