@@ -70,10 +70,17 @@ class MiniLMReader:
         texts = _texts(call, ("prompt", "documents"))
         if not texts:
             return Judgement(())
-        scores = self.head.score_texts(texts, self.encoder.encode(texts), self.encoder.encode)
+        vectors = self.encoder.encode(texts)
+        has_prompt = bool(call.prompt.strip())
+        # the prompt's first line is the user's request (read whole); a tool's output is
+        # content from its first word (read sentence by sentence)
+        scores = (self.head.score_texts(texts[:1], vectors[:1], self.encoder.encode)
+                  if has_prompt else [])
+        scores += self.head.score_texts(texts[int(has_prompt):], vectors[int(has_prompt):],
+                                        self.encoder.encode, content_only=False)
         k = int(np.argmax([s for s, _ in scores]))
         score, at = scores[k]
-        where = "the prompt" if k == 0 and call.prompt.strip() else "a tool message"
+        where = "the prompt" if k == 0 and has_prompt else "a tool message"
         reason = (f"an instruction aimed at the model in {where}" if score >= FLAGS_AT
                   else "no instruction aimed at the model")
         if at is not None and score >= FLAGS_AT:

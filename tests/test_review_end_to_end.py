@@ -87,6 +87,7 @@ def test_the_tier_judges_a_bounded_stream_and_an_outage_loses_nothing(
         for r in rows:
             assert by[(r.event_id, "judge")].flagged == (r.event_id in planted)
             assert by[(r.event_id, "reader")].evaluator.startswith("reader/")
+            assert by[(r.event_id, "reader")].flagged == (r.event_id in planted)
         assert "waits" in review_log.read_text()  # the outage was logged, not fatal
     finally:
         for p in (reviewer, worker):
