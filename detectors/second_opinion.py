@@ -23,6 +23,11 @@ CHECKS = ("injection", "refusal", "harmful_answer", "relevance", "toxicity")
 # classifier a team supplies, an LLM judge.
 TIERS = ("rules", "reader", "classifier", "judge")
 TIER_RANK = {t: k for k, t in enumerate(TIERS)}
+# Tiers whose verdict can add a flag but never clear the cheap check's: the shipped reader
+# catches other planted instructions than the cheap check, not more (bench/
+# second_opinion_eval.py: 22 % against 26 % of inspect-evals' planted documents alone, 35 %
+# together), so it is a second pair of eyes, not an authority.
+ADDS_ONLY = frozenset({"reader"})
 
 
 class EvaluatorUnavailable(Exception):
@@ -162,6 +167,13 @@ def best(verdicts: Iterable[Verdict]) -> dict[tuple[str, str], Verdict]:
         if key not in out or TIER_RANK[v.tier] >= TIER_RANK[out[key].tier]:
             out[key] = v
     return out
+
+
+def decided(cheap: bool | None, verdict: Verdict) -> bool:
+    """A call's flag on a check, given the cheap check's and the best second opinion."""
+    if verdict.tier in ADDS_ONLY:
+        return bool(cheap) or verdict.flagged
+    return verdict.flagged
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

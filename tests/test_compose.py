@@ -44,7 +44,7 @@ def test_every_llmwatch_variable_is_a_real_setting(compose: dict[str, Any],
 
 def test_the_commands_it_runs_exist(compose: dict[str, Any]) -> None:
     commands = {tuple(s["command"]) for s in llmwatch_services(compose).values()}
-    assert commands == {("llmwatch", "init"), ("llmwatch", "worker")}
+    assert commands == {("llmwatch", "init"), ("llmwatch", "worker"), ("llmwatch", "review")}
     for command in commands:
         out = subprocess.run([sys.executable, "-m", "llmwatch", *command[1:], "--help"],
                              capture_output=True, text=True, timeout=120)

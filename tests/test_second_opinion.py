@@ -326,3 +326,21 @@ def test_a_teams_classifier_directory_runs_with_its_label_map(tmp_path) -> None:
     assert verdict.score == pytest.approx(float(probs[:, 1:].sum(axis=1).max()), abs=1e-4)
     assert verdict.flagged == (verdict.score >= 0.5)
     assert "of 3" in verdict.reason  # the prompt and both documents were read
+
+
+def test_the_reader_adds_flags_and_a_judge_decides(store: Store) -> None:
+    calls = [embedded(i) for i in range(3)]
+    stored(store, calls)  # the cheap check flagged none of them
+    t0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    ids = [c.event.event_id for c in calls]
+    review.enqueue(store.engine, [(i, ["documents"], {}) for i in ids], t0)
+    for i, tier, flagged in ((ids[0], "reader", True), (ids[1], "reader", False),
+                             (ids[2], "reader", True), (ids[2], "judge", False)):
+        review.record(store.engine, i, [Verdict(i, "injection", tier, tier, flagged, 0.5)],
+                      [tier], ["documents"], t0, finished=False)
+    records, _ = DriftRepository(store).records(
+        Segment("support-bot", "gpt-test", "2026-10", "v1"))
+    flags = {r.event_id: (r.flags["injection"], r.decided_by) for r in records}
+    assert flags[ids[0]] == (True, {"injection": "reader"})  # the reader added a flag
+    assert flags[ids[1]] == (False, {})  # agreeing changes nothing
+    assert flags[ids[2]] == (False, {})  # the judge outranks the reader

@@ -29,6 +29,7 @@ from llmwatch.detectors.drift_monitor import (
 )
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.second_opinion import best
+from llmwatch.detectors.second_opinion import decided as second_opinion
 from llmwatch.detectors.segments import Segment
 
 from . import vectors
@@ -169,8 +170,11 @@ class DriftRepository:
                     negative[event_id] = negative.get(event_id, False) or bad
             # a second opinion (streams/review_stage.py) overrides the cheap check's flag
             for (event_id, check), verdict in best(verdicts_of(conn, ids)).items():
-                flags.setdefault(event_id, {})[check] = verdict.flagged
-                decided.setdefault(event_id, {})[check] = verdict.tier
+                own = flags.setdefault(event_id, {})
+                flag = second_opinion(own.get(check), verdict)
+                if flag != own.get(check):
+                    decided.setdefault(event_id, {})[check] = verdict.tier
+                own[check] = flag
         return flags, negative, decided
 
     # -- baselines ---------------------------------------------------------------------
