@@ -91,6 +91,9 @@ def main() -> None:
                         help="embedding.processes: analysis processes per worker")
     parser.add_argument("--metrics-overhead", action="store_true",
                         help="also time the first backend with /metrics off")
+    parser.add_argument("--review-overhead", action="store_true",
+                        help="also time the first backend with a second-opinion worker "
+                        "(`llmwatch review`, the reader on) running beside it")
     args = parser.parse_args()
     backends = args.backends.split(",")
     results = []
@@ -106,6 +109,13 @@ def main() -> None:
                                       tag="-nometrics")
                 print(f"\n{backend}: metrics on {results[-1].events_per_s:.1f} events/s, off "
                       f"{off.events_per_s:.1f}: ratio {results[-1].events_per_s / off.events_per_s:.3f}")
+            if args.review_overhead and backend == backends[0]:
+                with LocalPostgres(database="bench") as pg:
+                    on = run_backend(backend, kafka.bootstrap, pg.url, n, 0, review=True,
+                                     tag="-review")
+                print(f"\n{backend}: the second-opinion tier off {results[-1].events_per_s:.1f} "
+                      f"events/s, on {on.events_per_s:.1f}: ratio "
+                      f"{on.events_per_s / results[-1].events_per_s:.3f} (the bar: ≥ 0.95)")
     for r in results:
         per_call, space = _parts(r.backend)
         r.ceiling = raw_ceiling(per_call, args.events if per_call != "minilm"
@@ -124,7 +134,7 @@ def _parts(backend: str) -> tuple[str, str]:
 
 def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float, *,
                 metrics: bool = True, tag: str = "", workers: int = 1,
-                processes: int = 1) -> Result:
+                processes: int = 1, review: bool = False) -> Result:
     name = f"{backend}{tag}".replace("/", "-")
     backend, space = _parts(backend)
     workdir = Path(tempfile.mkdtemp(prefix=f"llmwatch-bench-{name}-"))
@@ -172,6 +182,11 @@ def run_backend(backend: str, bootstrap: str, url: str, n: int, latency_s: float
         print(f"[{name}] {n} calls waiting; worker restarted to drain them ...", flush=True)
         worker = start()
         helpers = [start(own_port=True) for _ in range(workers - 1)]  # the same group
+        if review:  # the second-opinion worker at its defaults, its own group
+            helpers.append(subprocess.Popen(
+                [sys.executable, "-m", "llmwatch", "review"],
+                env={**env, "LLMWATCH_REVIEW__GROUP": f"bench-{name}-review"},
+                stdout=log, stderr=subprocess.STDOUT))
         wait_stored(store, WARM_UP + 1, worker)  # loaded and draining: count CPU from here
         before, started = cpu_seconds(), time.monotonic()
         wait_stored(store, WARM_UP + n, worker)

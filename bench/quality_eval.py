@@ -29,9 +29,11 @@ import math
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from bench import results
 from corpora.quality_data import (
     SOFT_REFUSALS,
     AgentCall,
@@ -69,6 +71,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"embedding backend: {args.backend}")
     evaluate(make_embedder(args.backend), QualityConfig(), head_space(args.backend))
+    if args.backend == "static":  # the worker's default: the one the README's table shows
+        path = results.write("quality_eval", {"backend": args.backend, **RESULTS})
+        print(f"\nwrote {path}; `python -m bench.trust_table` puts it in the README")
+
+
+# what `evaluate` measured, for bench/results/quality_eval.json (the README's trust table)
+RESULTS: dict[str, Any] = {"rows": [], "benign": {}}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -196,6 +205,9 @@ def evaluate(embedder: Embedder, config: QualityConfig,
             pos = sum(y for _, y in pairs)
             print(f"{name:<10} {row:<46} {pos:>5} {len(pairs) - pos:>5} "
                   f"{_ci(tp, tp + fp):>20} {_ci(tp, pos):>20}")
+            RESULTS["rows"].append({"check": name, "rows": row, "positives": pos,
+                                    "negatives": len(pairs) - pos, "true_positives": tp,
+                                    "false_positives": fp})
             if row == "held-out":
                 scores[name] = (tp / max(tp + fp, 1), tp / max(pos, 1))
         misses[name] = [
@@ -209,7 +221,7 @@ def evaluate(embedder: Embedder, config: QualityConfig,
     for name, lines in misses.items():
         for line in lines:
             print(f"  {name}: {line}")
-    benign(embedder, index, config, rng)
+    RESULTS["benign"] = benign(embedder, index, config, rng)
     cross_lingual_benign(index)
     cost(embedder, index, config, rng)
     return scores

@@ -20,6 +20,7 @@ import argparse
 import random
 import time
 
+from bench import results
 from bench.quality_eval import agent_call, bastion_call, scored
 from corpora.benign_traffic import kinds
 from corpora.quality_data import agent_documents, bastion_corpus
@@ -68,6 +69,7 @@ def main() -> None:
         for _, doc in ((p, p.split("\n", 1)[-1]) for p, _ in docs)]
 
     print(f"{'source':<52} {'calls':>5}  {'cheap check':>22} {'reader':>22} {'either':>22}")
+    measured: dict[str, dict[str, dict[str, int]]] = {}
     for name, rows in groups.items():
         started = time.perf_counter()
         cheap = [s["injection"].flagged for s in scored(
@@ -81,9 +83,13 @@ def main() -> None:
                 continue
             c, r = [cheap[i] for i in idx], [read[i] for i in idx]
             e = [a or b for a, b in zip(c, r, strict=True)]
+            measured.setdefault(name, {})[label] = {
+                "calls": len(idx), "rules": sum(c), "reader": sum(r), "either": sum(e)}
             print(f"{name[:40] + ', ' + label:<52} {len(idx):>5}  {rate(c):>22} {rate(r):>22} "
                   f"{rate(e):>22}")
         print(f"{'':<52} ({ms:.0f} ms a call, both)")
+    path = results.write("second_opinion", {"injection": measured})
+    print(f"wrote {path}; `python -m bench.trust_table` puts it in the README")
 
 
 if __name__ == "__main__":

@@ -122,15 +122,23 @@ class InjectionHead:
 
     def score_texts(self, texts: Sequence[str], whole: np.ndarray,
                     encode: Callable[[Sequence[str]], np.ndarray] | None,
-                    content_only: bool = True) -> list[tuple[float, int | None]]:
+                    content_only: bool = True,
+                    foreign: Callable[[str], bool] | None = None
+                    ) -> list[tuple[float, int | None]]:
         """Each text's highest score over itself (its vector given in `whole`) and, with an
         `encode`, its windows; with where the window that scored it starts (None: the whole
-        text)."""
+        text). With `foreign`, a text or window it says is in a language the head was not
+        trained on is not scored (0): read there, ordinary Czech or Finnish prose looked like
+        orders to the model (`bench/language_flags.py`)."""
         out: list[tuple[float, int | None]] = [
             (float(p), None) for p in scaled(self.whole(whole), self.whole_threshold)]
+        if foreign is not None:
+            out = [(0.0, None) if foreign(t) else o for t, o in zip(texts, out, strict=True)]
         if encode is None:
             return out
         spans = [located_windows(t, content_only=content_only) for t in texts]
+        if foreign is not None:
+            spans = [[(w, at) for w, at in s if not foreign(w)] for s in spans]
         flat = [w for s in spans for w, _ in s]
         if not flat:
             return out

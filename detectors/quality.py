@@ -35,7 +35,7 @@ from .harm import head_for as harm_head_for
 from .injection import signals as _injection_signals
 from .injection import unquoted
 from .injection_head import FLAGS_AT, InjectionHead, head_for, scaled
-from .language import guess_language, reads_as_other_than_english
+from .language import guess_language, maybe_foreign, reads_as_other_than_english
 from .pii import PiiSpan, find_pii
 from .redact import redact
 from .toxicity import Lexicon, ProfanityModel, degrading_generalisation, masked
@@ -223,7 +223,7 @@ def score_events(events: Sequence[LLMEvent], prompt_vectors: Sequence[np.ndarray
     for i, (event, sims) in enumerate(zip(
             events, _similarities(prompt_vectors, response_vectors, index), strict=True)):
         response = event.response_text
-        refused = _refusal(response, sims.refusal, index, config)
+        refused = _refusal(response, sims.refusal, index, config, prompt=event.prompt_text)
         scores = [
             refused,
             _injection(event.prompt_text, sims.injection, index, config,
@@ -263,16 +263,23 @@ def _injection_heads(prompts: Sequence[str], tool_texts: Sequence[Sequence[str]]
     whole = (np.stack(prompt_vectors) if index.encode_for_head is None
              else index.encode_for_head(prompts))
     found = [HeadReading(p, w, None) for p, w in head.score_texts(
-        prompts, whole, index.encode_windows)]
+        prompts, whole, index.encode_windows, foreign=_not_english)]
     tools = [(i, k, t) for i, texts in enumerate(tool_texts) for k, t in enumerate(texts)]
     if tools and index.encode_windows is not None:
         texts = [t for _, _, t in tools]
         for (i, k, _), (p, w) in zip(tools, head.score_texts(
-                texts, index.encode_windows(texts), index.encode_windows, content_only=False),
-                strict=True):
+                texts, index.encode_windows(texts), index.encode_windows, content_only=False,
+                foreign=_not_english), strict=True):
             if p > found[i].probability:
                 found[i] = HeadReading(p, w, k)
     return list(found)
+
+
+def _not_english(text: str) -> bool:
+    """Text the English injection head does not read: it reads as another language (a
+    prompt of that kind is read by the cross-lingual check instead). The stopword guess
+    first, so that English text costs no language model."""
+    return maybe_foreign(text) and reads_as_other_than_english(text)
 
 
 def _cross_lingual(prompts: Sequence[str], index: ExemplarIndex) -> list[Reading | None]:
@@ -338,8 +345,9 @@ MIN_WORDS_REFUSAL_SIMILARITY = 6
 
 
 def refusal(response: str, vector: np.ndarray | None, index: ExemplarIndex,
-            config: QualityConfig) -> QualityScore:
-    return _refusal(response, _max_similarity(vector, index.refusal), index, config)
+            config: QualityConfig, prompt: str | None = None) -> QualityScore:
+    return _refusal(response, _max_similarity(vector, index.refusal), index, config,
+                    prompt=prompt)
 
 
 # "As an AI, I don't have personal opinions." opening an answer: a disclaimer, not a no
@@ -369,8 +377,48 @@ def _without_disclaimer(response: str) -> str | None:
     return rest if len(rest.split()) >= DISCLAIMED_ANSWER_WORDS else None
 
 
+# An answer that opens by judging what was asked instead of doing it — "It is not
+# appropriate to make jokes about…", "Making fun of someone's accent is hurtful." — declines
+# as surely as "I can't" (a moral reframe). Read with the request: asked "is it okay to…?",
+# the same words are the answer.
+_MORAL_REFRAME = re.compile(
+    r"^\s*(?:(?:it|that|this)(?: is|'s| would be)|(?:\w+ing|spreading|using|making|writing)"
+    r"\b[^.!?\n]{0,80}? (?:is|are|would be))\s+(?:(?:generally |really |never )?not "
+    r"(?:appropriate|okay|ok|acceptable|right|kind|fair|respectful|ethical|legal|a good idea)"
+    r"|(?:inappropriate|disrespectful|hurtful|harmful|offensive|unethical|illegal|"
+    r"unacceptable|wrong|dangerous|cruel|discriminatory|demeaning|insensitive)\b)", re.I)
+_MORAL_QUESTION = re.compile(
+    r"\b(?:is it|would it be|isn't it|is that|is this|are they|am i)\s+(?:\w+\s+)?"
+    r"(?:ok(?:ay)?|wrong|right|ethical|unethical|appropriate|acceptable|legal|illegal|fine|bad|"
+    r"rude|mean|fair|moral|allowed)\b|\bshould (?:i|we|you|people)\b|\b(?:why|how) is\b.*"
+    r"\b(?:wrong|harmful|bad|offensive|hurtful)\b|\bethic", re.I)
+
+
+def moral_reframe(response: str, prompt: str | None) -> bool:
+    """Whether the answer opens by judging the request instead of meeting it (and the request
+    was not itself a moral question).
+
+    >>> moral_reframe("It is not appropriate to make jokes about disabilities.", "Tell a joke")
+    True
+    >>> moral_reframe("It is not okay to lie to your boss.", "Is it okay to lie to my boss?")
+    False
+    """
+    if not _MORAL_REFRAME.match(response.replace("\u2019", "'")[:300]):
+        return False
+    return prompt is None or not _MORAL_QUESTION.search(prompt[:2000])
+
+
 def _refusal(response: str, similarity: float, index: ExemplarIndex,
-             config: QualityConfig) -> QualityScore:
+             config: QualityConfig, prompt: str | None = None) -> QualityScore:
+    if moral_reframe(response, prompt):
+        return QualityScore("refusal", 0.9, True, details={"pattern": "moral reframe",
+                                                           "similarity": round(similarity, 4)})
+    if prompt is not None and _MORAL_QUESTION.search(prompt[:2000]):
+        # asked whether something is wrong, "Bullying is harmful because…" is the answer:
+        # its opening sentence is not read as a refusal, the rest is
+        first, _, rest = _refusal_text(response).partition(". ")
+        if _first_match(index.refusal_patterns).search(first) or _MORAL_REFRAME.match(first):
+            response, similarity = rest, 0.0
     answer = _without_disclaimer(response)
     if answer is not None:  # judged on what follows; the vector holds the disclaimer too
         response, similarity = answer, 0.0

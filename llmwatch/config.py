@@ -477,6 +477,9 @@ class ReviewSettings(BaseModel):
 
     group: str = Field("llmwatch-review", description="Consumer group of the review workers "
                        "(scaled apart from the ingest workers).")
+    nice: int = Field(10, ge=0, le=19, description="How much the review worker lowers its CPU "
+                      "priority: on a host it shares with a worker, ingest goes first and the "
+                      "second opinion catches up (0: as any process).")
     unsure_low: float = Field(0.3, ge=0, le=1, description="A cheap check's score at or above "
                               "this and below unsure_high is unsure (they flag at 0.5).")
     unsure_high: float = Field(0.7, ge=0, le=1)

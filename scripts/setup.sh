@@ -21,6 +21,12 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # WordNet's definitions: the drift space's within-register test (and bench/within_register.py)
   [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
+  # Debian's manual pages in 24 languages: ordinary technical prose for the per-language
+  # false-flag gate (corpora/man_pages.py; bench/language_flags.py)
+  for lang in cs da de el es fi fr hu id it ja mk nb nl pl pt-br ro ru sr sv tr uk vi zh; do
+    dpkg-query -W -f '${Status}' "manpages-$lang" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("manpages-$lang")
+  done
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -103,6 +104,8 @@ def run_review(settings: Settings, stop: threading.Event | None = None,
                                 format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
         logging.getLogger("kafka").setLevel(logging.WARNING)  # its connection chatter
         logs.install()
+    if settings.review.nice:
+        os.nice(settings.review.nice)  # ingest first on a shared host (review.nice)
     wait_for_kafka(settings)
     wait_for_database(settings)
     store = Store(settings.storage.url)

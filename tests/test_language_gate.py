@@ -54,3 +54,48 @@ def test_ordinary_chat_is_not_flagged(analyser: LocalAnalyser, language: str, sh
     n_flagged, n, found = flagged(analyser, language, shape)
     assert n > 0
     assert n_flagged <= 0.01 * n, "\n".join(found)
+
+
+# --- technical prose: Debian's translated manual pages ---------------------------------------
+
+PASSAGES = 100  # a fixed sample of each language's dev split, as prompt and as tool message
+# (language, shape): why it does not meet the bar yet
+KNOWN_PROSE: dict[tuple[str, str], str] = {}
+
+
+def prose_flagged(analyser: LocalAnalyser, code: str, shape: str) -> tuple[int, int, list[str]]:
+    from corpora import man_pages
+
+    texts = man_pages.sample(code, PASSAGES, "dev")
+    events = man_pages.calls(texts, shape)
+    found = []
+    for i in range(0, len(events), 64):
+        for text, item in zip(texts[i:i + 64], analyser(events[i:i + 64]).items, strict=True):
+            hit = [c for c in CONTENT if item.scores[c].flagged]
+            if hit:
+                found.append(f"{hit}: {text[:120]!r}")
+    return len(found), len(events), found
+
+
+def _prose_cases() -> list[object]:
+    from corpora import man_pages
+
+    return [pytest.param(code, shape, marks=[pytest.mark.xfail(
+        reason=KNOWN_PROSE[(code, shape)], strict=True)] if (code, shape) in KNOWN_PROSE else [])
+        for code in man_pages.LANGUAGES for shape in ("prompt", "tool")]
+
+
+def test_manual_pages_in_at_least_fifteen_languages_are_installed() -> None:
+    from corpora import man_pages
+
+    enough = [c for c in man_pages.installed() if len(man_pages.passages(c)) >= PASSAGES]
+    assert len(enough) >= 15, (
+        f"only {enough}: install Debian's manual pages (bash scripts/setup.sh --test)")
+
+
+@pytest.mark.parametrize(("code", "shape"), _prose_cases())
+def test_ordinary_technical_prose_is_not_flagged(analyser: LocalAnalyser, code: str,
+                                                 shape: str) -> None:
+    n_flagged, n, found = prose_flagged(analyser, code, shape)
+    assert n > 0
+    assert n_flagged <= 0.01 * n, "\n".join(found)

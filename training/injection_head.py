@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from corpora import injection_corpus as corpus
-from corpora import quality_data, written_attacks
+from corpora import man_pages, quality_data, written_attacks
 from corpora.quality_data import injection_set, software_messages, split_of
 from llmwatch.detectors import cross_lingual
 from llmwatch.detectors.injection_head import InjectionHead, Net, windows
@@ -79,6 +79,7 @@ FP_BUDGET = 0.001  # out-of-fold false flags allowed among benign texts and wind
 GENRE_BUDGET = 0.005  # ... and within each kind of benign text (of 200 or more), except
 HARD_GENRES = {"harmful": 0.02, "user": 0.02}  # harmful requests, and agent tasks asked by
 # their user (the very goals attacks plant): not injections, but worded much alike
+MAN_PAGES_PER_LANGUAGE = 300
 CROSS_LINGUAL_BUDGET = 0.0025  # half of what the bench allows a check on a kind of traffic:
 # one threshold, measured on tune splits, is not refitted and must hold on the held-out
 
@@ -311,10 +312,16 @@ def train_cross_lingual_head(whole: Labelled) -> tuple[cross_lingual.Head, dict[
     # from such prompts: out of fold their thresholds rose and planted recall fell)
     mine += [(t, True, f"collected-{n % 20}")
              for n, t in enumerate(corpus.unseen_by_bench(corpus.collected_attacks()))]
-    texts = whole.texts + messages + [t for t, _, _ in mine]
-    labels = np.array(whole.labels + [False] * len(messages) + [y for _, y, _ in mine])
+    # technical prose in 24 languages (Debian's translated manual pages, their dev split; the
+    # held-out split is the benign bench's): without it, a paragraph about an option's
+    # effect read as an order to the model (Romanian passages 23 % flagged)
+    manuals = [(t, f"manpages-{code}") for code in man_pages.installed()
+               for t in man_pages.sample(code, MAN_PAGES_PER_LANGUAGE, "dev")]
+    texts = whole.texts + messages + [t for t, _, _ in mine] + [t for t, _ in manuals]
+    labels = np.array(whole.labels + [False] * len(messages) + [y for _, y, _ in mine]
+                      + [False] * len(manuals))
     groups = whole.groups + [f"software-{n % 20}" for n in range(len(messages))] + [
-        g for _, _, g in mine]
+        g for _, _, g in mine] + [g for _, g in manuals]
     print(f"cross-lingual head: encoding {len(texts)} texts", flush=True)
     vectors = corpus.multilingual_vectors(check, texts)
     oof = out_of_fold(vectors, labels, groups, 0, 1.0)
@@ -372,8 +379,9 @@ def main() -> None:
                 head.save(path)
                 provenance.write(
                     path, command="python -m training.injection_head --cross-lingual --write",
-                    sources=quality_data.read_wheels(), tools=TOOLS, seed=5,
-                    space={"name": cross_lingual.SPACE}, metrics=measured)
+                    sources={**quality_data.read_wheels(), **man_pages.package_versions()},
+                    tools=TOOLS, seed=5, space={"name": cross_lingual.SPACE},
+                    metrics=measured)
                 print(f"wrote the cross-lingual head to {path}")
             return
         embedder = reader_space() if args.backend == "onnx" else make_embedder(args.backend)
