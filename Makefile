@@ -25,6 +25,7 @@ bench: setup
 # (each writes a provenance file; `git status` shows any artifact that came out different).
 # The static space comes first: the heads are trained in it.
 train: setup
+	@bash scripts/setup.sh --test  # Debian's manual pages: the cross-lingual head's negatives
 	$(VENV)/bin/pip install -q -e ".[server,minilm,train]"
 	$(VENV)/bin/python -m training.name_lexicon
 	$(VENV)/bin/python -m training.minilm_onnx
