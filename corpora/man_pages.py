@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import random
 import re
+import unicodedata
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -45,8 +46,25 @@ _CODE_START, _CODE_END = {"nf", "EX"}, {"fi", "EE"}
 _NAMED = {"em": "—", "en": "–", "aq": "'", "dq": '"', "lq": "“", "rq": "”", "oq": "‘",
           "cq": "’", "bu": "•", "co": "©", "rg": "®", "mi": "-", "hy": "-", "ga": "`",
           "ti": "~", "ha": "^", "lh": "", "rh": ""}
-_ESCAPE = re.compile(r"\\(?:f(?:\(..|\[[^\]]*\]|.)|s[+-]?\d+|\((..)|\[(\w+)\]|\*(?:\(..|\[[^\]]*\]|.)"
+_ESCAPE = re.compile(r"\\(?:f(?:\(..|\[[^\]]*\]|.)|s[+-]?\d+|\((..)|\[([^\]\s]+)\]|\*(?:\(..|\[[^\]]*\]|.)"
                      r"|[&|^~0 :%,/-]|e|c|\n)")
+
+
+# groff's accented letters: \(:a is ä, \('e é, \(oa å, \(,c ç … (dpkg's pages write them so)
+_MARKS = {":": "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303",
+          ",": "\u0327", "o": "\u030a", "v": "\u030c"}
+_LETTERS = {"ss": "ß", "ae": "æ", "AE": "Æ", "/o": "ø", "/O": "Ø", "oe": "œ", "OE": "Œ",
+            "/l": "ł", "/L": "Ł", "-D": "Đ", "Sd": "ð", "TP": "Þ", "Tp": "þ", "ij": "ĳ"}
+
+
+def _glyph(name: str) -> str:
+    if name in _NAMED:
+        return _NAMED[name]
+    if name in _LETTERS:
+        return _LETTERS[name]
+    if len(name) == 2 and name[0] in _MARKS and name[1].isalpha():
+        return unicodedata.normalize("NFC", name[1] + _MARKS[name[0]])
+    return ""
 
 
 def _unescape(text: str) -> str:
@@ -54,7 +72,7 @@ def _unescape(text: str) -> str:
         token = m.group(0)
         name = m.group(1) or m.group(2)
         if name:
-            return _NAMED.get(name, "")
+            return _glyph(name)
         return {"\\-": "-", "\\e": "\\", "\\~": " ", "\\ ": " ", "\\0": " "}.get(token, "")
 
     return _ESCAPE.sub(one, text)

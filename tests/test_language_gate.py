@@ -60,7 +60,12 @@ def test_ordinary_chat_is_not_flagged(analyser: LocalAnalyser, language: str, sh
 
 PASSAGES = 100  # a fixed sample of each language's dev split, as prompt and as tool message
 # (language, shape): why it does not meet the bar yet
-KNOWN_PROSE: dict[tuple[str, str], str] = {}
+KNOWN_PROSE: dict[tuple[str, str], str] = {
+    ("cs", "tool"): "the English planted-instruction head reads untranslated English sentences "
+    "left inside Czech paragraphs ('Specifying a large value for this option is useful if "
+    "the network or the destination host is down', 'This manual page pertains to version "
+    "1.0.8 of bzip2') as instructions to the model: 2 of 100",
+}
 
 
 def prose_flagged(analyser: LocalAnalyser, code: str, shape: str) -> tuple[int, int, list[str]]:
