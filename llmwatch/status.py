@@ -27,6 +27,7 @@ class Status:
     members: list[dict[str, Any]] = field(default_factory=list)  # of the consumer group
     last_event_stored: str | None = None
     outbox_pending: int | None = None
+    second_opinion: dict[str, Any] | None = None  # storage/review.py:summary
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -44,6 +45,13 @@ def collect(settings: Settings) -> Status:
         status.recent_findings = _recent_findings(store)
         status.latest_report = _latest_report(store)
         status.last_event_stored, status.outbox_pending = _last_and_outbox(store)
+        from datetime import UTC, datetime
+
+        from llmwatch.storage import review
+
+        opinion = review.summary(store.engine, datetime.now(UTC))
+        if opinion["verdicts_by_tier"] or opinion["pending"]:
+            status.second_opinion = opinion
     except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
         status.storage_error = _first_line(exc) + " (run `llmwatch db upgrade`?)"
     finally:
@@ -111,6 +119,18 @@ def render(status: Status, console: Console) -> None:
             console.print(f"  {line}")
     if status.latest_report:
         console.print(f"latest report: {status.latest_report}")
+    if status.second_opinion:
+        o = status.second_opinion
+        tiers = ", ".join(f"{t} {n}" for t, n in sorted(o["verdicts_by_tier"].items()))
+        console.print(f"second opinion: {o['pending']} calls waiting (oldest {o['oldest_s']:.0f}"
+                      f" s), {o['failed']} failed; verdicts in {o['days']:.0f} days: "
+                      f"{tiers or 'none'}")
+        for check, r in o["sample_rates"].items():
+            lo, hi = r["interval"]
+            console.print(f"  {check}: {r['flagged']} of {r['sampled']} sampled calls "
+                          f"({100 * r['flagged'] / r['sampled']:.1f} %, 95 % interval "
+                          f"{100 * lo:.1f}–{100 * hi:.1f} %), decided by "
+                          f"{', '.join(r['decided_by'])}")
     if status.dead_letter_reasons:
         console.print("dead letters by reason:")
         for reason, n in status.dead_letter_reasons.most_common(10):

@@ -344,3 +344,20 @@ def test_the_reader_adds_flags_and_a_judge_decides(store: Store) -> None:
     assert flags[ids[0]] == (True, {"injection": "reader"})  # the reader added a flag
     assert flags[ids[1]] == (False, {})  # agreeing changes nothing
     assert flags[ids[2]] == (False, {})  # the judge outranks the reader
+
+
+def test_the_samples_rates_carry_intervals_and_say_who_decided(store: Store) -> None:
+    calls = [embedded(i) for i in range(40)]
+    stored(store, calls)
+    t0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    ids = [c.event.event_id for c in calls]
+    review.enqueue(store.engine, [(i, ["sample"], {}) for i in ids], t0)
+    for n, i in enumerate(ids):
+        review.record(store.engine, i, [Verdict(i, "refusal", "judge", "judge/x", n < 4, 0.9)],
+                      ["judge/x"], ["sample"] if n < 30 else ["unsure"], t0, finished=True)
+    got = review.summary(store.engine, t0 + timedelta(hours=1))
+    assert got["pending"] == 0 and got["verdicts_by_tier"] == {"judge": 40}
+    rate = got["sample_rates"]["refusal"]
+    assert (rate["flagged"], rate["sampled"]) == (4, 30)  # only the uniform sample counts
+    low, high = rate["interval"]
+    assert low < 4 / 30 < high and rate["decided_by"] == ["judge"]

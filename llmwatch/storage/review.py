@@ -179,3 +179,39 @@ def queue(engine: Engine) -> list[ReviewQueueRow]:
     with Session(engine) as s:
         return list(s.execute(select(ReviewQueueRow).order_by(
             ReviewQueueRow.enqueued_at)).scalars())
+
+
+def summary(engine: Engine, now: datetime, days: float = 7.0) -> dict[str, Any]:
+    """The second opinion at a glance (`llmwatch status`): what waits, what each tier decided
+    in the last `days`, and each check's flag rate on the uniform sample — an estimate of
+    every call's, so with its 95 % interval."""
+    from llmwatch.detectors.second_opinion import best, wilson
+
+    pending, oldest = depth(engine, now)
+    since = now - timedelta(days=days)
+    with engine.connect() as conn:
+        failed = int(conn.execute(select(func.count()).select_from(ReviewQueueRow).where(
+            ReviewQueueRow.status == "failed")).scalar_one())
+        rows = conn.execute(select(
+            VerdictRow.event_id, VerdictRow.check, VerdictRow.tier, VerdictRow.evaluator,
+            VerdictRow.flagged, VerdictRow.score, VerdictRow.reasons)
+            .where(VerdictRow.decided_at >= since)).all()
+    tiers: dict[str, int] = {}
+    for r in rows:
+        tiers[r.tier] = tiers.get(r.tier, 0) + 1
+    sampled = best(Verdict(r.event_id, r.check, r.tier, r.evaluator, bool(r.flagged),
+                           float(r.score)) for r in rows if "sample" in (r.reasons or []))
+    per_check: dict[str, list[int]] = {}
+    deciders: dict[str, set[str]] = {}
+    for (_, check), v in sampled.items():
+        c = per_check.setdefault(check, [0, 0])
+        c[0] += int(v.flagged)
+        c[1] += 1
+        deciders.setdefault(check, set()).add(v.tier)
+    return {
+        "pending": pending, "oldest_s": round(oldest, 1), "failed": failed,
+        "verdicts_by_tier": tiers, "days": days,
+        "sample_rates": {check: {"flagged": k, "sampled": n,
+                                 "interval": [round(x, 4) for x in wilson(k, n)],
+                                 "decided_by": sorted(deciders[check])}
+                         for check, (k, n) in sorted(per_check.items())}}
