@@ -99,6 +99,22 @@ def test_figures_mark_a_real_change_and_leave_chance_alone() -> None:
     assert any("refusals rose to" in i["text"] for i in f["summary"])
 
 
+def test_the_report_says_which_tier_decided_a_rate() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=16)
+    week = Period(T0, T0 + timedelta(days=7))
+    current = records(600, T0, centre=a, refusals=0.10, seed=1)
+    for r in current[:40]:  # a judge read forty of them, and its verdict stands
+        r.decided_by["refusal"] = "judge"
+    seg = SegmentData("app/m/v1/p1", current=current,
+                      previous=records(600, T0 - timedelta(days=7), centre=a, refusals=0.02,
+                                       seed=2), baseline=[])
+    f = compute(ReportInputs(week, ZoneInfo("UTC"), [seg]))
+    assert f["segments"][0]["quality"]["refusal"]["current"]["decided_by"] == {"judge": 40}
+    assert any("a second opinion decided 40 by judge of 600 calls" in i["text"]
+               for i in f["summary"])
+
+
 def test_a_version_is_compared_with_its_predecessor_on_the_same_traffic() -> None:
     centre = np.ones(8)
     week = Period(T0, T0 + timedelta(days=7))

@@ -206,7 +206,15 @@ def _flagged(r: EventRecord, name: str) -> bool | None:
 def rate(records: Sequence[EventRecord], name: str) -> dict[str, Any]:
     values = [v for v in (_flagged(r, name) for r in records) if v is not None]
     k, n = sum(values), len(values)
-    return {"flagged": k, "checked": n, "rate": round(k / n, 5) if n else None}
+    out: dict[str, Any] = {"flagged": k, "checked": n, "rate": round(k / n, 5) if n else None}
+    decided: dict[str, int] = {}
+    for r in records:  # calls whose flag a second opinion decided (the rest: the cheap check)
+        tier = r.decided_by.get(name)
+        if tier is not None:
+            decided[tier] = decided.get(tier, 0) + 1
+    if decided:
+        out["decided_by"] = decided
+    return out
 
 
 def rates_p(a: dict[str, Any], b: dict[str, Any]) -> float | None:
@@ -471,9 +479,13 @@ def summary(f: dict[str, Any]) -> list[dict[str, str]]:
                 continue
             ref = "the baseline" if vs is q["vs_baseline"] else "last period"
             ref_rate = q["baseline" if vs is q["vs_baseline"] else "previous"]["rate"]
+            decided = q["current"].get("decided_by") or {}
+            who = "" if not decided else " (a second opinion decided " + ", ".join(
+                f"{n} by {tier}" for tier, n in sorted(decided.items())) + " of " + str(
+                q["current"]["checked"]) + " calls)"
             out.append((1, {"severity": "warning", "segment": seg,
                             "text": f"{name}: {q['label']} rose to {q['current']['rate']:.1%} "
-                                    f"from {ref_rate:.1%} ({ref}).",
+                                    f"from {ref_rate:.1%} ({ref}){who}.",
                             "action": _quality_action(name)}))
     out += _new_traffic(f)
     out += _operation_moves(f)
