@@ -176,6 +176,38 @@ def decided(cheap: bool | None, verdict: Verdict) -> bool:
     return verdict.flagged
 
 
+def overlay(flags: dict[str, dict[str, bool]], verdicts: Iterable[Verdict]
+            ) -> dict[str, dict[str, str]]:
+    """Apply the best second opinion to each call's cheap flags (in place); returns, per
+    call and check, the tier that changed a flag (`storage.drift_repo` reads the verdicts,
+    the drift, ticket and report stages pass this in)."""
+    changed: dict[str, dict[str, str]] = {}
+    for (event_id, check), verdict in best(verdicts).items():
+        own = flags.setdefault(event_id, {})
+        flag = decided(own.get(check), verdict)
+        if flag != own.get(check):
+            changed.setdefault(event_id, {})[check] = verdict.tier
+        own[check] = flag
+    return changed
+
+
+def sample_rates(verdicts: Iterable[tuple[Verdict, Sequence[str]]]) -> dict[str, dict[str, object]]:
+    """Each check's flag rate on the uniform sample (verdicts of calls chosen for "sample"),
+    by the best verdict of each call, with its 95 % interval and the tiers that decided."""
+    sampled = best(v for v, why in verdicts if "sample" in why)
+    counts: dict[str, list[int]] = {}
+    tiers: dict[str, set[str]] = {}
+    for (_, check), v in sampled.items():
+        c = counts.setdefault(check, [0, 0])
+        c[0] += int(v.flagged)
+        c[1] += 1
+        tiers.setdefault(check, set()).add(v.tier)
+    return {check: {"flagged": k, "sampled": n,
+                    "interval": [round(x, 4) for x in wilson(k, n)],
+                    "decided_by": sorted(tiers[check])}
+            for check, (k, n) in sorted(counts.items())}
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The 95 % Wilson interval of a rate k/n (a sample's rate is an estimate)."""
     if n == 0:

@@ -47,11 +47,12 @@ def collect(settings: Settings) -> Status:
         status.last_event_stored, status.outbox_pending = _last_and_outbox(store)
         from datetime import UTC, datetime
 
+        from llmwatch.detectors.second_opinion import sample_rates
         from llmwatch.storage import review
 
-        opinion = review.summary(store.engine, datetime.now(UTC))
+        opinion, verdicts = review.summary(store.engine, datetime.now(UTC))
         if opinion["verdicts_by_tier"] or opinion["pending"]:
-            status.second_opinion = opinion
+            status.second_opinion = {**opinion, "sample_rates": sample_rates(verdicts)}
     except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
         status.storage_error = _first_line(exc) + " (run `llmwatch db upgrade`?)"
     finally:

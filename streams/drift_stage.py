@@ -34,6 +34,7 @@ from llmwatch.detectors.explain import explain
 from llmwatch.detectors.findings import Finding, Window
 from llmwatch.detectors.online import Alarm, OnlineCentroidDetector, OnlineState, run_length
 from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
+from llmwatch.detectors.second_opinion import overlay
 from llmwatch.detectors.segments import Segment, segment_of
 from llmwatch.detectors.watermark import UNKNOWN, Watermark
 from llmwatch.isolation import SegmentFailures
@@ -67,7 +68,7 @@ class DriftStage:
                  privacy: Privacy = DEFAULT_PRIVACY, partitions: int = 0) -> None:
         """`partitions`: how many partitions the events topic has (the watermark waits to
         hear from each, or for `idle_partition_s`); 0 when calls come without sources."""
-        self.repo = DriftRepository(store)
+        self.repo = DriftRepository(store, overlay)  # second opinions decide flags
         self.settings = settings
         self.config = drift_config(settings, privacy)
         self._baselines: dict[str, Baseline] = {}

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from llmwatch.detectors.second_opinion import (
     TIER_RANK,
@@ -34,6 +33,9 @@ from llmwatch.detectors.second_opinion import (
 )
 from llmwatch.schemas.embedded import EmbeddedEvent
 from llmwatch.storage import review
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("llmwatch.review")
 

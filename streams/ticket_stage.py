@@ -17,6 +17,7 @@ from llmwatch.alerts.decision import Alert, AlertState, fingerprint
 from llmwatch.alerts.tickets import Example, TicketPolicy, dataset, should_open, suggested_action
 from llmwatch.detectors.explain import NEW, assign
 from llmwatch.detectors.findings import Finding
+from llmwatch.detectors.second_opinion import overlay
 from llmwatch.detectors.segments import Segment
 from llmwatch.isolation import SegmentFailures
 from llmwatch.storage import Store
@@ -31,7 +32,7 @@ class TicketStage:
                  trackers: Sequence[str] = ()) -> None:
         """`trackers`: the names of the configured trackers' outbox sinks ("github", "jira")."""
         self.stored = Tickets(store.engine)
-        self.repo = DriftRepository(store)
+        self.repo = DriftRepository(store, overlay)  # second opinions decide flags
         self.policy = policy
         self.window = window
         self.trackers = list(trackers)

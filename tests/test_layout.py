@@ -17,6 +17,7 @@ RECORDS = {
     "llmwatch.detectors.drift_monitor": {"Baseline", "EventRecord", "baseline_from_bytes",
                                          "baseline_to_bytes"},
     "llmwatch.detectors.redact": {"Privacy", "DEFAULT_PRIVACY"},
+    "llmwatch.detectors.second_opinion": {"Call", "Verdict"},
 }
 
 

@@ -22,7 +22,9 @@ from llmwatch.detectors.second_opinion import (
     admit,
     best,
     in_sample,
+    overlay,
     reasons,
+    sample_rates,
     wilson,
 )
 from llmwatch.detectors.segments import Segment
@@ -246,7 +248,7 @@ def test_windows_read_the_best_verdict_and_say_which_tier_decided(store: Store) 
     review.record(store.engine, calls[0].event.event_id,
                   [Verdict(calls[0].event.event_id, "injection", "judge", "judge/x", True, 0.9,
                            "planted instruction")], ["judge/x"], ["sample"], t0, finished=True)
-    records, _ = DriftRepository(store).records(
+    records, _ = DriftRepository(store, overlay).records(
         Segment("support-bot", "gpt-test", "2026-10", "v1"))
     assert len(records) == 6
     by_id = {r.event_id: r for r in records}
@@ -338,7 +340,7 @@ def test_the_reader_adds_flags_and_a_judge_decides(store: Store) -> None:
                              (ids[2], "reader", True), (ids[2], "judge", False)):
         review.record(store.engine, i, [Verdict(i, "injection", tier, tier, flagged, 0.5)],
                       [tier], ["documents"], t0, finished=False)
-    records, _ = DriftRepository(store).records(
+    records, _ = DriftRepository(store, overlay).records(
         Segment("support-bot", "gpt-test", "2026-10", "v1"))
     flags = {r.event_id: (r.flags["injection"], r.decided_by) for r in records}
     assert flags[ids[0]] == (True, {"injection": "reader"})  # the reader added a flag
@@ -355,9 +357,9 @@ def test_the_samples_rates_carry_intervals_and_say_who_decided(store: Store) -> 
     for n, i in enumerate(ids):
         review.record(store.engine, i, [Verdict(i, "refusal", "judge", "judge/x", n < 4, 0.9)],
                       ["judge/x"], ["sample"] if n < 30 else ["unsure"], t0, finished=True)
-    got = review.summary(store.engine, t0 + timedelta(hours=1))
+    got, verdicts = review.summary(store.engine, t0 + timedelta(hours=1))
     assert got["pending"] == 0 and got["verdicts_by_tier"] == {"judge": 40}
-    rate = got["sample_rates"]["refusal"]
+    rate = sample_rates(verdicts)["refusal"]
     assert (rate["flagged"], rate["sampled"]) == (4, 30)  # only the uniform sample counts
     low, high = rate["interval"]
     assert low < 4 / 30 < high and rate["decided_by"] == ["judge"]

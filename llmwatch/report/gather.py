@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from llmwatch.detectors.second_opinion import overlay
 from llmwatch.detectors.segments import ANY, SEGMENT_FIELDS, Segment, segment_name
 from llmwatch.isolation import SegmentFailures
 from llmwatch.storage import Store
@@ -33,7 +34,7 @@ def gather(store: Store, period: Period, tz: ZoneInfo, *, segment_by: Sequence[s
     failures = failures or SegmentFailures("report")
     period = Period(period.start.astimezone(UTC), period.end.astimezone(UTC))
     previous = period.previous()
-    repo = DriftRepository(store)
+    repo = DriftRepository(store, overlay)  # second opinions decide flags
     segments = _segments(store, previous.start, period.end, segment_by)
     baselines = baseline_spans(store.engine)
     data = []

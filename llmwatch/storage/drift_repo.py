@@ -13,7 +13,7 @@ Vectors are read in the drift space (`Store.drift_space`): the per-call vectors 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -28,8 +28,7 @@ from llmwatch.detectors.drift_monitor import (
     baseline_to_bytes,
 )
 from llmwatch.detectors.findings import Finding
-from llmwatch.detectors.second_opinion import best
-from llmwatch.detectors.second_opinion import decided as second_opinion
+from llmwatch.detectors.second_opinion import Verdict
 from llmwatch.detectors.segments import Segment
 
 from . import vectors
@@ -60,8 +59,15 @@ class Cursor:
     online_from: Position | None
 
 
+Opinions = Callable[[dict[str, dict[str, bool]], list[Verdict]], dict[str, dict[str, str]]]
+
+
 class DriftRepository:
-    def __init__(self, store: Store) -> None:
+    """`opinions`: how second opinions change the cheap flags of the records read
+    (`detectors.second_opinion.overlay`; None: the cheap checks' flags as stored)."""
+
+    def __init__(self, store: Store, opinions: Opinions | None = None) -> None:
+        self.opinions = opinions
         self.engine = store.engine
         # vectors of another embedding backend live in another space: never mixed
         self.embedding = store.drift_space
@@ -168,13 +174,9 @@ class DriftRepository:
                         .where(FeedbackRow.event_id.in_(chunk))):
                     bad = thumbs == "down" or (score is not None and score < 0.5)
                     negative[event_id] = negative.get(event_id, False) or bad
-            # a second opinion (streams/review_stage.py) overrides the cheap check's flag
-            for (event_id, check), verdict in best(verdicts_of(conn, ids)).items():
-                own = flags.setdefault(event_id, {})
-                flag = second_opinion(own.get(check), verdict)
-                if flag != own.get(check):
-                    decided.setdefault(event_id, {})[check] = verdict.tier
-                own[check] = flag
+            # second opinions (streams/review_stage.py), applied as the caller says
+            if self.opinions is not None:
+                decided = self.opinions(flags, verdicts_of(conn, ids))
         return flags, negative, decided
 
     # -- baselines ---------------------------------------------------------------------

@@ -181,12 +181,11 @@ def queue(engine: Engine) -> list[ReviewQueueRow]:
             ReviewQueueRow.enqueued_at)).scalars())
 
 
-def summary(engine: Engine, now: datetime, days: float = 7.0) -> dict[str, Any]:
-    """The second opinion at a glance (`llmwatch status`): what waits, what each tier decided
-    in the last `days`, and each check's flag rate on the uniform sample — an estimate of
-    every call's, so with its 95 % interval."""
-    from llmwatch.detectors.second_opinion import best, wilson
-
+def summary(engine: Engine, now: datetime, days: float = 7.0
+            ) -> tuple[dict[str, Any], list[tuple[Verdict, list[str]]]]:
+    """The second opinion at a glance (`llmwatch status`): what waits, failed, and what each
+    tier decided in the last `days`; with those verdicts and why their calls were chosen
+    (`second_opinion.sample_rates` turns them into the sample's rates)."""
     pending, oldest = depth(engine, now)
     since = now - timedelta(days=days)
     with engine.connect() as conn:
@@ -199,19 +198,7 @@ def summary(engine: Engine, now: datetime, days: float = 7.0) -> dict[str, Any]:
     tiers: dict[str, int] = {}
     for r in rows:
         tiers[r.tier] = tiers.get(r.tier, 0) + 1
-    sampled = best(Verdict(r.event_id, r.check, r.tier, r.evaluator, bool(r.flagged),
-                           float(r.score)) for r in rows if "sample" in (r.reasons or []))
-    per_check: dict[str, list[int]] = {}
-    deciders: dict[str, set[str]] = {}
-    for (_, check), v in sampled.items():
-        c = per_check.setdefault(check, [0, 0])
-        c[0] += int(v.flagged)
-        c[1] += 1
-        deciders.setdefault(check, set()).add(v.tier)
-    return {
-        "pending": pending, "oldest_s": round(oldest, 1), "failed": failed,
-        "verdicts_by_tier": tiers, "days": days,
-        "sample_rates": {check: {"flagged": k, "sampled": n,
-                                 "interval": [round(x, 4) for x in wilson(k, n)],
-                                 "decided_by": sorted(deciders[check])}
-                         for check, (k, n) in sorted(per_check.items())}}
+    verdicts = [(Verdict(r.event_id, r.check, r.tier, r.evaluator, bool(r.flagged),
+                         float(r.score)), list(r.reasons or [])) for r in rows]
+    return ({"pending": pending, "oldest_s": round(oldest, 1), "failed": failed,
+             "verdicts_by_tier": tiers, "days": days}, verdicts)
