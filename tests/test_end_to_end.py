@@ -141,6 +141,11 @@ def test_n_events_become_n_rows_across_a_worker_crash(
         # every call has one timestamp: drift judges them once event time settles (no new
         # call for drift.idle_partition_s), not while partitions may still bring older ones
         wait_for(lambda: _windows_judged(store) == 2, "the drift stage's two windows", log)
+        # the windows' findings reach the findings topic while the worker runs (stopped the
+        # moment a window's cursor is committed, its findings may be in SQL only: they are
+        # sent after the commit, and a worker shutting down sends nothing more)
+        found = [json.loads(r.value) for r in consume(kafka.bootstrap, s.topics.findings,
+                                                      expect=20, timeout_s=120)]
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(60)
@@ -156,8 +161,6 @@ def test_n_events_become_n_rows_across_a_worker_crash(
     assert {e.event.event_id for e in handed_on} == set(store.event_ids())  # all handed on
     assert len(enriched) < N / 2  # packed: a record per segment and batch, not per call
     # the drift stage: reference = first 100 calls, then windows of 100 → 2 windows
-    found = [json.loads(r.value) for r in consume(kafka.bootstrap, s.topics.findings,
-                                                  expect=20, timeout_s=120)]
     windows = [f for f in found
                if f["detector"] == "embedding_drift" and f["metric"] == "prompt_embedding"]
     assert len(windows) == 2 and all(w["window"]["n_current"] == 100 for w in windows)
