@@ -298,7 +298,7 @@ def test_the_drift_space_sees_a_new_subject_in_the_same_style_that_the_static_sp
     from llmwatch.schemas import LLMEvent
     from llmwatch.simulate import wordnet_glosses
     from llmwatch.storage.drift_repo import DriftRepository
-    from llmwatch.storage.tables import FindingRow
+    from llmwatch.storage.tables import DriftBaselineRow, FindingRow
     from llmwatch.streams.drift_stage import drift_config
 
     glosses = wordnet_glosses("dev")
@@ -320,13 +320,28 @@ def test_the_drift_space_sees_a_new_subject_in_the_same_style_that_the_static_sp
                               LLMWATCH_DRIFT__SAMPLE_MAX_PER_S="100000")
     start_at = datetime.now(UTC) - timedelta(hours=2)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
-    for i, text in enumerate(reference + window):
-        event = LLMEvent(event_id=f"wn-{i:05d}", timestamp=start_at + timedelta(seconds=i),
-                         app="glossary", model="gpt-4o-mini", prompt=text,
-                         response="Here is a short definition.", latency_ms=400.0,
-                         input_tokens=20, output_tokens=8)
-        producer.send(s.topics.events, key=event.partition_key,
-                      value=event.model_dump_json().encode())
+
+    def send(texts: list[str], first: int) -> None:
+        for i, text in enumerate(texts, start=first):
+            event = LLMEvent(event_id=f"wn-{i:05d}", timestamp=start_at + timedelta(seconds=i),
+                             app="glossary", model="gpt-4o-mini", prompt=text,
+                             response="Here is a short definition.", latency_ms=400.0,
+                             input_tokens=20, output_tokens=8)
+            producer.send(s.topics.events, key=event.partition_key,
+                          value=event.model_dump_json().encode())
+        producer.flush()
+
+    def baselines() -> int:
+        with Session(store.engine) as session:
+            return len(session.execute(select(DriftBaselineRow)).all())
+
+    # the reference first, then the window: sent as one burst, the calls of a partition
+    # read late could leave the reference's first calls out of it and pull 20 window calls
+    # in (seen with the language gate's slower first batches: the watermark's open issue),
+    # and the window would never fill
+    send(reference, 0)
+    wait_for(lambda: baselines() == 1, "the reference's baseline", log, timeout_s=300)
+    send(window, len(reference))
     producer.close()
 
     def judged() -> list[FindingRow]:
