@@ -182,9 +182,8 @@ def local_analyser(emb: EmbeddingSettings, quality: QualitySettings) -> LocalAna
     borrowed = head_space(emb.backend)
     from llmwatch.detectors.language import reads_as_other_than_english
 
-    # py3langid's model, loaded now rather than by the first batch (the injection heads ask
-    # it of every text that may not be English): a first batch seconds late held the drift
-    # watermark's partitions apart
+    # py3langid's model, loaded at start rather than by the first batch (the injection heads
+    # ask it of every text that may not be English)
     reads_as_other_than_english("Bonjour, comment allez-vous aujourd'hui ?")
     return LocalAnalyser(embedder, QualityScorer(ExemplarIndex.of(embedder, borrowed),
                                                  QualityConfig(**quality.model_dump())))
