@@ -90,22 +90,37 @@ class Evaluator(Protocol):
 class Selection:
     """Which calls get a second opinion. A cheap score in [unsure_low, unsure_high) is
     unsure (the cheap checks flag at 0.5); `sample_rate` of calls are taken uniformly, by a
-    hash of the event id (the same calls whichever worker or replay sees them)."""
+    hash of the event id (the same calls whichever worker or replay sees them). A cheap flag
+    on one of the `flagged` checks is re-judged whatever its score: those are the checks an
+    evaluator of the tier can clear (`for_evaluators`), and a false flag is what pages
+    on-call — a harm check that read "strangle options" as violence, a refusal read into
+    "As an AI I have no opinions. However, …"."""
 
     unsure_low: float = 0.3
     unsure_high: float = 0.7
     documents: bool = True
     sample_rate: float = 0.01
     checks: tuple[str, ...] = CHECKS
+    flagged: tuple[str, ...] = ()
+
+
+def clearable(evaluators: Iterable[Evaluator]) -> tuple[str, ...]:
+    """The checks on which some evaluator's verdict can clear a cheap flag (not the
+    `ADDS_ONLY` tiers')."""
+    return tuple(c for c in CHECKS
+                 if any(c in e.checks and e.tier not in ADDS_ONLY for e in evaluators))
 
 
 # Reasons, in the order admission prefers them when the budget is short.
-PRIORITY = ("documents", "unsure", "sample")
+PRIORITY = ("flagged", "documents", "unsure", "sample")
 
 
 def reasons(call: Call, policy: Selection) -> tuple[str, ...]:
     """Why this call deserves a second opinion (empty: it does not)."""
     out = []
+    if any(flagged for check, (_score, flagged) in call.cheap.items()
+           if check in policy.flagged):
+        out.append("flagged")
     if policy.documents and call.documents:
         out.append("documents")
     if any(policy.unsure_low <= score < policy.unsure_high
@@ -147,8 +162,8 @@ class RateBudget:
 
 def admit(candidates: Sequence[tuple[Call, tuple[str, ...]]], budget: RateBudget, now: float,
           room: int) -> tuple[list[tuple[Call, tuple[str, ...]]], int]:
-    """The candidates the budget admits, documents first, then unsure, then sampled, and how
-    many it turned away. `room`: how many more the queue may hold."""
+    """The candidates the budget admits, flagged first, then documents, unsure, sampled, and
+    how many it turned away. `room`: how many more the queue may hold."""
     rank = {r: k for k, r in enumerate(PRIORITY)}
     ordered = sorted(candidates, key=lambda c: min(rank[r] for r in c[1]))
     taken = []

@@ -485,11 +485,14 @@ class ReviewSettings(BaseModel):
     unsure_high: float = Field(0.7, ge=0, le=1)
     documents: bool = Field(True, description="Re-judge calls carrying tool output or "
                             "documents.")
+    flagged: bool = Field(True, description="Re-judge every call a cheap check flagged, on "
+                          "the checks an evaluator can clear (a classifier's or the judge's; "
+                          "the reader only adds flags): false flags are what page on-call.")
     sample_rate: float = Field(0.01, ge=0, le=1, description="Share of all calls re-judged "
                                "as a uniform sample (chosen by a hash of the event id).")
     max_per_s: float = Field(2.0, gt=0, description="Calls admitted for a second opinion per "
-                             "second, per review worker (documents first, then unsure, "
-                             "then the sample); the rest are counted and left.")
+                             "second, per review worker (flagged first, then documents, "
+                             "unsure, the sample); the rest are counted and left.")
     burst: int = Field(20, ge=1, description="Admissions allowed at once above max_per_s.")
     max_pending: int = Field(5_000, ge=1, description="Calls waiting at most (during a judge "
                              "outage); beyond, new calls are not admitted.")

@@ -21,7 +21,7 @@ from typing import Any
 
 from llmwatch import logs
 from llmwatch.config import Settings
-from llmwatch.detectors.second_opinion import Evaluator, Selection
+from llmwatch.detectors.second_opinion import Evaluator, Selection, clearable
 from llmwatch.schemas.embedded import EmbeddedEvent, from_wire_many
 from llmwatch.storage.retry import until_stored
 from llmwatch.storage.store import Store
@@ -66,9 +66,11 @@ def evaluators(settings: Settings) -> list[Evaluator]:
 def build_stage(settings: Settings, store: Store,
                 chosen: Sequence[Evaluator] | None = None) -> ReviewStage:
     r = settings.review
+    judges = chosen if chosen is not None else evaluators(settings)
     return ReviewStage(
-        store.engine, chosen if chosen is not None else evaluators(settings),
-        Selection(r.unsure_low, r.unsure_high, r.documents, r.sample_rate),
+        store.engine, judges,
+        Selection(r.unsure_low, r.unsure_high, r.documents, r.sample_rate,
+                  flagged=clearable(judges) if r.flagged else ()),
         Budgets(r.max_per_s, r.burst, r.max_pending, r.judge_max_per_s, r.judge_usd_per_day,
                 r.max_attempts),
         redact=settings.privacy.text_at_rest() or (lambda t: t))

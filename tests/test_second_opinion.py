@@ -21,6 +21,7 @@ from llmwatch.detectors.second_opinion import (
     Verdict,
     admit,
     best,
+    clearable,
     in_sample,
     overlay,
     reasons,
@@ -82,6 +83,34 @@ def test_selection_takes_documents_unsure_calls_and_a_uniform_sample() -> None:
     share = sum(in_sample(i, 0.05) for i in ids) / len(ids)
     assert 0.045 < share < 0.055
     assert [in_sample(i, 0.05) for i in ids[:50]] == [in_sample(i, 0.05) for i in ids[:50]]
+
+
+class _Reads:
+    def __init__(self, tier: str, checks: set[str]) -> None:
+        self.name, self.tier, self.checks = tier, tier, frozenset(checks)
+
+    def judge(self, call: Call):  # type: ignore[no-untyped-def]
+        raise AssertionError("selection never calls an evaluator")
+
+
+def test_a_cheap_flag_goes_to_an_evaluator_that_can_clear_it() -> None:
+    figurative = Call("f", "What's the best way to strangle options on a volatile stock?",
+                      "Buy an out-of-the-money call and put with the same expiry. " * 5,
+                      cheap={"harmful_answer": (0.97, True), "refusal": (0.02, False)})
+    # the reader only adds flags: nothing it says clears one, so flags are not sent to it
+    reader_only = [_Reads("reader", {"injection"})]
+    assert clearable(reader_only) == ()
+    assert reasons(figurative, Selection(sample_rate=0.0, flagged=clearable(reader_only))) == ()
+    with_judge = reader_only + [_Reads("judge", {"harmful_answer", "refusal"})]
+    assert clearable(with_judge) == ("refusal", "harmful_answer")
+    policy = Selection(sample_rate=0.0, flagged=clearable(with_judge))
+    assert reasons(figurative, policy) == ("flagged",)
+    # a flag on a check nobody can rule on is not sent
+    assert reasons(Call("t", "p", "r", cheap={"toxicity": (0.9, True)}), policy) == ()
+    # flags are admitted before documents when the budget is short
+    found = [(Call("d", "p", None, documents=("x",)), ("documents",)), (figurative, ("flagged",))]
+    taken, left = admit(found, RateBudget(per_s=1.0, burst=1), now=0.0, room=10)
+    assert [c.event_id for c, _ in taken] == ["f"] and left == 1
 
 
 def test_admission_is_bounded_and_prefers_documents() -> None:
