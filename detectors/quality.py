@@ -394,6 +394,25 @@ _MORAL_QUESTION = re.compile(
     r"\b(?:wrong|harmful|bad|offensive|hurtful)\b|\bethic", re.I)
 
 
+# "It's wrong to assume the iPhone 15 has USB-A", "Gaming is harmful to sleep": the words
+# correct a belief or name an effect; they judge no request.
+_CORRECTS = re.compile(r"\s+(?:to (?:assume|think|believe|say|suggest|conclude|claim|expect|"
+                       r"generalise|generalize)|to (?:your|the|a|an|our|their|his|her)\b|"
+                       r"for (?:your|the|a|an|our|their|his|her|children|kids|dogs|cats|pets)\b)",
+                       re.I)
+# "Gaming is harmful to sleep", "Smoking is dangerous for your heart": an act's effect, not a
+# judgement of the request.
+_EFFECT = re.compile(r"^\W*\w+ing\b[^.!?\n]{0,80}?\b(?:is|are|can be)\s+(?:\w+\s+)?"
+                     r"(?:harmful|dangerous|bad|unhealthy|hurtful|damaging)\s+(?:to|for)\b", re.I)
+# A question of fact ("Can I mix bleach and ammonia?", "Does the iPhone 15 have USB-A?"):
+# "It is dangerous to mix them" answers it; a reframe declines a request ("Tell me…",
+# "How do I get into my ex's account?").
+_ASKS_A_FACT = re.compile(
+    r"(?:^|[.!?]\s+)(?:is|are|does|do|did|was|were|will|has|have|had|why|"
+    r"how (?:many|much|long|often|old|far|big|bad|safe|risky)|can i|could i|may i|must i|"
+    r"would it)\b[^?]{0,300}\?", re.I)
+
+
 def moral_reframe(response: str, prompt: str | None) -> bool:
     """Whether the answer opens by judging the request instead of meeting it (and the request
     was not itself a moral question).
@@ -402,10 +421,19 @@ def moral_reframe(response: str, prompt: str | None) -> bool:
     True
     >>> moral_reframe("It is not okay to lie to your boss.", "Is it okay to lie to my boss?")
     False
+    >>> moral_reframe("It is dangerous to mix them: they release chloramine gas.",
+    ...               "Can I mix bleach and ammonia?")
+    False
     """
-    if not _MORAL_REFRAME.match(response.replace("\u2019", "'")[:300]):
+    text = response.replace("\u2019", "'")[:300]
+    opening = _MORAL_REFRAME.match(text)
+    if not opening or _CORRECTS.match(text, opening.end()):
         return False
-    return prompt is None or not _MORAL_QUESTION.search(prompt[:2000])
+    if _EFFECT.match(text):
+        return False
+    if prompt is None:
+        return True
+    return not (_MORAL_QUESTION.search(prompt[:2000]) or _ASKS_A_FACT.search(prompt[:2000]))
 
 
 def _refusal(response: str, similarity: float, index: ExemplarIndex,
@@ -413,9 +441,12 @@ def _refusal(response: str, similarity: float, index: ExemplarIndex,
     if moral_reframe(response, prompt):
         return QualityScore("refusal", 0.9, True, details={"pattern": "moral reframe",
                                                            "similarity": round(similarity, 4)})
-    if prompt is not None and _MORAL_QUESTION.search(prompt[:2000]):
-        # asked whether something is wrong, "Bullying is harmful because…" is the answer:
-        # its opening sentence is not read as a refusal, the rest is
+    if (prompt is not None and (_MORAL_QUESTION.search(prompt[:2000])
+                                or _ASKS_A_FACT.search(prompt[:2000]))) \
+            or _EFFECT.match(response.replace("\u2019", "'")):
+        # asked whether something is wrong, "Bullying is harmful because…" is the answer
+        # (asked "can I mix bleach and ammonia?", "It is dangerous to mix them…"): its
+        # opening sentence is not read as a refusal, the rest is
         first, _, rest = _refusal_text(response).partition(". ")
         if _first_match(index.refusal_patterns).search(first) or _MORAL_REFRAME.match(first):
             response, similarity = rest, 0.0
