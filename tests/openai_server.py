@@ -1,10 +1,12 @@
-"""A real local HTTP server that speaks the part of the OpenAI API an LLM judge uses:
-POST /v1/chat/completions (with `response_format`, usage and the error bodies the `openai`
-client reads), with injectable faults: down (503), rate-limited (429), and a reply that is
-not JSON.
+"""A real local HTTP server that speaks the part of the OpenAI API an LLM judge and an app
+use: POST /v1/chat/completions (with `response_format`, usage, streaming as server-sent
+events, and the error bodies the `openai` client reads), with injectable faults: down (503),
+rate-limited (429), and a reply that is not JSON.
 
-The "model" behind it is a rule the test passes: it gets the call the judge was shown (the
-JSON document in the user message) and the checks asked, and answers each check.
+The "model" behind it is either a judge rule the test passes (it gets the call the judge was
+shown — the JSON document in the user message — and the checks asked, and answers each
+check), or, for an app's calls (`chat=`), a function of the request's messages that returns
+the assistant's answer.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def keyword_rule(document: dict[str, Any], checks: list[str]) -> dict[str, bool]
 
 
 class OpenAICompatible:
-    def __init__(self, rule: Rule = keyword_rule) -> None:
-        self.rule = rule
+    def __init__(self, rule: Rule = keyword_rule,
+                 chat: Callable[[list[dict[str, Any]]], str] | None = None) -> None:
+        self.rule, self.chat = rule, chat
         self.requests: list[dict[str, Any]] = []
         # "down" | "429" | "garbage": consumed one per request; `down` stays until cleared
         self.faults: deque[str] = deque()
@@ -95,6 +98,9 @@ class OpenAICompatible:
                     self._send(429, {"error": {"message": "slow down", "type": "rate"}},
                                {"Retry-After": "0"})
                     return
+                if api.chat is not None:
+                    self._answer(body, api.chat(body["messages"]))
+                    return
                 user = body["messages"][-1]["content"]
                 document = json.loads(re.search(r"```json\n(.*?)\n```", user, re.S).group(1))
                 checks = re.findall(r"^- (\w+):", user, re.M)
@@ -113,6 +119,44 @@ class OpenAICompatible:
                         "role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": words, "completion_tokens": 60,
                               "total_tokens": words + 60}})
+
+            def _answer(self, body: dict[str, Any], content: str) -> None:
+                model = body.get("model", "chat")
+                prompt_tokens = sum(len(str(m.get("content", "")).split())
+                                    for m in body["messages"])
+                usage = {"prompt_tokens": prompt_tokens,
+                         "completion_tokens": len(content.split()),
+                         "total_tokens": prompt_tokens + len(content.split())}
+                ident, created = f"chatcmpl-{len(api.requests)}", int(time.time())
+                if not body.get("stream"):
+                    self._send(200, {
+                        "id": ident, "object": "chat.completion", "created": created,
+                        "model": model, "choices": [{"index": 0, "finish_reason": "stop",
+                                                     "message": {"role": "assistant",
+                                                                 "content": content}}],
+                        "usage": usage})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                words = content.split(" ")
+                chunks = [{"role": "assistant", "content": ""}] + [
+                    {"content": w if k == 0 else " " + w} for k, w in enumerate(words)]
+                for k, delta in enumerate(chunks):
+                    last = k == len(chunks) - 1
+                    self._event({"id": ident, "object": "chat.completion.chunk",
+                                 "created": created, "model": model,
+                                 "choices": [{"index": 0, "delta": delta,
+                                              "finish_reason": "stop" if last else None}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    self._event({"id": ident, "object": "chat.completion.chunk",
+                                 "created": created, "model": model, "choices": [],
+                                 "usage": usage})
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def _event(self, chunk: dict[str, Any]) -> None:
+                self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                self.wfile.flush()
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
