@@ -469,6 +469,13 @@ class ReportSettings(BaseModel):
 class SDKSettings(BaseModel):
     max_buffer: int = Field(10_000, ge=1, description="Events held while Kafka is slow or down.")
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
+    close_timeout_s: float = Field(2.0, ge=0, le=300, description="At the app's exit (or "
+                                   "close()), how long the SDK may flush; what is left is "
+                                   "counted (stats().unsent) and said once in the log.")
+    kafka_log_level: str = Field("CRITICAL", description="Level of kafka-python's own loggers "
+                                 "('kafka.*') in the app, when the app has not set one: the SDK "
+                                 "says each change of Kafka's state in one line itself "
+                                 "(WARNING or INFO to see kafka-python's lines too).")
 
 
 class ReviewSettings(BaseModel):

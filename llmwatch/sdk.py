@@ -11,7 +11,14 @@ at once (None if the event was dropped). A
 background thread sends the queue to Kafka (kafka-python, acks=all, idempotent), keyed by
 app/model so one app/model's events keep their order. If Kafka is slow or down, events wait in
 the queue; when the queue is full, new events are dropped and counted — the app never waits.
-`stats()` reports what was sent, dropped and failed; `close()` (also run at exit) flushes.
+`stats()` reports what was sent, dropped and failed; `close()` (also run at exit) flushes
+for at most `sdk.close_timeout_s` (2 s): the app's exit is never held longer, and what is
+left is counted (`unsent`) and said once.
+
+A guest in the app's process: kafka-python's own loggers are set to `sdk.kafka_log_level`
+(CRITICAL) unless the app set them, and the SDK says each change of Kafka's state in one
+line — "cannot reach Kafka", "reached Kafka", "Kafka stopped acknowledging" — not one per
+retry.
 """
 
 from __future__ import annotations
@@ -32,7 +39,6 @@ from llmwatch.config import KafkaSettings, load_settings
 from llmwatch.schemas import FeedbackEvent, LLMEvent, hash_id
 
 log = logging.getLogger("llmwatch.sdk")
-_STOP = object()
 
 __all__ = ["Monitor", "MonitorStats", "hash_id"]
 
@@ -46,6 +52,8 @@ class MonitorStats:
     dropped_invalid: int  # failed validation (see the log for why)
     failed: int  # Kafka gave up on them (after the producer's own retries)
     ids_not_hashed: int = 0  # sent without user_id/session_id: no LLMWATCH_SDK__ID_SALT set
+    unsent: int = 0  # still waiting when the app closed the SDK (or emitted after it)
+    # accepted = sent + failed + queued + unsent, at every moment
 
 
 class Monitor:
@@ -59,8 +67,14 @@ class Monitor:
         max_buffer: int | None = None,
         kafka: KafkaSettings | None = None,
         producer_options: dict[str, Any] | None = None,
+        close_timeout_s: float | None = None,
     ) -> None:
         settings = load_settings()
+        self._close_timeout_s = (settings.sdk.close_timeout_s if close_timeout_s is None
+                                 else close_timeout_s)
+        kafka_logs = logging.getLogger("kafka")
+        if kafka_logs.level == logging.NOTSET:  # the app's own setting wins
+            kafka_logs.setLevel(settings.sdk.kafka_log_level.upper())
         self._kafka = kafka or settings.kafka
         if bootstrap_servers:
             self._kafka = self._kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})
@@ -75,9 +89,13 @@ class Monitor:
             0,
         )
         self._in_flight = 0
+        self._after_close = 0
         self._last_drop_log = 0.0
         self._warned_salt = False
         self._closed = False
+        self._stop = threading.Event()
+        self._kafka_state = "connecting"  # → "down" | "up" | "failing", each change said once
+        self._failed_while_failing = 0
         self._thread = threading.Thread(target=self._run, name="llmwatch-sdk", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -104,7 +122,8 @@ class Monitor:
             log.warning("llmwatch: event dropped, it is invalid: %s", _describe(exc))
             return None
         if self._closed:
-            self._count("dropped_full")
+            with self._lock:
+                self._after_close += 1
             return None
         try:
             self._queue.put_nowait((key, payload))
@@ -155,8 +174,10 @@ class Monitor:
     def stats(self) -> MonitorStats:
         with self._lock:
             c = dict(self._counts)
-            queued = self._queue.qsize() + self._in_flight
-        return MonitorStats(queued=queued, **c)
+            waiting = self._queue.qsize() + self._in_flight
+            if self._closed:  # nothing waits any more: what is left was not sent
+                return MonitorStats(queued=0, unsent=waiting + self._after_close, **c)
+        return MonitorStats(queued=waiting, **c)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued has been acknowledged or failed; True if so."""
@@ -167,37 +188,42 @@ class Monitor:
             time.sleep(0.02)
         return False
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Flush for up to `timeout_s`, then stop; events still queued are counted as dropped."""
+    def close(self, timeout_s: float | None = None) -> None:
+        """Flush for up to `timeout_s` (`sdk.close_timeout_s`, 2 s, by default) in all, then
+        stop; events still waiting are counted as `unsent` and said once in the log."""
         if self._closed:
             return
-        self.flush(timeout_s)
-        self._closed = True
-        try:
-            self._queue.put(_STOP, timeout=1.0)
-        except queue.Full:
-            pass  # never connected: the thread sees _closed and ends
-        self._thread.join(timeout_s)
-        leftover = self._queue.qsize()
-        if leftover:
-            self._count("dropped_full", leftover)
-            log.warning("llmwatch: %d events not sent before close (Kafka unreachable?)", leftover)
+        budget = self._close_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
+        self.flush(budget)
+        with self._lock:
+            self._closed = True
+        self._stop.set()
+        self._thread.join(max(0.05, deadline - time.monotonic()))
+        left = self.stats().unsent
+        if left:
+            log.warning("llmwatch: %d events not sent to Kafka at %s before the app closed "
+                        "(%s)", left, self._kafka.bootstrap_servers,
+                        "Kafka unreachable" if self._kafka_state != "up" else
+                        f"not acknowledged within {budget:g} s; sdk.close_timeout_s")
 
     # -- the sending thread ---------------------------------------------------------------
     def _run(self) -> None:
         producer = None
+        backoff = 0.5
         while producer is None:
-            if self._closed:
+            if self._stop.is_set():
                 return
             producer = self._connect()
             if producer is None:
-                time.sleep(1.0)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
         try:
-            while True:
-                item = self._queue.get()
-                if item is _STOP:
-                    break
-                key, payload = item
+            while not self._stop.is_set():
+                try:
+                    key, payload = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
                 with self._lock:
                     self._in_flight += 1
                 try:
@@ -207,15 +233,15 @@ class Monitor:
                 except Exception as exc:  # noqa: BLE001 - the app must never see this
                     self._failed(exc)
         finally:
-            producer.flush(timeout=5)
-            producer.close(timeout=5)
+            # the app is exiting: whatever is not acknowledged now is counted by close()
+            producer.close(timeout=0)
 
     def _connect(self) -> Any:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
         try:
-            return KafkaProducer(
+            producer = KafkaProducer(
                 **self._kafka.kafka_python_options(),
                 acks="all",
                 enable_idempotence=True,
@@ -225,22 +251,46 @@ class Monitor:
                 # default back-off grows to 30 s and missed short recoveries)
                 reconnect_backoff_ms=100,
                 reconnect_backoff_max_ms=1_000,
+                # an unreachable Kafka is known (and said) in 2 s, not kafka-python's 30 s
+                bootstrap_timeout_ms=2_000,
                 **self._producer_options,
             )
         except (KafkaError, OSError) as exc:
-            if not self._closed:  # after close() the drops were already reported
-                log.warning("llmwatch: cannot reach Kafka at %s yet (%s); events are buffered",
-                            self._kafka.bootstrap_servers, exc)
+            if not self._closed and self._kafka_state != "down":
+                self._kafka_state = "down"
+                log.warning("llmwatch: cannot reach Kafka at %s (%s); events wait in a buffer "
+                            "of %d and are sent when it answers", self._kafka.bootstrap_servers,
+                            exc, self._queue.maxsize)
             return None
+        else:
+            if self._kafka_state == "down":
+                log.warning("llmwatch: reached Kafka at %s; sending the %d waiting events",
+                            self._kafka.bootstrap_servers, self._queue.qsize())
+            self._kafka_state = "up"
+            return producer
 
     def _done(self, outcome: str) -> None:
         with self._lock:
             self._in_flight -= 1
             self._counts[outcome] += 1
+            recovered = outcome == "sent" and self._kafka_state == "failing"
+            if recovered:
+                self._kafka_state = "up"
+        if recovered:
+            log.warning("llmwatch: Kafka at %s acknowledges again (%d events failed meanwhile)",
+                        self._kafka.bootstrap_servers, self._failed_while_failing)
+            self._failed_while_failing = 0
 
     def _failed(self, exc: BaseException) -> None:
         self._done("failed")
-        log.warning("llmwatch: event not delivered: %s", exc)
+        with self._lock:
+            first = self._kafka_state != "failing"
+            self._kafka_state = "failing"
+            self._failed_while_failing += 1
+        if first:
+            log.warning("llmwatch: Kafka at %s did not take an event (%s); failures are counted"
+                        " in stats().failed until it acknowledges again",
+                        self._kafka.bootstrap_servers, exc)
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:

@@ -164,7 +164,7 @@ def test_the_producer_side_installs_and_emits_without_pytorch(
         "from llmwatch.sdk import Monitor\n"
         f"m = Monitor({kafka.bootstrap!r}, topic={topic!r})\n"
         "event_id = m.emit(app='shop', model='openai/gpt-4o-mini', prompt='hi', response='hello')\n"
-        "m.close()\n"
+        "m.close(timeout_s=60)\n"  # a busy machine: first connection + ack over 2 s
         "assert m.stats().sent == 1, m.stats()\n"
         "print(event_id)\n")
     run = subprocess.run([str(python), "-c", script], capture_output=True, text=True,

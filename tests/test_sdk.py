@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
 import time
 import uuid
 
+import pytest
 from factories import consume, make_event
 from kafka import KafkaConsumer
 
@@ -85,19 +88,53 @@ def test_a_dead_broker_never_blocks_the_app_and_drops_are_reported() -> None:
     stats = monitor.stats()
     assert (stats.accepted, stats.dropped_full, stats.sent) == (50, 30, 0)
     monitor.close(timeout_s=0.5)
-    assert monitor.stats().dropped_full == 80  # the 50 queued could not be sent either
+    stats = monitor.stats()  # the 50 queued could not be sent either: exact counts
+    assert (stats.dropped_full, stats.unsent, stats.queued, stats.sent) == (30, 50, 0, 0)
+    assert monitor.emit(make_event(99)) is None and monitor.stats().unsent == 51
 
 
-def test_events_queued_while_kafka_is_down_are_sent_when_it_comes_up() -> None:
+def test_events_queued_while_kafka_is_down_are_sent_when_it_comes_up(
+        caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     monitor = Monitor(f"127.0.0.1:{port}", topic="late")
     for i in range(20):
         assert monitor.emit(make_event(i))
+    time.sleep(5)  # a few connection attempts while Kafka is down
     with LocalKafka(port=port) as broker:
         assert monitor.flush(timeout_s=90)
         assert monitor.stats().sent == 20
         assert len(consume(broker.bootstrap, "late", expect=20)) == 20
         monitor.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "llmwatch.sdk"]
+    # each change of state in one line, not a line per retry
+    assert sum("cannot reach Kafka" in m for m in said) == 1, said
+    assert sum("reached Kafka" in m for m in said) == 1, said
+    assert not [r for r in caplog.records if r.name.startswith("kafka")
+                and r.levelno < logging.CRITICAL]  # kafka-python's own lines contained
+
+
+def test_with_kafka_down_the_app_exits_at_once_and_says_so_in_few_lines() -> None:
+    """The app ends; the SDK may hold its exit for sdk.close_timeout_s (2 s) at most, and its
+    log stays quiet while it waits (the app's logging at INFO, as many services run)."""
+    script = (
+        "import logging, sys, time\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n"
+        "from llmwatch.sdk import Monitor\n"
+        f"m = Monitor('127.0.0.1:{free_port()}', topic='never')\n"
+        "m.emit(app='a', model='m', prompt='one'); m.emit(app='a', model='m', prompt='two')\n"
+        "time.sleep(20)\n"
+        "print(repr(m.stats()), time.monotonic(), flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    ended = time.monotonic()
+    stats, script_end = done.stdout.rsplit(" ", 1)
+    assert "accepted=2" in stats and "queued=2" in stats and "dropped_full=0" in stats
+    assert ended - float(script_end) < 3.0  # the process is gone within 3 s of the script
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) <= 5, lines  # ~22 s of an unreachable Kafka
+    assert sum("cannot reach Kafka" in ln for ln in lines) == 1
+    assert sum("2 events not sent" in ln for ln in lines) == 1
 
 
 def test_pending_events_are_flushed_when_the_app_exits(kafka: LocalKafka) -> None:
@@ -109,7 +146,9 @@ def test_pending_events_are_flushed_when_the_app_exits(kafka: LocalKafka) -> Non
         "    m.emit(app='batch-job', model='m', prompt=f'question {i}', event_id=f'x{i}')\n"
         # no close(): the atexit hook must flush
     )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    # a busy machine's first connection can take longer than the default 2 s at exit
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120,
+                   env={**os.environ, "LLMWATCH_SDK__CLOSE_TIMEOUT_S": "60"})
     consumer = KafkaConsumer(name, bootstrap_servers=kafka.bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=3000)
     ids = {json.loads(r.value)["event_id"] for r in consumer}
