@@ -17,6 +17,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -100,9 +101,41 @@ Id = name_type(128)
 # Numbers are numbers: no true for 1, no "12" for 12, no NaN or Infinity, and bounds that no
 # real call comes near but that keep every stored value within its column.
 MAX_TEXT = 200_000  # characters of any one text: a prompt, a chat message, a response
+# Free text holds anything but NUL, which no database text column and no tokenizer takes (the
+# gate also refuses lone surrogates, which JSON Schema cannot name).
+TEXT_PATTERN = "^[^\\u0000]*$"
+
+
+def _no_nul(value: str) -> str:
+    at = value.find("\x00")
+    if at >= 0:
+        raise ValueError(f"contains NUL (U+0000) at position {at}; text cannot hold it")
+    return value
+
+
+def text_type(max_length: int) -> object:
+    return Annotated[str, Field(max_length=max_length,
+                                json_schema_extra={"pattern": TEXT_PATTERN}),
+                     AfterValidator(_no_nul)]
+
+
+Text = text_type(MAX_TEXT)
+_MetadataKey = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
+# ISO 8601 with a zone, as the schema says it (pydantic's AwareDatetime reads the same)
+def _not_a_number(value: object) -> object:
+    if isinstance(value, int | float):  # pydantic would read 1764000000 as a Unix time
+        raise ValueError("a timestamp is an ISO 8601 string with a zone, e.g. "
+                         "'2026-11-01T12:00:00Z', not a number")
+    return value
+
+
+TIMESTAMP_PATTERN = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                     r"([Zz]|[+-]\d{2}(:?\d{2})?)$")
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number),
+                      Field(json_schema_extra={"pattern": TIMESTAMP_PATTERN})]
 FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Count = Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
-MetadataValue = (Annotated[str, Field(max_length=1_000)] | Annotated[int, Strict(),
+MetadataValue = (text_type(1_000) | Annotated[int, Strict(),
                  Field(ge=-(2**63), le=2**63 - 1)] | FiniteFloat | bool | None)
 
 
@@ -114,7 +147,7 @@ class ChatMessage(_Contract):
     """One message of a chat prompt, as OpenAI-style APIs take them."""
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str = Field(max_length=MAX_TEXT)
+    content: Text  # type: ignore[valid-type]
 
 
 class LLMEvent(_Contract):
@@ -123,7 +156,7 @@ class LLMEvent(_Contract):
     kind: Literal["llm_call"] = "llm_call"
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Id = Field(description="Unique per call; the idempotency key.")  # type: ignore[valid-type]
-    timestamp: AwareDatetime = Field(description="When the call started (ISO 8601, with zone).")
+    timestamp: Timestamp = Field(description="When the call started (ISO 8601, with zone).")
     app: Name = Field(description="The feature or service making the call, e.g. 'support-bot'.")
     model: Name = Field(description="Model family as requested, e.g. 'gpt-4o' or 'llama-3-8b'.")
     model_version: Name | None = Field(  # type: ignore[valid-type]
@@ -132,12 +165,12 @@ class LLMEvent(_Contract):
     prompt_version: Name | None = Field(  # type: ignore[valid-type]
         default=None, description="Version of the app's prompt template."
     )
-    prompt: Annotated[str, Field(max_length=MAX_TEXT)] | Annotated[
+    prompt: Text | Annotated[  # type: ignore[valid-type]
         list[ChatMessage], Field(max_length=1_000)] = Field(
         description="The prompt as plain text or as chat messages (at most 1,000)."
     )
-    response: str | None = Field(
-        default=None, max_length=MAX_TEXT, description="The model's answer; null on error."
+    response: Text | None = Field(  # type: ignore[valid-type]
+        default=None, description="The model's answer; null on error."
     )
     latency_ms: FiniteFloat | None = Field(default=None, ge=0, le=86_400_000)
     input_tokens: Count | None = None
@@ -146,15 +179,16 @@ class LLMEvent(_Contract):
     finish_reason: name_type(64) | None = Field(  # type: ignore[valid-type]
         default=None, description="'stop', 'length', 'content_filter', ..."
     )
-    error: str | None = Field(
-        default=None, max_length=2_000, description="Error type or message if the call failed."
+    error: text_type(2_000) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Error type or message if the call failed."
     )
     user_hash: HashedId | None = None
     session_hash: HashedId | None = None
     tags: list[name_type(100)] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=50)
-    metadata: dict[Annotated[str, Field(max_length=100)], MetadataValue] = Field(
-        default_factory=dict, max_length=100)
+    metadata: dict[_MetadataKey, MetadataValue] = Field(  # type: ignore[valid-type]
+        default_factory=dict, max_length=100,
+        json_schema_extra={"propertyNames": {"maxLength": 100, "pattern": TEXT_PATTERN}})
 
     @model_validator(mode="after")
     def _prompt_not_empty(self) -> LLMEvent:
@@ -197,11 +231,11 @@ class FeedbackEvent(_Contract):
     schema_version: Literal[1] = SCHEMA_VERSION
     feedback_id: Id = Field(description="Unique per verdict.")  # type: ignore[valid-type]
     event_id: Id = Field(description="The LLMEvent this is about.")  # type: ignore[valid-type]
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     thumbs: Literal["up", "down"] | None = None
     score: FiniteFloat | None = Field(default=None, ge=0, le=1,
                                       description="0 = worst, 1 = best.")
-    comment: str | None = Field(default=None, max_length=10_000)
+    comment: text_type(10_000) | None = None  # type: ignore[valid-type]
     user_hash: HashedId | None = None
 
     @model_validator(mode="after")
