@@ -85,6 +85,25 @@ def review() -> None:
 
 
 @app.command()
+def gateway(
+    port: Annotated[int | None, typer.Option(help="Port (gateway.port, 4318).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address (gateway.host, 127.0.0.1).")] = None,
+) -> None:
+    """Take calls over HTTP for producers without a Kafka client: OTLP/HTTP traces on
+    /v1/traces (protobuf or JSON, gzip), JSON events on /v1/events; each passes the gate
+    and goes to the events topic, rejects to the dead-letter topic. Runs until Ctrl-C or
+    SIGTERM; several can run behind a load balancer."""
+    from llmwatch.streams.gateway import run_gateway
+
+    settings = load_settings()
+    update = {k: v for k, v in {"port": port, "host": host}.items() if v is not None}
+    if update:
+        settings = settings.model_copy(
+            update={"gateway": settings.gateway.model_copy(update=update)})
+    run_gateway(settings)
+
+
+@app.command()
 def init() -> None:
     """Prepare Kafka and the database: wait until both answer, create llmwatch's topics and
     migrate the schema. Safe to run again, and from several places at once (the migration

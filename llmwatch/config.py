@@ -80,6 +80,11 @@ class TopicSettings(BaseModel):
     findings: str = Field("llmwatch.findings", description="Detector findings, for alerting.")
     tickets: str = Field("llmwatch.tickets", description="Retraining tickets, as they open "
                          "and update.")
+    otlp_spans: str | None = Field(None, description="A topic of OTLP traces as an "
+                                   "OpenTelemetry Collector's Kafka exporter writes them "
+                                   "(otlp_proto or otlp_json; the exporter's default topic is "
+                                   "otlp_spans): the worker turns their LLM spans into events. "
+                                   "None: not read.")
     partitions: int = Field(6, ge=1, description="Partitions when llmwatch creates a topic.")
     replication_factor: int = Field(1, ge=1)
 
@@ -478,6 +483,27 @@ class SDKSettings(BaseModel):
                                  "(WARNING or INFO to see kafka-python's lines too).")
 
 
+class GatewaySettings(BaseModel):
+    """The ingest gateway (`llmwatch gateway`, streams/gateway.py): OTLP/HTTP traces and JSON
+    events over HTTP, produced to the events topic."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
+    port: int = Field(4318, ge=1, le=65535, description="Port (4318 is OTLP/HTTP's).")
+    tokens: list[SecretStr] = Field(default_factory=list, description="Bearer tokens accepted "
+                                    "(Authorization: Bearer …); none: no auth, for loopback "
+                                    "only.")
+    max_body_bytes: int = Field(16_000_000, ge=1_000, description="Largest request body, "
+                                "after gzip is undone.")
+    max_pending: int = Field(20_000, ge=1, description="Events produced but not yet "
+                             "acknowledged by Kafka, over all requests; past it, requests get "
+                             "429 with Retry-After.")
+    ack_timeout_s: float = Field(10.0, gt=0, description="How long a request waits for Kafka "
+                                 "to acknowledge its events; past it, 503 with Retry-After "
+                                 "(a retry is safe: events are stored once by their id).")
+    default_app: str = Field("unknown-app", description="The app of spans whose resource "
+                             "has no service.name.")
+
+
 class ReviewSettings(BaseModel):
     """The second-opinion tier (`llmwatch review`, streams/review_stage.py): its own consumer
     group on the enriched topic re-judges a bounded stream of calls."""
@@ -567,6 +593,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     sdk: SDKSettings = SDKSettings()
     review: ReviewSettings = ReviewSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     def masked(self) -> dict[str, Any]:
         """The settings as plain data with every credential hidden (`llmwatch config`)."""

@@ -37,6 +37,13 @@ class Limits:
     max_age: timedelta = timedelta(days=365)  # older timestamps are refused ...
     max_ahead: timedelta = timedelta(days=1)  # ... and those this far ahead (clock skew)
 
+    @classmethod
+    def of(cls, ingest: Any) -> Limits:
+        """The limits of the `ingest` settings section (llmwatch.config.IngestSettings)."""
+        return cls(max_bytes=ingest.max_event_bytes,
+                   max_age=timedelta(days=ingest.max_event_age_days),
+                   max_ahead=timedelta(seconds=ingest.max_clock_skew_s))
+
 
 DEFAULT_LIMITS = Limits()
 

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
@@ -60,6 +60,7 @@ from .analysis import (
 )
 from .drift_space import DriftSpace, drift_encoder
 from .drift_stage import DriftStage
+from .otlp_ingest import otlp_of_message
 from .pipeline import BatchOutcome, PreparedBatch, RawMessage, finish_batch, prepare_batch
 from .topics import ensure_topics
 from .watchdog import Watchdog
@@ -172,6 +173,24 @@ def build_app(settings: Settings) -> faust.App:
                 await previous  # at most two batches in flight
             previous = task
 
+    if topics.otlp_spans:
+        spans_topic = app.topic(topics.otlp_spans, value_type=bytes, key_type=bytes)
+
+        @app.agent(spans_topic)
+        async def otlp(stream: faust.StreamT[bytes]) -> None:
+            """An OpenTelemetry Collector's Kafka exporter feeds llmwatch without the gateway:
+            each record's LLM spans become events on the events topic (where `ingest` gates
+            and stores them), what cannot be an event is dead-lettered; the record's offset
+            is committed after Kafka has both."""
+            async for record in stream.events():
+                sent = []
+                m = record.message
+                for topic, key, value in otlp_of_message(m.topic, m.partition, m.offset, m.key,
+                                                         m.value, settings, datetime.now(UTC)):
+                    target = raw if topic == topics.events else deadletter
+                    sent.append(await target.send(key=key, value=value))
+                await _delivered(sent)
+
     if settings.alerts.enabled and settings.alerts.has_sink:
 
         @app.timer(settings.alerts.deliver_every_s)
@@ -276,10 +295,7 @@ class _Runtime:
         self.assigned: set[tuple[str, int]] = set()
         self.watchdog = Watchdog(settings)
         retry.on_retry = self.metrics.db_retries.inc
-        ingest = settings.ingest
-        self.limits = Limits(max_bytes=ingest.max_event_bytes,
-                             max_age=timedelta(days=ingest.max_event_age_days),
-                             max_ahead=timedelta(seconds=ingest.max_clock_skew_s))
+        self.limits = Limits.of(settings.ingest)
 
     @property
     def ready(self) -> bool:
