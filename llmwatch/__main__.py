@@ -1,3 +1,3 @@
-from llmwatch.cli import main
+from llmwatch.launcher import main
 
 main()

@@ -54,10 +54,17 @@ def _options(
         is_eager=True)] = False,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the full traceback of an unexpected error.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="A settings file (TOML), instead of LLMWATCH_CONFIG or "
+        "./llmwatch.toml.", exists=True, dir_okay=False, readable=True)] = None,
 ) -> None:
     """llmwatch: monitors LLM calls in production."""
     global _debug
     _debug = debug
+    if config is not None:
+        import os
+
+        os.environ["LLMWATCH_CONFIG"] = str(config)
 
 
 @app.command()
@@ -359,8 +366,17 @@ alerts_app = typer.Typer(help="Alerts: list, show, acknowledge, silence (and lis
 app.add_typer(alerts_app, name="alerts")
 
 
+AS_JSON = typer.Option("--json", help="Print JSON (one array) instead of a table.")
+
+
+def _print_json(rows: list[dict[str, object]]) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(rows, indent=1, default=str, ensure_ascii=False) + "\n")
+
+
 @alerts_app.command("list")
-def alerts_list() -> None:
+def alerts_list(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Alerts by state (firing first): what each is about, where, since when; and what waits
     in the outbox. Other alert commands take a fingerprint or any unique prefix of it."""
     from llmwatch.detectors.segments import segment_name
@@ -371,6 +387,14 @@ def alerts_list() -> None:
     settings = load_settings()
     store = Store.of(settings)
     rows = alert_states(store.engine)
+    if as_json:
+        _print_json([{"fingerprint": r.fingerprint, "status": r.status, "severity": r.severity,
+                      "detector": r.detector, "metric": r.metric,
+                      "segment": segment_name(r.segment), "since": r.since,
+                      "notices": r.notifications, "windows_in_a_row": r.streak,
+                      "acknowledged": bool(r.acknowledged)}
+                     for r in sorted(rows, key=lambda r: (r.status != "firing", r.segment))])
+        return
     table = Table(title="alerts")
     for column in ("fingerprint", "status", "severity", "what", "segment", "since", "notices",
                    "windows in a row", "ack"):
@@ -480,6 +504,7 @@ def alerts_silence(
 @alerts_app.command("silences")
 def alerts_silences(
     all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
     """Silences and maintenance windows: active ones (or all)."""
     from datetime import UTC, datetime
@@ -491,6 +516,12 @@ def alerts_silences(
 
     now = datetime.now(UTC)
     rows = silences(Store.of(load_settings()).engine, now, ended_too=all_)
+    if as_json:
+        _print_json([{"id": r.id, "segment": segment_name(r.segment) if r.segment else None,
+                      "detector": r.detector, "metric": r.metric,
+                      "starts_at": as_utc(r.starts_at), "ends_at": as_utc(r.ends_at),
+                      "active": as_utc(r.ends_at) > now, "reason": r.reason} for r in rows])
+        return
     if not rows:
         console.print("no active silences" if not all_ else "no silences")
         return
@@ -532,12 +563,17 @@ def _duration(text: str):  # type: ignore[no-untyped-def]
 
 
 @tickets_app.command("list")
-def tickets_list() -> None:
+def tickets_list(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Open and closed retraining tickets, newest first."""
     from llmwatch.storage import Store
     from llmwatch.storage.tickets import Tickets
 
     rows = Tickets(Store.of(load_settings()).engine).listing()
+    if as_json:
+        _print_json([{"id": r.id, "status": r.status, "windows": r.windows,
+                      "examples": r.examples, "title": r.title, "action": r.action}
+                     for r in rows])
+        return
     if not rows:
         console.print("no tickets yet: they open when an alert keeps firing "
                       "(LLMWATCH_ALERTS__TICKET_AFTER_WINDOWS windows in a row)")
@@ -749,7 +785,7 @@ def main() -> None:
         if _debug:
             raise
         message, code = _explain(exc)
-        err.print(f"[red]error:[/] {escape(message)}", highlight=False)
+        err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(code)
 
 

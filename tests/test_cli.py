@@ -12,7 +12,7 @@ import pytest
 from llmwatch.local.kafka import LocalKafka, free_port
 
 COMMANDS = ["init", "worker", "simulate", "demo", "status", "event", "alerts", "tickets", "kafka",
-            "config", "db", "schemas"]
+            "config", "db", "schemas", "gateway", "review"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -168,6 +168,23 @@ def test_silence_and_ack_from_the_command_line(tmp_path: Path) -> None:
     assert [x.reason for x in active_silences(store.engine, datetime.now(UTC))] == [""]
     assert run("alerts", "unsilence", "1", env=env).returncode == 1  # already over
     assert "(over)" in run("alerts", "silences", "--all", env=env).stdout
+
+    # every list in JSON, for scripts; settings from a file named on the command line
+    import json
+
+    [firing, inactive] = json.loads(run("alerts", "list", "--json", env=env).stdout)
+    assert (firing["fingerprint"], firing["acknowledged"]) == ("abc123def456", True)
+    assert firing["segment"] == "bot on meta-llama/Llama-3.1-8B-Instruct"
+    assert {x["reason"] for x in json.loads(run("alerts", "silences", "--all", "--json",
+                                                env=env).stdout)} == {"rollout", ""}
+    assert json.loads(run("tickets", "list", "--json", env=env).stdout) == []
+    settings = tmp_path / "llmwatch-alt.toml"
+    settings.write_text(f'[storage]\nurl = "{url}"\n')
+    by_file = run("--config", str(settings), "alerts", "list", "--json")
+    assert by_file.returncode == 0, by_file.stderr
+    assert len(json.loads(by_file.stdout)) == 2
+    missing = run("--config", str(tmp_path / "nope.toml"), "status")
+    assert missing.returncode == 2 and "Invalid value for '--config'" in missing.stderr
 
 
 def test_kafka_cluster_ids_never_look_like_options() -> None:

@@ -156,7 +156,7 @@ def test_the_producer_side_installs_and_emits_without_pytorch(
     assert install.returncode == 0, install.stderr[-3000:]
     absent = subprocess.run([str(python), "-c", "import torch"], capture_output=True)
     assert absent.returncode != 0  # no PyTorch, no sentence-transformers, no faust
-    for module in ("sentence_transformers", "faust", "sqlalchemy"):
+    for module in ("sentence_transformers", "faust", "sqlalchemy", "typer", "rich"):
         assert subprocess.run([str(python), "-c", f"import {module}"],
                               capture_output=True).returncode != 0
     topic = f"sdk-only-{tmp_path.name[-8:]}"
@@ -174,6 +174,10 @@ def test_the_producer_side_installs_and_emits_without_pytorch(
     assert json.loads(record.value)["event_id"] == run.stdout.strip()
     assert subprocess.run([str(venv / "bin" / "llmwatch"), "--version"],
                           capture_output=True).returncode == 0
+    # the CLI is not in the producer install: the command says what to install
+    status = subprocess.run([str(venv / "bin" / "llmwatch"), "status"], capture_output=True,
+                            text=True)
+    assert status.returncode == 2 and "pip install 'llmwatch[server]'" in status.stderr
 
 
 def test_a_stop_that_hangs_ends_in_an_exit_without_commit() -> None:
