@@ -167,3 +167,25 @@ def test_a_broken_span_is_counted_and_logged_once_never_raised(
     said = [r for r in caplog.records if "span is not sent" in r.getMessage()]
     assert len(said) == 1 and "message capture" in said[0].getMessage()
     monitor.close(timeout_s=0.1)
+
+
+def test_spans_recorded_from_an_older_openllmetry_read_the_same() -> None:
+    """OpenLLMetry 0.40 wrote the numbered attributes (recorded by scripts/record_spans.py
+    from the real package, which the tests' environment no longer holds)."""
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).parent / "data" / "otel" /
+                      "openllmetry-0.40.14.json").read_text())
+    assert doc["recorded_with"]["opentelemetry-instrumentation-openai"] == "0.40.14"
+    plain, streamed = (event_from_otel(s["attributes"], app="geo-bot", trace_id=1, span_id=k + 1,
+                                       start_time_unix_nano=s["start_time_unix_nano"],
+                                       end_time_unix_nano=s["end_time_unix_nano"])
+                       for k, s in enumerate(doc["spans"]))
+    assert genai_dialect(doc["spans"][0]["attributes"]) == "genai-numbered"
+    assert isinstance(plain.prompt, list) and [m.role for m in plain.prompt] == ["system", "user"]
+    assert (plain.prompt_text, plain.response, plain.model) == (
+        "What is the capital of France?", ANSWER, "gpt-4o-mini-2024-07-18")
+    assert (plain.input_tokens, plain.output_tokens, plain.finish_reason) == (10, 6, "stop")
+    assert plain.latency_ms is not None and plain.latency_ms > 0
+    assert plain.metadata["provider"] == "OpenAI" and plain.tags == ["chat"]
+    assert (streamed.prompt_text, streamed.response) == ("And of Italy?", ANSWER)
