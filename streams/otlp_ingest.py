@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from llmwatch.config import Settings
+from llmwatch.integrations.prices import DEFAULT
 from llmwatch.schemas import Rejected, decode_event
 from llmwatch.schemas.deadletter import DeadLetter
 from llmwatch.schemas.decode import Limits
@@ -37,6 +38,11 @@ def otlp_records(body: bytes, content_type: str, settings: Settings, now: dateti
     out = OtlpRecords([], len(read.events) + len(read.unreadable), read.other_spans, [], 0)
     limits = Limits.of(settings.ingest)
     for event in read.events:
+        if event.cost_usd is None:  # spans carry tokens, not dollars: the price table's
+            cost = DEFAULT.cost_usd(event.model_version or event.model, event.input_tokens,
+                                    event.output_tokens)
+            if cost is not None:
+                event = event.model_copy(update={"cost_usd": cost})
         raw = event.model_dump_json(exclude_none=True).encode()
         decoded = decode_event(raw, now=now, limits=limits)
         if isinstance(decoded, Rejected):

@@ -24,6 +24,7 @@ import pytest
 from factories import consume, make_event
 from openai_server import API_KEY, OpenAICompatible
 
+from llmwatch.integrations.prices import DEFAULT
 from llmwatch.local.kafka import LocalKafka, free_port
 from llmwatch.schemas import LLMEvent, decode_event
 from llmwatch.schemas.deadletter import DeadLetter
@@ -130,6 +131,7 @@ def test_otlp_from_the_official_exporter_becomes_events(
                                                         "Bonjour ! Je vais bien.")
     assert (first.input_tokens, first.output_tokens) == (4, 5)  # the server counts words
     assert first.latency_ms is not None and first.event_id.startswith("otel-")
+    assert first.cost_usd == DEFAULT.cost_usd("gpt-4o-mini", 4, 5)  # the price table's
     metrics = urllib.request.urlopen(gateway.url + "/metrics", timeout=10).read().decode()
     assert 'llmwatch_gateway_spans_total{outcome="other"} 1.0' in metrics
     assert 'llmwatch_gateway_spans_total{outcome="llm"} 2.0' in metrics
