@@ -41,13 +41,14 @@ class Running:
     log: Path
 
 
-def start_gateway(bootstrap: str, tmp_path: Path, *, ready: bool = True) -> Running:
+def start_gateway(bootstrap: str, tmp_path: Path, *, ready: bool = True,
+                  **settings: str) -> Running:
     port, tag = free_port(), uuid.uuid4().hex[:8]
     events, deadletter = f"gw-events-{tag}", f"gw-dead-{tag}"
     env = {**os.environ, "LLMWATCH_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
            "LLMWATCH_TOPICS__EVENTS": events, "LLMWATCH_TOPICS__DEADLETTER": deadletter,
            "LLMWATCH_GATEWAY__PORT": str(port), "LLMWATCH_GATEWAY__TOKENS": json.dumps([TOKEN]),
-           "LLMWATCH_GATEWAY__ACK_TIMEOUT_S": "5"}
+           "LLMWATCH_GATEWAY__ACK_TIMEOUT_S": "5", **settings}
     log = tmp_path / f"gateway-{tag}.log"
     process = subprocess.Popen([sys.executable, "-m", "llmwatch", "gateway"], env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -304,3 +305,20 @@ def test_a_collectors_kafka_topic_feeds_the_worker(kafka: LocalKafka, tmp_path: 
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+def test_more_than_the_pending_budget_is_429_with_retry_after(kafka: LocalKafka,
+                                                            tmp_path: Path) -> None:
+    running = start_gateway(kafka.bootstrap, tmp_path, LLMWATCH_GATEWAY__MAX_PENDING="2")
+    try:
+        now = datetime.now(UTC)
+        batch = [json.loads(make_event(i, timestamp=now).model_dump_json()) for i in range(3)]
+        status, headers, text = post(running.url + "/v1/events", json.dumps(batch).encode(),
+                                     "application/json")
+        assert status == 429 and int(headers["Retry-After"]) > 0, text
+        status, _, _ = post(running.url + "/v1/events", json.dumps(batch[:2]).encode(),
+                            "application/json")
+        assert status == 202  # within the budget
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=30)
