@@ -246,8 +246,8 @@ def test_a_collectors_kafka_topic_feeds_the_worker(kafka: LocalKafka, tmp_path: 
     """The Collector's Kafka exporter writes ExportTraceServiceRequest messages (otlp_proto)
     or their JSON (otlp_json) to a topic; the worker reads it (topics.otlp_spans)."""
     from kafka import KafkaProducer
+    from openinference.instrumentation.openai import OpenAIInstrumentor
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -266,7 +266,9 @@ def test_a_collectors_kafka_topic_feeds_the_worker(kafka: LocalKafka, tmp_path: 
                    "session_timeout_s": 10},
         "report": {"out_dir": str(tmp_path / "reports")}})
     store = prepared(s)
-    # real spans of OpenLLMetry, encoded as the Collector's otlp_proto encoding carries them
+    # real spans of OpenInference, encoded as the Collector's otlp_proto encoding carries them
+    # (OpenLLMetry is instrumented by test_otel_ingest alone: instrumenting it a second time
+    # in one process doubles its streamed answers)
     api = OpenAICompatible(chat=lambda messages: "Twelve.").start()
     provider = TracerProvider(resource=Resource.create({"service.name": "maths-bot"}))
     memory = InMemorySpanExporter()
