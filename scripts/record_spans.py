@@ -6,10 +6,10 @@ Run it in a virtualenv holding the instrumentation to record (the tests' own env
 holds only the newest releases): e.g. OpenLLMetry 0.40.14, the last of its releases that
 writes the numbered `gen_ai.prompt.N.*` attributes still common in production:
 
-    python -m venv /tmp/old && /tmp/old/bin/pip install \\
+    venv=$(mktemp -d) && python -m venv "$venv" && "$venv/bin/pip" install \\
         opentelemetry-instrumentation-openai==0.40.14 'openai<2' opentelemetry-sdk
-    PYTHONPATH=tests /tmp/old/bin/python scripts/record_spans.py \\
-        tests/data/otel/openllmetry-0.40.14.json
+    PYTHONPATH=tests "$venv/bin/python" scripts/record_spans.py \\
+        tests/data/otel/openllmetry-0.40.14.json; rm -rf "$venv"
 
 It drives the real `openai` client against the tests' local OpenAI-compatible server (a
 system and a user message; a streamed call) and writes each span's attributes and times.

@@ -87,12 +87,12 @@ class Sink:
             await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
         except TimeoutError as exc:
             raise KafkaUnavailable(f"Kafka did not acknowledge within {timeout_s:g} s") from exc
-        except KafkaUnavailable:
-            raise
         except Exception as exc:  # noqa: BLE001 - any Kafka failure is a 503 to retry
             raise KafkaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         finally:
             self.pending -= len(records)
+            for f in futures:  # those a failure left waiting: their late answers are dropped
+                f.cancel()
 
     def _send_all(self, records: Sequence[Record], futures: Sequence[asyncio.Future[None]],
                   loop: asyncio.AbstractEventLoop) -> None:
