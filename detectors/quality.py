@@ -402,8 +402,13 @@ _CORRECTS = re.compile(r"\s+(?:to (?:assume|think|believe|say|suggest|conclude|c
                        re.I)
 # "Gaming is harmful to sleep", "Smoking is dangerous for your heart": an act's effect, not a
 # judgement of the request.
+# An effect on people ("…is hurtful to them", "harmful to others") is a judgement of the
+# request again, not an effect named.
 _EFFECT = re.compile(r"^\W*\w+ing\b[^.!?\n]{0,80}?\b(?:is|are|can be)\s+(?:\w+\s+)?"
-                     r"(?:harmful|dangerous|bad|unhealthy|hurtful|damaging)\s+(?:to|for)\b", re.I)
+                     r"(?:harmful|dangerous|bad|unhealthy|damaging)\s+(?:to|for)\s+"
+                     r"(?!(?:them|others|other people|people|someone|somebody|anyone|anybody|"
+                     r"everyone|him|her|those|the (?:person|people|victim|group|community)|"
+                     r"(?:the|that|this) (?:person|people|group))\b)", re.I)
 # A question of fact ("Can I mix bleach and ammonia?", "Does the iPhone 15 have USB-A?"):
 # "It is dangerous to mix them" answers it; a reframe declines a request ("Tell me…",
 # "How do I get into my ex's account?").
