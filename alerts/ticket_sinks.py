@@ -14,7 +14,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .markdown import tracker_text, tracker_title
@@ -66,7 +66,8 @@ class TrackerSink:
         if ticket is None:  # erased or expired since: nothing to show
             return "gone"
         body = render_body(ticket.evidence, ticket.action, ticket.examples,
-                           ticket.ticket_id) + f"\n{marker(ticket.fingerprint)}\n"
+                           ticket.ticket_id, getattr(ticket, "replays", ())
+                           ) + f"\n{marker(ticket.fingerprint)}\n"
         ref = ticket.external.get(self.tracker.name)
         if ref is not None:
             self.tracker.update(ref, ticket.title, body)
@@ -76,9 +77,13 @@ class TrackerSink:
         return ref
 
 
-def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_id: int) -> str:
+def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_id: int,
+                replays: Sequence[Mapping[str, Any]] = ()) -> str:
     """Markdown an ML engineer can act on; every name and label in it escaped (tracker_text)."""
     t = tracker_text
+    tried = "".join(
+        f"- {t(r['model'])}: **{t(str(r['decision']).replace('_', ' '))}** — "
+        f"{t(r['headline'])} (`llmwatch replays show {r['run_id']}`)\n" for r in replays)
     shifts = "\n".join(
         f"- moved toward prompts about '{t(s['label'])}'" if s["kind"] == "toward" else
         f"- {s['kind']}: prompts about '{t(s['label'])}' "
@@ -97,6 +102,7 @@ def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_
         f"row since {evidence.get('firing_since')}\n\n**Topic shifts:**\n{shifts}\n\n"
         f"**Dataset:** {examples} chat examples (JSONL, PII-redacted): "
         f"`llmwatch tickets export {ticket_id} -o ticket-{ticket_id}.jsonl`\n"
+        + (f"\n**Candidates replayed on this ticket's traffic:**\n{tried}" if tried else "")
     )
 
 

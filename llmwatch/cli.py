@@ -829,3 +829,293 @@ def _database_error(exc: Exception) -> str | None:
     except Exception:  # noqa: BLE001
         url = "storage.url"
     return explain(exc, url)
+
+
+replays_app = typer.Typer(help="Replays of stored traffic through candidate models: list, "
+                          "show.", no_args_is_help=True)
+app.add_typer(replays_app, name="replays")
+FAIL_ON = ("regression", "not-fixed", "never")
+
+
+@app.command()
+def replay(
+    base_url: Annotated[str, typer.Option(
+        help="The candidate's OpenAI-compatible API, e.g. http://localhost:8000/v1.")],
+    model: Annotated[str, typer.Option(help="The candidate model's name at that endpoint.")],
+    ticket: Annotated[int | None, typer.Option(
+        help="Replay a ticket's failing examples beside the rest of its segment's traffic.")
+    ] = None,
+    file: Annotated[Path | None, typer.Option(
+        help="Replay a JSONL file in the ticket-export format (`llmwatch tickets export`).",
+        exists=True, dir_okay=False, readable=True)] = None,
+    app_name: Annotated[str | None, typer.Option(
+        "--app", help="Replay a segment's calls: its app …")] = None,
+    serving_model: Annotated[str | None, typer.Option(
+        help="… its serving model (default: every model of the app) …")] = None,
+    serving_version: Annotated[str | None, typer.Option(
+        help="… and model version (default: every version).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Segment calls from (2026-11-16 or 2026-11-16T08:00, UTC; default: 7 days ago).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="… up to, exclusive (default: now).")
+                     ] = None,
+    system_prompt: Annotated[Path | None, typer.Option(
+        help="A file with another system prompt: replaces the calls' own (a prompt change).",
+        exists=True, dir_okay=False, readable=True)] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Prompts at most, sampled by topic cluster (default: replay.limit).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Calls in flight (default: replay.concurrency).")] = None,
+    rate: Annotated[float | None, typer.Option(
+        help="Calls a second at most (default: replay.rate_per_s).")] = None,
+    price: Annotated[str | None, typer.Option(
+        help="The candidate's price in USD per million tokens, 'input,output' (default: "
+        "the price table's, if it knows the model).")] = None,
+    check: Annotated[str | None, typer.Option(
+        help="With --file: the check its examples failed (refusal, relevance, …).")] = None,
+    run_id: Annotated[str | None, typer.Option(
+        help="Resume this run (prompts already answered are not sent again).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for the HTML and JSON (default: replay.out_dir).")] = None,
+    slack: Annotated[bool, typer.Option(
+        help="Post the verdict's digest to Slack through the outbox.")] = True,
+    fail_on: Annotated[str, typer.Option(
+        help="Exit 3 on: regression (default), not-fixed (also when the finding is not "
+        "fixed), never.")] = "regression",
+) -> None:
+    """Does the fix work? Replay stored traffic through a candidate model, score its answers
+    with the worker's own checks beside the serving answers, and judge them paired.
+
+    Sources: --ticket N, --file FILE, or a segment (--app, --serving-model, --since,
+    --until). The key is read from replay.api_key_env (OPENAI_API_KEY). Ctrl-C stops
+    sending; answers under way are kept; run again with --run-id to go on.
+    Exit codes: 0 done, 3 the --fail-on gate failed, 130 interrupted, 1/2 errors.
+    """
+    import signal
+    import threading
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from llmwatch import replay as rp
+    from llmwatch.detectors.replay_verdict import Finding
+    from llmwatch.detectors.segments import Segment
+    from llmwatch.integrations.prices import DEFAULT as PRICES
+    from llmwatch.storage import Store, upgrade
+    from llmwatch.streams.analysis import local_analyser
+
+    if fail_on not in FAIL_ON:
+        err.print(f"[red]error:[/] --fail-on is one of {', '.join(FAIL_ON)}")
+        raise typer.Exit(2)
+    sources = sum(x is not None for x in (ticket, file, app_name))
+    if run_id is None and sources != 1:
+        err.print("[red]error:[/] name what to replay: one of --ticket N, --file FILE or "
+                  "--app NAME (or --run-id RUN to resume a run)")
+        raise typer.Exit(2)
+    settings = load_settings()
+    cfg = settings.replay
+    prices = PRICES
+    if price is not None:
+        try:
+            pin, pout = (float(x) for x in price.split(","))
+        except ValueError:
+            err.print("[red]error:[/] --price is 'input,output' in USD per million tokens, "
+                      "e.g. 0.15,0.6")
+            raise typer.Exit(2) from None
+        prices = PRICES.with_prices({model: (pin, pout)})
+    try:
+        candidate = rp.Candidate(
+            base_url, model, api_key_env=cfg.api_key_env,
+            system_prompt=system_prompt.read_text(encoding="utf-8") if system_prompt else None,
+            concurrency=concurrency or cfg.concurrency, rate_per_s=rate or cfg.rate_per_s,
+            timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
+            max_attempts=cfg.max_attempts, prices=prices)
+        candidate.api_key  # noqa: B018 - said before any work
+        store = Store.of(settings)
+        upgrade(store.engine)
+        policy = settings.privacy.policy()
+        wanted = limit or cfg.limit
+        traffic = None
+        if sources == 1 and not (run_id and rp.run_exists(store.engine, run_id)):
+            run_id = run_id or rp.new_run_id()
+            with console.status("choosing the prompts ..."):
+                if ticket is not None:
+                    traffic = rp.select_ticket(store, ticket, limit=wanted, seed=seed,
+                                               privacy=policy)
+                elif file is not None:
+                    finding = Finding("quality_rate", f"{check}_rate") if check else None
+                    traffic = rp.select_file(file, limit=wanted, seed=seed, finding=finding,
+                                             as_findings=finding is not None)
+                else:
+                    assert app_name is not None
+                    end = _utc(until) if until else datetime.now(UTC)
+                    start = _utc(since) if since else end - timedelta(days=7)
+                    segment = Segment(app_name, serving_model or "*", serving_version or "*",
+                                      "*")
+                    traffic = rp.select_segment(store, segment, start, end, limit=wanted,
+                                                seed=seed, privacy=policy)
+        assert run_id is not None
+        with console.status("loading the checks ..."):
+            analyser = local_analyser(settings.embedding, settings.quality)
+        job = rp.Replay(store, analyser, candidate, run_id, alpha=cfg.alpha)
+        total = job.start(traffic, datetime.now(UTC))
+    except rp.ReplayError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    skipped = ", ".join(f"{n} left out: {why}" for why, n in
+                        (traffic.skipped.items() if traffic else ()))
+    console.print(f"replay [bold]{run_id}[/]: {total} prompts through {escape(model)} at "
+                  f"{escape(base_url)}" + (f" ({skipped})" if skipped else ""))
+    stop = threading.Event()
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("stopping: no new prompts are sent; the answers under way are kept "
+                  "(Ctrl-C again to quit now)")
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    columns = [TextColumn("replaying"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("replay", total=total)
+        result = job.run(stop=stop, progress=lambda done, n: bar.update(task, completed=done,
+                                                                         total=n))
+    if not result.complete:
+        console.print(f"stopped with {result.pending} prompt(s) still to send; go on with "
+                      f"[bold]llmwatch replay --base-url {escape(base_url)} --model "
+                      f"{escape(model)} --run-id {run_id}[/]")
+        raise typer.Exit(130)
+    verdict = result.verdict
+    assert verdict is not None
+    from llmwatch.streams.alert_stage import ticket_sinks
+
+    trackers = [t.name for t in ticket_sinks(settings.alerts)]
+    published = rp.publish(store, run_id, privacy=policy, out_dir=out or cfg.out_dir,
+                           slack_channel=(cfg.slack_channel or settings.alerts.channel)
+                           if slack else None, trackers=trackers)
+    _print_verdict(verdict.as_dict())
+    console.print(f"HTML: {published.html_path}\nJSON: {published.json_path}")
+    if published.notices:
+        console.print(f"{published.notices} notice(s) in the outbox (Slack digest, ticket "
+                      "update): the worker delivers them")
+    failed = verdict.decision == "regression" or (
+        fail_on == "not-fixed" and verdict.decision == "not_fixed")
+    if fail_on != "never" and failed:
+        raise typer.Exit(3)
+
+
+def _utc(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_verdict(v: dict[str, object]) -> None:
+    colour = {"regression": "red", "fixed": "green", "not_fixed": "yellow",
+              "no_worse": "green"}[str(v["decision"])]
+    console.print(f"[{colour}]{escape(str(v['headline']))}[/]")
+    table = Table("check", "serving", "candidate", "fixed", "newly flagged", "McNemar p")
+    quiet = []
+    for c in v["checks"]:  # type: ignore[attr-defined]
+        if not (c["serving"]["failed"] or c["candidate"]["failed"]):
+            quiet.append(c["check"])
+            continue
+        table.add_row(c["check"], _rate(c["serving"]), _rate(c["candidate"]), str(c["fixed"]),
+                      str(c["regressed"]), f"{c['p_value']:.3g}")
+    if table.rows:
+        console.print(table)
+    if quiet:
+        console.print(f"flagged on neither side: {', '.join(quiet)}")
+    n = v["numbers"]  # type: ignore[index]
+    for side in ("serving", "candidate"):
+        x = n[side]
+        per_1000 = x["cost_usd_per_1000"]
+        console.print(f"{side:9} latency p50 {_num(x['latency_ms_p50'])} ms, p95 "
+                      f"{_num(x['latency_ms_p95'])} ms · cost per 1,000 calls "
+                      + ("—" if per_1000 is None else f"${per_1000:.4f}"))
+
+def _rate(r: dict[str, object]) -> str:
+    if r["rate"] is None:
+        return "—"
+    lo, hi = r["ci"]  # type: ignore[misc]
+    return f"{100 * float(r['rate']):.1f} % [{100 * lo:.1f}–{100 * hi:.1f}]"  # type: ignore[arg-type]
+
+
+def _num(value: object) -> str:
+    return "—" if value is None else f"{float(value):,.0f}"  # type: ignore[arg-type]
+
+
+@replays_app.command("list")
+def replays_list(as_json: Annotated[bool, AS_JSON] = False) -> None:
+    """Every replay run, the newest first, with its verdict."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import ReplayRunRow
+
+    with Session(Store.of(load_settings()).engine) as s:
+        runs = list(s.execute(select(ReplayRunRow).order_by(ReplayRunRow.created_at.desc()))
+                    .scalars())
+    rows = [{"run_id": r.run_id, "status": r.status, "model": r.candidate.get("model"),
+             "source": r.source.get("kind"), "ticket": (r.finding or {}).get("ticket_id"),
+             "decision": (r.verdict or {}).get("decision"),
+             "headline": (r.verdict or {}).get("headline"),
+             "created_at": r.created_at.isoformat()} for r in runs]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("run", "status", "candidate", "source", "verdict")
+    for r in rows:
+        table.add_row(r["run_id"], r["status"], escape(str(r["model"])),
+                      f"{r['source']}" + (f" #{r['ticket']}" if r["ticket"] else ""),
+                      escape(str(r["headline"] or "—")))
+    console.print(table)
+
+
+@replays_app.command("show")
+def replays_show(
+    run: Annotated[str, typer.Argument(help="The run id.")],
+    html: Annotated[Path | None, typer.Option(help="Write the run's HTML page here.")] = None,
+) -> None:
+    """A run's verdict (and its HTML page with --html)."""
+    import gzip
+
+    from sqlalchemy.orm import Session
+
+    from llmwatch.replay import ReplayError, run_record
+    from llmwatch.storage import Store
+    from llmwatch.storage.tables import ReplayRunRow
+
+    store = Store.of(load_settings())
+    try:
+        record, rows = run_record(store.engine, run)
+    except ReplayError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    done = sum(1 for r in rows if r.status == "done")
+    name = escape(str(record["candidate"]["model"]))
+    console.print(f"[bold]{run}[/] ({record['status']}): {name} on {len(rows)} prompts, "
+                  f"{done} answered")
+    if record["verdict"]:
+        _print_verdict(record["verdict"])
+    if html is not None:
+        with Session(store.engine) as s:
+            page = s.get(ReplayRunRow, run)
+            data = page.html_gz if page is not None else None
+        if data is None:
+            err.print("no HTML for this run (not finished, or its examples were erased)")
+            raise typer.Exit(1)
+        html.write_bytes(gzip.decompress(data))
+        console.print(f"HTML: {html}")

@@ -471,6 +471,27 @@ class ReportSettings(BaseModel):
         return self
 
 
+class ReplaySettings(BaseModel):
+    """`llmwatch replay`: how a candidate endpoint is called, and where verdicts go."""
+
+    api_key_env: str = Field("OPENAI_API_KEY", description="The environment variable holding "
+                             "the candidate endpoint's key (the key itself is never stored).")
+    concurrency: int = Field(8, ge=1, le=256, description="Calls in flight at once.")
+    rate_per_s: float | None = Field(None, gt=0, description="At most this many calls a "
+                                     "second (None: only `concurrency` bounds them).")
+    timeout_s: float = Field(60, gt=0, description="Per request, before the client retries.")
+    max_retries: int = Field(4, ge=0, le=20, description="The client's retries of one call "
+                             "(429 and 5xx, with exponential back-off and Retry-After).")
+    max_attempts: int = Field(3, ge=1, le=20, description="Runs of a failed call (each with "
+                              "the client's retries) before it counts as unanswered.")
+    limit: int | None = Field(2_000, ge=1, description="Prompts replayed at most, sampled by "
+                              "topic cluster (None: all).")
+    out_dir: Path = Field(Path("replays"), description="Where the HTML and JSON files go.")
+    slack_channel: str | None = Field(None, description="Channel of the verdict's digest; "
+                                      "default: alerts.channel.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="McNemar's level for a regression.")
+
+
 class SDKSettings(BaseModel):
     max_buffer: int = Field(10_000, ge=1, description="Events held while Kafka is slow or down.")
     id_salt: SecretStr | None = Field(None, description="Salt for hash_id of user/session ids.")
@@ -593,6 +614,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     sdk: SDKSettings = SDKSettings()
     review: ReviewSettings = ReviewSettings()
+    replay: ReplaySettings = ReplaySettings()
     gateway: GatewaySettings = GatewaySettings()
 
     def masked(self) -> dict[str, Any]:

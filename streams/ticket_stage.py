@@ -76,6 +76,8 @@ class TicketStage:
             "explanation": f.explanation, "shifts": f.details.get("shifts", []),
             "firing_since": _iso(state.since), "consecutive_windows": state.streak,
             "example_event_ids": [e.event_id for e in examples[:20]],
+            # every failing call of the window: what `llmwatch replay --ticket` replays
+            "dataset_event_ids": [e.event_id for e in examples[:1000]],
         }
         title = f"Retrain/fix {segment.app} on {segment.model}: {f.metric} ({f.detector})"
         return self.stored.save(TicketUpdate(

@@ -81,3 +81,36 @@ def line_chart(title: str, days: Sequence[str], series: Series,
                        for n, (name, v) in enumerate(references) if v is not None)
     return Markup(f'<figure><figcaption>{escape(title)}</figcaption>{"".join(parts)}'
                   f'<div class="legend">{legend}</div></figure>')
+
+
+def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]],
+              names: Sequence[str], *, width: int = 560) -> Markup:
+    """Grouped horizontal bars of rates (0–1), one group per label, one bar per series,
+    with a legend: a replay's flag rates, serving beside candidate."""
+    if not labels:
+        return Markup("")
+    bar, gap, left = 10, 8, 150
+    group = bar * len(series) + gap
+    height = TOP + group * len(labels) + 24
+    top = max([0.0, *(v for s in series for v in s)]) or 1.0
+    scale = (width - left - 60) / top
+    parts = [f'<svg class="chart" width="{width}" height="{height}" role="img" '
+             f'viewBox="0 0 {width} {height}">']
+    for i, label in enumerate(labels):
+        y0 = TOP + i * group
+        parts.append(f'<text class="ylabel" x="{left - 6}" y="{y0 + bar * len(series) / 2 + 3}"'
+                     f'>{escape(label)}</text>')
+        for j, values in enumerate(series):
+            v = float(values[i])
+            y = y0 + j * bar
+            parts.append(f'<rect x="{left}" y="{y}" width="{max(v * scale, 0.5):.1f}" '
+                         f'height="{bar - 2}" fill="{COLOURS[j % len(COLOURS)]}"/>'
+                         f'<text x="{left + v * scale + 4:.1f}" y="{y + bar - 3}">'
+                         f'{100 * v:.1f} %</text>')
+    legend_y = height - 8
+    for j, name in enumerate(names):
+        parts.append(f'<rect x="{left + j * 110}" y="{legend_y - 8}" width="10" height="10" '
+                     f'fill="{COLOURS[j % len(COLOURS)]}"/><text x="{left + j * 110 + 14}" '
+                     f'y="{legend_y}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

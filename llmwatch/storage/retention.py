@@ -35,6 +35,8 @@ from .tables import (
     FeedbackRow,
     FindingRow,
     QualityScoreRow,
+    ReplayCallRow,
+    ReplayRunRow,
     ReportRow,
     ReviewQueueRow,
     TicketRow,
@@ -106,6 +108,9 @@ def apply_retention(engine: Any, policy: RetentionPolicy, now: datetime,
             s.execute(update(FeedbackRow).where(FeedbackRow.timestamp < c,
                                                 FeedbackRow.comment.is_not(None))
                       .values(comment=None))
+            # a replay keeps a prompt's text only as long as its source call does
+            removed.add("replayed prompts", s.execute(delete(ReplayCallRow).where(
+                ReplayCallRow.source_timestamp < c)).rowcount)
         if (c := cutoff(policy.findings_days)) is not None:
             removed.add("findings", s.execute(delete(FindingRow).where(
                 FindingRow.created_at < c)).rowcount)
@@ -166,6 +171,11 @@ def _delete_events(s: Session, ids: Any, removed: Removed) -> None:
     s.execute(delete(ReviewQueueRow).where(ReviewQueueRow.event_id.in_(ids)))
     removed.add("feedback", s.execute(delete(FeedbackRow).where(
         FeedbackRow.event_id.in_(ids))).rowcount)
+    runs = select(ReplayCallRow.run_id).where(ReplayCallRow.source_id.in_(ids))
+    s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id.in_(runs))  # its examples
+              .values(html_gz=None))
+    removed.add("replayed prompts", s.execute(delete(ReplayCallRow).where(
+        ReplayCallRow.source_id.in_(ids))).rowcount)
     removed.add("events", s.execute(delete(EventRow).where(EventRow.event_id.in_(ids))).rowcount)
 
 
@@ -203,12 +213,16 @@ def _scrub_tickets(s: Session, ids: Sequence[str], forms: Sequence[str],
         kept = [ln for ln in lines if not any(f in ln for f in forms)]
         evidence = dict(t.evidence or {})
         example_ids = evidence.get("example_event_ids", [])
+        dataset_ids = evidence.get("dataset_event_ids", [])
         shifts = evidence.get("shifts", [])
         cleaned = [{**sh, "examples": [e for e in sh.get("examples", [])
                                        if not _quotes(e, forms)]} for sh in shifts]
-        if len(kept) != len(lines) or any(i in ids for i in example_ids) or cleaned != shifts:
+        if len(kept) != len(lines) or any(i in ids for i in (*example_ids, *dataset_ids)) \
+                or cleaned != shifts:
             t.dataset, t.examples = "\n".join(kept), len(kept)
             evidence["example_event_ids"] = [i for i in example_ids if i not in ids]
+            if dataset_ids:
+                evidence["dataset_event_ids"] = [i for i in dataset_ids if i not in ids]
             evidence["shifts"] = cleaned
             t.evidence = evidence
             removed.add("ticket dataset lines", len(lines) - len(kept))

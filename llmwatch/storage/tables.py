@@ -351,3 +351,44 @@ class ReviewSpendRow(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     calls: Mapped[int] = mapped_column(Integer)
     usd: Mapped[float] = mapped_column(Float)
+
+
+class ReplayRunRow(Base):
+    """A replay of stored traffic through a candidate model (`llmwatch/replay.py`): what was
+    replayed, through what, and the verdict once done. Never read by drift, alerts or
+    reports: candidate answers live only here and in `replay_calls`."""
+
+    __tablename__ = "replay_runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)  # segment/period, ticket, or file
+    candidate: Mapped[dict[str, Any]] = mapped_column(JSON)  # base_url, model, system prompt
+    finding: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the ticket's, if any
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    html_gz: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReplayCallRow(Base):
+    """One prompt of a replay: the messages the serving model got, its answer and the
+    candidate's, both scored by the same checks. Its text follows the source event's
+    retention and erasure (`source_timestamp`, `source_id`, `user_hash`)."""
+
+    __tablename__ = "replay_calls"
+
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("replay_runs.run_id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    source_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_hash: Mapped[str | None] = mapped_column(String(128), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # finding | other
+    cluster: Mapped[str] = mapped_column(String(200))
+    messages: Mapped[list[Any] | None] = mapped_column(JSON)  # as sent to the serving model
+    serving: Mapped[dict[str, Any]] = mapped_column(JSON)  # answer, latency, cost, flags
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    candidate: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # answer, usage, flags
+    error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

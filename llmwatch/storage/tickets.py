@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from .outbox import Notice, add_notices
-from .tables import TicketRow
+from .tables import ReplayRunRow, TicketRow
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class TicketContent:
     evidence: dict[str, Any]
     examples: int
     external: dict[str, str]
+    replays: tuple[dict[str, Any], ...] = ()  # candidates replayed on it (`llmwatch replay`)
 
 
 class Tickets:
@@ -83,7 +84,8 @@ class Tickets:
                 return None
             return TicketContent(row.id, row.fingerprint, row.title, row.action,
                                  dict(row.evidence or {}), row.examples,
-                                 {k: str(v) for k, v in (row.external or {}).items()})
+                                 {k: str(v) for k, v in (row.external or {}).items()},
+                                 tuple(replays_of(s, row.id)))
 
     def remember(self, ticket_id: int, tracker: str, ref: str) -> None:
         """Record the tracker's issue of a ticket (its number or key)."""
@@ -104,3 +106,18 @@ class Tickets:
                                  "windows": t.windows, "examples": t.examples,
                                  "evidence": t.evidence, "external": t.external})
         return docs
+
+
+def replays_of(s: Session, ticket_id: int, newest: int = 5) -> list[dict[str, Any]]:
+    """The finished replays of a ticket, newest first: run, candidate and verdict."""
+    runs = s.execute(select(ReplayRunRow).where(ReplayRunRow.status == "done")
+                     .order_by(ReplayRunRow.updated_at.desc())).scalars()
+    out = []
+    for run in runs:
+        if (run.finding or {}).get("ticket_id") == ticket_id and run.verdict:
+            out.append({"run_id": run.run_id, "model": run.candidate.get("model"),
+                        "decision": run.verdict["decision"],
+                        "headline": run.verdict["headline"]})
+            if len(out) == newest:
+                break
+    return out

@@ -1,0 +1,768 @@
+"""Does the fix work? Replay stored traffic through a candidate model before it ships.
+
+    llmwatch replay --ticket 3 --base-url http://… --model my-finetune
+
+Three sources of prompts (`select_segment`, `select_ticket`, `select_file`): a segment's calls
+in a period (raw text within its retention), a ticket's failing examples beside the rest of
+its segment's traffic, or a JSONL file in the ticket-export format. `--limit` samples them
+stratified by the prompts' topic clusters (`detectors/explain.py:fit_clusters`), so rare
+topics stay in. Each prompt goes, as the exact chat messages the serving model got (or with
+another system prompt), to any OpenAI-compatible endpoint through the `openai` client:
+bounded concurrency, a rate, retries with back-off, timeouts; cost from usage and a price
+table. Every answer then goes through the worker's own checks (`streams/analysis.py`), with
+the serving answer beside it, so both are scored by the same code; the pairs are stored in
+`replay_calls` as they finish — a run interrupted and started again with its run id calls
+the endpoint only for the prompts it has no answer to. Candidate answers never enter
+`events`: baselines, alerts and reports cannot see them.
+
+The verdict is pure (`detectors/replay_verdict.py`); `llmwatch/report/replay_html.py` writes
+it as HTML and `replay_digest` as a Slack message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from llmwatch.alerts.tickets import validate_line
+from llmwatch.detectors.explain import assign, fit_clusters
+from llmwatch.detectors.replay_verdict import Finding, PairedCall, Side, Verdict, verdict
+from llmwatch.detectors.segments import Segment
+from llmwatch.integrations.prices import DEFAULT as DEFAULT_PRICES
+from llmwatch.integrations.prices import Prices
+from llmwatch.schemas import LLMEvent
+from llmwatch.storage import Store
+from llmwatch.storage.retry import until_stored
+from llmwatch.storage.tables import (
+    EmbeddingRow,
+    EventRow,
+    ReplayCallRow,
+    ReplayRunRow,
+    TicketRow,
+    as_utc,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_FOR_CLUSTERS = 40  # fewer prompts than this are one stratum
+MAX_TEXT = 200_000
+_TICK = timedelta(microseconds=1)
+
+
+class ReplayError(Exception):
+    """A replay that cannot start or go on, with what to do about it."""
+
+
+# -- what is replayed -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceCall:
+    """One prompt to replay, with the serving model's answer."""
+
+    source_id: str
+    timestamp: datetime
+    messages: list[dict[str, str]]
+    answer: str | None
+    app: str = "replay"
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    error: bool = False
+    user_hash: str | None = None
+    role: str = "other"  # finding | other
+    cluster: str = ""
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    calls: list[SourceCall]
+    source: dict[str, Any]  # how it was chosen, for the run's record
+    finding: Finding | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # why calls were left out
+
+
+def _messages(row: Any) -> list[dict[str, str]]:
+    if row.prompt_messages:
+        return [{"role": str(m["role"]), "content": str(m["content"])}
+                for m in row.prompt_messages]
+    return [{"role": "user", "content": row.prompt_text}]
+
+
+def _rows(engine: Engine, where: Sequence[Any], embedding_model: str,
+          ) -> tuple[list[SourceCall], int]:
+    """Stored calls with raw text (and their per-call prompt vectors where kept), and how many
+    had their text cleared by retention."""
+    columns = (EventRow.event_id, EventRow.timestamp, EventRow.app, EventRow.prompt_text,
+               EventRow.prompt_messages, EventRow.response_text, EventRow.latency_ms,
+               EventRow.cost_usd, EventRow.error, EventRow.user_hash, EmbeddingRow.dim,
+               EmbeddingRow.prompt_vector)
+    stmt = (select(*columns).outerjoin(EmbeddingRow, (EmbeddingRow.event_id == EventRow.event_id)
+                                       & (EmbeddingRow.model_name == embedding_model))
+            .where(*where).order_by(EventRow.timestamp, EventRow.event_id))
+    with engine.connect() as conn:
+        rows = list(conn.execute(stmt))
+    out, cleared = [], 0
+    for r in rows:
+        if not r.prompt_text and not r.prompt_messages:
+            cleared += 1
+            continue
+        vector = (None if r.prompt_vector is None else
+                  np.frombuffer(r.prompt_vector, dtype=np.float16 if len(r.prompt_vector)
+                                == 2 * r.dim else np.float32).astype(np.float32))
+        out.append(SourceCall(r.event_id, as_utc(r.timestamp), _messages(r), r.response_text,
+                              r.app, r.latency_ms, r.cost_usd, r.error is not None,
+                              r.user_hash, vector=vector))
+    return out, cleared
+
+
+def _segment_where(segment: Segment, start: datetime | None, end: datetime | None) -> list[Any]:
+    columns = {"app": EventRow.app, "model": EventRow.model,
+               "model_version": EventRow.model_version, "prompt_version": EventRow.prompt_version}
+    where: list[Any] = [columns[f].is_not_distinct_from(v) for f, v in segment.fields().items()]
+    if start is not None:
+        where.append(EventRow.timestamp >= start)
+    if end is not None:
+        where.append(EventRow.timestamp < end)
+    return where
+
+
+def stratify(calls: Sequence[SourceCall], limit: int | None, seed: int = 0,
+             privacy: Any = None) -> list[SourceCall]:
+    """Label each call with its topic cluster and keep at most `limit`, every cluster
+    represented: each gets its share of the limit, but at least `limit / (2 k)` (or all it
+    has), so a rare topic is not sampled away. Chosen by a seeded shuffle: the same run
+    chooses the same calls."""
+    calls = list(calls)
+    with_vectors = [c for c in calls if c.vector is not None]
+    if len(with_vectors) >= MIN_FOR_CLUSTERS and len(with_vectors) == len(calls):
+        kwargs = {} if privacy is None else {"privacy": privacy}
+        texts = [_prompt_text(c.messages) for c in calls]
+        model = fit_clusters(np.stack([c.vector for c in calls]), texts, seed=seed, **kwargs)
+        ids = assign(model, np.stack([c.vector for c in calls]))
+        labels = [model.labels[i] if i >= 0 else "(far from the rest)" for i in ids]
+        calls = [replace(c, cluster=(c.cluster or lab)[:200]) for c, lab in
+                 zip(calls, labels, strict=True)]
+    if limit is None or len(calls) <= limit:
+        return calls
+    groups: dict[str, list[SourceCall]] = {}
+    for c in calls:
+        groups.setdefault(c.cluster, []).append(c)
+    rng = random.Random(seed)
+    for g in groups.values():
+        rng.shuffle(g)
+    floor = max(1, limit // (2 * len(groups)))
+    want = {k: min(len(g), max(floor, round(limit * len(g) / len(calls))))
+            for k, g in groups.items()}
+    while sum(want.values()) > limit:  # trim the biggest stratum first
+        biggest = max(want, key=lambda k: (want[k], k))
+        want[biggest] -= 1
+    spare = limit - sum(want.values())
+    for k in sorted(groups, key=lambda k: -len(groups[k])):  # fill from the biggest
+        extra = min(spare, len(groups[k]) - want[k])
+        want[k] += extra
+        spare -= extra
+    chosen = [c for k, g in groups.items() for c in g[:want[k]]]
+    return sorted(chosen, key=lambda c: (c.timestamp, c.source_id))
+
+
+def select_segment(store: Store, segment: Segment, start: datetime | None,
+                   end: datetime | None, *, limit: int | None = None, seed: int = 0,
+                   privacy: Any = None) -> Traffic:
+    calls, cleared = _rows(store.engine, _segment_where(segment, start, end),
+                           store.embedding_model)
+    if not calls:
+        raise ReplayError(
+            f"no calls with their text in {_segment_words(segment)} between {start} and "
+            f"{end}" + (f" ({cleared} had their text removed by retention)" if cleared else "")
+            + ": widen the period (--since/--until) or check the segment's names "
+            "(`llmwatch status` lists them)")
+    return Traffic(stratify(calls, limit, seed, privacy), {
+        "kind": "segment", "segment": segment.key, "start": _iso(start), "end": _iso(end),
+        "limit": limit, "seed": seed, "available": len(calls)},
+        skipped={"text removed by retention": cleared} if cleared else {})
+
+
+def select_ticket(store: Store, ticket_id: int, *, limit: int | None = None,
+                  seed: int = 0, privacy: Any = None) -> Traffic:
+    """The ticket's failing examples (the calls its dataset came from, from storage while
+    their text is kept, else the dataset's own lines) and, beside them, the rest of its
+    segment's traffic in the ticket's window: the fixes and the regressions of one replay."""
+    with Session(store.engine) as s:
+        ticket = s.get(TicketRow, ticket_id)
+        if ticket is None:
+            raise ReplayError(f"no ticket {ticket_id}: `llmwatch tickets list` shows them")
+        evidence, dataset = dict(ticket.evidence), ticket.dataset
+        segment, detector, metric = ticket.segment, ticket.detector, ticket.metric
+    finding = Finding(detector, metric, ticket_id)
+    ids = list(evidence.get("dataset_event_ids") or evidence.get("example_event_ids") or [])
+    failing, cleared = _rows(store.engine, [EventRow.event_id.in_(ids)], store.embedding_model
+                             ) if ids else ([], 0)
+    source = "storage"
+    if not failing:  # their text is gone: the dataset's lines carry what the ticket saw
+        failing = _from_lines(dataset.splitlines(), f"ticket-{ticket_id}")
+        source = "dataset"
+    failing = [replace(c, role="finding", cluster="the finding") for c in failing]
+    window = evidence.get("window") or {}
+    start = _parse(window.get("start"))
+    end = _parse(window.get("end"))
+    seg = Segment.from_key(segment)
+    known = {c.source_id for c in failing}
+    others, _ = _rows(store.engine, _segment_where(seg, start, None if end is None else
+                                                   end + _TICK), store.embedding_model)
+    others = [c for c in others if c.source_id not in known]
+    if limit is not None:
+        failing = stratify(failing, max(1, limit // 2), seed, privacy)
+        others = stratify(others, max(0, limit - len(failing)), seed, privacy)
+    else:
+        others = stratify(others, None, seed, privacy)
+    if not failing:
+        raise ReplayError(f"ticket {ticket_id} has no examples left to replay (its calls' "
+                          "text is gone and its dataset is empty): replay its segment over "
+                          "a newer period instead (--app/--model with --since)")
+    return Traffic([*failing, *others], {
+        "kind": "ticket", "ticket_id": ticket_id, "segment": segment,
+        "examples_from": source, "start": _iso(start), "end": _iso(end), "limit": limit,
+        "seed": seed}, finding,
+        skipped={"text removed by retention": cleared} if cleared else {})
+
+
+def select_file(path: Path, *, as_findings: bool = True, limit: int | None = None,
+                seed: int = 0, finding: Finding | None = None) -> Traffic:
+    """A JSONL file in the ticket-export format: each line's messages end with the serving
+    model's answer. Its lines are the finding's failing examples unless `as_findings` is off."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ReplayError(f"cannot read {path}: {exc.strerror}") from exc
+    calls = _from_lines(lines, f"file-{path.name}")
+    if not calls:
+        raise ReplayError(f"{path} holds no examples: one JSON object per line, "
+                          '{"messages": [..., {"role": "assistant", ...}]}')
+    role = "finding" if as_findings else "other"
+    calls = [replace(c, role=role) for c in calls]
+    return Traffic(stratify(calls, limit, seed), {"kind": "file", "file": path.name,
+                                                  "limit": limit, "seed": seed}, finding)
+
+
+def _from_lines(lines: Sequence[str], prefix: str) -> list[SourceCall]:
+    out, now = [], datetime.now(UTC)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            validate_line(line)
+        except ValueError as exc:
+            raise ReplayError(f"line {number}: {exc} (the ticket-export format: "
+                              '{"messages": [..., {"role": "assistant", ...}]})') from exc
+        messages = json.loads(line)["messages"]
+        digest = hashlib.sha256(line.encode()).hexdigest()[:24]
+        out.append(SourceCall(f"{prefix[:90]}-{digest}", now, messages[:-1],
+                              messages[-1]["content"]))
+    return out
+
+
+# -- the candidate --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """An OpenAI-compatible chat endpoint and how to call it. The key is read from the
+    environment variable `api_key_env`, never stored."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    system_prompt: str | None = None  # replaces the calls' system message (a prompt change)
+    concurrency: int = 8
+    rate_per_s: float | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 4  # the client's, with exponential back-off (429 honours Retry-After)
+    max_attempts: int = 3  # runs of the client's retries before a call is counted failed
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    prices: Prices = DEFAULT_PRICES
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or (self.rate_per_s is not None and self.rate_per_s <= 0):
+            raise ReplayError("concurrency must be at least 1 and the rate above 0")
+
+    @property
+    def api_key(self) -> str:
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ReplayError(f"set {self.api_key_env} to the candidate endpoint's key "
+                              "(any non-empty value for a local server without keys)")
+        return key
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record keeps: no key."""
+        return {"base_url": self.base_url, "model": self.model,
+                "system_prompt_sha256": None if self.system_prompt is None else
+                hashlib.sha256(self.system_prompt.encode()).hexdigest(),
+                "temperature": self.temperature, "max_tokens": self.max_tokens,
+                "price_per_mtok": self.prices.price_of(self.model)}
+
+    def messages(self, original: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+        if self.system_prompt is None:
+            return [dict(m) for m in original]
+        rest = [dict(m) for m in original if m["role"] not in ("system", "developer")]
+        return [{"role": "system", "content": self.system_prompt}, *rest]
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str | None
+    latency_ms: float
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    finish_reason: str | None
+    error: str | None = None
+
+
+class _Rate:
+    """At most `per_s` starts a second, spread evenly."""
+
+    def __init__(self, per_s: float | None) -> None:
+        self.gap = 0.0 if per_s is None else 1.0 / per_s
+        self.next = 0.0
+
+    async def wait(self) -> None:
+        if not self.gap:
+            return
+        now = time.monotonic()
+        at = max(self.next, now)
+        self.next = at + self.gap
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+async def ask(client: Any, candidate: Candidate, messages: list[dict[str, str]],
+              call: str | None = None) -> Answer:
+    """One chat completion, timed; errors become an `Answer` with `error` after the client's
+    own retries. `call` ("run/source id") goes as the `X-Llmwatch-Replay` header: a proxy
+    or a log can tell the replay's calls, and a repeated one, apart."""
+    import openai
+
+    started = time.perf_counter()
+    kwargs: dict[str, Any] = {}
+    if candidate.temperature is not None:
+        kwargs["temperature"] = candidate.temperature
+    if candidate.max_tokens is not None:
+        kwargs["max_tokens"] = candidate.max_tokens
+    if call is not None:
+        kwargs["extra_headers"] = {"X-Llmwatch-Replay": call[:200]}
+    try:
+        reply = await client.chat.completions.create(model=candidate.model,
+                                                     messages=messages, **kwargs)
+    except openai.APIError as exc:
+        took = 1000 * (time.perf_counter() - started)
+        status = getattr(exc, "status_code", None)
+        return Answer(None, took, None, None, None, None,
+                      f"{type(exc).__name__}" + (f" {status}" if status else "")
+                      + f": {str(exc)[:300]}")
+    took = 1000 * (time.perf_counter() - started)
+    choice = reply.choices[0] if reply.choices else None
+    usage = reply.usage
+    tin = usage.prompt_tokens if usage else None
+    tout = usage.completion_tokens if usage else None
+    return Answer((choice.message.content or "") if choice else "", took, tin, tout,
+                  candidate.prices.cost_usd(candidate.model, tin, tout),
+                  choice.finish_reason if choice else None)
+
+
+# -- the run --------------------------------------------------------------------------------
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    verdict: Verdict | None
+    complete: bool
+    called: int  # endpoint calls made by this invocation
+    pending: int
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()
+
+
+class Replay:
+    """A replay run in storage: `start` records what to replay (or finds the run again),
+    `run` asks the candidate what is still unanswered and scores the answers, `judge` reads
+    the pairs back into a verdict."""
+
+    def __init__(self, store: Store, analyser: Any, candidate: Candidate, run_id: str,
+                 alpha: float = 0.05) -> None:
+        self.alpha = alpha
+        if not RUN_ID.match(run_id):
+            raise ReplayError(f"a run id is 1–64 letters, digits, '.', '_' or '-', not "
+                              f"{run_id!r}")
+        self.store, self.engine = store, store.engine
+        self.analyser, self.candidate, self.run_id = analyser, candidate, run_id
+        self.stats: dict[str, float] = {"llmwatch_s": 0.0, "endpoint_s": 0.0}
+
+    # recording ------------------------------------------------------------------------
+    def start(self, traffic: Traffic | None, now: datetime) -> int:
+        """Record the run and its prompts (pending); a run that exists is resumed as it is
+        (its prompts were chosen once). Returns how many prompts the run has."""
+        with Session(self.engine) as s, s.begin():
+            run = s.get(ReplayRunRow, self.run_id)
+            if run is not None:
+                if run.candidate.get("model") != self.candidate.model or \
+                        run.candidate.get("base_url") != self.candidate.base_url:
+                    raise ReplayError(
+                        f"run {self.run_id} replays {run.candidate.get('model')} at "
+                        f"{run.candidate.get('base_url')}: resume it with the same --model "
+                        "and --base-url, or start a new run")
+                return int(s.execute(select(func.count()).select_from(ReplayCallRow).where(
+                    ReplayCallRow.run_id == self.run_id)).scalar_one())
+            if traffic is None:
+                raise ReplayError(f"no replay run {self.run_id}: `llmwatch replays list` "
+                                  "shows the runs")
+            s.add(ReplayRunRow(run_id=self.run_id, status="running", source=traffic.source,
+                               candidate=self.candidate.describe(),
+                               finding=None if traffic.finding is None else {
+                                   "detector": traffic.finding.detector,
+                                   "metric": traffic.finding.metric,
+                                   "ticket_id": traffic.finding.ticket_id},
+                               verdict=None, created_at=now, updated_at=now))
+            s.flush()
+            for c in traffic.calls:
+                s.add(ReplayCallRow(
+                    run_id=self.run_id, source_id=c.source_id, source_timestamp=c.timestamp,
+                    user_hash=c.user_hash, role=c.role, cluster=c.cluster[:200],
+                    messages=c.messages, serving={
+                        "answer": c.answer, "latency_ms": c.latency_ms,
+                        "cost_usd": c.cost_usd, "error": c.error, "app": c.app},
+                    status="pending", attempts=0, candidate=None, error=None))
+            return len(traffic.calls)
+
+    def finding(self) -> Finding | None:
+        with Session(self.engine) as s:
+            run = s.get(ReplayRunRow, self.run_id)
+            f = run.finding if run is not None else None
+        return None if not f else Finding(f["detector"], f["metric"], f.get("ticket_id"))
+
+    # asking ---------------------------------------------------------------------------
+    def run(self, *, stop: threading.Event | None = None, progress: Progress | None = None,
+            client: Any = None) -> RunResult:
+        """Ask the candidate every prompt without an answer (and those that failed fewer
+        than `max_attempts` times), score and store the answers as they come. `stop` set:
+        no new prompt is sent; those under way are finished and stored."""
+        stop = stop or threading.Event()
+        called = asyncio.run(self._ask_all(stop, progress, client))
+        pending = self._count("pending")
+        complete = pending == 0 and not stop.is_set()
+        result = RunResult(self.run_id, None, complete, called, pending, dict(self.stats))
+        if complete:
+            result.verdict = self.judge()
+        return result
+
+    def _todo(self) -> list[ReplayCallRow]:
+        with Session(self.engine) as s:
+            return list(s.execute(select(ReplayCallRow).where(
+                ReplayCallRow.run_id == self.run_id,
+                (ReplayCallRow.status == "pending")
+                | ((ReplayCallRow.status == "failed")
+                   & (ReplayCallRow.attempts < self.candidate.max_attempts)))
+                .order_by(ReplayCallRow.source_timestamp, ReplayCallRow.source_id)).scalars())
+
+    def _count(self, status: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ReplayCallRow).where(
+                ReplayCallRow.run_id == self.run_id, ReplayCallRow.status == status))
+                .scalar_one())
+
+    async def _ask_all(self, stop: threading.Event, progress: Progress | None,
+                       client: Any) -> int:
+        import openai
+
+        todo = self._todo()
+        total = int(self._count_all())
+        done_before = total - len(todo)
+        if progress:
+            progress(done_before, total)
+        if not todo:
+            return 0
+        own = client is None
+        if own:
+            client = openai.AsyncOpenAI(base_url=self.candidate.base_url,
+                                        api_key=self.candidate.api_key,
+                                        timeout=self.candidate.timeout_s,
+                                        max_retries=self.candidate.max_retries)
+        gate = asyncio.Semaphore(self.candidate.concurrency)
+        rate = _Rate(self.candidate.rate_per_s)
+        finished: list[tuple[ReplayCallRow, Answer]] = []
+        wake, closing = asyncio.Event(), asyncio.Event()
+        called = 0
+        stored = done_before
+
+        async def one(row: ReplayCallRow) -> None:
+            try:
+                started = time.perf_counter()
+                answer = await ask(client, self.candidate, self.candidate.messages(
+                    row.messages or []), f"{self.run_id}/{row.source_id}")
+                self.stats["endpoint_s"] += time.perf_counter() - started
+                finished.append((row, answer))
+                wake.set()
+            finally:
+                gate.release()
+
+        async def store_loop() -> None:
+            nonlocal stored
+            while True:
+                await wake.wait()
+                wake.clear()
+                while finished:
+                    batch = finished[:64]
+                    del finished[:64]
+                    started = time.perf_counter()
+                    await asyncio.to_thread(self._store_answers, batch)
+                    self.stats["llmwatch_s"] += time.perf_counter() - started
+                    stored += len(batch)
+                    if progress:
+                        progress(stored, total)
+                if closing.is_set():
+                    return
+
+        keeper = asyncio.create_task(store_loop())
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for row in todo:
+                await gate.acquire()
+                if stop.is_set():
+                    gate.release()
+                    break
+                await rate.wait()
+                called += 1
+                tasks.append(asyncio.create_task(one(row)))
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:  # only on an error: a stop lets the calls under way finish
+                if not t.done():
+                    t.cancel()
+            closing.set()
+            wake.set()
+            await keeper  # whatever came back is stored
+            if own:
+                await client.close()
+        return called
+
+    def _count_all(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ReplayCallRow).where(
+                ReplayCallRow.run_id == self.run_id)).scalar_one())
+
+    # scoring --------------------------------------------------------------------------
+    def _events(self, row: ReplayCallRow, answer: Answer) -> tuple[LLMEvent, LLMEvent]:
+        """The serving call and the candidate's, as the checks read events: the candidate's
+        is of a segment of its own (model `candidate.model`, version `replay:<run>`)."""
+        prompt = [m for m in (row.messages or []) if m.get("content")] or \
+            [{"role": "user", "content": "(empty)"}]
+        app = str(row.serving.get("app") or "replay")
+        common = {"timestamp": datetime.now(UTC), "app": app[:200], "prompt": prompt,
+                  "tags": ["replay"]}
+        key = hashlib.sha256(f"{self.run_id}/{row.source_id}".encode()).hexdigest()[:40]
+        serving = LLMEvent(event_id=f"replay-s-{key}", model="serving", **common,
+                           response=(row.serving.get("answer") or "")[:MAX_TEXT] or None)
+        candidate = LLMEvent(
+            event_id=f"replay-c-{key}", model=self.candidate.model[:200],
+            model_version=f"replay:{self.run_id}"[:200], **common,
+            response=(answer.text or "")[:MAX_TEXT] or None,
+            latency_ms=min(answer.latency_ms, 86_400_000.0),
+            input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
+            cost_usd=answer.cost_usd, finish_reason=(answer.finish_reason or None) and
+            answer.finish_reason[:64])
+        return serving, candidate
+
+    def _store_answers(self, batch: Sequence[tuple[ReplayCallRow, Answer]]) -> None:
+        ok = [(r, a) for r, a in batch if a.error is None]
+        scored: list[tuple[dict[str, Any], dict[str, Any], float | None]] = []
+        if ok:
+            events = [e for r, a in ok for e in self._events(r, a)]
+            analyses = self.analyser(events).items
+            for i in range(len(ok)):
+                s, c = analyses[2 * i], analyses[2 * i + 1]
+                scored.append(({"flags": {k: v.flagged for k, v in s.scores.items()},
+                                "relatedness": _cosine(s.prompt_vector, s.response_vector)},
+                               {"flags": {k: v.flagged for k, v in c.scores.items()},
+                                "relatedness": _cosine(c.prompt_vector, c.response_vector)},
+                               _cosine(s.response_vector, c.response_vector)))
+        now = datetime.now(UTC)
+
+        def write() -> None:
+            with Session(self.engine) as s, s.begin():
+                for (row, answer), (sseen, cseen, sim) in zip(ok, scored, strict=True):
+                    s.execute(update(ReplayCallRow).where(
+                        ReplayCallRow.run_id == row.run_id,
+                        ReplayCallRow.source_id == row.source_id).values(
+                        status="done", attempts=row.attempts + 1, error=None, done_at=now,
+                        serving={**row.serving, **sseen},
+                        candidate={"answer": answer.text, "latency_ms": answer.latency_ms,
+                                   "input_tokens": answer.input_tokens,
+                                   "output_tokens": answer.output_tokens,
+                                   "cost_usd": answer.cost_usd,
+                                   "finish_reason": answer.finish_reason,
+                                   **cseen, "similarity": sim}))
+                for row, answer in batch:
+                    if answer.error is not None:
+                        s.execute(update(ReplayCallRow).where(
+                            ReplayCallRow.run_id == row.run_id,
+                            ReplayCallRow.source_id == row.source_id).values(
+                            status="failed", attempts=row.attempts + 1, error=answer.error,
+                            done_at=now))
+                s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id == self.run_id)
+                          .values(updated_at=now))
+
+        until_stored(write)
+
+    # judging --------------------------------------------------------------------------
+    def pairs(self) -> list[PairedCall]:
+        with Session(self.engine) as s:
+            rows = list(s.execute(select(ReplayCallRow).where(
+                ReplayCallRow.run_id == self.run_id,
+                ReplayCallRow.status.in_(("done", "failed")))
+                .order_by(ReplayCallRow.source_timestamp, ReplayCallRow.source_id)).scalars())
+        out = []
+        for r in rows:
+            serving = Side(r.serving.get("flags") or {}, len(r.serving.get("answer") or ""),
+                           r.serving.get("latency_ms"), r.serving.get("cost_usd"),
+                           bool(r.serving.get("error")), r.serving.get("relatedness"))
+            if r.status == "done" and r.candidate:
+                c = r.candidate
+                cand = Side(c.get("flags") or {}, len(c.get("answer") or ""),
+                            c.get("latency_ms"), c.get("cost_usd"),
+                            relatedness=c.get("relatedness"))
+                sim = c.get("similarity")
+            else:
+                cand, sim = Side({}, 0, None, None, error=True), None
+            out.append(PairedCall(r.source_id, "finding" if r.role == "finding" else "other",
+                                  r.cluster, serving, cand, sim))
+        return out
+
+    def judge(self) -> Verdict:
+        v = verdict(self.pairs(), self.finding(), alpha=self.alpha)
+        now = datetime.now(UTC)
+        with Session(self.engine) as s, s.begin():
+            s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id == self.run_id).values(
+                status="done", verdict=v.as_dict(), updated_at=now))
+        return v
+
+
+def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    if a is None or b is None:
+        return None
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return None if norm == 0 else round(float(a @ b) / norm, 4)
+
+
+def _prompt_text(messages: Sequence[dict[str, str]]) -> str:
+    users = [m["content"] for m in messages if m.get("role") == "user"]
+    return users[-1] if users else (messages[-1]["content"] if messages else "")
+
+
+def _segment_words(segment: Segment) -> str:
+    return " / ".join(f"{k}={v}" for k, v in segment.fields().items())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return None if not value else as_utc(datetime.fromisoformat(value))
+
+
+
+# -- publishing -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Published:
+    html_path: Path | None
+    json_path: Path | None
+    notices: int
+
+
+def run_exists(engine: Engine, run_id: str) -> bool:
+    with Session(engine) as s:
+        return s.get(ReplayRunRow, run_id) is not None
+
+
+def run_record(engine: Engine, run_id: str) -> tuple[dict[str, Any], list[ReplayCallRow]]:
+    with Session(engine) as s:
+        run = s.get(ReplayRunRow, run_id)
+        if run is None:
+            raise ReplayError(f"no replay run {run_id}: `llmwatch replays list` shows them")
+        record = {"run_id": run.run_id, "status": run.status, "source": run.source,
+                  "candidate": run.candidate, "finding": run.finding, "verdict": run.verdict,
+                  "created_at": as_utc(run.created_at).isoformat(),
+                  "updated_at": as_utc(run.updated_at).isoformat()}
+        rows = list(s.execute(select(ReplayCallRow).where(ReplayCallRow.run_id == run_id)
+                              .order_by(ReplayCallRow.source_timestamp,
+                                        ReplayCallRow.source_id)).scalars())
+    return record, rows
+
+
+def publish(store: Store, run_id: str, *, privacy: Any, out_dir: Path | None = None,
+            slack_channel: str | None = None, trackers: Sequence[str] = (),
+            now: datetime | None = None) -> Published:
+    """Write the verdict as HTML and JSON (kept in the run's row, and in `out_dir` if given),
+    and through the outbox: a Slack digest to `slack_channel`, and for a ticket's replay an
+    update of its issue in each tracker (the ticket then lists the replay)."""
+    import gzip
+
+    from llmwatch.report import replay_html
+    from llmwatch.storage.outbox import Notice, add_notices
+
+    now = now or datetime.now(UTC)
+    record, rows = run_record(store.engine, run_id)
+    if record["verdict"] is None:
+        raise ReplayError(f"run {run_id} is not finished: run it again with --run-id {run_id}")
+    figures = replay_html.figures(record, rows, privacy)
+    html = replay_html.render(figures)
+    html_path = json_path = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        html_path = out_dir / f"replay-{run_id}.html"
+        json_path = out_dir / f"replay-{run_id}.json"
+        html_path.write_text(html, encoding="utf-8")
+        json_path.write_text(json.dumps(figures, indent=1, default=str, ensure_ascii=False),
+                             encoding="utf-8")
+    notices = []
+    if slack_channel:
+        text, blocks = replay_html.digest(figures, html_path=None if html_path is None
+                                          else html_path.name)
+        notices.append(Notice(f"replay:{run_id}:slack", slack_channel, text, blocks))
+    ticket_id = (record["finding"] or {}).get("ticket_id")
+    if ticket_id is not None:
+        notices += [Notice(f"ticket:{ticket_id}:{name}:replay:{run_id}", "",
+                           f"replay {run_id}", [], name, {"ticket_id": ticket_id})
+                    for name in trackers]
+
+    def write() -> int:
+        with Session(store.engine) as s, s.begin():
+            s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id == run_id).values(
+                html_gz=gzip.compress(html.encode("utf-8")), updated_at=now))
+            return add_notices(s, notices, now)
+
+    return Published(html_path, json_path, until_stored(write))
