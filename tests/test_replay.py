@@ -380,3 +380,68 @@ def test_the_corpus_model_answers_from_its_corpus() -> None:
         "A share of a company."
     with pytest.raises(ValueError):
         CorpusModel([])
+
+
+# -- end to end: Kafka, a worker, PostgreSQL ------------------------------------------------
+def test_replay_end_to_end_on_kafka_never_mixes_with_production(
+    kafka: Any, postgres_url: str, settings_for: Any, tmp_path: Path, analyser: Any,
+    chitchat_only: ChatServer,
+) -> None:
+    """Calls go through Kafka and the worker into PostgreSQL; a replay of their segment is
+    judged; the worker goes on with more traffic, drift rounds and a report — and none of it
+    ever sees the candidate."""
+    from kafka import KafkaProducer
+    from test_end_to_end import prepared, start_worker, wait_for
+
+    from llmwatch.detectors.segments import Segment
+    from llmwatch.replay import select_segment
+    from llmwatch.report.period import Period
+    from llmwatch.report.service import write_report
+    from llmwatch.simulate import TrafficPlan, traffic
+
+    s = settings_for(kafka.bootstrap, postgres_url,
+                     drift={"reference_size": 100, "window_size": 50, "online": False})
+    store = prepared(s)
+    log = tmp_path / "worker.log"
+    worker = start_worker(s, log)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    try:
+        def produce(plan: TrafficPlan) -> int:
+            producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+            n = 0
+            for m in traffic(plan):
+                producer.send(s.topics.events, key=m.key, value=m.value)
+                n += m.kind == "llm_call"
+            producer.close()
+            return n
+
+        first = produce(TrafficPlan(events=160, seed=11, start=start, spacing_s=20,
+                                    feedback_rate=0))
+        wait_for(lambda: store.counts().events == first, "the calls to be stored", log)
+        segment = Segment("support-bot", "*", "*", "*")
+        traffic_ = select_segment(store, segment, start, datetime.now(UTC), limit=80)
+        assert len(traffic_.calls) == 80
+        job = Replay(store, analyser, candidate(chitchat_only, "cand-e2e"), "e2e")
+        job.start(traffic_, datetime.now(UTC))
+        result = job.run()
+        assert result.complete and result.verdict is not None
+        assert result.verdict.calls == 80
+        # the worker goes on: more traffic, drift windows over it
+        second = produce(TrafficPlan(events=120, seed=12, start=start + timedelta(hours=1),
+                                     spacing_s=20, feedback_rate=0))
+        wait_for(lambda: store.counts().events == first + second, "more calls stored", log)
+        with Session(store.engine) as db:
+            wait_for(lambda: db.execute(select(func.count()).select_from(DriftBaselineRow))
+                     .scalar_one() > 0, "a drift baseline", log)
+            models = set(db.execute(select(EventRow.model).distinct()).scalars())
+            segments = set(db.execute(select(DriftBaselineRow.segment)).scalars())
+            segments |= set(db.execute(select(FindingRow.segment)).scalars())
+        assert models == {"chat-model"}
+        assert segments and not any("cand-e2e" in seg or "replay:" in seg for seg in segments)
+        report = write_report(store, s, Period(start, datetime.now(UTC) + timedelta(minutes=1)))
+        assert report is not None
+        assert "cand-e2e" not in json.dumps(report.figures, default=str)
+        assert report.figures["overall"]["volume"]["current"] == first + second
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
