@@ -306,8 +306,8 @@ def _headline(decision: Decision, found: dict[str, Any] | None, reasons: list[st
     parts = []
     if found is not None:
         if found["kind"] == "drift":
-            parts.append(f"answers {found['on_topic']} of {found['answered']} prompts on the "
-                         "new topic on topic")
+            parts.append(f"on topic in {found['on_topic']} of {found['answered']} answers "
+                         "to the new topic's prompts")
         else:
             parts.append(f"fixes {found['fixes']} of {found['failing']} failing examples "
                          f"({found['check']})")

@@ -75,6 +75,7 @@ def run_demo(*, events: int, rate: float, shift_topic: str, workdir: Path,
         _quality_summary(settings, console)
         _drift_summary(settings, console)
         _alert_summary(settings, console)
+        _replay(settings, workdir, shift_topic, console)
         _report(settings, workdir, console)
         return 0 if done else 1
     finally:
@@ -201,6 +202,55 @@ def _alert_summary(settings: Settings, console: Console) -> None:
     for n in notices:
         console.print(f"  → {n.channel}: {n.text}", markup=False)
     _ticket_summary(store, console)
+
+
+def _replay(settings: Settings, workdir: Path, topic: str, console: Console) -> None:
+    """The loop closed: the drift ticket's traffic replayed through a candidate that knows the
+    new topic (a local OpenAI-compatible server answering from a corpus with that topic in
+    it), judged by the worker's checks, and the ticket says so."""
+    from datetime import UTC, datetime
+
+    from llmwatch.local.chat_server import ChatServer, topic_model
+    from llmwatch.replay import Candidate, Replay, publish, select_ticket
+    from llmwatch.storage.tickets import Tickets
+    from llmwatch.streams.analysis import local_analyser
+
+    store = Store.of(settings)
+    tickets = [t for t in Tickets(store.engine).listing() if t.detector in (
+        "embedding_drift", "online_drift")]
+    if not tickets:
+        console.print("\n[bold]replay[/]: no drift ticket to replay a candidate on")
+        return
+    ticket = min(tickets, key=lambda t: t.id)
+    with console.status(f"replaying ticket #{ticket.id} through a candidate that knows "
+                        f"'{topic}' ..."):
+        server = ChatServer(topic_model(topic), api_key="demo").start()
+        try:
+            os.environ.setdefault("LLMWATCH_DEMO_CANDIDATE_KEY", "demo")
+            candidate = Candidate(server.base_url, f"{topic}-finetune",
+                                  api_key_env="LLMWATCH_DEMO_CANDIDATE_KEY")
+            traffic = select_ticket(store, ticket.id, limit=200,
+                                    privacy=settings.privacy.policy())
+            job = Replay(store, local_analyser(settings.embedding, settings.quality),
+                         candidate, f"demo-ticket-{ticket.id}")
+            job.start(traffic, datetime.now(UTC))
+            result = job.run()
+        finally:
+            server.stop()
+        published = publish(store, job.run_id, privacy=settings.privacy.policy(),
+                            out_dir=(workdir / "replays").resolve(),
+                            slack_channel=settings.alerts.channel)
+    assert result.verdict is not None
+    console.print("\n[bold]replay[/]", end=" ")
+    console.print(f"of ticket #{ticket.id} through '{topic}-finetune' (a local "
+                  f"OpenAI-compatible server that knows '{topic}'), {result.verdict.calls} "
+                  f"prompts:\n  {result.verdict.headline}", markup=False)
+    content = Tickets(store.engine).content(ticket.id)
+    for r in content.replays if content else ():
+        console.print(f"  ticket #{ticket.id} now lists: {r['model']} → {r['decision']}",
+                      markup=False)
+    console.print(f"  {published.html_path}\n  (llmwatch replay --ticket {ticket.id} "
+                  "--base-url URL --model NAME does this with your candidate)", markup=False)
 
 
 def _report(settings: Settings, workdir: Path, console: Console) -> None:

@@ -33,6 +33,9 @@ def test_demo_runs_end_to_end_and_names_the_shifted_topic(tmp_path: Path) -> Non
     assert "alerts: 1 Slack message(s) in the outbox" in text  # one alert, not one per window
     flat = " ".join(text.split())  # rich wraps long lines
     assert "retraining tickets: 1" in flat and "every line valid" in flat
+    # the loop closed: a candidate that knows the topic replayed on the ticket and judged
+    assert "replay of ticket #1 through" in flat and "fixes the finding" in flat
+    assert "ticket #1 now lists: money-finetune → fixed" in flat
     report = re.search(r"(/\S+/reports/llmwatch-report-\S+\.html)", flat)
     assert report, "the demo prints the path of its report"
     page = Path(report.group(1)).read_text()
