@@ -76,6 +76,7 @@ class PairedCall:
     serving: Side
     candidate: Side
     similarity: float | None = None  # cosine of the two answers' vectors
+    preferred: str | None = None  # the pairwise judge's: serving | candidate | tie
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,9 @@ def verdict(calls: Sequence[PairedCall], finding: Finding | None = None, *,
     regressed = bool(reasons)
     found = _finding_part(calls, finding, alpha, on_topic_bar) if finding else None
     numbers = _numbers(calls)
+    preferences = [c.preferred for c in calls if c.preferred]
+    if preferences:
+        numbers["pairwise"] = tally(preferences)
     if regressed:
         decision: Decision = "regression"
     elif found is None:
@@ -272,6 +276,11 @@ def verdict(calls: Sequence[PairedCall], finding: Finding | None = None, *,
     else:
         decision = "fixed" if found["fixed"] else "not_fixed"
     headline = _headline(decision, found, reasons, len(calls))
+    if "pairwise" in numbers:
+        t = numbers["pairwise"]
+        headline += (f"; the pairwise judge preferred the candidate in {t['candidate']} of "
+                     f"{t['judged']}, the serving answer in {t['serving']} (sign test p = "
+                     f"{t['p_value']:.2g})")
     return Verdict(decision, headline, len(calls), checks, found, errors, numbers, alpha,
                    reasons)
 
@@ -373,3 +382,18 @@ def _on_topic(failing: Sequence[PairedCall], others: Sequence[PairedCall],
         "similarity_to_serving_median": quantile(sims, 0.5),
         "fixed": bool(answered) and rate >= on_topic_bar and not off.worse(alpha),
     }
+
+
+def tally(winners: Sequence[str]) -> dict[str, Any]:
+    """Wins of each side, ties, and the sign test's two-sided p (ties left out).
+
+    >>> tally(["candidate"] * 9 + ["serving"] + ["tie"] * 3)["p_value"] < 0.05
+    True
+    """
+    wins = sum(1 for w in winners if w == "candidate")
+    losses = sum(1 for w in winners if w == "serving")
+    ties = sum(1 for w in winners if w == "tie")
+    decided = wins + losses
+    p = 1.0 if decided == 0 else float(binomtest(wins, decided, 0.5).pvalue)
+    return {"candidate": wins, "serving": losses, "tie": ties, "judged": len(winners),
+            "p_value": round(p, 6)}

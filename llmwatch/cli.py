@@ -883,6 +883,14 @@ def replay(
     fail_on: Annotated[str, typer.Option(
         help="Exit 3 on: regression (default), not-fixed (also when the finding is not "
         "fixed), never.")] = "regression",
+    second_opinion: Annotated[bool, typer.Option(
+        help="Re-judge flagged answers with the review tier's evaluators where configured "
+        "(review.classifier_dir, review.judge_url), as production does.")] = True,
+    judge_model: Annotated[str | None, typer.Option(
+        help="Also ask this model which answer is better, serving or candidate (a pairwise "
+        "LLM judge; the texts redacted).")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(
+        help="The pairwise judge's OpenAI-compatible API (default: --base-url).")] = None,
 ) -> None:
     """Does the fix work? Replay stored traffic through a candidate model, score its answers
     with the worker's own checks beside the serving answers, and judge them paired.
@@ -963,7 +971,14 @@ def replay(
         assert run_id is not None
         with console.status("loading the checks ..."):
             analyser = local_analyser(settings.embedding, settings.quality)
-        job = rp.Replay(store, analyser, candidate, run_id, alpha=cfg.alpha)
+            tier = _second_opinion(settings) if second_opinion else []
+        pairwise = None if judge_model is None else rp.Candidate(
+            judge_base_url or base_url, judge_model, api_key_env=cfg.api_key_env,
+            concurrency=candidate.concurrency, timeout_s=cfg.timeout_s,
+            max_retries=cfg.max_retries)
+        job = rp.Replay(store, analyser, candidate, run_id, alpha=cfg.alpha,
+                        second_opinion=tier, pairwise=pairwise,
+                        pairwise_redact=policy.redact)
         total = job.start(traffic, datetime.now(UTC))
     except rp.ReplayError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
@@ -1014,6 +1029,16 @@ def replay(
         fail_on == "not-fixed" and verdict.decision == "not_fixed")
     if fail_on != "never" and failed:
         raise typer.Exit(3)
+
+
+def _second_opinion(settings: Settings) -> list[object]:
+    """The configured review evaluators (none configured: none)."""
+    from llmwatch.streams.review_app import evaluators
+
+    r = settings.review
+    if not (r.reader or r.classifier_dir is not None or r.judge_url):
+        return []
+    return list(evaluators(settings))
 
 
 def _utc(text: str) -> datetime:

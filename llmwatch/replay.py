@@ -42,7 +42,15 @@ from sqlalchemy.orm import Session
 
 from llmwatch.alerts.tickets import validate_line
 from llmwatch.detectors.explain import assign, fit_clusters
-from llmwatch.detectors.replay_verdict import Finding, PairedCall, Side, Verdict, verdict
+from llmwatch.detectors.replay_verdict import (
+    ANSWER_CHECKS,
+    Finding,
+    PairedCall,
+    Side,
+    Verdict,
+    verdict,
+)
+from llmwatch.detectors.second_opinion import ADDS_ONLY
 from llmwatch.detectors.segments import Segment
 from llmwatch.integrations.prices import DEFAULT as DEFAULT_PRICES
 from llmwatch.integrations.prices import Prices
@@ -412,8 +420,16 @@ class Replay:
     the pairs back into a verdict."""
 
     def __init__(self, store: Store, analyser: Any, candidate: Candidate, run_id: str,
-                 alpha: float = 0.05) -> None:
+                 alpha: float = 0.05, second_opinion: Sequence[Any] = (),
+                 pairwise: Candidate | None = None,
+                 pairwise_redact: Callable[[str], str] | None = None) -> None:
+        """`second_opinion`: the review tier's evaluators (`streams/review_app.evaluators`);
+        each re-judges the answers a cheap check flagged on a check it can clear, on both
+        sides alike, and its verdict decides the flag as it does in production."""
         self.alpha = alpha
+        self.pairwise, self.pairwise_redact = pairwise, pairwise_redact
+        self.second_opinion = [e for e in second_opinion
+                               if set(e.checks) & set(ANSWER_CHECKS) and e.tier not in ADDS_ONLY]
         if not RUN_ID.match(run_id):
             raise ReplayError(f"a run id is 1–64 letters, digits, '.', '_' or '-', not "
                               f"{run_id!r}")
@@ -473,6 +489,9 @@ class Replay:
         called = asyncio.run(self._ask_all(stop, progress, client))
         pending = self._count("pending")
         complete = pending == 0 and not stop.is_set()
+        if complete and self.pairwise is not None:
+            asyncio.run(self._compare_all(stop))
+            complete = not stop.is_set()
         result = RunResult(self.run_id, None, complete, called, pending, dict(self.stats))
         if complete:
             result.verdict = self.judge()
@@ -603,6 +622,9 @@ class Replay:
             analyses = self.analyser(events).items
             for i in range(len(ok)):
                 s, c = analyses[2 * i], analyses[2 * i + 1]
+                if self.second_opinion:
+                    s, c = (self._reviewed(e, a) for e, a in
+                            zip(events[2 * i:2 * i + 2], (s, c), strict=True))
                 scored.append(({"flags": {k: v.flagged for k, v in s.scores.items()},
                                 "relatedness": _cosine(s.prompt_vector, s.response_vector)},
                                {"flags": {k: v.flagged for k, v in c.scores.items()},
@@ -636,6 +658,92 @@ class Replay:
 
         until_stored(write)
 
+    def _reviewed(self, event: LLMEvent, analysed: Any) -> Any:
+        """The answer's flags with the second opinion on those a cheap check raised."""
+        from llmwatch.detectors.second_opinion import (
+            Call,
+            EvaluatorError,
+            EvaluatorUnavailable,
+            overlay,
+        )
+
+        scores = dict(analysed.scores)
+        flags = {event.event_id: {k: v.flagged for k, v in scores.items()}}
+        messages = event.prompt if isinstance(event.prompt, list) else []
+        call = Call(event.event_id,
+                    "\n".join(m.content for m in messages if m.role == "user") or
+                    event.prompt_text, event.response,
+                    tuple(m.content for m in messages if m.role == "tool"),
+                    next((m.content for m in messages if m.role == "system"), None),
+                    {k: (v.score, v.flagged) for k, v in scores.items()})
+        verdicts = []
+        for evaluator in self.second_opinion:
+            if not any(flags[event.event_id].get(k) for k in evaluator.checks
+                       if k in ANSWER_CHECKS):
+                continue
+            try:
+                verdicts.extend(v for v in evaluator.judge(call).verdicts
+                                if v.check in ANSWER_CHECKS)
+            except (EvaluatorUnavailable, EvaluatorError) as exc:
+                log.warning("second opinion %s unavailable for a replayed answer (%s): the "
+                            "cheap check's flag stands", evaluator.name, exc)
+        if not verdicts:
+            return analysed
+        overlay(flags, verdicts)
+        for k, flagged in flags[event.event_id].items():
+            if k in scores and scores[k].flagged != flagged:
+                scores[k] = replace(scores[k], flagged=flagged,
+                                    details={**scores[k].details, "second_opinion": True})
+        return replace(analysed, scores=scores)
+
+    async def _compare_all(self, stop: threading.Event) -> None:
+        """The pairwise judge on every answered prompt it has not compared yet."""
+        import openai
+
+        from llmwatch import pairwise
+
+        judge = self.pairwise
+        assert judge is not None
+        with Session(self.engine) as s:
+            rows = [r for r in s.execute(select(ReplayCallRow).where(
+                ReplayCallRow.run_id == self.run_id, ReplayCallRow.status == "done")).scalars()
+                if r.candidate and "preferred" not in r.candidate]
+        client = openai.AsyncOpenAI(base_url=judge.base_url, api_key=judge.api_key,
+                                    timeout=judge.timeout_s, max_retries=judge.max_retries)
+        gate = asyncio.Semaphore(judge.concurrency)
+
+        async def one(row: ReplayCallRow) -> None:
+            async with gate:
+                if stop.is_set():
+                    return
+                call = f"{self.run_id}/{row.source_id}"
+                answer = await ask(client, judge, pairwise.messages(
+                    call, row.messages or [], row.serving.get("answer") or "",
+                    (row.candidate or {}).get("answer") or "", self.pairwise_redact))
+            try:
+                if answer.error is not None:
+                    raise ValueError(answer.error)
+                preference = pairwise.parse(answer.text or "", call)
+                found = {"preferred": preference.winner,
+                         "preferred_why": preference.reason}
+            except ValueError as exc:
+                log.warning("the pairwise judge gave no usable answer for a call: %s", exc)
+                return
+            candidate = {**(row.candidate or {}), **found}
+
+            def write() -> None:
+                with Session(self.engine) as s, s.begin():
+                    s.execute(update(ReplayCallRow).where(
+                        ReplayCallRow.run_id == row.run_id,
+                        ReplayCallRow.source_id == row.source_id).values(candidate=candidate))
+
+            await asyncio.to_thread(until_stored, write)
+
+        try:
+            await asyncio.gather(*(one(r) for r in rows))
+        finally:
+            await client.close()
+
     # judging --------------------------------------------------------------------------
     def pairs(self) -> list[PairedCall]:
         with Session(self.engine) as s:
@@ -657,7 +765,8 @@ class Replay:
             else:
                 cand, sim = Side({}, 0, None, None, error=True), None
             out.append(PairedCall(r.source_id, "finding" if r.role == "finding" else "other",
-                                  r.cluster, serving, cand, sim))
+                                  r.cluster, serving, cand, sim,
+                                  (r.candidate or {}).get("preferred")))
         return out
 
     def judge(self) -> Verdict:

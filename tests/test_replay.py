@@ -445,3 +445,79 @@ def test_replay_end_to_end_on_kafka_never_mixes_with_production(
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
+
+
+def test_the_second_opinion_decides_replayed_flags_as_in_production(
+    store: Store, analyser: Any, tmp_path: Path
+) -> None:
+    """A judge (a local OpenAI-compatible server) that reads every refusal the cheap check
+    raised as no refusal clears them on both sides: with it the refusing candidate is no
+    regression, without it it is."""
+    from openai_server import API_KEY, OpenAICompatible
+
+    from llmwatch.judge import OpenAIJudge
+
+    judge = OpenAICompatible(rule=lambda doc, checks: {c: False for c in checks}).start()
+    refuses = ChatServer(topic_model(None, refuse=lambda p: zlib.crc32(p.encode()) % 2 == 0),
+                         api_key=KEY).start()
+    try:
+        from llmwatch.simulate import chitchat_pairs
+
+        path = tmp_path / "calls.jsonl"
+        path.write_text("\n".join(json.dumps({"messages": [
+            {"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+            for q, a in chitchat_pairs("heldout")[:40]) + "\n")
+        traffic = select_file(path, as_findings=False)
+        plain = Replay(store, analyser, candidate(refuses, "r1"), "plain")
+        plain.start(traffic, datetime.now(UTC))
+        assert plain.run().verdict.decision == "regression"  # type: ignore[union-attr]
+        tier = OpenAIJudge.connect(judge.base_url, "judge", API_KEY, timeout_s=10, retries=0,
+                                   checks=("refusal",))
+        judged = Replay(store, analyser, candidate(refuses, "r2"), "judged",
+                        second_opinion=[tier])
+        judged.start(traffic, datetime.now(UTC))
+        v = judged.run().verdict
+        assert v is not None and v.decision == "no_worse", v.headline
+        assert judge.requests  # the judge was asked, only about flagged answers
+        assert len(judge.requests) <= 40
+    finally:
+        judge.stop()
+        refuses.stop()
+
+
+def test_a_pairwise_judge_prefers_answers_over_refusals_whatever_the_order(
+    store: Store, analyser: Any, chitchat_only: ChatServer, tmp_path: Path
+) -> None:
+    """The pairwise judge (a local OpenAI-compatible server) sees the two answers in an order
+    decided per call; it prefers whichever is not a refusal, so the tally must credit the
+    candidate whichever slot it was shown in."""
+    import re as re_
+
+    from openai_server import API_KEY, OpenAICompatible
+
+    shown: list[str] = []
+
+    def prefer_the_answer(messages: list[dict[str, Any]]) -> str:
+        doc = json.loads(re_.search(r"```json\n(.*?)\n```", messages[-1]["content"],
+                                    re_.S).group(1))
+        shown.append(doc["answer_A"])
+        better = "B" if doc["answer_A"] == REFUSAL else "A"
+        return json.dumps({"better": better, "reason": "it answers"})
+
+    judge = OpenAICompatible(chat=prefer_the_answer).start()
+    try:
+        path = refusal_file(tmp_path / "refused.jsonl", n=20)
+        traffic = select_file(path, finding=Finding("quality_rate", "refusal_rate"))
+        os.environ["LLMWATCH_TEST_JUDGE_KEY"] = API_KEY
+        pairwise = Candidate(judge.base_url, "pairwise-judge",
+                             api_key_env="LLMWATCH_TEST_JUDGE_KEY", concurrency=4)
+        job = Replay(store, analyser, candidate(chitchat_only), "pairwise", pairwise=pairwise)
+        job.start(traffic, datetime.now(UTC))
+        v = job.run().verdict
+        assert v is not None
+        t = v.numbers["pairwise"]
+        assert (t["candidate"], t["serving"], t["judged"]) == (20, 0, 20) and t["p_value"] < 0.001
+        assert 0 < shown.count(REFUSAL) < 20  # both orders were used
+        assert "pairwise judge preferred the candidate in 20 of 20" in v.headline
+    finally:
+        judge.stop()

@@ -41,15 +41,10 @@ def figures(run: dict[str, Any], rows: Sequence[Any], privacy: Privacy = DEFAULT
         c["n"] += 1
         c["serving"] += bool(s_flags)
         c["candidate"] += bool(c_flags)
-        example = {"role": r.role, "cluster": r.cluster,
-                   "prompt": privacy.show(_prompt(r.messages or []), 400),
-                   "serving": privacy.show(r.serving.get("answer") or "", 400),
-                   "candidate": privacy.show(r.candidate.get("answer") or "", 400),
-                   "serving_flags": sorted(s_flags), "candidate_flags": sorted(c_flags)}
         if c_flags - s_flags and len(broke) < EXAMPLES:
-            broke.append(example)
+            broke.append(_example(r, s_flags, c_flags, privacy))
         elif s_flags and not c_flags and len(fixed) < EXAMPLES:
-            fixed.append(example)
+            fixed.append(_example(r, s_flags, c_flags, privacy))
     failed = [{"error": (r.error or "")[:300]} for r in rows if r.status == "failed"][:5]
     return {"run": {k: run[k] for k in ("run_id", "source", "candidate", "finding",
                                          "created_at", "updated_at")},
@@ -59,6 +54,16 @@ def figures(run: dict[str, Any], rows: Sequence[Any], privacy: Privacy = DEFAULT
             "regressed_examples": broke if privacy.examples != "none" else [],
             "failures": failed,
             "generated_at": datetime.now(UTC).isoformat()}
+
+
+def _example(r: Any, s_flags: set[str], c_flags: set[str], privacy: Privacy
+             ) -> dict[str, Any]:
+    """One example as the page shows it (redaction is costly: only for those shown)."""
+    return {"role": r.role, "cluster": r.cluster,
+            "prompt": privacy.show(_prompt(r.messages or []), 400),
+            "serving": privacy.show(r.serving.get("answer") or "", 400),
+            "candidate": privacy.show(r.candidate.get("answer") or "", 400),
+            "serving_flags": sorted(s_flags), "candidate_flags": sorted(c_flags)}
 
 
 def render(f: dict[str, Any]) -> str:
