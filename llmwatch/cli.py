@@ -950,7 +950,7 @@ def replay(
         policy = settings.privacy.policy()
         wanted = limit or cfg.limit
         traffic = None
-        if sources == 1 and not (run_id and rp.run_exists(store.engine, run_id)):
+        if sources == 1 and not (run_id and rp.run_exists(store, run_id)):
             run_id = run_id or rp.new_run_id()
             with console.status("choosing the prompts ..."):
                 if ticket is not None:
@@ -1084,20 +1084,15 @@ def _num(value: object) -> str:
 @replays_app.command("list")
 def replays_list(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Every replay run, the newest first, with its verdict."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import ReplayRunRow
+    from llmwatch.storage.replays import Replays
 
-    with Session(Store.of(load_settings()).engine) as s:
-        runs = list(s.execute(select(ReplayRunRow).order_by(ReplayRunRow.created_at.desc()))
-                    .scalars())
-    rows = [{"run_id": r.run_id, "status": r.status, "model": r.candidate.get("model"),
-             "source": r.source.get("kind"), "ticket": (r.finding or {}).get("ticket_id"),
-             "decision": (r.verdict or {}).get("decision"),
-             "headline": (r.verdict or {}).get("headline"),
-             "created_at": r.created_at.isoformat()} for r in runs]
+    runs = Replays(Store.of(load_settings()).engine).listing()
+    rows = [{"run_id": r["run_id"], "status": r["status"], "model": r["candidate"].get("model"),
+             "source": r["source"].get("kind"), "ticket": (r["finding"] or {}).get("ticket_id"),
+             "decision": (r["verdict"] or {}).get("decision"),
+             "headline": (r["verdict"] or {}).get("headline"),
+             "created_at": r["created_at"]} for r in runs]
     if as_json:
         _print_json(rows)
         return
@@ -1115,17 +1110,13 @@ def replays_show(
     html: Annotated[Path | None, typer.Option(help="Write the run's HTML page here.")] = None,
 ) -> None:
     """A run's verdict (and its HTML page with --html)."""
-    import gzip
-
-    from sqlalchemy.orm import Session
-
     from llmwatch.replay import ReplayError, run_record
     from llmwatch.storage import Store
-    from llmwatch.storage.tables import ReplayRunRow
+    from llmwatch.storage.replays import Replays
 
     store = Store.of(load_settings())
     try:
-        record, rows = run_record(store.engine, run)
+        record, rows = run_record(store, run)
     except ReplayError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
@@ -1136,11 +1127,9 @@ def replays_show(
     if record["verdict"]:
         _print_verdict(record["verdict"])
     if html is not None:
-        with Session(store.engine) as s:
-            page = s.get(ReplayRunRow, run)
-            data = page.html_gz if page is not None else None
-        if data is None:
+        page = Replays(store.engine).html(run)
+        if page is None:
             err.print("no HTML for this run (not finished, or its examples were erased)")
             raise typer.Exit(1)
-        html.write_bytes(gzip.decompress(data))
+        html.write_text(page, encoding="utf-8")
         console.print(f"HTML: {html}")

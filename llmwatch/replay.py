@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session
 
 from llmwatch.alerts.tickets import validate_line
 from llmwatch.detectors.explain import assign, fit_clusters
@@ -56,15 +54,8 @@ from llmwatch.integrations.prices import DEFAULT as DEFAULT_PRICES
 from llmwatch.integrations.prices import Prices
 from llmwatch.schemas import LLMEvent
 from llmwatch.storage import Store
-from llmwatch.storage.retry import until_stored
-from llmwatch.storage.tables import (
-    EmbeddingRow,
-    EventRow,
-    ReplayCallRow,
-    ReplayRunRow,
-    TicketRow,
-    as_utc,
-)
+from llmwatch.storage.replays import NewCall, Replays, StoredCall, calls_by_id, segment_calls
+from llmwatch.storage.replays import ticket_source as stored_ticket
 
 log = logging.getLogger(__name__)
 
@@ -104,49 +95,9 @@ class Traffic:
     skipped: dict[str, int] = field(default_factory=dict)  # why calls were left out
 
 
-def _messages(row: Any) -> list[dict[str, str]]:
-    if row.prompt_messages:
-        return [{"role": str(m["role"]), "content": str(m["content"])}
-                for m in row.prompt_messages]
-    return [{"role": "user", "content": row.prompt_text}]
-
-
-def _rows(engine: Engine, where: Sequence[Any], embedding_model: str,
-          ) -> tuple[list[SourceCall], int]:
-    """Stored calls with raw text (and their per-call prompt vectors where kept), and how many
-    had their text cleared by retention."""
-    columns = (EventRow.event_id, EventRow.timestamp, EventRow.app, EventRow.prompt_text,
-               EventRow.prompt_messages, EventRow.response_text, EventRow.latency_ms,
-               EventRow.cost_usd, EventRow.error, EventRow.user_hash, EmbeddingRow.dim,
-               EmbeddingRow.prompt_vector)
-    stmt = (select(*columns).outerjoin(EmbeddingRow, (EmbeddingRow.event_id == EventRow.event_id)
-                                       & (EmbeddingRow.model_name == embedding_model))
-            .where(*where).order_by(EventRow.timestamp, EventRow.event_id))
-    with engine.connect() as conn:
-        rows = list(conn.execute(stmt))
-    out, cleared = [], 0
-    for r in rows:
-        if not r.prompt_text and not r.prompt_messages:
-            cleared += 1
-            continue
-        vector = (None if r.prompt_vector is None else
-                  np.frombuffer(r.prompt_vector, dtype=np.float16 if len(r.prompt_vector)
-                                == 2 * r.dim else np.float32).astype(np.float32))
-        out.append(SourceCall(r.event_id, as_utc(r.timestamp), _messages(r), r.response_text,
-                              r.app, r.latency_ms, r.cost_usd, r.error is not None,
-                              r.user_hash, vector=vector))
-    return out, cleared
-
-
-def _segment_where(segment: Segment, start: datetime | None, end: datetime | None) -> list[Any]:
-    columns = {"app": EventRow.app, "model": EventRow.model,
-               "model_version": EventRow.model_version, "prompt_version": EventRow.prompt_version}
-    where: list[Any] = [columns[f].is_not_distinct_from(v) for f, v in segment.fields().items()]
-    if start is not None:
-        where.append(EventRow.timestamp >= start)
-    if end is not None:
-        where.append(EventRow.timestamp < end)
-    return where
+def _source(c: StoredCall) -> SourceCall:
+    return SourceCall(c.event_id, c.timestamp, c.messages, c.answer, c.app, c.latency_ms,
+                      c.cost_usd, c.error, c.user_hash, vector=c.vector)
 
 
 def stratify(calls: Sequence[SourceCall], limit: int | None, seed: int = 0,
@@ -191,8 +142,8 @@ def stratify(calls: Sequence[SourceCall], limit: int | None, seed: int = 0,
 def select_segment(store: Store, segment: Segment, start: datetime | None,
                    end: datetime | None, *, limit: int | None = None, seed: int = 0,
                    privacy: Any = None) -> Traffic:
-    calls, cleared = _rows(store.engine, _segment_where(segment, start, end),
-                           store.embedding_model)
+    stored, cleared = segment_calls(store.engine, segment, start, end, store.embedding_model)
+    calls = [_source(c) for c in stored]
     if not calls:
         raise ReplayError(
             f"no calls with their text in {_segment_words(segment)} between {start} and "
@@ -210,16 +161,14 @@ def select_ticket(store: Store, ticket_id: int, *, limit: int | None = None,
     """The ticket's failing examples (the calls its dataset came from, from storage while
     their text is kept, else the dataset's own lines) and, beside them, the rest of its
     segment's traffic in the ticket's window: the fixes and the regressions of one replay."""
-    with Session(store.engine) as s:
-        ticket = s.get(TicketRow, ticket_id)
-        if ticket is None:
-            raise ReplayError(f"no ticket {ticket_id}: `llmwatch tickets list` shows them")
-        evidence, dataset = dict(ticket.evidence), ticket.dataset
-        segment, detector, metric = ticket.segment, ticket.detector, ticket.metric
-    finding = Finding(detector, metric, ticket_id)
+    ticket = stored_ticket(store.engine, ticket_id)
+    if ticket is None:
+        raise ReplayError(f"no ticket {ticket_id}: `llmwatch tickets list` shows them")
+    evidence, dataset, segment = ticket.evidence, ticket.dataset, ticket.segment
+    finding = Finding(ticket.detector, ticket.metric, ticket_id)
     ids = list(evidence.get("dataset_event_ids") or evidence.get("example_event_ids") or [])
-    failing, cleared = _rows(store.engine, [EventRow.event_id.in_(ids)], store.embedding_model
-                             ) if ids else ([], 0)
+    found, cleared = calls_by_id(store.engine, ids, store.embedding_model) if ids else ([], 0)
+    failing = [_source(c) for c in found]
     source = "storage"
     if not failing:  # their text is gone: the dataset's lines carry what the ticket saw
         failing = _from_lines(dataset.splitlines(), f"ticket-{ticket_id}")
@@ -230,9 +179,9 @@ def select_ticket(store: Store, ticket_id: int, *, limit: int | None = None,
     end = _parse(window.get("end"))
     seg = Segment.from_key(segment)
     known = {c.source_id for c in failing}
-    others, _ = _rows(store.engine, _segment_where(seg, start, None if end is None else
-                                                   end + _TICK), store.embedding_model)
-    others = [c for c in others if c.source_id not in known]
+    stored, _ = segment_calls(store.engine, seg, start, None if end is None else end + _TICK,
+                              store.embedding_model)
+    others = [_source(c) for c in stored if c.event_id not in known]
     if limit is not None:
         failing = stratify(failing, max(1, limit // 2), seed, privacy)
         others = stratify(others, max(0, limit - len(failing)), seed, privacy)
@@ -433,7 +382,7 @@ class Replay:
         if not RUN_ID.match(run_id):
             raise ReplayError(f"a run id is 1–64 letters, digits, '.', '_' or '-', not "
                               f"{run_id!r}")
-        self.store, self.engine = store, store.engine
+        self.store, self.stored = store, Replays(store.engine)
         self.analyser, self.candidate, self.run_id = analyser, candidate, run_id
         self.stats: dict[str, float] = {"llmwatch_s": 0.0, "endpoint_s": 0.0}
 
@@ -441,42 +390,32 @@ class Replay:
     def start(self, traffic: Traffic | None, now: datetime) -> int:
         """Record the run and its prompts (pending); a run that exists is resumed as it is
         (its prompts were chosen once). Returns how many prompts the run has."""
-        with Session(self.engine) as s, s.begin():
-            run = s.get(ReplayRunRow, self.run_id)
-            if run is not None:
-                if run.candidate.get("model") != self.candidate.model or \
-                        run.candidate.get("base_url") != self.candidate.base_url:
-                    raise ReplayError(
-                        f"run {self.run_id} replays {run.candidate.get('model')} at "
-                        f"{run.candidate.get('base_url')}: resume it with the same --model "
-                        "and --base-url, or start a new run")
-                return int(s.execute(select(func.count()).select_from(ReplayCallRow).where(
-                    ReplayCallRow.run_id == self.run_id)).scalar_one())
-            if traffic is None:
-                raise ReplayError(f"no replay run {self.run_id}: `llmwatch replays list` "
-                                  "shows the runs")
-            s.add(ReplayRunRow(run_id=self.run_id, status="running", source=traffic.source,
-                               candidate=self.candidate.describe(),
-                               finding=None if traffic.finding is None else {
-                                   "detector": traffic.finding.detector,
-                                   "metric": traffic.finding.metric,
-                                   "ticket_id": traffic.finding.ticket_id},
-                               verdict=None, created_at=now, updated_at=now))
-            s.flush()
-            for c in traffic.calls:
-                s.add(ReplayCallRow(
-                    run_id=self.run_id, source_id=c.source_id, source_timestamp=c.timestamp,
-                    user_hash=c.user_hash, role=c.role, cluster=c.cluster[:200],
-                    messages=c.messages, serving={
-                        "answer": c.answer, "latency_ms": c.latency_ms,
-                        "cost_usd": c.cost_usd, "error": c.error, "app": c.app},
-                    status="pending", attempts=0, candidate=None, error=None))
-            return len(traffic.calls)
+        run = self.stored.get(self.run_id)
+        if run is not None:
+            if run["candidate"].get("model") != self.candidate.model or \
+                    run["candidate"].get("base_url") != self.candidate.base_url:
+                raise ReplayError(
+                    f"run {self.run_id} replays {run['candidate'].get('model')} at "
+                    f"{run['candidate'].get('base_url')}: resume it with the same --model "
+                    "and --base-url, or start a new run")
+            return self.stored.count(self.run_id)
+        if traffic is None:
+            raise ReplayError(f"no replay run {self.run_id}: `llmwatch replays list` "
+                              "shows the runs")
+        self.stored.create(
+            self.run_id, source=traffic.source, candidate=self.candidate.describe(),
+            finding=None if traffic.finding is None else {
+                "detector": traffic.finding.detector, "metric": traffic.finding.metric,
+                "ticket_id": traffic.finding.ticket_id},
+            calls=[NewCall(c.source_id, c.timestamp, c.user_hash, c.role, c.cluster,
+                           c.messages, {"answer": c.answer, "latency_ms": c.latency_ms,
+                                        "cost_usd": c.cost_usd, "error": c.error,
+                                        "app": c.app}) for c in traffic.calls], now=now)
+        return len(traffic.calls)
 
     def finding(self) -> Finding | None:
-        with Session(self.engine) as s:
-            run = s.get(ReplayRunRow, self.run_id)
-            f = run.finding if run is not None else None
+        run = self.stored.get(self.run_id)
+        f = run["finding"] if run is not None else None
         return None if not f else Finding(f["detector"], f["metric"], f.get("ticket_id"))
 
     # asking ---------------------------------------------------------------------------
@@ -487,7 +426,7 @@ class Replay:
         no new prompt is sent; those under way are finished and stored."""
         stop = stop or threading.Event()
         called = asyncio.run(self._ask_all(stop, progress, client))
-        pending = self._count("pending")
+        pending = self.stored.count(self.run_id, "pending")
         complete = pending == 0 and not stop.is_set()
         if complete and self.pairwise is not None:
             asyncio.run(self._compare_all(stop))
@@ -497,27 +436,12 @@ class Replay:
             result.verdict = self.judge()
         return result
 
-    def _todo(self) -> list[ReplayCallRow]:
-        with Session(self.engine) as s:
-            return list(s.execute(select(ReplayCallRow).where(
-                ReplayCallRow.run_id == self.run_id,
-                (ReplayCallRow.status == "pending")
-                | ((ReplayCallRow.status == "failed")
-                   & (ReplayCallRow.attempts < self.candidate.max_attempts)))
-                .order_by(ReplayCallRow.source_timestamp, ReplayCallRow.source_id)).scalars())
-
-    def _count(self, status: str) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(ReplayCallRow).where(
-                ReplayCallRow.run_id == self.run_id, ReplayCallRow.status == status))
-                .scalar_one())
-
     async def _ask_all(self, stop: threading.Event, progress: Progress | None,
                        client: Any) -> int:
         import openai
 
-        todo = self._todo()
-        total = int(self._count_all())
+        todo = self.stored.todo(self.run_id, self.candidate.max_attempts)
+        total = self.stored.count(self.run_id)
         done_before = total - len(todo)
         if progress:
             progress(done_before, total)
@@ -531,12 +455,12 @@ class Replay:
                                         max_retries=self.candidate.max_retries)
         gate = asyncio.Semaphore(self.candidate.concurrency)
         rate = _Rate(self.candidate.rate_per_s)
-        finished: list[tuple[ReplayCallRow, Answer]] = []
+        finished: list[tuple[Any, Answer]] = []
         wake, closing = asyncio.Event(), asyncio.Event()
         called = 0
         stored = done_before
 
-        async def one(row: ReplayCallRow) -> None:
+        async def one(row: Any) -> None:
             try:
                 started = time.perf_counter()
                 answer = await ask(client, self.candidate, self.candidate.messages(
@@ -587,13 +511,8 @@ class Replay:
                 await client.close()
         return called
 
-    def _count_all(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(ReplayCallRow).where(
-                ReplayCallRow.run_id == self.run_id)).scalar_one())
-
     # scoring --------------------------------------------------------------------------
-    def _events(self, row: ReplayCallRow, answer: Answer) -> tuple[LLMEvent, LLMEvent]:
+    def _events(self, row: Any, answer: Answer) -> tuple[LLMEvent, LLMEvent]:
         """The serving call and the candidate's, as the checks read events: the candidate's
         is of a segment of its own (model `candidate.model`, version `replay:<run>`)."""
         prompt = [m for m in (row.messages or []) if m.get("content")] or \
@@ -614,7 +533,7 @@ class Replay:
             answer.finish_reason[:64])
         return serving, candidate
 
-    def _store_answers(self, batch: Sequence[tuple[ReplayCallRow, Answer]]) -> None:
+    def _store_answers(self, batch: Sequence[tuple[Any, Answer]]) -> None:
         ok = [(r, a) for r, a in batch if a.error is None]
         scored: list[tuple[dict[str, Any], dict[str, Any], float | None]] = []
         if ok:
@@ -630,33 +549,14 @@ class Replay:
                                {"flags": {k: v.flagged for k, v in c.scores.items()},
                                 "relatedness": _cosine(c.prompt_vector, c.response_vector)},
                                _cosine(s.response_vector, c.response_vector)))
-        now = datetime.now(UTC)
-
-        def write() -> None:
-            with Session(self.engine) as s, s.begin():
-                for (row, answer), (sseen, cseen, sim) in zip(ok, scored, strict=True):
-                    s.execute(update(ReplayCallRow).where(
-                        ReplayCallRow.run_id == row.run_id,
-                        ReplayCallRow.source_id == row.source_id).values(
-                        status="done", attempts=row.attempts + 1, error=None, done_at=now,
-                        serving={**row.serving, **sseen},
-                        candidate={"answer": answer.text, "latency_ms": answer.latency_ms,
-                                   "input_tokens": answer.input_tokens,
-                                   "output_tokens": answer.output_tokens,
-                                   "cost_usd": answer.cost_usd,
-                                   "finish_reason": answer.finish_reason,
-                                   **cseen, "similarity": sim}))
-                for row, answer in batch:
-                    if answer.error is not None:
-                        s.execute(update(ReplayCallRow).where(
-                            ReplayCallRow.run_id == row.run_id,
-                            ReplayCallRow.source_id == row.source_id).values(
-                            status="failed", attempts=row.attempts + 1, error=answer.error,
-                            done_at=now))
-                s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id == self.run_id)
-                          .values(updated_at=now))
-
-        until_stored(write)
+        done = [(row, {**row.serving, **sseen},
+                 {"answer": answer.text, "latency_ms": answer.latency_ms,
+                  "input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens,
+                  "cost_usd": answer.cost_usd, "finish_reason": answer.finish_reason,
+                  **cseen, "similarity": sim})
+                for (row, answer), (sseen, cseen, sim) in zip(ok, scored, strict=True)]
+        failed = [(row, answer.error) for row, answer in batch if answer.error is not None]
+        self.stored.save_answers(self.run_id, done, failed, datetime.now(UTC))
 
     def _reviewed(self, event: LLMEvent, analysed: Any) -> Any:
         """The answer's flags with the second opinion on those a cheap check raised."""
@@ -704,15 +604,13 @@ class Replay:
 
         judge = self.pairwise
         assert judge is not None
-        with Session(self.engine) as s:
-            rows = [r for r in s.execute(select(ReplayCallRow).where(
-                ReplayCallRow.run_id == self.run_id, ReplayCallRow.status == "done")).scalars()
+        rows = [r for r in self.stored.rows(self.run_id, ("done",))
                 if r.candidate and "preferred" not in r.candidate]
         client = openai.AsyncOpenAI(base_url=judge.base_url, api_key=judge.api_key,
                                     timeout=judge.timeout_s, max_retries=judge.max_retries)
         gate = asyncio.Semaphore(judge.concurrency)
 
-        async def one(row: ReplayCallRow) -> None:
+        async def one(row: Any) -> None:
             async with gate:
                 if stop.is_set():
                     return
@@ -729,15 +627,8 @@ class Replay:
             except ValueError as exc:
                 log.warning("the pairwise judge gave no usable answer for a call: %s", exc)
                 return
-            candidate = {**(row.candidate or {}), **found}
-
-            def write() -> None:
-                with Session(self.engine) as s, s.begin():
-                    s.execute(update(ReplayCallRow).where(
-                        ReplayCallRow.run_id == row.run_id,
-                        ReplayCallRow.source_id == row.source_id).values(candidate=candidate))
-
-            await asyncio.to_thread(until_stored, write)
+            await asyncio.to_thread(self.stored.set_candidate, self.run_id, row.source_id,
+                                    {**(row.candidate or {}), **found})
 
         try:
             await asyncio.gather(*(one(r) for r in rows))
@@ -746,11 +637,7 @@ class Replay:
 
     # judging --------------------------------------------------------------------------
     def pairs(self) -> list[PairedCall]:
-        with Session(self.engine) as s:
-            rows = list(s.execute(select(ReplayCallRow).where(
-                ReplayCallRow.run_id == self.run_id,
-                ReplayCallRow.status.in_(("done", "failed")))
-                .order_by(ReplayCallRow.source_timestamp, ReplayCallRow.source_id)).scalars())
+        rows = self.stored.rows(self.run_id, ("done", "failed"))
         out = []
         for r in rows:
             serving = Side(r.serving.get("flags") or {}, len(r.serving.get("answer") or ""),
@@ -771,10 +658,7 @@ class Replay:
 
     def judge(self) -> Verdict:
         v = verdict(self.pairs(), self.finding(), alpha=self.alpha)
-        now = datetime.now(UTC)
-        with Session(self.engine) as s, s.begin():
-            s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id == self.run_id).values(
-                status="done", verdict=v.as_dict(), updated_at=now))
+        self.stored.finish(self.run_id, v.as_dict(), datetime.now(UTC))
         return v
 
 
@@ -800,7 +684,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _parse(value: str | None) -> datetime | None:
-    return None if not value else as_utc(datetime.fromisoformat(value))
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 
@@ -812,24 +699,17 @@ class Published:
     notices: int
 
 
-def run_exists(engine: Engine, run_id: str) -> bool:
-    with Session(engine) as s:
-        return s.get(ReplayRunRow, run_id) is not None
+def run_exists(store: Store, run_id: str) -> bool:
+    return Replays(store.engine).get(run_id) is not None
 
 
-def run_record(engine: Engine, run_id: str) -> tuple[dict[str, Any], list[ReplayCallRow]]:
-    with Session(engine) as s:
-        run = s.get(ReplayRunRow, run_id)
-        if run is None:
-            raise ReplayError(f"no replay run {run_id}: `llmwatch replays list` shows them")
-        record = {"run_id": run.run_id, "status": run.status, "source": run.source,
-                  "candidate": run.candidate, "finding": run.finding, "verdict": run.verdict,
-                  "created_at": as_utc(run.created_at).isoformat(),
-                  "updated_at": as_utc(run.updated_at).isoformat()}
-        rows = list(s.execute(select(ReplayCallRow).where(ReplayCallRow.run_id == run_id)
-                              .order_by(ReplayCallRow.source_timestamp,
-                                        ReplayCallRow.source_id)).scalars())
-    return record, rows
+def run_record(store: Store, run_id: str) -> tuple[dict[str, Any], list[Any]]:
+    """A run's record and its calls."""
+    stored = Replays(store.engine)
+    record = stored.get(run_id)
+    if record is None:
+        raise ReplayError(f"no replay run {run_id}: `llmwatch replays list` shows them")
+    return record, stored.rows(run_id)
 
 
 def publish(store: Store, run_id: str, *, privacy: Any, out_dir: Path | None = None,
@@ -838,13 +718,11 @@ def publish(store: Store, run_id: str, *, privacy: Any, out_dir: Path | None = N
     """Write the verdict as HTML and JSON (kept in the run's row, and in `out_dir` if given),
     and through the outbox: a Slack digest to `slack_channel`, and for a ticket's replay an
     update of its issue in each tracker (the ticket then lists the replay)."""
-    import gzip
-
     from llmwatch.report import replay_html
-    from llmwatch.storage.outbox import Notice, add_notices
+    from llmwatch.storage.outbox import Notice
 
     now = now or datetime.now(UTC)
-    record, rows = run_record(store.engine, run_id)
+    record, rows = run_record(store, run_id)
     if record["verdict"] is None:
         raise ReplayError(f"run {run_id} is not finished: run it again with --run-id {run_id}")
     figures = replay_html.figures(record, rows, privacy)
@@ -868,10 +746,5 @@ def publish(store: Store, run_id: str, *, privacy: Any, out_dir: Path | None = N
                            f"replay {run_id}", [], name, {"ticket_id": ticket_id})
                     for name in trackers]
 
-    def write() -> int:
-        with Session(store.engine) as s, s.begin():
-            s.execute(update(ReplayRunRow).where(ReplayRunRow.run_id == run_id).values(
-                html_gz=gzip.compress(html.encode("utf-8")), updated_at=now))
-            return add_notices(s, notices, now)
-
-    return Published(html_path, json_path, until_stored(write))
+    return Published(html_path, json_path,
+                     Replays(store.engine).publish(run_id, html, notices, now))
