@@ -29,6 +29,10 @@ class TicketSink(Protocol):
 
     def find(self, marker: str) -> str | None: ...
 
+    def comment(self, ref: str, body: str) -> None: ...
+
+    def has_comment(self, ref: str, marker: str) -> bool: ...
+
 
 class TicketSource(Protocol):
     """The tickets as stored (`llmwatch.storage.tickets.Tickets`)."""
@@ -71,9 +75,15 @@ class TrackerSink:
         ref = ticket.external.get(self.tracker.name)
         if ref is not None:
             self.tracker.update(ref, ticket.title, body)
-            return ref
-        ref = self.tracker.create(ticket.title, body)
-        self.tickets.remember(ticket.ticket_id, self.tracker.name, ref)
+        else:
+            ref = self.tracker.create(ticket.title, body)
+            self.tickets.remember(ticket.ticket_id, self.tracker.name, ref)
+        run = (notice.payload or {}).get("replay_run")
+        replay = next((r for r in getattr(ticket, "replays", ()) if r["run_id"] == run), None)
+        if replay is not None:  # a candidate replayed on the ticket: a comment, said once
+            mark = f"llmwatch replay {replay['run_id']}"
+            if not self.tracker.has_comment(ref, mark):
+                self.tracker.comment(ref, replay_comment(replay) + f"\n{mark}\n")
         return ref
 
 
@@ -106,6 +116,14 @@ def render_body(evidence: Mapping[str, Any], action: str, examples: int, ticket_
     )
 
 
+def replay_comment(replay: Mapping[str, Any]) -> str:
+    """A replay's verdict as a comment on the ticket's issue (names escaped)."""
+    t = tracker_text
+    return (f"**Replayed a candidate on this ticket's traffic:** {t(replay['model'])} — "
+            f"**{t(str(replay['decision']).replace('_', ' '))}**\n\n{t(replay['headline'])}"
+            f"\n\nThe page: `llmwatch replays show {replay['run_id']} --html replay.html`\n")
+
+
 class GitHubIssues:
     name = "github"
 
@@ -129,6 +147,15 @@ class GitHubIssues:
         issues = _request("GET", f"{self.api}/repos/{self.repo}/issues?{query}",
                           self._headers(), None)
         return next((str(i["number"]) for i in issues if marker in (i.get("body") or "")), None)
+
+    def comment(self, ref: str, body: str) -> None:
+        _request("POST", f"{self.api}/repos/{self.repo}/issues/{ref}/comments",
+                 self._headers(), {"body": body})
+
+    def has_comment(self, ref: str, marker: str) -> bool:
+        comments = _request("GET", f"{self.api}/repos/{self.repo}/issues/{ref}/comments"
+                            "?per_page=100", self._headers(), None)
+        return any(marker in (c.get("body") or "") for c in comments)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}",
@@ -159,6 +186,15 @@ class JiraIssues:
         query = urllib.parse.urlencode({"jql": jql, "fields": "key"})
         found = _request("GET", f"{self.base}/rest/api/2/search?{query}", self._headers(), None)
         return next((str(i["key"]) for i in found.get("issues", [])), None)
+
+    def comment(self, ref: str, body: str) -> None:
+        _request("POST", f"{self.base}/rest/api/2/issue/{ref}/comment", self._headers(),
+                 {"body": body})
+
+    def has_comment(self, ref: str, marker: str) -> bool:
+        found = _request("GET", f"{self.base}/rest/api/2/issue/{ref}/comment", self._headers(),
+                         None)
+        return any(marker in (c.get("body") or "") for c in found.get("comments", []))
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Basic {self.auth}"}

@@ -743,7 +743,8 @@ def publish(store: Store, run_id: str, *, privacy: Any, out_dir: Path | None = N
     ticket_id = (record["finding"] or {}).get("ticket_id")
     if ticket_id is not None:
         notices += [Notice(f"ticket:{ticket_id}:{name}:replay:{run_id}", "",
-                           f"replay {run_id}", [], name, {"ticket_id": ticket_id})
+                           f"replay {run_id}", [], name, {"ticket_id": ticket_id,
+                                                           "replay_run": run_id})
                     for name in trackers]
 
     return Published(html_path, json_path,

@@ -177,9 +177,16 @@ def test_a_candidate_that_knows_the_new_topic_fixes_the_drift_ticket(
                                "github": TrackerSink(github, Tickets(world.engine))})
         [digest] = [m for m in slack.messages if m["channel"] == "C-ML"]  # (the world's
         assert "knows-money" in json.dumps(digest["blocks"])  # alerts went to theirs)
-        [issue] = tracker.created
+        [issue] = [c for c in tracker.created if c["path"].endswith("/issues")]
         assert "Candidates replayed" in issue["body"] and "run\\-knows\\-money" not in \
             issue["body"] and "llmwatch replays show run-knows-money" in issue["body"]
+        [comment] = [c for c in tracker.created if c["path"] == "/repos/acme/ml/issues/1/comments"]
+        assert "fixes the finding" in comment["body"] and "knows\\-money" in comment["body"]
+        # the notice delivered again (a lost reply): the comment is found, not posted twice
+        sink = TrackerSink(github, Tickets(world.engine))
+        sink.send(type("N", (), {"payload": {"ticket_id": ticket,
+                                             "replay_run": "run-knows-money"}})())
+        assert len([c for c in tracker.created if c["path"].endswith("/comments")]) == 1
         content = Tickets(world.engine).content(ticket)
         assert content is not None  # every finished replay of the ticket, newest first
         assert [(r["run_id"], r["decision"]) for r in content.replays] == [
