@@ -589,9 +589,16 @@ def tickets_list(as_json: Annotated[bool, AS_JSON] = False) -> None:
 @tickets_app.command("show")
 def tickets_show(ticket_id: Annotated[int, typer.Argument(help="The ticket's id.")]) -> None:
     """A ticket's evidence, as JSON."""
+    from llmwatch.storage import Store
+    from llmwatch.storage.tickets import Tickets
+
     row = _ticket(ticket_id)
     console.print(f"[bold]#{row.id} {row.title}[/] ({row.status}); action: {row.action}")
     console.print_json(data=row.evidence)
+    content = Tickets(Store.of(load_settings()).engine).content(ticket_id)
+    for r in content.replays if content else ():
+        console.print(f"replayed: {r['model']} → {r['decision']}: {r['headline']} "
+                      f"(llmwatch replays show {r['run_id']})", markup=False)
 
 
 @tickets_app.command("export")

@@ -282,6 +282,11 @@ def test_a_candidate_that_refuses_fails_the_gate_from_the_cli(
                                  env=env, capture_output=True, text=True, timeout=60)
         [row] = json.loads(listing.stdout)
         assert row["decision"] == "regression" and row["model"] == "refuser"
+        shown = subprocess.run([sys.executable, "-m", "llmwatch", "replays", "show",
+                                row["run_id"], "--html", str(tmp_path / "again.html")],
+                               env=env, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and "REGRESSION" in shown.stdout
+        assert (tmp_path / "again.html").read_text() == page.read_text()
     finally:
         refuses.stop()
 
@@ -322,7 +327,7 @@ def test_an_interrupted_replay_resumes_without_asking_a_prompt_twice(
                 return s.execute(select(func.count()).select_from(ReplayCallRow).where(
                     ReplayCallRow.status == "done")).scalar_one()
 
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240  # the checks load first (longer on a busy machine)
         while answered() < 10 and time.monotonic() < deadline:
             time.sleep(0.2)
         first.send_signal(signal.SIGTERM)
