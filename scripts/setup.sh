@@ -2,8 +2,8 @@
 # One-time (and idempotent) set-up of everything llmwatch's demo and tests need on this
 # machine: Java + Maven (to run Apache Kafka from Maven Central's jars), PostgreSQL's server
 # binaries, a Python virtualenv with llmwatch installed, and the Kafka jars.
-# With --test also Debian's chromium, which the report test renders the HTML report in, and
-# wordnet-base, whose definitions the drift space's test reads.
+# With --test also Debian's chromium, which the report test renders the HTML report in,
+# wordnet-base, whose definitions the drift space's test reads, and prometheus (promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,9 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # promtool (Debian's prometheus): `promtool check rules` and `promtool test rules` on the
+  # shipped alerting rules (tests/test_observability.py)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   # WordNet's definitions: the drift space's within-register test (and bench/within_register.py)
   [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
   # Debian's manual pages in 24 languages: ordinary technical prose for the per-language

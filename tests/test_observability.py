@@ -241,3 +241,27 @@ def test_the_dashboard_and_the_rules_query_only_exported_metrics() -> None:
     assert used and used <= exported, used - exported
     compose = (ROOT / "docker-compose.yml").read_text()
     assert "prometheus" in compose and "grafana" in compose and "/readyz" in compose
+
+
+def test_every_alerting_rule_fires_when_it_must_and_not_otherwise() -> None:
+    """`promtool check rules` and `promtool test rules` (Debian's prometheus, installed by
+    `scripts/setup.sh --test`) on the shipped rules: each rule has a case where it fires and
+    one where it stays quiet — among them every worker gone, targets and all."""
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: `bash scripts/setup.sh --test` installs prometheus"
+    folder = ROOT / "deploy" / "prometheus"
+    check = subprocess.run([promtool, "check", "rules", "alerts.yml"], cwd=folder,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    rules = re.findall(r"^\s*- alert: (\w+)", (folder / "alerts.yml").read_text(), re.M)
+    assert f"SUCCESS: {len(rules)} rules found" in check.stdout
+    cases = (folder / "alerts.test.yml").read_text()
+    for rule in rules:  # a firing and a quiet case for each
+        assert re.search(rf"alertname: {rule}\n\s+exp_alerts:\n", cases), rule
+        assert re.search(rf"alertname: {rule}\n\s+exp_alerts: \[\]", cases), rule
+    test = subprocess.run([promtool, "test", "rules", "alerts.test.yml"], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+    assert test.returncode == 0, test.stdout + test.stderr
