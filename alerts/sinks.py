@@ -1,6 +1,7 @@
 """Where notices go, behind one interface: Slack (Web API), a generic webhook (HMAC-signed
-JSON) and PagerDuty Events v2. A sink sends one outbox row; failures it can retry raise
-`DeliveryError` with the HTTP status and headers (Retry-After) so the outbox backs off."""
+JSON), PagerDuty Events v2 and Prometheus Alertmanager (API v2). A sink sends one outbox
+row; failures it can retry raise `DeliveryError` with the HTTP status and headers
+(Retry-After) so the outbox backs off."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from llmwatch.detectors.segments import segment_name
@@ -164,3 +166,68 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> 
             return response.headers.get("X-Request-Id") or str(response.status)
     except urllib.error.HTTPError as exc:
         raise DeliveryError(exc.code, exc.headers, f"HTTP {exc.code}") from exc
+
+
+# -- Prometheus Alertmanager ----------------------------------------------------------------
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))
+
+
+def alertmanager_alert(*, fingerprint: str, detector: str, segment: str, metric: str,
+                       severity: str, summary: str, starts_at: datetime,
+                       ends_at: datetime | None = None, examples: Sequence[str] = (),
+                       runbook_url: str | None = None, report_url: str | None = None
+                       ) -> dict[str, Any]:
+    """One alert as Alertmanager's API v2 takes it: labels to route, group and silence by
+    (app, model, version, detector, metric, severity), annotations to read (the summary,
+    examples as the privacy policy shows them, links). No `endsAt` while firing: the sink
+    sets it when it posts, so a notice that waited in the outbox is not already over."""
+    from llmwatch.detectors.segments import Segment
+
+    try:
+        seg = Segment.from_key(segment)
+        where = {"app": seg.app, "model": seg.model, "model_version": seg.model_version or "",
+                 "prompt_version": seg.prompt_version or ""}
+    except ValueError:
+        where = {"app": segment}
+    labels = {"alertname": f"Llmwatch{_camel(detector)}", **where, "detector": detector,
+              "metric": metric, "severity": severity, "llmwatch_fingerprint": fingerprint}
+    annotations = {"summary": summary[:2000]}
+    if examples:
+        annotations["examples"] = "\n".join(e[:300] for e in examples[:3])
+    if runbook_url:
+        annotations["runbook_url"] = runbook_url
+    if report_url:
+        annotations["report_url"] = report_url
+    doc: dict[str, Any] = {"labels": {k: str(v)[:1000] for k, v in labels.items() if v != ""},
+                           "annotations": annotations, "startsAt": _rfc3339(starts_at),
+                           "generatorURL": report_url or ""}
+    if ends_at is not None:
+        doc["endsAt"] = _rfc3339(ends_at)
+    return doc
+
+
+class AlertmanagerSink:
+    """POST /api/v2/alerts. Alertmanager folds an alert posted again (same labels) into the
+    one it has, so a repeat is harmless; a firing alert is held `hold_s` from each post, and
+    the worker posts the firing ones again before that runs out (`AlertStage.refresh`)."""
+
+    def __init__(self, url: str, hold_s: float = 240, timeout: float = 10) -> None:
+        self.url, self.hold_s, self.timeout = url.rstrip("/"), hold_s, timeout
+
+    def already_sent(self, notice: OutgoingNotice) -> str | None:
+        return None
+
+    def send(self, notice: OutgoingNotice) -> str:
+        return self.post((notice.payload or {}).get("alerts", []))
+
+    def post(self, alerts: Sequence[dict[str, Any]], now: datetime | None = None) -> str:
+        now = now or datetime.now(UTC)
+        held = _rfc3339(now + timedelta(seconds=self.hold_s))
+        body = json.dumps([a if "endsAt" in a else {**a, "endsAt": held} for a in alerts])
+        return _post(f"{self.url}/api/v2/alerts", body.encode(),
+                     {"Content-Type": "application/json"}, self.timeout)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

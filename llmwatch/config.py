@@ -397,6 +397,17 @@ class AlertSettings(BaseModel):
     pagerduty_routing_key: SecretStr | None = Field(
         None, description="Send critical alerts to PagerDuty Events v2 with this key.")
     pagerduty_url: str | None = Field(None, description="Events API URL (default: PagerDuty's).")
+    alertmanager_url: str | None = Field(
+        None, description="Prometheus Alertmanager's base URL (http://alertmanager:9093): "
+        "alerts are also posted to its /api/v2/alerts, re-sent while firing, resolved with "
+        "endsAt.")
+    alertmanager_resend_s: float = Field(
+        60, gt=0, description="How often a firing alert is posted to Alertmanager again (it "
+        "is held as firing for 4× this long after each post).")
+    runbook_url: str | None = Field(None, description="A runbook link in every alert's "
+                                    "annotations (Alertmanager, webhook).")
+    report_url: str | None = Field(None, description="Where the team reads the reports: a link "
+                                   "in every alert's annotations.")
     github_repo: str | None = Field(None, description="owner/name: open tickets as issues there.")
     github_token: SecretStr | None = Field(None, description="Token allowed to write issues.")
     github_api_url: str = Field("https://api.github.com", description="GitHub REST API base.")
@@ -421,7 +432,8 @@ class AlertSettings(BaseModel):
         """Whether any notice can be delivered (else notices wait in the outbox)."""
         return any(x is not None for x in (self.slack_token, self.slack_webhook_url,
                                            self.pagerduty_routing_key)) or bool(
-            self.webhook_url and self.webhook_secret is not None)
+            self.webhook_url and self.webhook_secret is not None) or bool(
+            self.alertmanager_url)
 
 
 def _check_report(settings: ReportSettings) -> None:

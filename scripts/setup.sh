@@ -3,7 +3,8 @@
 # machine: Java + Maven (to run Apache Kafka from Maven Central's jars), PostgreSQL's server
 # binaries, a Python virtualenv with llmwatch installed, and the Kafka jars.
 # With --test also Debian's chromium, which the report test renders the HTML report in,
-# wordnet-base, whose definitions the drift space's test reads, and prometheus (promtool).
+# wordnet-base, whose definitions the drift space's test reads, prometheus (promtool) and
+# prometheus-alertmanager.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ if [ "${1:-}" = "--test" ]; then
   # promtool (Debian's prometheus): `promtool check rules` and `promtool test rules` on the
   # shipped alerting rules (tests/test_observability.py)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  # Debian's Alertmanager: llmwatch's alerts in a real one (tests/test_alertmanager.py)
+  command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   # WordNet's definitions: the drift space's within-register test (and bench/within_register.py)
   [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
   # Debian's manual pages in 24 languages: ordinary technical prose for the per-language

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llmwatch.alerts.decision import Alert, AlertState, Group, Policy, decide_round
 from llmwatch.alerts.episodes import changes
 from llmwatch.alerts.sinks import (
     PAGERDUTY_URL,
+    AlertmanagerSink,
     PagerDutySink,
     Sink,
     SlackSink,
     SlackWebhookSink,
     WebhookSink,
+    alertmanager_alert,
     pagerduty_event,
 )
 from llmwatch.alerts.slack_message import Routing, render
@@ -34,6 +37,8 @@ from llmwatch.storage.outbox import Notice, active_silences, deliver, enqueue, l
 from llmwatch.storage.tickets import Tickets
 
 from .ticket_stage import TicketStage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class AlertStage:
         self.routing = Routing({"critical": settings.critical_channel}, settings.channel)
         self.failures = SegmentFailures("alerting")
         self._one_round = threading.Lock()
+        self._refreshed: datetime | None = None
 
     def process(self, findings: Sequence[Finding], now: datetime) -> AlertRound:
         if not findings:
@@ -115,6 +121,14 @@ class AlertStage:
         if self.settings.webhook_url:
             notices.append(Notice(f"{digest}:webhook", channel, text, blocks, "webhook",
                                   {"alerts": alert_docs}))
+        if self.settings.alertmanager_url:
+            notices.append(Notice(f"{digest}:alertmanager", channel, text, [], "alertmanager",
+                                  {"alerts": [self._am(a.fingerprint, a.detector, a.segment,
+                                                       a.metric, a.severity, a.summary,
+                                                       d.state.since or d.state.last_notified,
+                                                       d.action == "resolve",
+                                                       examples.get(a.fingerprint, ()))
+                                              for a, d in group.decisions]}))
         if self.settings.pagerduty_routing_key:
             for a, d in group.decisions:
                 if a.severity == "critical" or d.action == "resolve":
@@ -124,6 +138,39 @@ class AlertStage:
                                         a.segment, a.severity, {"evidence": a.evidence})))
         return notices
 
+    def _am(self, fingerprint: str, detector: str, segment: str, metric: str, severity: str,
+            summary: str, since: datetime | None, resolved: bool,
+            examples: Sequence[str] = ()) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return alertmanager_alert(
+            fingerprint=fingerprint, detector=detector, segment=segment, metric=metric,
+            severity=severity, summary=summary, starts_at=since or now,
+            ends_at=now if resolved else None, examples=examples,
+            runbook_url=self.settings.runbook_url, report_url=self.settings.report_url)
+
+    def refresh(self, now: datetime) -> int:
+        """Post every firing alert to Alertmanager again every `alertmanager_resend_s`: it
+        holds an alert only so long after each post, and one never re-sent would resolve by
+        itself. A failure is tried again at the next tick."""
+        if not self.settings.alertmanager_url:
+            return 0
+        every = timedelta(seconds=self.settings.alertmanager_resend_s)
+        if self._refreshed is not None and now - self._refreshed < every:
+            return 0
+        from llmwatch.storage.alerts import firing_episodes
+
+        alerts = [self._am(e.fingerprint, e.detector, e.segment, e.metric, e.severity,
+                           e.summary, e.fired_at, False) for e in firing_episodes(self.engine)]
+        if alerts:
+            self._alertmanager().post(alerts, now)
+        self._refreshed = now
+        return len(alerts)
+
+    def _alertmanager(self) -> AlertmanagerSink:
+        assert self.settings.alertmanager_url
+        return AlertmanagerSink(self.settings.alertmanager_url,
+                                hold_s=4 * self.settings.alertmanager_resend_s)
+
     def ticket_documents(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """The tickets touched in a round, for the tickets topic."""
         return self.stored_tickets.documents(ids)
@@ -131,7 +178,14 @@ class AlertStage:
     def deliver(self, on_failure: Callable[[], None] = lambda: None) -> int:
         """Send what is due through the configured sinks; the rest waits in the outbox."""
         sinks = self.sinks()
-        return deliver(self.engine, sinks, on_failure=on_failure) if sinks else 0
+        sent = deliver(self.engine, sinks, on_failure=on_failure) if sinks else 0
+        try:
+            self.refresh(datetime.now(UTC))
+        except Exception as exc:  # noqa: BLE001 - Alertmanager down: tried again next tick
+            log.warning("re-sending the firing alerts to Alertmanager failed (%s): tried "
+                        "again in %.0f s", exc, self.settings.alertmanager_resend_s)
+            on_failure()
+        return sent
 
     def sinks(self) -> dict[str, Sink]:
         """The configured sinks, by the outbox's sink names."""
@@ -149,6 +203,8 @@ class AlertStage:
         if s.pagerduty_routing_key is not None:
             sinks["pagerduty"] = PagerDutySink(s.pagerduty_routing_key.get_secret_value(),
                                                s.pagerduty_url or PAGERDUTY_URL)
+        if s.alertmanager_url:
+            sinks["alertmanager"] = self._alertmanager()
         for tracker in ticket_sinks(s):  # GitHub, Jira: the tickets' issues
             sinks[tracker.name] = TrackerSink(tracker, self.stored_tickets)
         return sinks

@@ -88,3 +88,10 @@ def end_silence(engine: Engine, silence_id: int, now: datetime) -> bool:
             return False
         row.ends_at = now
     return True
+
+
+def firing_episodes(engine: Engine) -> list[AlertEpisodeRow]:
+    """The alerts firing now, as their open episodes (what Alertmanager is told again)."""
+    with Session(engine) as s:
+        return list(s.execute(select(AlertEpisodeRow).where(
+            AlertEpisodeRow.status == "firing")).scalars())
