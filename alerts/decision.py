@@ -50,7 +50,9 @@ class Alert:
             fingerprint=fingerprint(family, finding.segment, finding.metric),
             detector=finding.detector, segment=finding.segment, metric=finding.metric,
             severity=finding.severity, firing=finding.fired,
-            sample_size=finding.window.n_current,
+            # an absolute limit (a threshold rule) needs no sample: $80 spent is $80 spent
+            sample_size=(2**31 if finding.details.get("absolute")
+                         else finding.window.n_current),
             summary=finding.explanation or f"{finding.metric}: {finding.method}",
             evidence=evidence(finding),
         )

@@ -373,6 +373,30 @@ class QualitySettings(BaseModel):
     cost_budget_usd: float = Field(0.05, gt=0, description="Cost budget per call.")
 
 
+class ThresholdRuleSettings(BaseModel):
+    """An absolute limit over a rolling window (`detectors/thresholds.py`)."""
+
+    name: str = Field(min_length=1, max_length=100, description="What the alert is called.")
+    metric: str = Field(description="calls, cost_usd, tokens, error_rate, latency_p95_ms or a "
+                        "quality check's rate (refusal_rate, pii_response_rate, …).")
+    above: float = Field(description="Fire when the window's value is above this.")
+    window_s: float = Field(86_400, gt=0, description="The rolling window, in seconds.")
+    by: Literal["app", "model", "version", "segment", "user"] = Field(
+        "app", description="Per app, app and model, model version, whole segment, or user "
+        "hash (per app).")
+    severity: Literal["warning", "critical"] = "warning"
+
+    def rule(self) -> Any:
+        from llmwatch.detectors.thresholds import Rule
+
+        return Rule(self.name, self.metric, self.above, self.window_s, self.by, self.severity)
+
+    @model_validator(mode="after")
+    def _known_metric(self) -> ThresholdRuleSettings:
+        self.rule()  # a clear error now, not at the first evaluation
+        return self
+
+
 class AlertSettings(BaseModel):
     enabled: bool = Field(True, description="Turn findings into alerts (written to the outbox).")
     slack_token: SecretStr | None = Field(
@@ -397,6 +421,12 @@ class AlertSettings(BaseModel):
     pagerduty_routing_key: SecretStr | None = Field(
         None, description="Send critical alerts to PagerDuty Events v2 with this key.")
     pagerduty_url: str | None = Field(None, description="Events API URL (default: PagerDuty's).")
+    rules: list[ThresholdRuleSettings] = Field(
+        default_factory=list, description="Threshold rules (spend, tokens, calls, errors, "
+        "latency, quality rates) per app, model, version, segment or user hash, over a "
+        "rolling window; as JSON in the environment.")
+    rules_every_s: float = Field(60, gt=0, description="How often the leader evaluates the "
+                                 "threshold rules.")
     alertmanager_url: str | None = Field(
         None, description="Prometheus Alertmanager's base URL (http://alertmanager:9093): "
         "alerts are also posted to its /api/v2/alerts, re-sent while firing, resolved with "

@@ -29,6 +29,7 @@ from llmwatch.alerts.tickets import TicketPolicy
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
+from llmwatch.detectors.segments import ANY
 from llmwatch.isolation import SegmentFailures
 from llmwatch.report.digest import SlackReportSink
 from llmwatch.report.service import load_html
@@ -137,6 +138,27 @@ class AlertStage:
                         pagerduty_event(d.action, a.fingerprint, a.summary,
                                         a.segment, a.severity, {"evidence": a.evidence})))
         return notices
+
+    def evaluate_rules(self, rules: Sequence[Any], now: datetime) -> AlertRound:
+        """The threshold rules over their windows up to `now`, decided like any finding."""
+        from llmwatch.detectors import thresholds
+        from llmwatch.storage.traffic import aggregates
+
+        states = load_states(self.engine)
+        firing = [(s.segment, s.metric) for s in states.values()
+                  if s.detector == "threshold" and s.status == "firing"]
+        found: list[Finding] = []
+        for rule in rules:
+            groups = [thresholds.Aggregate(
+                thresholds.group_segment(rule.by, g.fields["app"] or "",
+                                         g.fields.get("model") or ANY,
+                                         g.fields.get("model_version", ANY),
+                                         g.fields.get("prompt_version", ANY)),
+                g.value, g.calls, g.fields.get("user_hash"))
+                for g in aggregates(self.engine, rule.metric, rule.by,
+                                    now - timedelta(seconds=rule.window_s), now)]
+            found += thresholds.findings(rule, groups, now, firing)
+        return self.process(found, now)
 
     def _am(self, fingerprint: str, detector: str, segment: str, metric: str, severity: str,
             summary: str, since: datetime | None, resolved: bool,

@@ -117,6 +117,14 @@ def build_app(settings: Settings) -> faust.App:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(runtime.delivery_executor, runtime.watch)
 
+    if settings.alerts.enabled and settings.alerts.rules:
+
+        @app.timer(settings.alerts.rules_every_s, on_leader=True)
+        async def threshold_rules() -> None:
+            """The leader evaluates the threshold rules (spend, tokens, errors, …)."""
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(runtime.delivery_executor, runtime.evaluate_rules)
+
     @app.task(on_leader=False)
     async def prepare() -> None:
         try:
@@ -359,6 +367,17 @@ class _Runtime:
         self.health.assigned = True
         mine = [tp for tp in partitions if tp[0] == self.settings.topics.events]
         self.metrics.assigned.set(len(mine))
+
+    def evaluate_rules(self) -> None:
+        """Threshold rules (on the leader): decided and delivered like any alert."""
+        if self._alerts is None:
+            return
+        try:
+            self._alerts.evaluate_rules([r.rule() for r in self.settings.alerts.rules],
+                                        datetime.now(UTC))
+        except Exception as exc:  # noqa: BLE001 - the next evaluation tries again
+            log.error("threshold rules failed (%s: %s); retried at the next evaluation",
+                      type(exc).__name__, first_line(exc))
 
     def watch(self) -> None:
         """Self-alerts (on the leader): written and delivered like any alert."""

@@ -1,17 +1,20 @@
-"""What the watchdog reads of each segment's traffic (the leader's self-checks)."""
+"""What the watchdog reads of each segment's traffic (the leader's self-checks), and what
+threshold rules read of it (`aggregates`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import and_, case, func, select
 
 from llmwatch.detectors.segments import Segment
 
 from .drift_repo import _filters
 from .store import Store
-from .tables import DriftBaselineRow, EventRow, as_utc
+from .tables import DriftBaselineRow, EventRow, QualityScoreRow, as_utc
 
 
 @dataclass(frozen=True)
@@ -42,4 +45,63 @@ def segment_traffic(store: Store, recent_from: datetime) -> list[SegmentTraffic]
                 .where(*_filters(Segment.from_key(key), None))).one()
             out.append(SegmentTraffic(key, usual, as_utc(first) if first else None,
                                       as_utc(last) if last else None, int(recent or 0)))
+    return out
+
+
+@dataclass(frozen=True)
+class GroupValue:
+    """One group's value of a metric over a window, and how many calls it read."""
+
+    fields: dict[str, str | None]  # app, and model, model_version, … as grouped
+    value: float
+    calls: int
+
+
+def aggregates(engine: Any, metric: str, by: str, start: datetime, end: datetime
+               ) -> list[GroupValue]:
+    """Each group's value of `metric` (a threshold rule's) over calls with timestamps in
+    [start, end), grouped `by` app, model, version, segment or user hash."""
+    keys = {"app": [EventRow.app], "user": [EventRow.app, EventRow.user_hash],
+            "model": [EventRow.app, EventRow.model],
+            "version": [EventRow.app, EventRow.model, EventRow.model_version],
+            "segment": [EventRow.app, EventRow.model, EventRow.model_version,
+                        EventRow.prompt_version]}[by]
+    where = [EventRow.timestamp >= start, EventRow.timestamp < end]
+    if by == "user":
+        where.append(EventRow.user_hash.is_not(None))
+    one = case((EventRow.error.is_not(None), 1.0), else_=0.0)
+    source: Any = EventRow
+    if metric in ("calls", "latency_p95_ms"):
+        value: Any = func.count()
+    elif metric == "cost_usd":
+        value = func.sum(func.coalesce(EventRow.cost_usd, 0.0))
+    elif metric == "tokens":
+        value = func.sum(func.coalesce(EventRow.input_tokens, 0)
+                         + func.coalesce(EventRow.output_tokens, 0))
+    elif metric == "error_rate":
+        value = func.avg(one)
+    else:  # a quality check's rate, by the cheap check's flags
+        check = metric.removesuffix("_rate")
+        source = EventRow.__table__.join(QualityScoreRow.__table__, and_(
+            QualityScoreRow.event_id == EventRow.event_id, QualityScoreRow.name == check))
+        value = func.avg(case((QualityScoreRow.flagged, 1.0), else_=0.0))
+    stmt = (select(*keys, value.label("value"), func.count().label("calls"))
+            .select_from(source).where(*where).group_by(*keys))
+    with engine.connect() as conn:
+        rows = list(conn.execute(stmt))
+        p95: dict[tuple[Any, ...], float] = {}
+        if metric == "latency_p95_ms":
+            lat = select(*keys, EventRow.latency_ms).where(*where,
+                                                           EventRow.latency_ms.is_not(None))
+            groups: dict[tuple[Any, ...], list[float]] = {}
+            for r in conn.execute(lat):
+                groups.setdefault(tuple(r[:len(keys)]), []).append(float(r[-1]))
+            p95 = {k: float(np.quantile(v, 0.95)) for k, v in groups.items()}
+    out = []
+    for r in rows:
+        key = tuple(r[:len(keys)])
+        amount = p95.get(key) if metric == "latency_p95_ms" else r.value
+        if amount is not None:
+            out.append(GroupValue(dict(zip([c.key for c in keys], key, strict=True)),
+                                  float(amount), int(r.calls)))
     return out
