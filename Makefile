@@ -1,5 +1,5 @@
 # The two commands of the README, and their set-up.
-.PHONY: setup demo test lint bench train clean
+.PHONY: setup demo test lint bench train clean chart-tools
 
 VENV ?= .venv
 
@@ -37,6 +37,10 @@ train: setup
 	$(VENV)/bin/python -m training.harm_head --backend static --write
 	$(VENV)/bin/python -m training.harm_head --backend minilm --write
 	$(VENV)/bin/llmwatch embedding check
+
+# helm and the CRDs the chart's tests check it with (tests/test_helm.py; CI runs it first)
+chart-tools:
+	@bash scripts/chart_tools.sh
 
 clean:
 	rm -rf .llmwatch .pytest_cache reports test-artifacts
