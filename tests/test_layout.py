@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("llmwatch", "streams", "detectors", "alerts", "schemas")
-# what storage may take from the detectors: records, their codecs, the privacy policy's type
+# what storage may take from the detectors: records, their codecs, the privacy policy's type,
 RECORDS = {
     "llmwatch.detectors.segments": {"Segment"},
     "llmwatch.detectors.findings": {"Finding"},
@@ -18,7 +18,8 @@ RECORDS = {
     "llmwatch.detectors.drift_monitor": {"Baseline", "EventRecord", "baseline_from_bytes",
                                          "baseline_to_bytes"},
     "llmwatch.detectors.redact": {"Privacy", "DEFAULT_PRIVACY"},
-    "llmwatch.detectors.second_opinion": {"Call", "Verdict"},
+    # and the order of its tiers, so a threshold rule's SQL decides a call as `decided` does
+    "llmwatch.detectors.second_opinion": {"Call", "Verdict", "TIERS", "ADDS_ONLY"},
 }
 
 

@@ -75,6 +75,40 @@ def test_every_metric_is_read_from_storage(store: Store, metric: str, by: str, a
     assert bool(firing(store.engine)) is fires
 
 
+def test_a_quality_rate_counts_each_call_as_its_best_verdict_decided(store: Store) -> None:
+    """A refusal rule reads what the drift windows read: the judge clears a cheap flag, the
+    reader adds one but never clears one, a higher tier's verdict wins."""
+    from factories import make_event
+
+    from llmwatch.detectors.quality import QualityScore
+    from llmwatch.detectors.second_opinion import Verdict, overlay
+    from llmwatch.storage.review import record
+    from llmwatch.storage.traffic import aggregates
+
+    events = [make_event(i, timestamp=NOW - timedelta(minutes=i)) for i in range(6)]
+    cheap = [True, True, False, False, True, False]
+    store.save_events([_embedded(e) for e in events], now=NOW, quality={
+        e.event_id: {"refusal": QualityScore("refusal", float(c), c)}
+        for e, c in zip(events, cheap, strict=True)})
+    said = [(0, "judge", False),                          # a cheap flag cleared
+            (1, "reader", False),                         # the reader cannot clear
+            (2, "reader", True),                          # but can add
+            (3, "reader", True), (3, "classifier", False),  # the classifier over the reader
+            (4, "classifier", False), (4, "judge", True)]   # the judge over the classifier
+    for i, tier, flag in said:
+        record(store.engine, events[i].event_id,
+               [Verdict(events[i].event_id, "refusal", tier, "test", flag, float(flag))],
+               ["refusal"], ["unsure"], NOW, finished=True)
+    flags = {e.event_id: {"refusal": c} for e, c in zip(events, cheap, strict=True)}
+    overlay(flags, [Verdict(events[i].event_id, "refusal", t, "test", f, float(f))
+                    for i, t, f in said])
+    expected = sum(f["refusal"] for f in flags.values()) / len(events)
+    assert expected == pytest.approx(3 / 6)  # calls 1, 2 and 4
+    [group] = aggregates(store.engine, "refusal_rate", "app", NOW - timedelta(hours=1),
+                         NOW + timedelta(seconds=1))
+    assert group.value == pytest.approx(expected) and group.calls == 6
+
+
 def _embedded(event: LLMEvent) -> Any:
     import numpy as np
 

@@ -8,13 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
 
+from llmwatch.detectors.second_opinion import ADDS_ONLY, TIERS
 from llmwatch.detectors.segments import Segment
 
 from .drift_repo import _filters
 from .store import Store
-from .tables import DriftBaselineRow, EventRow, QualityScoreRow, as_utc
+from .tables import DriftBaselineRow, EventRow, QualityScoreRow, VerdictRow, as_utc
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,20 @@ def aggregates(engine: Any, metric: str, by: str, start: datetime, end: datetime
                          + func.coalesce(EventRow.output_tokens, 0))
     elif metric == "error_rate":
         value = func.avg(one)
-    else:  # a quality check's rate, by the cheap check's flags
+    else:  # a quality check's rate, each call as its best verdict decided it
         check = metric.removesuffix("_rate")
         source = EventRow.__table__.join(QualityScoreRow.__table__, and_(
             QualityScoreRow.event_id == EventRow.event_id, QualityScoreRow.name == check))
-        value = func.avg(case((QualityScoreRow.flagged, 1.0), else_=0.0))
+        flagged: Any = QualityScoreRow.flagged.is_(True)
+        for tier in TIERS:  # each higher tier's verdict over the lower ones' (`decided`)
+            v = aliased(VerdictRow, name=f"verdict_{tier}")
+            source = source.outerjoin(v, and_(v.event_id == EventRow.event_id,
+                                              v.check == check, v.tier == tier))
+            says = v.flagged.is_(True)
+            flagged = case((v.flagged.is_not(None),
+                            or_(QualityScoreRow.flagged.is_(True), says) if tier in ADDS_ONLY
+                            else says), else_=flagged)
+        value = func.avg(case((flagged, 1.0), else_=0.0))
     stmt = (select(*keys, value.label("value"), func.count().label("calls"))
             .select_from(source).where(*where).group_by(*keys))
     with engine.connect() as conn:
