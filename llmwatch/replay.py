@@ -52,7 +52,7 @@ from llmwatch.detectors.second_opinion import ADDS_ONLY
 from llmwatch.detectors.segments import Segment
 from llmwatch.integrations.prices import DEFAULT as DEFAULT_PRICES
 from llmwatch.integrations.prices import Prices
-from llmwatch.schemas import LLMEvent
+from llmwatch.schemas import LLMEvent, user_turn
 from llmwatch.storage import Store
 from llmwatch.storage.replays import NewCall, Replays, StoredCall, calls_by_id, segment_calls
 from llmwatch.storage.replays import ticket_source as stored_ticket
@@ -110,7 +110,7 @@ def stratify(calls: Sequence[SourceCall], limit: int | None, seed: int = 0,
     with_vectors = [c for c in calls if c.vector is not None]
     if len(with_vectors) >= MIN_FOR_CLUSTERS and len(with_vectors) == len(calls):
         kwargs = {} if privacy is None else {"privacy": privacy}
-        texts = [_prompt_text(c.messages) for c in calls]
+        texts = [user_turn(c.messages) for c in calls]
         model = fit_clusters(np.stack([c.vector for c in calls]), texts, seed=seed, **kwargs)
         ids = assign(model, np.stack([c.vector for c in calls]))
         labels = [model.labels[i] if i >= 0 else "(far from the rest)" for i in ids]
@@ -668,11 +668,6 @@ def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
     a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return None if norm == 0 else round(float(a @ b) / norm, 4)
-
-
-def _prompt_text(messages: Sequence[dict[str, str]]) -> str:
-    users = [m["content"] for m in messages if m.get("role") == "user"]
-    return users[-1] if users else (messages[-1]["content"] if messages else "")
 
 
 def _segment_words(segment: Segment) -> str:

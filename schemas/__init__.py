@@ -9,11 +9,14 @@ from .events import (
     Event,
     FeedbackEvent,
     LLMEvent,
+    as_chat,
+    user_turn,
 )
 from .ids import hash_id
 from .otel import event_from_otel
 
 __all__ = [
     "EVENT_ADAPTER", "SCHEMA_VERSION", "ChatMessage", "DeadLetter", "Event", "FeedbackEvent",
-    "LLMEvent", "Rejected", "decode_event", "event_from_otel", "hash_id",
+    "LLMEvent", "Rejected", "as_chat", "decode_event", "event_from_otel", "hash_id",
+    "user_turn",
 ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -203,8 +204,7 @@ class LLMEvent(_Contract):
         """The text the user asked: the last user message of a chat, or the plain prompt."""
         if isinstance(self.prompt, str):
             return self.prompt
-        user_turns = [m.content for m in self.prompt if m.role == "user"]
-        return user_turns[-1] if user_turns else self.prompt[-1].content
+        return user_turn([m.model_dump() for m in self.prompt])
 
     @property
     def response_text(self) -> str:
@@ -251,6 +251,20 @@ class FeedbackEvent(_Contract):
 
 Event = Annotated[LLMEvent | FeedbackEvent, Field(discriminator="kind")]
 EVENT_ADAPTER: TypeAdapter[LLMEvent | FeedbackEvent] = TypeAdapter(Event)
+
+
+def user_turn(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text a chat asks: its last user message, else its last message ("" for none)."""
+    users = [m.get("content") for m in messages if m.get("role") == "user"]
+    last = users[-1] if users else (messages[-1].get("content") if messages else "")
+    return str(last or "")
+
+
+def as_chat(messages: Sequence[Mapping[str, Any]] | None, prompt: str) -> list[dict[str, str]]:
+    """A stored call as chat messages: its messages, or its plain prompt as one user turn."""
+    if messages:
+        return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    return [{"role": "user", "content": prompt}]
 
 
 def utcnow() -> datetime:

@@ -20,6 +20,7 @@ from llmwatch.detectors.findings import Finding
 from llmwatch.detectors.second_opinion import overlay
 from llmwatch.detectors.segments import Segment
 from llmwatch.isolation import SegmentFailures
+from llmwatch.schemas import as_chat
 from llmwatch.storage import Store
 from llmwatch.storage.drift_repo import DriftRepository
 from llmwatch.storage.tickets import Tickets, TicketUpdate
@@ -107,8 +108,7 @@ class TicketStage:
                                                 and r.negative_feedback)]
         else:
             chosen = [(r, f.metric) for r in records]
-        return [Example(r.event_id, r.prompt_messages or [{"role": "user",
-                                                           "content": r.prompt_text}],
+        return [Example(r.event_id, as_chat(r.prompt_messages, r.prompt_text),
                         r.response_text or "", label) for r, label in chosen], new_topic
 
 

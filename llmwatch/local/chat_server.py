@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from llmwatch.schemas import user_turn
+
 REFUSAL = "I'm sorry, but I can't help with that request."
 
 
@@ -44,8 +46,7 @@ class CorpusModel:
         self.lock = threading.Lock()
 
     def answer(self, messages: Sequence[dict[str, Any]]) -> str:
-        users = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
-        prompt = users[-1] if users else str(messages[-1].get("content") or "")
+        prompt = user_turn(messages)
         if self.refuse is not None and self.refuse(prompt):
             return REFUSAL
         with self.lock:  # sklearn's transform is not documented as thread-safe
@@ -120,9 +121,8 @@ class ChatServer:
                                                "type": "server_error"}})
                     return
                 content = api.model.answer(messages)
-                users = [str(m.get("content")) for m in messages if m.get("role") == "user"]
                 with api.lock:
-                    api.asked[users[-1] if users else ""] += 1
+                    api.asked[user_turn(messages)] += 1
                     if self.headers.get("X-Llmwatch-Replay"):
                         api.calls[self.headers["X-Llmwatch-Replay"]] += 1
                 tokens_in = sum(len(str(m.get("content") or "").split()) for m in messages)

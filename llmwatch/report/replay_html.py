@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from llmwatch.alerts.slack_message import slack_escape
 from llmwatch.detectors.redact import DEFAULT_PRIVACY, Privacy
 from llmwatch.detectors.replay_verdict import ANSWER_CHECKS
+from llmwatch.schemas import user_turn
 
 from .charts import bar_chart
 from .html import num, pct
@@ -60,7 +61,7 @@ def _example(r: Any, s_flags: set[str], c_flags: set[str], privacy: Privacy
              ) -> dict[str, Any]:
     """One example as the page shows it (redaction is costly: only for those shown)."""
     return {"role": r.role, "cluster": r.cluster,
-            "prompt": privacy.show(_prompt(r.messages or []), 400),
+            "prompt": privacy.show(user_turn(r.messages or []), 400),
             "serving": privacy.show(r.serving.get("answer") or "", 400),
             "candidate": privacy.show(r.candidate.get("answer") or "", 400),
             "serving_flags": sorted(s_flags), "candidate_flags": sorted(c_flags)}
@@ -106,11 +107,6 @@ def digest(f: dict[str, Any], *, html_path: str | None = None
             f"{where}")}]},
     ]
     return f"{slack_escape(head)}: {lines[0]}", blocks
-
-
-def _prompt(messages: Sequence[dict[str, Any]]) -> str:
-    users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
-    return users[-1] if users else ""
 
 
 def _ms(value: float | None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from llmwatch.detectors.segments import Segment
+from llmwatch.schemas import as_chat
 
 from .outbox import Notice, add_notices
 from .retry import until_stored
@@ -45,13 +46,6 @@ class TicketSource:
     dataset: str
 
 
-def _messages(row: Any) -> list[dict[str, str]]:
-    if row.prompt_messages:
-        return [{"role": str(m["role"]), "content": str(m["content"])}
-                for m in row.prompt_messages]
-    return [{"role": "user", "content": row.prompt_text}]
-
-
 def _calls(engine: Engine, where: Sequence[Any], embedding_model: str
            ) -> tuple[list[StoredCall], int]:
     """Stored calls with raw text (and their per-call prompt vectors where kept), and how many
@@ -73,9 +67,10 @@ def _calls(engine: Engine, where: Sequence[Any], embedding_model: str
         vector = (None if r.prompt_vector is None else
                   np.frombuffer(r.prompt_vector, dtype=np.float16 if len(r.prompt_vector)
                                 == 2 * r.dim else np.float32).astype(np.float32))
-        out.append(StoredCall(r.event_id, as_utc(r.timestamp), r.app, _messages(r),
-                              r.response_text, r.latency_ms, r.cost_usd, r.error is not None,
-                              r.user_hash, vector))
+        out.append(StoredCall(r.event_id, as_utc(r.timestamp), r.app,
+                              as_chat(r.prompt_messages, r.prompt_text), r.response_text,
+                              r.latency_ms, r.cost_usd, r.error is not None, r.user_hash,
+                              vector))
     return out, cleared
 
 
