@@ -7,6 +7,9 @@ places ("will", "rose", "mark", "paris"). Redaction reads text in normal form an
 
 - two or more names in a row with a first and a last name among them, at least one not
   ambiguous ("john smith", "PRIYA PATEL", "محمد العلي", "Ana de la Cruz");
+- in lower case, a first and a last name even when one is also a word or a place, beside a
+  common name that is no word ("angela kim", "madison johnson") or where only a person
+  stands ("my colleague roberto little", "debra shelton is my manager", "call sean jackson");
 - one name alone when it is a common first name (or a very common last name) that is not
   ambiguous, capitalised or written in another script than the text around it ("Priya
   called", "ask 王伟"), or in lower case when it is among the commonest first names;
@@ -111,7 +114,11 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
         j = i + len(run) - 1 if run else i
         cued = (_cued_end(text, tokens, i, words, keep, home, products)
                 if _cued(text, t.start) else None)
-        if cued is not None:
+        placed = _lower_pair_in_place(text, tokens, i, words, keep | products)
+        if placed is not None and (cued is None or placed > cued):
+            j = placed
+            found.append(("NAME", t.start, tokens[j].end))
+        elif cued is not None:
             j = max(j, cued)
             found.append(("NAME", t.start, tokens[j].end))
         elif run and (_is_name(run, home, words, products)
@@ -240,12 +247,68 @@ def _run(text: str, tokens: list[Token], i: int, words: Lexicon,
 
 def _lower_case_name(run: list[Token], words: Lexicon) -> bool:
     """Names in lower case read like words ("oh yeah", "but hey"): a common first name
-    before a common last name ("john smith", "adam williams"), or a name that is no common
-    word ("priya ramaswamy")."""
+    before a common last name ("john smith", "adam williams"), two names that are no word
+    or place ("haley anderson"), or a name that is no common word ("priya ramaswamy")."""
     first, last = words.get(run[0].key), words.get(run[-1].key)
     common = bool(first and last and 0 < first.first <= LOWER_FIRST_RANK
                   and 0 < last.last <= SINGLE_FIRST_RANK)
-    return common or any((e := words.get(t.key)) and e.strong and not e.everyday for t in run)
+    only_names = bool(first and last and len(run) == 2 and first.strong and last.strong
+                      and min(len(t.word) for t in run) >= 3
+                      and 0 < first.first <= SINGLE_FIRST_RANK
+                      and 0 < last.last <= PLACED_LAST_RANK)
+    return common or only_names or any((e := words.get(t.key)) and e.strong and not e.everyday
+                                       for t in run)
+
+
+PLACED_LAST_RANK = 2500  # a last name in lower case where only a person stands
+SURNAME_AFTER_RANK = 2000  # ... or after a common first name that is no word
+
+
+def _lower_pair_in_place(text: str, tokens: list[Token], i: int, words: Lexicon,
+                         keep: frozenset[str]) -> int | None:
+    """A first and a last name in lower case even when one is also a word or place: after a
+    common first name that is no word ("angela kim", "david long"), before a common last
+    name that is no word ("madison johnson"), or where only a
+    person stands — after "my friend", "cc", "talked to", before "said", "is my manager" —
+    ("my colleague roberto little", "debra shelton is my manager"). The pair's last token,
+    or None."""
+    if i + 1 >= len(tokens):
+        return None
+    a, b = tokens[i], tokens[i + 1]
+    if (_case(a) != "lower" or _case(b) != "lower" or text[a.end:b.start] != " "
+            or a.word in keep or b.word in keep or min(len(a.word), len(b.word)) < 3
+            or f"{a.key} {b.key}" in places()):
+        return None
+    first, last = words.get(a.key), words.get(b.key)
+    if not (first and last and 0 < first.first <= SINGLE_FIRST_RANK and 0 < last.last):
+        return None
+    if first.strong and first.first <= LOWER_FIRST_RANK and last.last <= SURNAME_AFTER_RANK:
+        return i + 1
+    if last.strong and last.last <= LOWER_FIRST_RANK and first.ambiguous < 2:
+        return i + 1  # "madison johnson", "brandy dougherty"
+    if not (last.last <= PLACED_LAST_RANK and min(first.ambiguous, last.ambiguous) < 2):
+        return None
+    if not (_PERSON_SLOT.search(text[max(0, a.start - 30):a.start])
+            or _PERSON_NEXT.match(text, b.end)):
+        return None
+    return i + 1
+
+
+_RELATIONS = ("friend|colleague|coworker|co-worker|manager|boss|wife|husband|partner|son|"
+              "daughter|brother|sister|mother|father|mom|mum|dad|uncle|aunt|cousin|"
+              "neighbou?r|client|customer|teammate|supervisor|assistant|doctor|lawyer|"
+              "landlord|tenant|roommate|flatmate|girlfriend|boyfriend|fiancée?|niece|nephew")
+# where only a person stands before a lower-case name, and what only a person does after one
+_PERSON_SLOT = re.compile(
+    rf"(?i)(?:\b(?:my|our|your|his|her|their) (?:new |old |best )?(?:{_RELATIONS})s?|"
+    r"\b(?:talked|talk|spoke|speak|spoken|chatted|met|meet|meeting|emailed|texted|messaged|"
+    r"called|wrote|write|sent it|send it|send this|forward (?:it|this)|reply|replied)"
+    r"(?: to| with)?|\b(?:cc|bcc|ask|tell|dear|hi|hello|hey|thanks|contact|assign(?:ed)? "
+    r"(?:it |this )?to|call|ring|phone|ping|email|e-mail|text|message),?) $")
+_PERSON_NEXT = re.compile(
+    r"(?i) (?:said|says|asked|asks|told|tells|wrote|emailed|texted|replied|called|thinks|"
+    rf"wants|needs|can't|cannot|couldn't|won't|is my|was my|is our|was our|"
+    rf"(?:is|was) (?:a|the) (?:{_RELATIONS}))\b")
 
 
 def _case(t: Token) -> str:

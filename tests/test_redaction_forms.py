@@ -88,6 +88,15 @@ def test_secrets_and_identifiers_told_by_their_wording(text: str, value: str) ->
     ("Bitte schick das an Tilly Losekann.", "Losekann"),
     ("Bitte schick das an Elke van der Dussen.", "Dussen"),
     ("my friend adam williams said it broke", "williams"),
+    # lower case, the names also words or places: told by where they stand or by a
+    # common name beside them that is no word
+    ("my colleague roberto little can't log in", "roberto"),
+    ("debra shelton is my manager", "shelton"),
+    ("please call sean jackson about the bill", "jackson"),
+    ("PLEASE CALL SEAN JACKSON ABOUT THE BILL", "JACKSON"),
+    ("the order was placed by angela kim", "angela"),
+    ("haley anderson will join the call later", "haley"),
+    ("who is madison johnson?", "madison"),
     ("我叫王伟，请联系李娜女士。", "李娜"),
     ("Меня зовут Иван Петров.", "Петров"),
 ])
@@ -103,6 +112,9 @@ def test_product_library_place_and_code_words_stay() -> None:
             "haha, but yeah hey")
     assert redact(text) == text
     assert find_names(normalise("Rose garden, grace period, Mark it done").text) == []
+    for ordinary in ("call rose garden centre", "please email grace period info",
+                     "oh yeah haha", "will do, mark my words"):
+        assert redact(ordinary) == ordinary
 
 
 def test_a_possessive_stays_outside_the_mask() -> None:
