@@ -119,16 +119,16 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
             j = placed
             found.append(("NAME", t.start, tokens[j].end))
         elif cued is not None:
-            j = max(j, cued)
+            j = _surname_end(text, tokens, max(j, cued), words, home, keep | products, i)
             found.append(("NAME", t.start, tokens[j].end))
         elif run and (_is_name(run, home, words, products)
                       or _first_before_unknown(text, run, tokens, j, words, home,
                                                keep | products)
                       or _where_a_person_stands(text, run, words, home, products)):
-            j = _surname_end(text, tokens, j, words, home, keep | products)
+            j = _surname_end(text, tokens, j, words, home, keep | products, i)
             found.append(("NAME", t.start, tokens[j].end))
         elif not run and (pair := _unknown_pair(text, tokens, i, words, keep | products)):
-            j = _surname_end(text, tokens, pair, words, home, keep | products)
+            j = _surname_end(text, tokens, pair, words, home, keep | products, i)
             found.append(("NAME", t.start, tokens[j].end))
         i = j + 1
     return found
@@ -410,19 +410,28 @@ _PERSON_VERBS = frozenset(
 
 
 def _surname_end(text: str, tokens: list[Token], j: int, words: Lexicon, home: str,
-                 keep: frozenset[str]) -> int:
+                 keep: frozenset[str], start: int) -> int:
     """Past a name, up to two more capitalised words that are not common words: the rare
-    surname no lexicon holds ("Tilly Losekann", "Annegret Albers-Jopich")."""
+    surname no lexicon holds ("Tilly Losekann", "Annegret Albers-Jopich"). Right after a
+    name of one word (from token `start` to j), a capitalised word some language also uses is
+    a surname too ("Edith Warmer",
+    "Melania Einaudi"): a common word is written in lower case mid-sentence."""
     end = j
     while end + 1 < len(tokens) and end < j + 2:
         t = tokens[end + 1]
         e = words.get(t.key)
+        word_ok = end == j == start and _title_case(t) and t.start > 0 and not _TITLE_RUN.match(
+            text, t.end)
         if (text[tokens[end].end:t.start] not in (" ", "-") or t.word in keep
                 or not _conspicuous(t, home) or (e is not None and e.ambiguous > 1)
-                or t.key in _PARTICLES or words.is_word(t.key)):
+                or t.key in _PARTICLES or (words.is_word(t.key) and not word_ok)):
             break
         end += 1
     return end
+
+
+# the next word capitalised too: a heading or a name of a thing ("Sarah Connor Chronicles")
+_TITLE_RUN = re.compile(r"[ \t]+[A-Z][a-z]")
 
 
 def _conspicuous(t: Token, home: str) -> bool:

@@ -97,6 +97,11 @@ def test_secrets_and_identifiers_told_by_their_wording(text: str, value: str) ->
     ("the order was placed by angela kim", "angela"),
     ("haley anderson will join the call later", "haley"),
     ("who is madison johnson?", "madison"),
+    # a rare surname after a cue, and a surname that is a word somewhere
+    ("Meeting notes from Serafina Fieramosca: all good.", "Fieramosca"),
+    ("Please cc Patrizia Farinelli-Sagese on the invoice.", "Sagese"),
+    ("Please cc Edith Warmer on the invoice.", "Warmer"),
+    ("Merci d'envoyer le devis à Melania Einaudi avant lundi.", "Einaudi"),
     ("我叫王伟，请联系李娜女士。", "李娜"),
     ("Меня зовут Иван Петров.", "Петров"),
 ])
@@ -115,6 +120,8 @@ def test_product_library_place_and_code_words_stay() -> None:
     for ordinary in ("call rose garden centre", "please email grace period info",
                      "oh yeah haha", "will do, mark my words"):
         assert redact(ordinary) == ordinary
+    # past a name of two words, a capitalised common word is not taken for a surname
+    assert redact("Sarah Connor Chronicles fans") == "[NAME] Chronicles fans"
 
 
 def test_a_possessive_stays_outside_the_mask() -> None:
