@@ -17,12 +17,17 @@ _SECRET_KEY = re.compile(
     r"(?i)(?<![\w-])[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|"
     r"access[_-]?key|private[_-]?key|credentials?|auth)[\w.-]*[\"']?\s*(?::=|=>|=|:)\s*"
     r"(?P<value>\"[^\"\n]{1,200}\"|'[^'\n]{1,200}'|[^\s\"']{1,200})")
+# where the sentence goes on after a passphrase: "… and it fails", "… but nothing happens"
+# (a passphrase may hold "and": "probably and result power")
+_CLAUSE = (r"(?:(?:and|but|so|or)[ \t]+(?:it|i|i'm|that|this|the|now|still|then|yet|we|you|"
+           r"they|he|she|my|is|was|does|doesn't|did|didn't|won't|can't|cannot|nothing|"
+           r"never|always|keeps?|gets?|got)\b|(?:but|so|which|because)\b)")
 # a passphrase is several words: "my passphrase is correct horse battery staple"
 _PASSPHRASE = re.compile(
     r"(?i)\b(?:pass ?phrase|pass ?words?|password|pwd|pin|secret (?:phrase|words?)|"
     r"recovery (?:phrase|words)|seed (?:phrase|words))\s*(?:is|was|are|were|:|=)\s*"
     r"(?:set to\s+|now\s+)?(?P<value>[\"“'][^\"”'\n]{1,200}[\"”']|"
-    r"[^\s.,;!?\n]+(?:[ \t]+(?!and\b|but\b|so\b|which\b|because\b)[^\s.,;!?\n]+){0,11})")
+    r"[^\s.,;!?\n]+(?:[ \t]+(?!" + _CLAUSE + r")[^\s.,;!?\n]+){0,11})")
 _TLD = (r"(?:com|org|net|edu|gov|io|co|de|uk|fr|es|it|nl|ru|cn|jp|in|br|au|ca|ch|se|no|fi|"
         r"dk|pl|be|at|info|biz|me|us|dev|ai|app|mail|email|online|xyz|[a-z]{2})")
 # john at example dot com, john (at) example (dot) co (dot) uk, john[at]example[.]com
