@@ -118,10 +118,10 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
         if placed is not None and (cued is None or placed > cued):
             j = placed
             found.append(("NAME", t.start, tokens[j].end))
-        elif cued is not None:
+        elif cued is not None and not _a_place(tokens, i, max(j, cued)):
             j = _surname_end(text, tokens, max(j, cued), words, home, keep | products, i)
             found.append(("NAME", t.start, tokens[j].end))
-        elif run and (_is_name(run, home, words, products)
+        elif run and not _a_place(tokens, i, j) and (_is_name(run, home, words, products)
                       or _first_before_unknown(text, run, tokens, j, words, home,
                                                keep | products)
                       or _where_a_person_stands(text, run, words, home, products)):
@@ -131,7 +131,29 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
             j = _surname_end(text, tokens, pair, words, home, keep | products, i)
             found.append(("NAME", t.start, tokens[j].end))
         i = j + 1
-    return found
+    return [(kind, _hyphen_start(text, tokens, start, words, home), end)
+            for kind, start, end in found]
+
+
+def _hyphen_start(text: str, tokens: list[Token], start: int, words: Lexicon, home: str) -> int:
+    """A name's start, taking in the first half of a double first name before it
+    ("Margaud-Catherine Pereira", "Jean-Pierre Dupont"), capitalised and no common word."""
+    k = next((n for n, t in enumerate(tokens) if t.start == start), None)
+    if not k or text[tokens[k - 1].end:start] != "-":
+        return start
+    t = tokens[k - 1]
+    e = words.get(t.key)
+    if _conspicuous(t, home) and (
+            (e is not None and e.first > 0 and e.ambiguous < 2)
+            or (e is None and not words.is_word(t.key))):
+        return t.start
+    return start
+
+
+def _a_place(tokens: list[Token], i: int, j: int) -> bool:
+    """Whether tokens i..j open with a place of several words ("ask Abu Dhabi's office")."""
+    keys = [t.key for t in tokens[i:j + 1]]
+    return any(" ".join(keys[:n]) in places() for n in range(2, min(len(keys), 4) + 1))
 
 
 # where a phrase is someone: "written by …", "forward this to …", "schick das an …"
@@ -280,13 +302,15 @@ def _lower_pair_in_place(text: str, tokens: list[Token], i: int, words: Lexicon,
             or f"{a.key} {b.key}" in places()):
         return None
     first, last = words.get(a.key), words.get(b.key)
-    if not (first and last and 0 < first.first <= SINGLE_FIRST_RANK and 0 < last.last):
+    if not (first and last and first.first > 0 and last.last > 0):
         return None
     if first.strong and first.first <= LOWER_FIRST_RANK and last.last <= SURNAME_AFTER_RANK:
         return i + 1
-    if last.strong and last.last <= LOWER_FIRST_RANK and first.ambiguous < 2:
-        return i + 1  # "madison johnson", "brandy dougherty"
-    if not (last.last <= PLACED_LAST_RANK and min(first.ambiguous, last.ambiguous) < 2):
+    if (last.strong and last.last <= LOWER_FIRST_RANK and first.ambiguous < 2
+            and first.first <= SURNAME_AFTER_RANK):
+        return i + 1  # "madison johnson", "brandy dougherty", "traci alvarez"
+    if not (first.first <= SINGLE_FIRST_RANK and last.last <= PLACED_LAST_RANK
+            and min(first.ambiguous, last.ambiguous) < 2):
         return None
     if not (_PERSON_SLOT.search(text[max(0, a.start - 30):a.start])
             or _PERSON_NEXT.match(text, b.end)):
@@ -390,16 +414,30 @@ def _first_before_unknown(text: str, run: list[Token], tokens: list[Token], j: i
     """A capitalised first name (one that is also a word, "Mark", among them) before a
     capitalised word no lexicon knows ("Waldtraut Täsche", "Mark Kitzmann") or before what
     people do ("Mark asked"): a person, not a word."""
-    e = words.get(run[-1].key)
     nxt = tokens[j + 1] if j + 1 < len(tokens) else None
+    if len(run) == 2 and run[0].key in _PARTICLES and run[1].key not in words:
+        run, nxt = run[:1], run[1]  # "Ben Ruppersberger": a first name that is a particle too
+    if nxt is not None and f"{run[-1].key} {nxt.key}" in places():
+        return False  # "Abu Dhabi"
+    e = words.get(run[-1].key)
     if not (len(run) == 1 and e and e.first and nxt and _conspicuous(run[0], home)
             and text[run[0].end:nxt.start] == " "):
         return False
-    if nxt.key in _PERSON_VERBS:  # "Madison asked": a person ("She asked": a word)
-        return e.strong or (e.ambiguous < 2 and e.first <= SINGLE_FIRST_RANK)
-    return bool((e.strong or (e.ambiguous == 1 and e.first <= LOWER_FIRST_RANK))
-                and nxt.key not in words and not words.is_word(nxt.key)
-                and _title_case(nxt) and nxt.word not in keep)
+    if nxt.key in _PERSON_VERBS:  # "Madison asked", "Adam said": a person ("She asked")
+        return e.strong or (e.ambiguous < 2 and e.first <= SINGLE_FIRST_RANK) or (
+            e.first <= LOWER_FIRST_RANK and len(run[0].word) >= 3
+            and run[0].key not in _NOT_PEOPLE)
+    # before a capitalised word no lexicon or language knows: a rare surname
+    # ("Mark Kitzmann", "Ben Ruppersberger")
+    return bool((e.strong or e.first <= LOWER_FIRST_RANK) and run[0].key not in _NOT_PEOPLE
+                and len(run[0].word) >= 3 and nxt.key not in words
+                and not words.is_word(nxt.key) and _title_case(nxt) and nxt.word not in keep)
+
+
+# words that do what people do but name nobody ("She asked", "Everyone said")
+_NOT_PEOPLE = frozenset("he she we they you it who one someone somebody everyone everybody "
+                        "nobody anyone anybody this that which what people mom dad mum "
+                        "the then there here also and but our your their his her".split())
 
 
 _PERSON_VERBS = frozenset(
