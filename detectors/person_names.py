@@ -304,14 +304,15 @@ def _lower_pair_in_place(text: str, tokens: list[Token], i: int, words: Lexicon,
     first, last = words.get(a.key), words.get(b.key)
     if not (first and last and first.first > 0 and last.last > 0):
         return None
-    if first.strong and first.first <= LOWER_FIRST_RANK and last.last <= SURNAME_AFTER_RANK:
+    if (first.strong and first.first <= LOWER_FIRST_RANK and last.last <= SURNAME_AFTER_RANK
+            and b.key not in _NOT_PEOPLE):
         return i + 1
     if (last.strong and last.last <= LOWER_FIRST_RANK and first.ambiguous < 2
             and first.first <= SURNAME_AFTER_RANK):
         return i + 1  # "madison johnson", "brandy dougherty", "traci alvarez"
     if not (first.first <= SINGLE_FIRST_RANK and last.last <= PLACED_LAST_RANK
-            and min(first.ambiguous, last.ambiguous) < 2):
-        return None
+            and max(first.ambiguous, last.ambiguous) < 2):
+        return None  # not "tell the story", "even light cannot"
     if not (_PERSON_SLOT.search(text[max(0, a.start - 30):a.start])
             or _PERSON_NEXT.match(text, b.end)):
         return None
@@ -437,7 +438,8 @@ def _first_before_unknown(text: str, run: list[Token], tokens: list[Token], j: i
 # words that do what people do but name nobody ("She asked", "Everyone said")
 _NOT_PEOPLE = frozenset("he she we they you it who one someone somebody everyone everybody "
                         "nobody anyone anybody this that which what people mom dad mum "
-                        "the then there here also and but our your their his her".split())
+                        "the then there here also and but our your their his her a an of "
+                        "to in on at for with is was are were be been".split())
 
 
 _PERSON_VERBS = frozenset(

@@ -125,7 +125,9 @@ def test_product_library_place_and_code_words_stay() -> None:
     for ordinary in ("call rose garden centre", "please email grace period info",
                      "oh yeah haha", "will do, mark my words"):
         assert redact(ordinary) == ordinary
-    for ordinary in ("She asked me twice.", "ask Abu Dhabi's office", "contact New York office"):
+    for ordinary in ("She asked me twice.", "ask Abu Dhabi's office", "contact New York office",
+                     "hard to tell the story while walking", "even light cannot escape it",
+                     "what is the female called?", "small humans haha you said what i typed"):
         assert redact(ordinary) == ordinary
     # past a name of two words, a capitalised common word is not taken for a surname
     assert redact("Sarah Connor Chronicles fans") == "[NAME] Chronicles fans"
