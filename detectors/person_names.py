@@ -116,7 +116,7 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
                 if _cued(text, t.start) else None)
         placed = _lower_pair_in_place(text, tokens, i, words, keep | products)
         if placed is not None and (cued is None or placed > cued):
-            j = placed
+            j = _surname_end(text, tokens, placed, words, home, keep | products, i)
             found.append(("NAME", t.start, tokens[j].end))
         elif cued is not None and not _a_place(tokens, i, max(j, cued)):
             j = _surname_end(text, tokens, max(j, cued), words, home, keep | products, i)
@@ -415,16 +415,24 @@ def _first_before_unknown(text: str, run: list[Token], tokens: list[Token], j: i
     """A capitalised first name (one that is also a word, "Mark", among them) before a
     capitalised word no lexicon knows ("Waldtraut Täsche", "Mark Kitzmann") or before what
     people do ("Mark asked"): a person, not a word."""
-    nxt = tokens[j + 1] if j + 1 < len(tokens) else None
+    k = j + 1  # the token after the first name
     if len(run) == 2 and run[0].key in _PARTICLES and run[1].key not in words:
-        run, nxt = run[:1], run[1]  # "Ben Ruppersberger": a first name that is a particle too
+        run, k = run[:1], j  # "Ben Ruppersberger": a first name that is a particle too
+    nxt = tokens[k] if k < len(tokens) else None
+    after = tokens[k + 1] if k + 1 < len(tokens) else None
     if nxt is not None and f"{run[-1].key} {nxt.key}" in places():
         return False  # "Abu Dhabi"
     e = words.get(run[-1].key)
     if not (len(run) == 1 and e and e.first and nxt and _conspicuous(run[0], home)
             and text[run[0].end:nxt.start] == " "):
         return False
-    if nxt.key in _PERSON_VERBS:  # "Madison asked", "Adam said": a person ("She asked")
+    if nxt.key in _CANNOT:  # "Alan can't log in" (not "Any cannot", "Hey didn't we")
+        return (len(run[0].word) >= 3 and run[0].key not in _NOT_PEOPLE
+                and (e.first <= COMMON_FIRST_RANK
+                     or (e.strong and e.first <= SINGLE_FIRST_RANK)))
+    if nxt.key in _PERSON_VERBS or (nxt.key == "and" and after is not None
+                                    and after.key in ("i", "me")):
+        # "Madison asked", "Adam said", "Faith and I": a person ("She asked")
         return e.strong or (e.ambiguous < 2 and e.first <= SINGLE_FIRST_RANK) or (
             e.first <= LOWER_FIRST_RANK and len(run[0].word) >= 3
             and run[0].key not in _NOT_PEOPLE)
@@ -447,6 +455,8 @@ _PERSON_VERBS = frozenset(
     "thinks thought sent sends emailed texted replied replies mentioned suggested reported "
     "complained explained noticed forgot forgets promised agreed decided signed approved "
     "booked ordered paid paying lives lived works worked".split())
+_CANNOT = frozenset("can't cannot won't doesn't didn't couldn't wouldn't isn't wasn't hasn't "
+                    "hadn't shouldn't".split())
 
 
 def _surname_end(text: str, tokens: list[Token], j: int, words: Lexicon, home: str,
@@ -462,7 +472,13 @@ def _surname_end(text: str, tokens: list[Token], j: int, words: Lexicon, home: s
         e = words.get(t.key)
         word_ok = end == j == start and _title_case(t) and t.start > 0 and not _TITLE_RUN.match(
             text, t.end)
-        if (text[tokens[end].end:t.start] not in (" ", "-") or t.word in keep
+        gap = text[tokens[end].end:t.start]
+        if (gap == "-" and _case(t) == _case(tokens[end]) == "lower" and t.word not in keep
+                and ((e is not None and e.last > 0 and e.ambiguous < 2)
+                     or (e is None and not words.is_word(t.key)))):
+            end += 1  # a double surname in lower case: "karl ward-ahmed"
+            continue
+        if (gap not in (" ", "-") or t.word in keep
                 or not _conspicuous(t, home) or (e is not None and e.ambiguous > 1)
                 or t.key in _PARTICLES or (words.is_word(t.key) and not word_ok)):
             break
