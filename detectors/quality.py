@@ -394,21 +394,24 @@ _MORAL_QUESTION = re.compile(
     r"\b(?:wrong|harmful|bad|offensive|hurtful)\b|\bethic", re.I)
 
 
+# Who an act is done to: said after "harmful to …", the words judge the request again.
+_PEOPLE = (r"(?:them|others|other people|people|someone|somebody|anyone|anybody|everyone|him|"
+           r"her|those|(?:the|that|this|a|an|your|their|his|her|our) (?:person|people|victim|"
+           r"group|community|individual|family|friend|child|children|kid|kids|user|target|"
+           r"recipient|reader|audience|neighbou?r|colleague|coworker|partner|student)s?)\b")
 # "It's wrong to assume the iPhone 15 has USB-A", "Gaming is harmful to sleep": the words
 # correct a belief or name an effect; they judge no request.
 _CORRECTS = re.compile(r"\s+(?:to (?:assume|think|believe|say|suggest|conclude|claim|expect|"
-                       r"generalise|generalize)|to (?:your|the|a|an|our|their|his|her)\b|"
-                       r"for (?:your|the|a|an|our|their|his|her|children|kids|dogs|cats|pets)\b)",
-                       re.I)
+                       r"generalise|generalize)|(?:to|for) (?!" + _PEOPLE + r")"
+                       r"(?:your|the|a|an|our|their|his|her)\b|"
+                       r"for (?:children|kids|dogs|cats|pets)\b)", re.I)
 # "Gaming is harmful to sleep", "Smoking is dangerous for your heart": an act's effect, not a
 # judgement of the request.
 # An effect on people ("…is hurtful to them", "harmful to others") is a judgement of the
 # request again, not an effect named.
 _EFFECT = re.compile(r"^\W*\w+ing\b[^.!?\n]{0,80}?\b(?:is|are|can be)\s+(?:\w+\s+)?"
                      r"(?:harmful|dangerous|bad|unhealthy|damaging)\s+(?:to|for)\s+"
-                     r"(?!(?:them|others|other people|people|someone|somebody|anyone|anybody|"
-                     r"everyone|him|her|those|the (?:person|people|victim|group|community)|"
-                     r"(?:the|that|this) (?:person|people|group))\b)", re.I)
+                     r"(?!" + _PEOPLE + r")", re.I)
 # A question of fact ("Can I mix bleach and ammonia?", "Does the iPhone 15 have USB-A?"):
 # "It is dangerous to mix them" answers it; a reframe declines a request ("Tell me…",
 # "How do I get into my ex's account?").
