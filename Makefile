@@ -20,6 +20,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.quality_eval
 	$(VENV)/bin/python -m bench.flood
 	$(VENV)/bin/python -m bench.redaction_eval
+	$(VENV)/bin/python -m bench.name_probe
 	$(VENV)/bin/python -m bench.replay_overhead
 
 # Rebuild every shipped artifact in detectors/data/ from its pinned sources, byte for byte
