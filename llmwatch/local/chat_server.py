@@ -5,9 +5,10 @@ replays its ticket through, and the endpoint of the replay tests and benchmark.
 cosine over word and character n-grams); `refuse` makes it decline the prompts a rule picks.
 `ChatServer` serves it on loopback as POST /v1/chat/completions (no streaming) with usage
 counted in words, and GET /v1/models; with `delay_s` each answer waits, with `fail_every`
-every k-th request is a 503 the `openai` client retries. It counts answered requests per
-prompt and per replayed call (the `X-Llmwatch-Replay` header), so a test can tell whether a
-call was asked twice.
+the first attempt of every k-th call (by its `X-Llmwatch-Replay` header, else its prompt) is
+a 503 the `openai` client retries — a fixed set of calls, however requests interleave. It
+counts answered requests per prompt and per replayed call (the `X-Llmwatch-Replay` header),
+so a test can tell whether a call was asked twice.
 
     python -m llmwatch.local.chat_server --topic money --port 8099
 """
@@ -65,6 +66,7 @@ class ChatServer:
         self.asked: Counter[str] = Counter()  # prompt (last user message) → requests answered
         self.calls: Counter[str] = Counter()  # X-Llmwatch-Replay (run/call) → requests answered
         self.requests = 0
+        self.attempted: dict[str, int] = {}  # call → its order of first arrival
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -111,9 +113,14 @@ class ChatServer:
                 if api.api_key and self.headers.get("Authorization") != f"Bearer {api.api_key}":
                     self._send(401, {"error": {"message": "bad key", "type": "auth"}})
                     return
+                call = self.headers.get("X-Llmwatch-Replay") or user_turn(messages)
                 with api.lock:
                     api.requests += 1
-                    fail = api.fail_every and api.requests % api.fail_every == 0
+                    first = call not in api.attempted
+                    if first:
+                        api.attempted[call] = len(api.attempted) + 1
+                    fail = bool(api.fail_every and first
+                                and api.attempted[call] % api.fail_every == 0)
                 if api.delay_s:
                     time.sleep(api.delay_s)
                 if fail:
