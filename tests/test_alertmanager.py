@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_alert_delivery import Receiver  # Alertmanager's webhook receiver
 
 from llmwatch.config import AlertSettings
 from llmwatch.detectors.findings import Finding, Window
@@ -28,33 +27,6 @@ from llmwatch.storage.outbox import deliver
 from llmwatch.streams.alert_stage import AlertStage
 
 SEGMENT = Segment("support-bot", "gpt-4o", "gpt-4o-2024-08-06", "v7")
-
-
-class Receiver:
-    """Alertmanager's webhook receiver: what it notified, firing and resolved."""
-
-    def __init__(self) -> None:
-        self.notifications: list[dict[str, Any]] = []
-        me = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                me.notifications.append(json.loads(self.rfile.read(
-                    int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -136,7 +108,7 @@ def test_a_drift_alert_arrives_is_silenced_in_alertmanager_and_resolves(
     assert "stock, market" in alert["annotations"]["summary"]
     assert alert["annotations"]["runbook_url"] == "https://runbooks.example/llmwatch/drift"
     assert alert["status"]["state"] == "active"
-    wait(lambda: any(n["status"] == "firing" for n in receiver.notifications),
+    wait(lambda: any(json.loads(body)["status"] == "firing" for _, body in receiver.requests),
          "Alertmanager's notification")
 
     # re-sent while it fires: Alertmanager's end of it moves on
