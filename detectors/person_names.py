@@ -115,33 +115,33 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
         cued = (_cued_end(text, tokens, i, words, keep, home, products)
                 if _cued(text, t.start) else None)
         placed = _lower_pair_in_place(text, tokens, i, words, keep | products)
+        end: int | None = None  # the name's last token, when tokens i.. are one
         if placed is not None and (cued is None or placed > cued):
-            j = _surname_end(text, tokens, placed, words, home, keep | products, i)
-            found.append(("NAME", t.start, tokens[j].end))
+            end = placed
         elif cued is not None and not _a_place(tokens, i, max(j, cued)):
-            j = _surname_end(text, tokens, max(j, cued), words, home, keep | products, i)
-            found.append(("NAME", t.start, tokens[j].end))
+            end = max(j, cued)
         elif run and not _a_place(tokens, i, j) and (_is_name(run, home, words, products)
                       or _first_before_unknown(text, run, tokens, j, words, home,
                                                keep | products)
                       or _where_a_person_stands(text, run, words, home, products)):
-            j = _surname_end(text, tokens, j, words, home, keep | products, i)
-            found.append(("NAME", t.start, tokens[j].end))
-        elif not run and (pair := _unknown_pair(text, tokens, i, words, keep | products)):
-            j = _surname_end(text, tokens, pair, words, home, keep | products, i)
-            found.append(("NAME", t.start, tokens[j].end))
+            end = j
+        elif not run:
+            end = _unknown_pair(text, tokens, i, words, keep | products)
+        if end is not None:
+            j = _surname_end(text, tokens, end, words, home, keep | products, i)
+            found.append(("NAME", _hyphen_start(text, tokens, i, words, home), tokens[j].end))
         i = j + 1
-    return [(kind, _hyphen_start(text, tokens, start, words, home), end)
-            for kind, start, end in found]
+    return found
 
 
-def _hyphen_start(text: str, tokens: list[Token], start: int, words: Lexicon, home: str) -> int:
-    """A name's start, taking in the first half of a double first name before it
-    ("Margaud-Catherine Pereira", "Jean-Pierre Dupont"), capitalised and no common word."""
-    k = next((n for n, t in enumerate(tokens) if t.start == start), None)
-    if not k or text[tokens[k - 1].end:start] != "-":
+def _hyphen_start(text: str, tokens: list[Token], i: int, words: Lexicon, home: str) -> int:
+    """Where the name opening at token i starts, taking in the first half of a double first
+    name before it ("Margaud-Catherine Pereira", "Jean-Pierre Dupont"), capitalised and no
+    common word."""
+    start = tokens[i].start
+    if i == 0 or text[tokens[i - 1].end:start] != "-":
         return start
-    t = tokens[k - 1]
+    t = tokens[i - 1]
     e = words.get(t.key)
     if _conspicuous(t, home) and (
             (e is not None and e.first > 0 and e.ambiguous < 2)
@@ -290,10 +290,9 @@ def _lower_pair_in_place(text: str, tokens: list[Token], i: int, words: Lexicon,
                          keep: frozenset[str]) -> int | None:
     """A first and a last name in lower case even when one is also a word or place: after a
     common first name that is no word ("angela kim", "david long"), before a common last
-    name that is no word ("madison johnson"), or where only a
-    person stands — after "my friend", "cc", "talked to", before "said", "is my manager" —
-    ("my colleague roberto little", "debra shelton is my manager"). The pair's last token,
-    or None."""
+    name that is no word ("madison johnson"), or where only a person stands — after "my
+    friend", "cc", "talked to", before "said", "is my manager" ("my colleague roberto
+    little", "debra shelton is my manager"). The pair's last token, or None."""
     if i + 1 >= len(tokens):
         return None
     a, b = tokens[i], tokens[i + 1]
@@ -332,7 +331,7 @@ _PERSON_SLOT = re.compile(
     r"(?:it |this )?to|call|ring|phone|ping|email|e-mail|text|message),?) $")
 _PERSON_NEXT = re.compile(
     r"(?i) (?:said|says|asked|asks|told|tells|wrote|emailed|texted|replied|called|thinks|"
-    rf"wants|needs|can't|cannot|couldn't|won't|is my|was my|is our|was our|"
+    r"wants|needs|can't|cannot|couldn't|won't|is my|was my|is our|was our|"
     rf"(?:is|was) (?:a|the) (?:{_RELATIONS}))\b")
 
 
@@ -464,8 +463,8 @@ def _surname_end(text: str, tokens: list[Token], j: int, words: Lexicon, home: s
     """Past a name, up to two more capitalised words that are not common words: the rare
     surname no lexicon holds ("Tilly Losekann", "Annegret Albers-Jopich"). Right after a
     name of one word (from token `start` to j), a capitalised word some language also uses is
-    a surname too ("Edith Warmer",
-    "Melania Einaudi"): a common word is written in lower case mid-sentence."""
+    a surname too ("Edith Warmer", "Melania Einaudi"): a common word is written in lower case
+    mid-sentence."""
     end = j
     while end + 1 < len(tokens) and end < j + 2:
         t = tokens[end + 1]
