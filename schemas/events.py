@@ -204,7 +204,8 @@ class LLMEvent(_Contract):
         """The text the user asked: the last user message of a chat, or the plain prompt."""
         if isinstance(self.prompt, str):
             return self.prompt
-        return user_turn([m.model_dump() for m in self.prompt])
+        user_turns = [m.content for m in self.prompt if m.role == "user"]
+        return user_turns[-1] if user_turns else self.prompt[-1].content
 
     @property
     def response_text(self) -> str:

@@ -113,7 +113,8 @@ class ChatServer:
                 if api.api_key and self.headers.get("Authorization") != f"Bearer {api.api_key}":
                     self._send(401, {"error": {"message": "bad key", "type": "auth"}})
                     return
-                call = self.headers.get("X-Llmwatch-Replay") or user_turn(messages)
+                prompt = user_turn(messages)
+                call = self.headers.get("X-Llmwatch-Replay") or prompt
                 with api.lock:
                     api.requests += 1
                     first = call not in api.attempted
@@ -129,7 +130,7 @@ class ChatServer:
                     return
                 content = api.model.answer(messages)
                 with api.lock:
-                    api.asked[user_turn(messages)] += 1
+                    api.asked[prompt] += 1
                     if self.headers.get("X-Llmwatch-Replay"):
                         api.calls[self.headers["X-Llmwatch-Replay"]] += 1
                 tokens_in = sum(len(str(m.get("content") or "").split()) for m in messages)
