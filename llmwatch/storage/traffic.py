@@ -71,7 +71,6 @@ def aggregates(engine: Any, metric: str, by: str, start: datetime, end: datetime
     where = [EventRow.timestamp >= start, EventRow.timestamp < end]
     if by == "user":
         where.append(EventRow.user_hash.is_not(None))
-    one = case((EventRow.error.is_not(None), 1.0), else_=0.0)
     source: Any = EventRow
     if metric in ("calls", "latency_p95_ms"):
         value: Any = func.count()
@@ -81,7 +80,7 @@ def aggregates(engine: Any, metric: str, by: str, start: datetime, end: datetime
         value = func.sum(func.coalesce(EventRow.input_tokens, 0)
                          + func.coalesce(EventRow.output_tokens, 0))
     elif metric == "error_rate":
-        value = func.avg(one)
+        value = func.avg(case((EventRow.error.is_not(None), 1.0), else_=0.0))
     else:  # a quality check's rate, each call as its best verdict decided it
         check = metric.removesuffix("_rate")
         source = EventRow.__table__.join(QualityScoreRow.__table__, and_(
