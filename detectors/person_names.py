@@ -31,9 +31,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 
 from .east_asian_names import east_asian
+from .language import reads_as_other_than_english
 from .name_lexicon import Entry, Lexicon, lexicon, places, verify
 from .scripts import CASED, CJK, Token, script
 
@@ -93,6 +96,8 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
     scripts = Counter(t.script for t in tokens for _ in range(len(t.word)))
     home = scripts.most_common(1)[0][0]
     words = lexicon()
+    # the lower-case rules read English: "vis antal", "ruta por", "keren naar" are words
+    english = cache(lambda: not reads_as_other_than_english(text))
     found: list[Found] = []
     i = 0
     while i < len(tokens):
@@ -114,16 +119,16 @@ def find_names(text: str, keep: frozenset[str] = frozenset(),
         j = i + len(run) - 1 if run else i
         cued = (_cued_end(text, tokens, i, words, keep, home, products)
                 if _cued(text, t.start) else None)
-        placed = _lower_pair_in_place(text, tokens, i, words, keep | products)
+        placed = _lower_pair_in_place(text, tokens, i, words, keep | products, english)
         end: int | None = None  # the name's last token, when tokens i.. are one
         if placed is not None and (cued is None or placed > cued):
             end = placed
         elif cued is not None and not _a_place(tokens, i, max(j, cued)):
             end = max(j, cued)
-        elif run and not _a_place(tokens, i, j) and (_is_name(run, home, words, products)
-                      or _first_before_unknown(text, run, tokens, j, words, home,
-                                               keep | products)
-                      or _where_a_person_stands(text, run, words, home, products)):
+        elif run and not _a_place(tokens, i, j) and (
+                _is_name(run, home, words, products, english)
+                or _first_before_unknown(text, run, tokens, j, words, home, keep | products)
+                or _where_a_person_stands(text, run, words, home, products)):
             end = j
         elif not run:
             end = _unknown_pair(text, tokens, i, words, keep | products)
@@ -267,7 +272,7 @@ def _run(text: str, tokens: list[Token], i: int, words: Lexicon,
     return run
 
 
-def _lower_case_name(run: list[Token], words: Lexicon) -> bool:
+def _lower_case_name(run: list[Token], words: Lexicon, english: Callable[[], bool]) -> bool:
     """Names in lower case read like words ("oh yeah", "but hey"): a common first name
     before a common last name ("john smith", "adam williams"), two names that are no word
     or place ("haley anderson"), or a name that is no common word ("priya ramaswamy")."""
@@ -277,7 +282,7 @@ def _lower_case_name(run: list[Token], words: Lexicon) -> bool:
     only_names = bool(first and last and len(run) == 2 and first.strong and last.strong
                       and min(len(t.word) for t in run) >= 3
                       and 0 < first.first <= SINGLE_FIRST_RANK
-                      and 0 < last.last <= PLACED_LAST_RANK)
+                      and 0 < last.last <= PLACED_LAST_RANK and english())
     return common or only_names or any((e := words.get(t.key)) and e.strong and not e.everyday
                                        for t in run)
 
@@ -287,7 +292,7 @@ SURNAME_AFTER_RANK = 2000  # ... or after a common first name that is no word
 
 
 def _lower_pair_in_place(text: str, tokens: list[Token], i: int, words: Lexicon,
-                         keep: frozenset[str]) -> int | None:
+                         keep: frozenset[str], english: Callable[[], bool]) -> int | None:
     """A first and a last name in lower case even when one is also a word or place: after a
     common first name that is no word ("angela kim", "david long"), before a common last
     name that is no word ("madison johnson"), or where only a person stands — after "my
@@ -304,11 +309,10 @@ def _lower_pair_in_place(text: str, tokens: list[Token], i: int, words: Lexicon,
     if not (first and last and first.first > 0 and last.last > 0):
         return None
     if (first.strong and first.first <= LOWER_FIRST_RANK and last.last <= SURNAME_AFTER_RANK
-            and b.key not in _NOT_PEOPLE):
-        return i + 1
-    if (last.strong and last.last <= LOWER_FIRST_RANK and first.ambiguous < 2
-            and first.first <= SURNAME_AFTER_RANK):
-        return i + 1  # "madison johnson", "brandy dougherty", "traci alvarez"
+            and b.key not in _NOT_PEOPLE) or (
+            last.strong and last.last <= LOWER_FIRST_RANK and first.ambiguous < 2
+            and first.first <= SURNAME_AFTER_RANK):  # "angela kim", "madison johnson"
+        return i + 1 if english() else None
     if not (first.first <= SINGLE_FIRST_RANK and last.last <= PLACED_LAST_RANK
             and max(first.ambiguous, last.ambiguous) < 2):
         return None  # not "tell the story", "even light cannot"
@@ -359,8 +363,8 @@ def _pairs(run: list[Token], tokens: list[Token], j: int, words: Lexicon,
     return bool(nxt and nxt.strong and nxt.last and 0 < e.first <= LOWER_FIRST_RANK)
 
 
-def _is_name(run: list[Token], home: str, words: Lexicon,
-             products: frozenset[str] = frozenset()) -> bool:
+def _is_name(run: list[Token], home: str, words: Lexicon, products: frozenset[str],
+             english: Callable[[], bool]) -> bool:
     keys = [t.key for t in run]
     if any(" ".join(keys[:n]) in places() for n in range(2, 5)):
         return False
@@ -379,7 +383,7 @@ def _is_name(run: list[Token], home: str, words: Lexicon,
         strong = [t for t in run if (e := words.get(t.key)) and e.strong and len(t.word) >= 3
                   and (t.word not in products or others)]
         if has_first and has_last and strong and all(_case(t) == "lower" for t in run):
-            return _lower_case_name(run, words)
+            return _lower_case_name(run, words, english)
         return has_first and has_last and bool(strong)
     e, t = entries[0], run[0]
     if not e.strong or len(t.word) < 3 or t.word in products:
@@ -429,8 +433,8 @@ def _first_before_unknown(text: str, run: list[Token], tokens: list[Token], j: i
         return (len(run[0].word) >= 3 and run[0].key not in _NOT_PEOPLE
                 and (e.first <= COMMON_FIRST_RANK
                      or (e.strong and e.first <= SINGLE_FIRST_RANK)))
-    if nxt.key in _PERSON_VERBS or (nxt.key == "and" and after is not None
-                                    and after.key in ("i", "me")):
+    if nxt.key in _PERSON_VERBS or (nxt.word == "and" and after is not None
+                                    and after.word in ("I", "me")):  # not Polish "AND i OR"
         # "Madison asked", "Adam said", "Faith and I": a person ("She asked")
         return e.strong or (e.ambiguous < 2 and e.first <= SINGLE_FIRST_RANK) or (
             e.first <= LOWER_FIRST_RANK and len(run[0].word) >= 3

@@ -132,7 +132,12 @@ def test_product_library_place_and_code_words_stay() -> None:
                      "hard to tell the story while walking", "even light cannot escape it",
                      "what is the female called?", "small humans haha you said what i typed",
                      "Hey didn't we talk?", "raise TypeError('Any cannot be instantiated')",
-                     "She and I went.", "a well-known issue"):
+                     "She and I went.", "a well-known issue",
+                     # the lower-case rules read English: in other languages these are words
+                     "Un valor de -1 implica usar la ruta por defecto, en otro caso no.",
+                     "Om terug te keren naar een situatie waarbij de toepassing werkt.",
+                     "Jika pengguna saling berebut sumber daya, anda mungkin ingin batch.",
+                     "Listy AND i OR są sekwencjami jednego lub więcej potoków."):
         assert redact(ordinary) == ordinary
     # past a name of two words, a capitalised common word is not taken for a surname
     assert redact("Sarah Connor Chronicles fans") == "[NAME] Chronicles fans"
